@@ -1,0 +1,88 @@
+-- Ownership and privileges, re-applied after every migration (idempotent), so that every
+-- object a migration creates ends up with exactly these rights. The rules:
+--   * tables belong to reprotech_owner; nobody logs in as it;
+--   * SECURITY DEFINER functions and the research views belong to reprotech_definer
+--     (BYPASSRLS, no members);
+--   * the application and notebook logins get table rights, row security does the rest;
+--   * nothing is granted on audit partitions, and nothing on audit.log but SELECT.
+
+ALTER SCHEMA core OWNER TO reprotech_owner;
+ALTER SCHEMA audit OWNER TO reprotech_owner;
+ALTER SCHEMA research OWNER TO reprotech_owner;
+REVOKE ALL ON SCHEMA core, audit, research FROM PUBLIC;
+
+DO $$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    SELECT n.nspname, c.relname, c.relkind
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname IN ('core', 'audit') AND c.relkind IN ('r', 'p', 'v')
+  LOOP
+    EXECUTE format('ALTER %s %I.%I OWNER TO reprotech_owner',
+                   CASE r.relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, r.nspname, r.relname);
+    EXECUTE format('REVOKE ALL ON %I.%I FROM PUBLIC', r.nspname, r.relname);
+  END LOOP;
+  FOR r IN
+    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'research' AND c.relkind = 'v'
+  LOOP
+    EXECUTE format('ALTER VIEW research.%I OWNER TO reprotech_definer', r.relname);
+    EXECUTE format('REVOKE ALL ON research.%I FROM PUBLIC', r.relname);
+  END LOOP;
+  FOR r IN
+    SELECT p.oid::regprocedure AS fn, p.prosecdef
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname IN ('core', 'audit')
+  LOOP
+    EXECUTE format('ALTER FUNCTION %s OWNER TO %I', r.fn,
+                   CASE WHEN r.prosecdef THEN 'reprotech_definer' ELSE 'reprotech_owner' END);
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', r.fn);
+  END LOOP;
+END
+$$;
+
+-- The definer role reads what the rules need and writes the audit log and stage events.
+GRANT USAGE ON SCHEMA core, audit, research TO reprotech_definer;
+GRANT SELECT, UPDATE ON ALL TABLES IN SCHEMA core TO reprotech_definer;
+GRANT INSERT ON core.batch_stage_events TO reprotech_definer;
+GRANT SELECT, INSERT ON audit.log TO reprotech_definer;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA core TO reprotech_definer;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA core, audit TO reprotech_definer;
+REVOKE ALL ON core.pseudonym_key FROM reprotech_app, reprotech_notebook, reprotech_research;
+
+-- Row-security helpers: every login that touches a policy needs them.
+GRANT EXECUTE ON FUNCTION core.actor_id(), core.actor_has_permission(text), core.sees_all_customers(),
+  core.visible_customer_ids(), core.writable_customer_ids(text), core.reference_customer_ids(),
+  core.raise_rule(text, text)
+  TO reprotech_app, reprotech_notebook, reprotech_research;
+GRANT EXECUTE ON FUNCTION core.resolve_login(text) TO reprotech_app;
+
+-- The application.
+GRANT USAGE ON SCHEMA core, audit, research TO reprotech_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA core TO reprotech_app;
+REVOKE ALL ON core.pseudonym_key FROM reprotech_app;
+REVOKE INSERT, UPDATE, DELETE ON core.roles, core.role_permissions, core.role_modules,
+  core.modules, core.alembic_version, core.batch_stage_events FROM reprotech_app;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA core TO reprotech_app;
+GRANT SELECT ON audit.log TO reprotech_app;
+GRANT SELECT ON ALL TABLES IN SCHEMA research TO reprotech_app;
+
+-- Staff notebooks: read everything row security lets them; write tenant records their role
+-- allows; never users' secrets nor user administration.
+GRANT USAGE ON SCHEMA core, audit, research TO reprotech_notebook;
+GRANT SELECT ON ALL TABLES IN SCHEMA core TO reprotech_notebook;
+REVOKE ALL ON core.pseudonym_key, core.users FROM reprotech_notebook;
+GRANT SELECT (id, username, display_name, role, customer_id, active) ON core.users
+  TO reprotech_notebook;
+GRANT INSERT, UPDATE, DELETE ON core.herds, core.animals, core.samples, core.genotypes,
+  core.qc_results, core.evaluation_results, core.parentage_results TO reprotech_notebook;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA core TO reprotech_notebook;
+GRANT SELECT ON audit.log TO reprotech_notebook;
+GRANT SELECT ON ALL TABLES IN SCHEMA research TO reprotech_notebook;
+
+-- Researchers: catalogues and the pseudonymised research views only.
+GRANT USAGE ON SCHEMA core, research TO reprotech_research;
+GRANT SELECT ON core.traits, core.snp_panels, core.panel_snps TO reprotech_research;
+GRANT SELECT ON ALL TABLES IN SCHEMA research TO reprotech_research;

@@ -1,0 +1,31 @@
+-- Cluster roles of the platform (idempotent; applied before the migrations).
+-- reprotech_owner     owns schemas and tables; used by nobody at run time (NOLOGIN).
+-- reprotech_definer   owns the SECURITY DEFINER functions (row-security helpers, audit and rule
+--                     triggers) and the research views; BYPASSRLS so they can read across
+--                     tenants what the rules need. NOLOGIN, and no role is ever its member.
+-- reprotech_app       the application's login (dashboards, jobs, CLI). Not owner, not
+--                     BYPASSRLS: it sees what the per-transaction identity may see.
+-- reprotech_notebook  group of staff notebook logins (one LOGIN role per user, rt_<name>).
+-- reprotech_research  group of researcher notebook logins: pseudonymised research views only.
+DO $$
+DECLARE
+  spec text[];
+BEGIN
+  FOREACH spec SLICE 1 IN ARRAY ARRAY[
+    ARRAY['reprotech_owner',    'NOLOGIN NOBYPASSRLS'],
+    ARRAY['reprotech_definer',  'NOLOGIN BYPASSRLS'],
+    ARRAY['reprotech_app',      'LOGIN NOBYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE'],
+    ARRAY['reprotech_notebook', 'NOLOGIN NOBYPASSRLS'],
+    ARRAY['reprotech_research', 'NOLOGIN NOBYPASSRLS']
+  ] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = spec[1]) THEN
+      EXECUTE format('CREATE ROLE %I %s', spec[1], spec[2]);
+    ELSE
+      EXECUTE format('ALTER ROLE %I %s', spec[1], spec[2]);
+    END IF;
+  END LOOP;
+END
+$$;
+CREATE SCHEMA IF NOT EXISTS core;
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE SCHEMA IF NOT EXISTS research;

@@ -1,0 +1,364 @@
+"""The ``reprotech`` command: one entry point for operators, lab staff and researchers.
+
+Subcommands act as the platform's ``system`` user (the audit log records it and the OS
+user), through the application login and row security like every other path; only
+``db migrate`` and ``user db-login`` use the administrative login.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select, text
+
+from data_models.animals import Animal
+from data_models.tenancy import Customer, User
+from reprotech_core import accounts, demo
+from reprotech_core.db import logins
+from reprotech_core.db.cluster import Cluster
+from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
+from reprotech_core.db.session import Database, Identity
+from reprotech_core.errors import ReprotechError
+from reprotech_core.roles import Role
+from reprotech_core.settings import Settings, SettingsError, get_settings, settings_markdown
+
+app = typer.Typer(
+    help="Reprotech Analytics platform: database, data, users and analyses.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The platform database (embedded PostgreSQL by default).",
+                     no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data for trying the platform.", no_args_is_help=True)
+customer_app = typer.Typer(help="Customers (tenants) and their subscription tiers.",
+                           no_args_is_help=True)
+user_app = typer.Typer(help="Users, roles, staff assignments and notebook logins.",
+                       no_args_is_help=True)
+settings_app = typer.Typer(help="Show and document the settings.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(customer_app, name="customer")
+app.add_typer(user_app, name="user")
+app.add_typer(settings_app, name="settings")
+
+console = Console()
+err = Console(stderr=True)
+
+
+# Context ---------------------------------------------------------------------------------
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _database(settings: Settings, *, start: bool = True) -> Database:
+    if settings.embedded and start:
+        Cluster(settings).start()
+    return Database(app_url(settings), pool_size=2)
+
+
+def _system(db: Database) -> Identity:
+    return db.identity("system")
+
+
+# Top level ----------------------------------------------------------------------------------
+@app.command()
+def up() -> None:
+    """Run the main job on the embedded default: start the database, migrate, load the demo
+    data, and print what to do next. Safe to run again: it reuses what exists."""
+    settings = _settings()
+    if settings.embedded:
+        started = Cluster(settings).start()
+        console.print(
+            f"[bold]database[/] embedded PostgreSQL on {settings.db_host}:{settings.db_port} "
+            f"({'started' if started else 'already running'}), data in {settings.pg_data_dir}"
+        )
+    revision = migrate(settings)
+    console.print(f"[bold]schema[/] at revision {revision}")
+    db = _database(settings, start=False)
+    try:
+        summary = demo.load(db, _system(db), settings)
+    finally:
+        db.dispose()
+    console.print(
+        f"[bold]demo data[/] {'loaded' if summary.created else 'already present'}: "
+        f"{summary.customers} customers, {summary.animals} animals"
+    )
+    table = Table(title="Demo accounts (password below)")
+    for col in ("username", "role", "customer"):
+        table.add_column(col)
+    for account in summary.accounts:
+        table.add_row(account.username, account.role.value, account.customer or "—")
+    console.print(table)
+    console.print(f"demo password: [bold]{summary.password}[/] (stored in {settings.secrets_dir})")
+    console.print(
+        "\nNext:\n"
+        "  .venv/bin/reprotech customer list           customers and animal counts\n"
+        "  .venv/bin/reprotech user list                users and roles\n"
+        "  .venv/bin/reprotech user db-login researcher a notebook SQL login (row security applies)\n"
+        "  .venv/bin/reprotech db psql                  SQL as the application login\n"
+        "  .venv/bin/reprotech db stop                  stop the embedded database\n"
+    )
+
+
+# db ------------------------------------------------------------------------------------------
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded cluster (creating it on first use)."""
+    settings = _settings()
+    _require_embedded(settings)
+    started = Cluster(settings).start()
+    console.print("started" if started else "already running")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded cluster."""
+    settings = _settings()
+    _require_embedded(settings)
+    console.print("stopped" if Cluster(settings).stop() else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say where the database is, whether it runs, and its schema revision."""
+    settings = _settings()
+    if settings.embedded:
+        cluster = Cluster(settings)
+        state = "running" if cluster.running() else "stopped"
+        console.print(f"embedded cluster in {settings.pg_data_dir}: {state}")
+        if state == "stopped":
+            raise typer.Exit(3)
+    db = _database(settings, start=False)
+    try:
+        with db.engine.connect() as conn:
+            version = conn.scalar(text("SHOW server_version"))
+            revision = conn.scalar(text("SELECT version_num FROM core.alembic_version"))
+    finally:
+        db.dispose()
+    console.print(f"PostgreSQL {version}; schema revision {revision} (newest {head_revision()})")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Bring the schema, roles and privileges up to date (idempotent)."""
+    settings = _settings()
+    if settings.embedded:
+        Cluster(settings).start()
+    console.print(f"schema at revision {migrate(settings)}")
+
+
+@db_app.command("url")
+def db_url(admin: Annotated[bool, typer.Option(help="The administrative login's URL")] = False
+           ) -> None:
+    """Print the connection URL (contains a password: for your terminal only)."""
+    settings = _settings()
+    console.print(admin_url(settings) if admin else app_url(settings), soft_wrap=True)
+
+
+@db_app.command("psql")
+def db_psql() -> None:
+    """Open psql as the application login (you see nothing until you set app.user_id)."""
+    import os
+
+    from reprotech_core.db.cluster import bin_dir
+
+    url = app_url(_settings()).replace("+psycopg", "")
+    os.execv(bin_dir() / "psql", ["psql", url])
+
+
+def _require_embedded(settings: Settings) -> None:
+    if not settings.embedded:
+        raise ReprotechError("REPROTECH_DATABASE_URL is set: the database is external, "
+                             "start and stop it with its own tools")
+
+
+# demo --------------------------------------------------------------------------------------
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo customers, animals and accounts (skips when present)."""
+    settings = _settings()
+    db = _database(settings)
+    try:
+        summary = demo.load(db, _system(db), settings)
+    finally:
+        db.dispose()
+    console.print(
+        f"{'loaded' if summary.created else 'already present'}: {summary.customers} customers, "
+        f"{summary.animals} animals, {len(summary.accounts)} accounts"
+    )
+
+
+# customer ----------------------------------------------------------------------------------
+@customer_app.command("add")
+def customer_add(
+    code: str, name: str,
+    tier: Annotated[str, typer.Option(help="basic, professional or enterprise")] = "professional",
+) -> None:
+    """Create a customer."""
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            customer = accounts.create_customer(session, code=code, name=name, tier=tier)
+            console.print(f"customer {customer.code} (id {customer.id}, tier {customer.tier})")
+    finally:
+        db.dispose()
+
+
+@customer_app.command("set-tier")
+def customer_set_tier(code: str, tier: str) -> None:
+    """Change a customer's subscription tier (limits are enforced on the next write)."""
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            accounts.set_tier(session, code, tier)
+        console.print(f"customer {code} now on tier {tier}")
+    finally:
+        db.dispose()
+
+
+@customer_app.command("list")
+def customer_list() -> None:
+    """List customers with their tier and number of animals."""
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            rows = session.execute(
+                select(Customer.code, Customer.name, Customer.kind, Customer.tier,
+                       func.count(Animal.id))
+                .outerjoin(Animal, Animal.customer_id == Customer.id)
+                .group_by(Customer.id).order_by(Customer.code)
+            ).all()
+    finally:
+        db.dispose()
+    table = Table()
+    for col in ("code", "name", "kind", "tier", "animals"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+# user --------------------------------------------------------------------------------------
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[Role, typer.Option(help="Business role")],
+    customer: Annotated[str | None, typer.Option(help="Customer code (customer roles)")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[bool, typer.Option(help="Prompt for a local sign-in password")] = False,
+) -> None:
+    """Create a user with a role (customer roles need --customer)."""
+    secret = getpass.getpass("password: ") if password else None
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            accounts.create_user(session, accounts.NewUser(
+                username=username, display_name=name or username, role=role,
+                customer_code=customer, email=email, password=secret))
+        console.print(f"user {username} ({role.value})")
+    finally:
+        db.dispose()
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List users, roles and customers."""
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            rows = session.execute(
+                select(User.username, User.role, Customer.code, User.active, User.db_login)
+                .outerjoin(Customer, Customer.id == User.customer_id).order_by(User.username)
+            ).all()
+    finally:
+        db.dispose()
+    table = Table()
+    for col in ("username", "role", "customer", "active", "notebook login"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("—" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+@user_app.command("assign")
+def user_assign(username: str, customer: str) -> None:
+    """Assign a veterinarian or technician to a customer."""
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            accounts.assign(session, username, customer)
+        console.print(f"{username} assigned to {customer}")
+    finally:
+        db.dispose()
+
+
+@user_app.command("set-password")
+def user_set_password(username: str) -> None:
+    """Set a user's local sign-in password (prompted, at least 12 characters)."""
+    secret = getpass.getpass("new password: ")
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            accounts.set_password(session, username, secret)
+        console.print(f"password of {username} set")
+    finally:
+        db.dispose()
+
+
+@user_app.command("deactivate")
+def user_deactivate(username: str) -> None:
+    """Deactivate a user and drop their notebook login."""
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.session(_system(db)) as session:
+            accounts.deactivate(session, username)
+        logins.revoke(admin_url(settings), username)
+        console.print(f"{username} deactivated")
+    finally:
+        db.dispose()
+
+
+@user_app.command("db-login")
+def user_db_login(username: str) -> None:
+    """Create or rotate a staff user's notebook SQL login and print its URL once."""
+    settings = _settings()
+    db = _database(settings)
+    try:
+        creds = logins.provision(db, admin_url(settings), _system(db), username)
+    finally:
+        db.dispose()
+    host = "127.0.0.1" if settings.embedded else "<host>"
+    console.print(
+        f"postgresql://{creds.login}:{creds.password}@{host}:{settings.db_port}/"
+        f"{settings.db_name}", soft_wrap=True)
+
+
+# settings ----------------------------------------------------------------------------------
+@settings_app.command("show")
+def settings_show() -> None:
+    """Print the effective settings (secrets masked)."""
+    for name, value in _settings().model_dump().items():
+        console.print(f"{name} = {'***' if 'url' in name and value else value}")
+
+
+@settings_app.command("docs")
+def settings_docs() -> None:
+    """Print the settings reference (docs/settings.md is this output)."""
+    sys.stdout.write(settings_markdown())
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except (ReprotechError, SettingsError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None

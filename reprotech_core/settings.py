@@ -1,0 +1,234 @@
+"""The platform's settings: one typed model, read from a TOML file and the environment.
+
+Order of precedence (highest first): environment variables ``REPROTECH_<NAME>``, the settings
+file (``REPROTECH_CONFIG``, default ``config/reprotech.toml`` under the project home when it
+exists), then the defaults below. Secrets (database URLs with passwords) come only from the
+environment or from a file readable by its owner alone (mode 0600): a secret in the TOML file
+is refused, so it cannot end up in the repository.
+
+Every field carries a description; ``docs/settings.md`` is generated from them
+(``reprotech settings docs``) and a test fails when it is out of date.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_HOME = Path(__file__).resolve().parent.parent
+"""The checkout the package runs from; the default home of data and configuration."""
+
+SECRET_FIELDS = frozenset({"database_url", "database_admin_url"})
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or unsafe; the message names the setting."""
+
+
+def _config_file() -> Path:
+    explicit = os.environ.get("REPROTECH_CONFIG")
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise SettingsError(f"REPROTECH_CONFIG points to {path}, which is not a file")
+        return path
+    return Path(os.environ.get("REPROTECH_HOME", PROJECT_HOME)) / "config" / "reprotech.toml"
+
+
+class _SecretFreeToml(TomlConfigSettingsSource):
+    """The settings file, refusing secrets so they never land in a committed file."""
+
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        leaked = sorted(SECRET_FIELDS & set(data))
+        if leaked:
+            raise SettingsError(
+                f"{', '.join(leaked)} must not be in the settings file {self.toml_file_path}: "
+                "give secrets as environment variables or *_file pointing to a 0600 file"
+            )
+        return data
+
+
+class Settings(BaseSettings):
+    """Reprotech platform settings (see docs/settings.md)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REPROTECH_", extra="forbid", validate_default=True, frozen=True
+    )
+
+    home: Path = Field(
+        default=PROJECT_HOME,
+        description="Project home: where `config/` and, by default, the data folder live.",
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        description="Folder for the embedded database, secrets and genotype store "
+        "(default: `<home>/var`).",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="External PostgreSQL (>= 15) URL for the application login "
+        "(`postgresql://reprotech_app:…@host/db`). Unset: the embedded cluster is used. Secret: "
+        "environment only.",
+    )
+    database_url_file: Path | None = Field(
+        default=None,
+        description="A 0600 file holding `database_url` (alternative to the environment variable).",
+    )
+    database_admin_url: SecretStr | None = Field(
+        default=None,
+        description="External PostgreSQL URL of a role that may create roles and own the schema "
+        "(used by `reprotech db migrate` only, never by the application). Secret: environment only.",
+    )
+    database_admin_url_file: Path | None = Field(
+        default=None, description="A 0600 file holding `database_admin_url`."
+    )
+    db_host: str = Field(
+        default="127.0.0.1", description="Address the embedded PostgreSQL listens on."
+    )
+    db_port: int = Field(
+        default=54329, ge=1024, le=65535, description="Port of the embedded PostgreSQL."
+    )
+    db_name: str = Field(default="reprotech", description="Database name of the platform.")
+    db_os_user: str = Field(
+        default="reprotech",
+        description="Unprivileged OS account that runs the embedded cluster when the platform "
+        "is started as root (PostgreSQL refuses to run as root); created when missing.",
+    )
+    db_pool_size: int = Field(
+        default=5, ge=1, le=100, description="Application connection pool size per process."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the platform's loggers."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="`json` for structured logs in production, `text` for people."
+    )
+    demo_customers: int = Field(
+        default=4, ge=1, le=1000, description="Farm customers created by `reprotech demo load`."
+    )
+    demo_animals_per_customer: int = Field(
+        default=60, ge=1, le=100_000, description="Animals per demo customer."
+    )
+    demo_seed: int = Field(default=20261122, description="Random seed of the demo data.")
+    audit_partition_months_ahead: int = Field(
+        default=3,
+        ge=1,
+        le=36,
+        description="Monthly audit-log partitions kept created ahead of today.",
+    )
+
+    @field_validator("home", "data_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _SecretFreeToml(settings_cls, _config_file()))
+
+    # Derived values -----------------------------------------------------------------------
+    @property
+    def var_dir(self) -> Path:
+        return self.data_dir or self.home / "var"
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.var_dir / "pg"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.var_dir / "secrets"
+
+    @property
+    def embedded(self) -> bool:
+        return self.resolved_database_url() is None
+
+    def resolved_database_url(self) -> str | None:
+        return _secret(self.database_url, self.database_url_file, "database_url")
+
+    def resolved_admin_url(self) -> str | None:
+        return _secret(self.database_admin_url, self.database_admin_url_file, "database_admin_url")
+
+
+def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:
+    if value is not None:
+        return value.get_secret_value()
+    if file is None:
+        return None
+    return read_secret_file(file, name)
+
+
+def read_secret_file(path: Path, name: str) -> str:
+    """Read a secret from a file only its owner may read (refuse group/world access)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SettingsError(f"{name}: secret file {path} does not exist") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SettingsError(
+            f"{name}: secret file {path} is readable by others (mode {stat.S_IMODE(mode):o}); "
+            "chmod 600 it"
+        )
+    return path.read_text().strip()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once. Raises :class:`SettingsError` on a bad setting."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def settings_markdown() -> str:
+    """The settings reference, generated from the model (committed as docs/settings.md)."""
+    lines = [
+        "# Settings",
+        "",
+        "Generated by `reprotech settings docs` from `reprotech_core/settings.py`; do not edit.",
+        "",
+        "Each setting is read from the environment variable `REPROTECH_<NAME>` or from the",
+        "settings file (`REPROTECH_CONFIG`, default `config/reprotech.toml`; see",
+        "`config/reprotech.example.toml`). Secrets are accepted only from the environment or a",
+        "0600 file (`*_file` settings).",
+        "",
+        "| setting | environment variable | type | default | description |",
+        "|---|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "—" if default is None else ("`<checkout>`" if name == "home" else f"`{default}`")
+        annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
+        annotation = annotation.replace("typing.", "").replace("pydantic.types.", "")
+        lines.append(
+            f"| `{name}` | `REPROTECH_{name.upper()}` | {annotation.replace('|', 'or')} "
+            f"| {shown} | {field.description} |"
+        )
+    return "\n".join(lines) + "\n"
