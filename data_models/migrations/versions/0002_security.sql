@@ -455,12 +455,19 @@ DECLARE
   m date := date_trunc('month', now() AT TIME ZONE 'UTC')::date - interval '1 month';
   name text;
 BEGIN
-  EXECUTE 'CREATE TABLE IF NOT EXISTS audit.log_default PARTITION OF audit.log DEFAULT';
+  -- Row triggers are cloned onto partitions, TRUNCATE triggers are not: add them to each.
+  IF to_regclass('audit.log_default') IS NULL THEN
+    EXECUTE 'CREATE TABLE audit.log_default PARTITION OF audit.log DEFAULT';
+    EXECUTE 'CREATE TRIGGER no_truncate BEFORE TRUNCATE ON audit.log_default '
+            'FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change()';
+  END IF;
   FOR i IN 0..months_ahead + 1 LOOP
     name := 'log_' || to_char(m, 'YYYY_MM');
     IF to_regclass('audit.' || name) IS NULL THEN
       EXECUTE format('CREATE TABLE audit.%I PARTITION OF audit.log FOR VALUES FROM (%L) TO (%L)',
                      name, m::timestamptz, (m + interval '1 month')::timestamptz);
+      EXECUTE format('CREATE TRIGGER no_truncate BEFORE TRUNCATE ON audit.%I '
+                     'FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change()', name);
     END IF;
     m := m + interval '1 month';
   END LOOP;

@@ -1,0 +1,78 @@
+"""The `reprotech` command as a person runs it: a fresh home, the main job twice."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import free_port
+
+BIN = Path(sys.executable).with_name("reprotech")
+
+
+def run(args, env, check=True):
+    result = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
+                            timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"reprotech {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def fresh_home():
+    root = Path(tempfile.mkdtemp(prefix="reprotech-cli-"))
+    root.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
+    env.update(REPROTECH_HOME=str(root), REPROTECH_DB_PORT=str(free_port()),
+               REPROTECH_DEMO_CUSTOMERS="2", REPROTECH_DEMO_ANIMALS_PER_CUSTOMER="20",
+               COLUMNS="200")
+    yield root, env
+    run(["db", "stop"], env, check=False)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_help_lists_the_commands():
+    out = run(["--help"], dict(os.environ)).stdout
+    for command in ("up", "db", "demo", "customer", "user", "settings"):
+        assert command in out
+
+
+def test_up_from_scratch_then_again_reuses_everything(fresh_home):
+    root, env = fresh_home
+    first = run(["up"], env).stdout
+    assert "started" in first and "demo data loaded: 3 customers, 52 animals" in first
+    assert "farm01-admin" in first and "demo password:" in first
+    second = run(["up"], env).stdout
+    assert "already running" in second and "already present: 3 customers, 52 animals" in second
+    secrets = root / "var" / "secrets"
+    assert all((p.stat().st_mode & 0o077) == 0 for p in secrets.iterdir())
+    listing = run(["customer", "list"], env).stdout
+    assert "farm01" in listing and "ai-sires" in listing
+    status = run(["db", "status"], env).stdout
+    assert "running" in status and "schema revision 0002" in status
+
+
+def test_user_administration_and_notebook_login(fresh_home):
+    root, env = fresh_home
+    run(["up"], env)
+    run(["user", "add", "vet2", "--role", "veterinarian"], env)
+    run(["user", "assign", "vet2", "farm02"], env)
+    url = run(["user", "db-login", "vet2"], env).stdout.strip()
+    assert url.startswith("postgresql://rt_vet2:")
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        herds = {r[0] for r in conn.execute(
+            "SELECT DISTINCT c.code FROM core.animals a JOIN core.customers c "
+            "ON c.id = a.customer_id")}
+    assert herds == {"farm02", "ai-sires"}
+    refused = run(["user", "add", "bad", "--role", "customer_user"], env, check=False)
+    assert refused.returncode == 1 and "role customer_user needs a customer" in refused.stderr
+    refused = run(["user", "db-login", "farm01-user"], env, check=False)
+    assert refused.returncode == 1 and "customer users get dashboards" in refused.stderr
