@@ -43,6 +43,7 @@ def test_help_lists_the_commands():
         assert command in out
 
 
+@pytest.mark.slow
 def test_up_from_scratch_then_again_reuses_everything(fresh_home):
     root, env = fresh_home
     first = run(["up"], env).stdout
@@ -58,6 +59,7 @@ def test_up_from_scratch_then_again_reuses_everything(fresh_home):
     assert "running" in status and "schema revision 0002" in status
 
 
+@pytest.mark.slow
 def test_user_administration_and_notebook_login(fresh_home):
     root, env = fresh_home
     run(["up"], env)
