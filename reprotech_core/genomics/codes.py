@@ -66,3 +66,16 @@ def transpose_packed(packed: np.ndarray, n_cols: int) -> np.ndarray:
     """
     codes = codes_of(packed)[..., :n_cols]
     return pack_codes(np.ascontiguousarray(codes.T))
+
+
+def take_snps(packed: np.ndarray, index: np.ndarray, *, block_rows: int = 1024) -> np.ndarray:
+    """Packed rows re-ordered to SNP ``index`` (positions in the source order, ``-1`` =
+    absent, written as missing): the operation that puts a chip onto a common SNP map."""
+    idx = np.asarray(index, dtype=np.int64)
+    src = np.where(idx >= 0, idx, 0)
+    out = np.empty((packed.shape[0], packed_width(len(idx))), dtype=np.uint8)
+    for r0 in range(0, packed.shape[0], block_rows):
+        codes = codes_of(packed[r0 : r0 + block_rows])[:, src]
+        codes[:, idx < 0] = MISSING_CODE
+        out[r0 : r0 + block_rows] = pack_codes(codes)
+    return out

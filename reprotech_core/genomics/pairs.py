@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from reprotech_core.genomics.codes import codes_of
-from reprotech_core.genomics.counts import _words
+from reprotech_core.genomics.counts import _mask_words, _words
 
 _LO = np.uint64(0x5555555555555555)
 _ONE = np.uint64(1)
@@ -27,24 +27,32 @@ def _called_and_homs(words: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
     return ~(lo & hi) & _LO, ~lo & ~hi & _LO, hi & ~lo  # called, hom A, hom B
 
 
-def pair_discordance(packed: np.ndarray, first: np.ndarray, second: np.ndarray) -> pd.DataFrame:
-    """Compare animals ``first[i]`` and ``second[i]`` (row indices) on every SNP.
+def pair_discordance(
+    packed: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    *,
+    snp_mask: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Compare animals ``first[i]`` and ``second[i]`` (row indices) on the SNPs of ``snp_mask``
+    (all by default).
 
     Returns columns ``both_called``, ``discordant`` (different genotype), ``opposing_homs``
     (AA vs BB). Missing codes in the row padding count as not called.
     """
     first, second = np.asarray(first, np.int64), np.asarray(second, np.int64)
     out = np.zeros((len(first), 3), dtype=np.int64)
+    keep = _LO if snp_mask is None else _mask_words(np.asarray(snp_mask), packed.shape[1]) & _LO
     for c0 in range(0, len(first), 4096):
         a = _words(packed[first[c0 : c0 + 4096]])
         b = _words(packed[second[c0 : c0 + 4096]])
         ca, aa_a, bb_a = _called_and_homs(a)
         cb, aa_b, bb_b = _called_and_homs(b)
-        both = ca & cb
+        both = ca & cb & keep
         diff = (a ^ b) | ((a ^ b) >> _ONE)
         out[c0 : c0 + 4096, 0] = np.bitwise_count(both).sum(axis=1)
         out[c0 : c0 + 4096, 1] = np.bitwise_count(diff & both).sum(axis=1)
-        opposing = (aa_a & bb_b) | (bb_a & aa_b)
+        opposing = ((aa_a & bb_b) | (bb_a & aa_b)) & keep
         out[c0 : c0 + 4096, 2] = np.bitwise_count(opposing).sum(axis=1)
     return pd.DataFrame(out, columns=["both_called", "discordant", "opposing_homs"])
 
@@ -115,9 +123,13 @@ def parent_conflicts(
     samples: np.ndarray,
     pedigree: pd.DataFrame,
     *,
+    autosomal: np.ndarray | None = None,
     max_conflict_rate: float = 0.01,
 ) -> pd.DataFrame:
     """Opposing-homozygote rate between each genotyped animal and its recorded parents.
+
+    Only ``autosomal`` SNPs (mask; all by default) are compared: a bull passes no X to his
+    sons, so X opposing homozygotes between sire and son are no conflict.
 
     ``pedigree`` has columns ``animal``, ``sire``, ``dam`` (IDs; missing parents empty/NaN).
     Pairs where either animal is not genotyped are skipped. Returns columns ``animal``,
@@ -135,7 +147,9 @@ def parent_conflicts(
         ok = (a >= 0) & (p >= 0)
         rows.append(pd.DataFrame({"a": a[ok], "p": p[ok], "role": role}))
     pairs = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["a", "p", "role"])
-    stats = pair_discordance(packed, pairs["a"].to_numpy(np.int64), pairs["p"].to_numpy(np.int64))
+    stats = pair_discordance(
+        packed, pairs["a"].to_numpy(np.int64), pairs["p"].to_numpy(np.int64), snp_mask=autosomal
+    )
     rate = stats["opposing_homs"] / stats["both_called"].clip(lower=1)
     return pd.DataFrame(
         {

@@ -163,7 +163,8 @@ def run_qc(
     )
     parents = (
         parent_conflicts(
-            geno.packed, geno.samples, pedigree, max_conflict_rate=thresholds.parent_conflict_rate
+            geno.packed, geno.samples, pedigree,
+            autosomal=autosomal, max_conflict_rate=thresholds.parent_conflict_rate,
         )
         if pedigree is not None
         else pd.DataFrame()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from reprotech_core.genomics.codes import take_snps
 from reprotech_core.genomics.packing import packed_width
 
 # Bovine chromosome names as PLINK 2 writes them with --cow (29 autosomes, X, Y, MT).
@@ -124,3 +125,12 @@ class GenotypeSet:
             )
         if self.sex is not None and len(self.sex) != len(self.samples):
             raise ValueError("sex must have one entry per sample")
+
+
+def select_snps(geno: GenotypeSet, index: np.ndarray) -> GenotypeSet:
+    """The genotype set restricted (or re-ordered) to the SNPs at ``index``."""
+    idx = np.asarray(index, dtype=np.int64)
+    return GenotypeSet(
+        packed=take_snps(geno.packed, idx), samples=geno.samples, snps=geno.snps.take(idx),
+        sex=geno.sex,
+    )
