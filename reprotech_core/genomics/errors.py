@@ -1,0 +1,52 @@
+"""One small exception hierarchy for genotype files.
+
+Every error names the place (file, line, sample, SNP) so a lab technician can find the fault
+without reading a traceback (STYLE.md, practice 6). :class:`GenotypeFileError` subclasses
+:class:`ValueError`, so callers that only know "bad input" can still catch it.
+"""
+
+from __future__ import annotations
+
+from os import PathLike
+
+
+class GenotypeFileError(ValueError):
+    """A genotype, map or manifest file that cannot be read as its format says.
+
+    Attributes
+    ----------
+    file, line, sample, snp
+        Where the problem is; ``None`` when not applicable. ``line`` is 1-based.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | PathLike[str] | None = None,
+        line: int | None = None,
+        sample: str | None = None,
+        snp: str | None = None,
+    ) -> None:
+        self.file = None if file is None else str(file)
+        self.line = line
+        self.sample = sample
+        self.snp = snp
+        self.reason = message
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = []
+        if self.file is not None:
+            where.append(self.file)
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        if self.sample is not None:
+            where.append(f"sample {self.sample!r}")
+        if self.snp is not None:
+            where.append(f"SNP {self.snp!r}")
+        return (", ".join(where) + ": " if where else "") + self.reason
+
+
+class ManifestError(GenotypeFileError):
+    """A SNP absent from the panel manifest, or a file of another chip."""
