@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -107,4 +108,28 @@ class ParentageResult(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     run_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.evaluation_runs.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at()
+
+
+class Phenotype(Base):
+    """An animal's recorded performance for a trait (the evaluation's input)."""
+
+    __tablename__ = "phenotypes"
+    __table_args__ = (
+        UniqueConstraint("animal_id", "trait", "recorded_on"),
+        ForeignKeyConstraint(
+            ["animal_id", "customer_id"], [f"{CORE}.animals.id", f"{CORE}.animals.customer_id"]
+        ),
+        CheckConstraint("value = value AND value NOT IN ('Infinity', '-Infinity')",
+                        name="value_finite"),
+        {"schema": CORE},
+    )
+    id: Mapped[int] = pk()
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{CORE}.customers.id"), nullable=False, index=True
+    )
+    animal_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    trait: Mapped[str] = mapped_column(ForeignKey(f"{CORE}.traits.code"), nullable=False)
+    value: Mapped[float] = mapped_column(Float, nullable=False)
+    recorded_on: Mapped[date] = mapped_column(Date, nullable=False)
     created_at: Mapped[datetime] = created_at()

@@ -1,38 +1,46 @@
-"""Demo data for the embedded default: a reference AI-sire catalogue, farm customers with
-herds and multi-generation pedigrees, and one account per role.
+"""Demo data for the embedded default, made the way real data arrives.
 
-Deterministic by seed and idempotent: a second load finds the demo customers and changes
-nothing. Passwords of the demo accounts are generated once into ``var/secrets`` (0600) and
-printed by ``reprotech up``; they are never committed.
+A simulated herd (reprotech_core.genomics.simulate: pedigree with AI sires, recombination,
+missing calls, genotyping errors, wrongly recorded sires) becomes farm customers with herds and
+recorded pedigrees, an AI-sire reference catalogue, phenotype records, registered samples, and
+two genotyping batches written as Illumina FinalReport files and ingested, QC'd and snapshotted
+through the same code the lab uses. One account per role is created.
+
+Deterministic by seed and idempotent: every step checks what exists and does only what is
+missing. Passwords are generated once into ``var/secrets`` (0600), never committed.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import func, select
+import pandas as pd
+from sqlalchemy import func, insert, select
 
 from data_models.animals import Animal
+from data_models.evaluation import Phenotype
+from data_models.lab import Genotype, GenotypingBatch
 from data_models.tenancy import Customer
-from reprotech_core.accounts import (
-    NewUser,
-    assign,
-    create_customer,
-    create_herd,
-    create_user,
-)
-from reprotech_core.animals import AnimalRecord, register_animals
+from reprotech_core.accounts import NewUser, assign, create_user
 from reprotech_core.db.session import Database, Identity
+from reprotech_core.genomics.finalreport_write import write_finalreport
+from reprotech_core.genomics.manifest import PanelManifest
+from reprotech_core.genomics.simulate import SimulatedHerd, simulate_herd
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
+from reprotech_core.store.batch_qc import BatchQcSummary, qc_batch
+from reprotech_core.store.ingest import IngestReport, ingest_finalreport
+from reprotech_core.store.simulated import as_lab_file, place_herd
+from reprotech_core.store.snapshots import SnapshotSummary, write_snapshots
 
 REFERENCE_CODE = "ai-sires"
-BREEDS = ("Holstein", "Jersey", "Brown Swiss")
+CHIP = "DemoSNP"
 
 
 @dataclass(frozen=True)
@@ -42,13 +50,17 @@ class DemoAccount:
     customer: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class DemoSummary:
     created: bool
     customers: int
     animals: int
+    genotyped: int
     accounts: list[DemoAccount]
     password: str
+    ingests: list[IngestReport] = field(default_factory=list)
+    qc: list[BatchQcSummary] = field(default_factory=list)
+    snapshot: SnapshotSummary | None = None
 
 
 def demo_password(settings: Settings) -> str:
@@ -85,101 +97,97 @@ def accounts(n_customers: int) -> list[DemoAccount]:
     return staff + customers
 
 
-def _sires(rng: np.random.Generator, n: int) -> list[AnimalRecord]:
-    return [
-        AnimalRecord(
-            official_id=f"USA{840_000_000 + k:09d}",
-            name=f"AI Sire {k + 1}",
-            breed=BREEDS[k % len(BREEDS)],
-            sex="M",
-            birth_date=date(2012, 1, 1) + timedelta(days=int(rng.integers(0, 4 * 365))),
-        )
-        for k in range(n)
-    ]
+@cache
+def simulated_herd(n_customers: int, per_customer: int, n_snps: int, seed: int) -> SimulatedHerd:
+    """The demo's herd; its herds are dealt to the farms in turn, so every farm gets some."""
+    herd = simulate_herd(n_animals=n_customers * per_customer, n_snps=n_snps, seed=seed,
+                         n_customers=n_customers, n_herds=2 * n_customers)
+    ped = herd.pedigree.copy()
+    owner = {h: f"CUST{i % n_customers:02d}" for i, h in enumerate(sorted(ped["herd"].unique()))}
+    ped["customer"] = ped["herd"].map(owner)
+    return replace(herd, pedigree=ped)
 
 
-def _herd_animals(
-    rng: np.random.Generator, prefix: str, n: int, sires: list[AnimalRecord], herds: list[str]
-) -> list[AnimalRecord]:
-    """Founder cows born 2015-2016, then daughters and sons by AI sires out of herd cows."""
-    breed = BREEDS[int(rng.integers(len(BREEDS)))]
-    n_founders = max(1, n // 4)
-    animals: list[AnimalRecord] = []
-    for k in range(n_founders):
-        animals.append(
-            AnimalRecord(
-                official_id=f"{prefix}{k:05d}",
-                breed=breed,
-                sex="F",
-                birth_date=date(2015, 1, 1) + timedelta(days=int(rng.integers(0, 730))),
-                herd_code=herds[k % len(herds)],
-            )
-        )
-    cows = list(animals)
-    for k in range(n_founders, n):
-        dam = cows[int(rng.integers(len(cows)))]
-        assert dam.birth_date is not None
-        birth = dam.birth_date + timedelta(days=int(rng.integers(800, 1400)))
-        eligible = [s for s in sires if s.birth_date and s.birth_date < birth]
-        sire = eligible[int(rng.integers(len(eligible)))] if eligible else None
-        sex = "F" if rng.random() < 0.8 else "M"
-        calf = AnimalRecord(
-            official_id=f"{prefix}{k:05d}",
-            breed=breed,
-            sex=sex,
-            birth_date=birth,
-            herd_code=dam.herd_code,
-            sire=sire.official_id if sire else None,
-            dam=dam.official_id,
-        )
-        animals.append(calf)
-        if sex == "F":
-            cows.append(calf)
-    return animals
+def _herd(settings: Settings) -> SimulatedHerd:
+    return simulated_herd(settings.demo_customers, settings.demo_animals_per_customer,
+                          settings.demo_snps, settings.demo_seed)
+
+
+def _phenotype_rows(herd: SimulatedHerd, ids: dict[str, tuple[int, int]]) -> list[dict]:
+    """Cows of all but the youngest generation have records; bulls and young animals are
+    predicted from their genotypes."""
+    ped = herd.pedigree.set_index("animal")
+    recorded = ped[(ped["sex"] == 2) & (ped["generation"] < ped["generation"].max())]
+    rows = []
+    for animal, pheno in herd.phenotypes.loc[recorded.index].iterrows():
+        if animal not in ids:
+            continue
+        animal_id, customer_id = ids[animal]
+        day = pd.Timestamp(ped.at[animal, "birth_date"]).date() + timedelta(days=1000)
+        rows += [{"customer_id": customer_id, "animal_id": animal_id, "trait": trait,
+                  "value": float(value), "recorded_on": day}
+                 for trait, value in pheno.items() if np.isfinite(value)]
+    return rows
+
+
+def _register(db: Database, actor: Identity, settings: Settings, password: str) -> bool:
+    with db.session(actor, reason="demo data") as session:
+        if session.scalar(select(Customer.id).where(Customer.code == REFERENCE_CODE)):
+            return False
+        herd = _herd(settings)
+        codes = {f"CUST{i:02d}": farm_code(i) for i in range(settings.demo_customers)}
+        place_herd(session, herd, customer_codes=codes, reference_code=REFERENCE_CODE)
+        ids = {oid: (aid, cid) for oid, aid, cid in session.execute(
+            select(Animal.official_id, Animal.id, Animal.customer_id))}
+        rows = _phenotype_rows(herd, ids)
+        if rows:
+            session.execute(insert(Phenotype), rows)
+        for account in accounts(settings.demo_customers):
+            create_user(session, NewUser(
+                username=account.username,
+                display_name=account.username.replace("-", " ").title(),
+                role=account.role, customer_code=account.customer, password=password))
+        assign(session, "vet", farm_code(0))
+        assign(session, "vet", farm_code(min(1, settings.demo_customers - 1)))
+        assign(session, "tech", farm_code(0))
+    return True
+
+
+def _batches(settings: Settings) -> list[tuple[str, Path, slice]]:
+    """Two lab batches: the older generations first, the young animals later."""
+    n = settings.demo_customers * settings.demo_animals_per_customer
+    half = n // 2
+    folder = settings.var_dir / "demo"
+    return [("DEMO-2026-01", folder / "DEMO-2026-01_FinalReport.txt", slice(0, half)),
+            ("DEMO-2026-02", folder / "DEMO-2026-02_FinalReport.txt", slice(half, n))]
 
 
 def load(db: Database, actor: Identity, settings: Settings) -> DemoSummary:
-    """Create the demo data unless it exists. One transaction: all or nothing."""
+    """Create whatever part of the demo is missing; report what there is."""
     password = demo_password(settings)
-    n = settings.demo_customers
-    wanted = accounts(n)
-    with db.session(actor, reason="demo data") as session:
-        exists = session.scalar(select(Customer.id).where(Customer.code == REFERENCE_CODE))
-        if exists is None:
-            rng = np.random.default_rng(settings.demo_seed)
-            ref = create_customer(
-                session, code=REFERENCE_CODE, name="Reprotech AI sire catalogue",
-                tier="reference", kind="reference",
-            )
-            sires = _sires(rng, 12)
-            register_animals(session, ref, sires)
-            for i in range(n):
-                code = farm_code(i)
-                customer = create_customer(
-                    session, code=code, name=f"Demo Farm {i + 1}", tier="professional"
-                )
-                herds = [f"{code}-h1", f"{code}-h2"]
-                for h, herd in enumerate(herds):
-                    create_herd(session, customer=customer, code=herd, name=f"Herd {h + 1}")
-                register_animals(
-                    session, customer,
-                    _herd_animals(rng, f"DE{i + 1:02d}", settings.demo_animals_per_customer,
-                                  sires, herds),
-                )
-            for account in wanted:
-                create_user(
-                    session,
-                    NewUser(
-                        username=account.username,
-                        display_name=account.username.replace("-", " ").title(),
-                        role=account.role,
-                        customer_code=account.customer,
-                        password=password,
-                    ),
-                )
-            for code in (farm_code(0), farm_code(min(1, n - 1))):
-                assign(session, "vet", code)
-            assign(session, "tech", farm_code(0))
-        customers = session.scalar(select(func.count()).select_from(Customer))
-        animals = session.scalar(select(func.count()).select_from(Animal))
-    return DemoSummary(exists is None, customers or 0, animals or 0, wanted, password)
+    created = _register(db, actor, settings, password)
+    manifest = None
+    ingests, qcs = [], []
+    for name, path, rows in _batches(settings):
+        with db.session(actor) as session:
+            stage = session.scalar(select(GenotypingBatch.stage)
+                                   .where(GenotypingBatch.name == name))
+        if stage is None:
+            herd = _herd(settings)
+            manifest = manifest or PanelManifest(chip=CHIP, snps=herd.genotypes.snps)
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                lab = as_lab_file(herd.genotypes, np.arange(len(herd.genotypes.samples))[rows])
+                write_finalreport(lab, path, chip=CHIP, seed=settings.demo_seed)
+            ingests.append(ingest_finalreport(db, actor, [path], manifest, batch_name=name))
+            stage = "genotyped"
+        if stage == "genotyped":
+            with db.session(actor, reason=f"QC of demo batch {name}") as session:
+                qcs.append(qc_batch(session, name, report_root=settings.var_dir / "store"))
+    snapshot = write_snapshots(db, actor, settings.var_dir / "store")
+    with db.session(actor) as session:
+        customers = session.scalar(select(func.count()).select_from(Customer)) or 0
+        animals = session.scalar(select(func.count()).select_from(Animal)) or 0
+        genotyped = session.scalar(select(func.count()).select_from(Genotype)) or 0
+    return DemoSummary(created, customers, animals, genotyped, accounts(settings.demo_customers),
+                       password, ingests, qcs, snapshot)

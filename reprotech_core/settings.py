@@ -120,7 +120,11 @@ class Settings(BaseSettings):
         default=4, ge=1, le=1000, description="Farm customers created by `reprotech demo load`."
     )
     demo_animals_per_customer: int = Field(
-        default=60, ge=1, le=100_000, description="Animals per demo customer."
+        default=100, ge=10, le=100_000, description="Animals per demo customer."
+    )
+    demo_snps: int = Field(
+        default=3000, ge=100, le=200_000,
+        description="SNPs on the demo chip (the demo writes its genotypes as FinalReport files).",
     )
     demo_seed: int = Field(default=20261122, description="Random seed of the demo data.")
     audit_partition_months_ahead: int = Field(

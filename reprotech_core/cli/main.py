@@ -87,8 +87,18 @@ def up() -> None:
         db.dispose()
     console.print(
         f"[bold]demo data[/] {'loaded' if summary.created else 'already present'}: "
-        f"{summary.customers} customers, {summary.animals} animals"
+        f"{summary.customers} customers, {summary.animals} animals, "
+        f"{summary.genotyped} genotyped"
     )
+    for report in summary.ingests:
+        for line in report.lines():
+            console.print(f"[bold]ingest[/] {line} ({report.seconds:.1f} s)")
+    for qc in summary.qc:
+        console.print(f"[bold]QC[/] batch {qc.batch}: {qc.passed} pass, {qc.review} review, "
+                      f"{qc.failed} fail; {qc.failed_snps} SNPs fail; reports in {qc.report_dir}")
+    if summary.snapshot:
+        console.print(f"[bold]analytics[/] Parquet snapshots in {summary.snapshot.folder} "
+                      "(DuckDB: reprotech_core.store.analytics.connect())")
     table = Table(title="Demo accounts (password below)")
     for col in ("username", "role", "customer"):
         table.add_column(col)
@@ -190,7 +200,8 @@ def demo_load() -> None:
         db.dispose()
     console.print(
         f"{'loaded' if summary.created else 'already present'}: {summary.customers} customers, "
-        f"{summary.animals} animals, {len(summary.accounts)} accounts"
+        f"{summary.animals} animals, {summary.genotyped} genotyped, "
+        f"{len(summary.accounts)} accounts"
     )
 
 
@@ -362,3 +373,7 @@ def main() -> None:
     except (ReprotechError, SettingsError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -45,10 +45,13 @@ class SnapshotSummary:
 
 
 def _write(frame: pd.DataFrame | pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically, readable by owner and group only (tenant data: the dashboard service
+    reads it through its group; other accounts on the machine cannot)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
     table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     tmp = path.with_suffix(".parquet.tmp")
     pq.write_table(table, tmp, compression="zstd")
+    os.chmod(tmp, 0o640)
     os.replace(tmp, path)
 
 

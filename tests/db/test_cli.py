@@ -30,7 +30,8 @@ def fresh_home():
     root.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
     env.update(REPROTECH_HOME=str(root), REPROTECH_DB_PORT=str(free_port()),
-               REPROTECH_DEMO_CUSTOMERS="2", REPROTECH_DEMO_ANIMALS_PER_CUSTOMER="20",
+               REPROTECH_DEMO_CUSTOMERS="2", REPROTECH_DEMO_ANIMALS_PER_CUSTOMER="30",
+               REPROTECH_DEMO_SNPS="300",
                COLUMNS="200")
     yield root, env
     run(["db", "stop"], env, check=False)
@@ -47,16 +48,21 @@ def test_help_lists_the_commands():
 def test_up_from_scratch_then_again_reuses_everything(fresh_home):
     root, env = fresh_home
     first = run(["up"], env).stdout
-    assert "started" in first and "demo data loaded: 3 customers, 52 animals" in first
+    assert "started" in first and "demo data loaded: 3 customers, 60 animals, 60 genotyped" in first
+    assert "ingest batch DEMO-2026-01: 30 samples stored" in first and "QC batch DEMO-2026-02" in first
     assert "farm01-admin" in first and "demo password:" in first
     second = run(["up"], env).stdout
-    assert "already running" in second and "already present: 3 customers, 52 animals" in second
+    assert "already running" in second
+    assert "already present: 3 customers, 60 animals, 60 genotyped" in second
+    assert "ingest batch" not in second  # nothing re-ingested
     secrets = root / "var" / "secrets"
     assert all((p.stat().st_mode & 0o077) == 0 for p in secrets.iterdir())
+    snapshots = list((root / "var" / "store").rglob("*.parquet"))
+    assert snapshots and all((p.stat().st_mode & 0o007) == 0 for p in snapshots)
     listing = run(["customer", "list"], env).stdout
     assert "farm01" in listing and "ai-sires" in listing
     status = run(["db", "status"], env).stdout
-    assert "running" in status and "schema revision 0002" in status
+    assert "running" in status and "schema revision 0003" in status
 
 
 @pytest.mark.slow
