@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from data_models.animals import Animal
 from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
+from reprotech_core.cli import context, genotypes, lab
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
@@ -46,20 +47,16 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(customer_app, name="customer")
 app.add_typer(user_app, name="user")
 app.add_typer(settings_app, name="settings")
+app.add_typer(lab.app, name="lab")
+app.add_typer(genotypes.app, name="geno")
 
 console = Console()
 err = Console(stderr=True)
 
 
 # Context ---------------------------------------------------------------------------------
-def _settings() -> Settings:
-    return get_settings()
-
-
-def _database(settings: Settings, *, start: bool = True) -> Database:
-    if settings.embedded and start:
-        Cluster(settings).start()
-    return Database(app_url(settings), pool_size=2)
+_settings = context.settings
+_database = context.database
 
 
 def _system(db: Database) -> Identity:

@@ -1,0 +1,24 @@
+"""What every ``reprotech`` subcommand needs: the settings and a database session as the
+platform's ``system`` user (the embedded cluster is started when needed)."""
+
+from __future__ import annotations
+
+from reprotech_core.db.cluster import Cluster
+from reprotech_core.db.migrate import app_url
+from reprotech_core.db.session import Database, Identity
+from reprotech_core.settings import Settings, get_settings
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def database(config: Settings, *, start: bool = True) -> Database:
+    if config.embedded and start:
+        Cluster(config).start()
+    return Database(app_url(config), pool_size=2)
+
+
+def open_database() -> tuple[Database, Identity]:
+    db = database(settings())
+    return db, db.identity("system")
