@@ -51,6 +51,14 @@ def write_vcf(geno: GenotypeSet, path: str | Path, *, source: str = "reprotech")
 
 def read_vcf(path: str | Path) -> GenotypeSet:
     """Read a biallelic VCF's GT calls (plain or gzip) into packed rows."""
+    try:
+        return _read_vcf(path)
+    except (OSError, EOFError) as exc:
+        raise GenotypeFileError(f"cannot read ({exc}; truncated or corrupt gzip?)",
+                                file=path) from None
+
+
+def _read_vcf(path: str | Path) -> GenotypeSet:
     samples: list[str] | None = None
     names, chrom, pos, ref, alt = [], [], [], [], []
     blocks: list[np.ndarray] = []
