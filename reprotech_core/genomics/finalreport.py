@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from reprotech_core.genomics.codes import pack_codes
@@ -27,7 +28,7 @@ from reprotech_core.genomics.finalreport_header import FinalReportHeader, read_h
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.packing import MISSING_CODE
 from reprotech_core.genomics.snpmap import GenotypeSet
-from reprotech_core.genomics.textio import arrow_stream
+from reprotech_core.genomics.textio import arrow_stream, decode, open_binary
 
 CODINGS = ("AB", "Top", "Forward")
 _LETTERS = {"A": 0, "C": 1, "G": 2, "T": 3, "I": 4, "D": 5, "-": 6}
@@ -111,7 +112,7 @@ def iter_finalreport(
         except StopIteration:
             break
         except (pa.ArrowInvalid, OSError, EOFError) as exc:
-            raise GenotypeFileError(f"cannot parse data ({exc})", file=path) from None
+            raise _locate_bad_line(path, header, str(exc)) from None
         state.add(batch, row0)
         row0 += batch.num_rows
         while len(state.done) >= samples_per_chunk:
@@ -119,6 +120,36 @@ def iter_finalreport(
     state.finish(row0)
     while state.done:
         yield state.pop(samples_per_chunk)
+
+
+def _locate_bad_line(path, header: FinalReportHeader, arrow_message: str) -> GenotypeFileError:
+    """Find the first malformed data line (slow path, only after Arrow failed)."""
+    n_cols = len(header.columns)
+    sep = header.delimiter.encode()
+    try:
+        with open_binary(path) as fh:
+            for number, raw in enumerate(fh, start=1):
+                if number <= header.data_line or not raw.strip():
+                    continue
+                decode(raw, path, line_offset=number - 1)
+                fields = raw.rstrip(b"\r\n").split(sep)
+                if len(fields) != n_cols:
+                    last = not raw.endswith(b"\n")
+                    return GenotypeFileError(
+                        f"{len(fields)} fields, expected {n_cols}"
+                        + (" (truncated file: last line incomplete)" if last else ""),
+                        file=path, line=number, sample=_field(fields, 1, sep),
+                        snp=_field(fields, 0, sep),
+                    )
+    except GenotypeFileError as exc:
+        return exc
+    except (OSError, EOFError) as exc:
+        return GenotypeFileError(f"cannot read ({exc}; truncated gzip?)", file=path)
+    return GenotypeFileError(f"cannot parse data ({arrow_message})", file=path)
+
+
+def _field(fields: list[bytes], i: int, sep: bytes) -> str | None:
+    return fields[i].decode("utf-8", "replace") if len(fields) > i else None
 
 
 def _open(path, header: FinalReportHeader, columns: list[str], block_size: int):
@@ -133,7 +164,7 @@ def _open(path, header: FinalReportHeader, columns: list[str], block_size: int):
             convert_options=pacsv.ConvertOptions(include_columns=columns, column_types=types),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
-        raise GenotypeFileError(f"cannot parse data ({exc})", file=path) from None
+        raise _locate_bad_line(path, header, str(exc)) from None
 
 
 class _Assembly:
@@ -142,6 +173,7 @@ class _Assembly:
     def __init__(self, path, header: FinalReportHeader, manifest: PanelManifest, coding, gc_min):
         self.path, self.header, self.manifest = path, header, manifest
         self.m = len(manifest.snps)
+        self.snp_names = pa.array(manifest.snps.names)
         names = ["SNP Name", "Sample ID", f"Allele1 - {coding}", f"Allele2 - {coding}"]
         if gc_min > 0:
             names.append("GC Score")
@@ -168,7 +200,7 @@ class _Assembly:
     def add(self, batch: pa.RecordBatch, row0: int) -> None:
         snp_col, sample_col, a1, a2 = (batch.column(i) for i in range(4))
         snp = self._snp_index(snp_col, row0)
-        codes = self._codes(a1, a2, snp, snp_col, sample_col, row0)
+        codes = self._codes(a1, a2, snp, sample_col, row0)
         if self.gc_min > 0:
             gc = batch.column(4).to_numpy(zero_copy_only=False)
             codes[~(gc >= self.gc_min)] = MISSING_CODE
@@ -177,14 +209,15 @@ class _Assembly:
         order = np.argsort(local, kind="stable")
         cuts = np.flatnonzero(np.diff(local[order])) + 1
         for rows in np.split(order, cuts) if len(order) else []:
-            self._fill(str(ids[local[rows[0]]]), snp[rows], codes[rows], rows + row0, snp_col)
+            self._fill(str(ids[local[rows[0]]]), snp[rows], codes[rows], rows + row0)
 
     def _snp_index(self, snp_col: pa.DictionaryArray, row0: int) -> np.ndarray:
-        names = snp_col.dictionary.to_numpy(zero_copy_only=False)
-        where = self.manifest.snps.index_of(names)
+        found = pc.index_in(snp_col.dictionary, value_set=self.snp_names)
+        where = found.fill_null(-1).to_numpy().astype(np.int64)
         idx = snp_col.indices.to_numpy(zero_copy_only=False)
         unknown = where < 0
         if unknown.any():
+            names = snp_col.dictionary.to_numpy(zero_copy_only=False)
             row = int(np.flatnonzero(unknown[idx])[0])
             share = unknown.mean()
             msg = (f"{unknown.sum()} of {len(names)} SNP names are not on chip "
@@ -194,7 +227,7 @@ class _Assembly:
             self.fail(msg, row0 + row, snp=str(names[idx[row]]), cls=ManifestError)
         return where[idx]
 
-    def _codes(self, a1, a2, snp, snp_col, sample_col, row0) -> np.ndarray:
+    def _codes(self, a1, a2, snp, sample_col, row0) -> np.ndarray:
         d1, d2 = (self._dosage(col, snp) for col in (a1, a2))
         bad = (d1 == _BAD) | (d2 == _BAD)
         if bad.any():
@@ -225,10 +258,10 @@ class _Assembly:
         out[letters == _MISS_LETTER] = MISSING_CODE
         return out
 
-    def _fill(self, sample: str, snp, codes, rows, snp_col) -> None:
+    def _fill(self, sample: str, snp, codes, rows) -> None:
         k = self.sample_no.setdefault(sample, len(self.sample_no))
         if k in self.completed:
-            self.fail("sample has a second genotype set", int(rows[0]),
+            self.fail("sample has a second genotype set after a complete one", int(rows[0]),
                       sample=sample, snp=str(self.manifest.snps.names[snp[0]]))
         buf = self.buffers.get(k)
         if buf is None:
@@ -238,7 +271,7 @@ class _Assembly:
         dup_in_block = np.bincount(snp, minlength=self.m).max(initial=0) > 1
         if seen.any() or dup_in_block:
             at = int(np.flatnonzero(seen)[0]) if seen.any() else _first_repeat(snp)
-            self.fail("SNP appears twice for this sample (two genotype sets?)", int(rows[at]),
+            self.fail("sample has a second genotype set: SNP seen twice", int(rows[at]),
                       sample=sample, snp=str(self.manifest.snps.names[snp[at]]))
         buf[snp] = codes
         self.filled[k] += len(snp)

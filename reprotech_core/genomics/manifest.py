@@ -131,3 +131,15 @@ def place_on_map(geno: GenotypeSet, target: SnpMap) -> GenotypeSet:
         raise ManifestError("alleles differ from the common map", snp=target.names[have][differ][0])
     return GenotypeSet(packed=take_snps(geno.packed, idx), samples=geno.samples, snps=target,
                        sex=geno.sex)
+
+
+def write_manifest(manifest: PanelManifest, path: str | Path) -> Path:
+    """Write a plain manifest CSV (``Name,IlmnStrand,SNP,Chr,MapInfo``) that
+    :func:`read_manifest` reads back; alleles are written on the TOP strand."""
+    s = manifest.snps
+    pd.DataFrame(
+        {"Name": s.names, "IlmnStrand": "TOP",
+         "SNP": [f"[{a}/{b}]" for a, b in zip(s.allele_a, s.allele_b, strict=True)],
+         "Chr": s.chrom, "MapInfo": s.pos}
+    ).to_csv(path, index=False)
+    return Path(path)
