@@ -66,8 +66,10 @@ def _system(db: Database) -> Identity:
 # Top level ----------------------------------------------------------------------------------
 @app.command()
 def up() -> None:
-    """Run the main job on the embedded default: start the database, migrate, load the demo
-    data, and print what to do next. Safe to run again: it reuses what exists."""
+    """Run the main job on the embedded default (safe to run again).
+
+    Starts the database, migrates, loads and processes the demo data, prints what to do next.
+    """
     settings = _settings()
     if settings.embedded:
         started = Cluster(settings).start()

@@ -84,3 +84,28 @@ def test_user_administration_and_notebook_login(fresh_home):
     assert refused.returncode == 1 and "role customer_user needs a customer" in refused.stderr
     refused = run(["user", "db-login", "farm01-user"], env, check=False)
     assert refused.returncode == 1 and "customer users get dashboards" in refused.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.plink
+def test_lab_commands_on_the_demo(fresh_home, tmp_path):
+    root, env = fresh_home
+    run(["up"], env)
+    batches = run(["lab", "batches"], env).stdout
+    assert "DEMO-2026-01" in batches and "qc" in batches
+    demo_file = root / "var" / "demo" / "DEMO-2026-01_FinalReport.txt"
+    again = run(["lab", "ingest", str(demo_file), "--batch", "DEMO-2026-01", "--panel", "DemoSNP"],
+                env).stdout
+    assert "ingested before; nothing changed" in again
+    out = run(["lab", "export", "--customer", "farm01", "--out", str(tmp_path / "farm01")],
+              env).stdout
+    assert "animals x 300 SNPs written" in out
+    freq = subprocess.run(["plink2", "--cow", "--bfile", str(tmp_path / "farm01"), "--freq",
+                           "--out", str(tmp_path / "f")], capture_output=True, text=True)
+    assert freq.returncode == 0, freq.stdout + freq.stderr
+    samples = tmp_path / "s.csv"
+    samples.write_text("barcode,animal\nX1,NO-SUCH-ANIMAL\n")
+    refused = run(["lab", "samples", str(samples), "--customer", "farm01"], env, check=False)
+    assert refused.returncode == 1 and "no animals NO-SUCH-ANIMAL" in refused.stderr
+    refused = run(["lab", "qc", "NO-BATCH"], env, check=False)
+    assert refused.returncode == 1 and "no genotyping batch 'NO-BATCH'" in refused.stderr
