@@ -121,7 +121,11 @@ def register_animals(
 
 
 def _lookup_parents(session: Session, customer: Customer, wanted: set[str]) -> dict[str, int]:
-    """Parents by official ID: the customer's own animals win over the reference catalogue."""
+    """Parents by official ID: the customer's own animal, else the reference catalogue's.
+
+    An ID found in several reference catalogues and not in the customer is ambiguous and
+    refused rather than guessed.
+    """
     if not wanted:
         return {}
     rows = session.execute(
@@ -131,12 +135,17 @@ def _lookup_parents(session: Session, customer: Customer, wanted: set[str]) -> d
             Animal.official_id.in_(wanted),
             (Animal.customer_id == customer.id) | (Customer.kind == "reference"),
         )
-    )
-    found: dict[str, int] = {}
+    ).all()
+    own = {oid: aid for oid, aid, cid in rows if cid == customer.id}
+    reference: dict[str, list[int]] = {}
     for oid, aid, cid in rows:
-        if oid not in found or cid == customer.id:
-            found[oid] = aid
-    return found
+        if cid != customer.id:
+            reference.setdefault(oid, []).append(aid)
+    ambiguous = sorted(oid for oid, ids in reference.items() if len(ids) > 1 and oid not in own)
+    if ambiguous:
+        raise RuleViolation("pedigree.parent_ambiguous", "parents found in several reference "
+                            f"catalogues: {', '.join(ambiguous[:10])}")
+    return {oid: ids[0] for oid, ids in reference.items()} | own
 
 
 def _parent_id(

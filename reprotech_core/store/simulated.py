@@ -32,16 +32,23 @@ class PlacedHerd:
     barcodes: dict[str, str]  # animal -> sample barcode
 
 
-def barcode_of(animal: str) -> str:
-    return "BC" + animal[-9:]
+def barcode_of(animal: str, prefix: str = "BC") -> str:
+    return prefix + animal[-9:]
 
 
 def place_herd(
     session: Session, herd: SimulatedHerd, *, customer_codes: dict[str, str],
-    reference_code: str, tier: str = "professional",
+    reference_code: str, tier: str = "professional", barcode_prefix: str = "BC",
+    animal_prefix: str = "SIMCAN",
 ) -> PlacedHerd:
-    """Register the herd's customers, herds, animals and samples (one call, one transaction)."""
-    ped = herd.pedigree
+    """Register the herd's customers, herds, animals and samples (one call, one transaction).
+
+    ``animal_prefix`` replaces the simulator's ``SIMCAN`` so several simulated herds can share
+    a database (official IDs are meant to be unique in the world).
+    """
+    ped = herd.pedigree.copy()
+    for col in ("animal", "sire", "dam"):
+        ped[col] = [None if _id(a) is None else animal_prefix + str(a)[-9:] for a in ped[col]]
     own = dict(zip(ped["animal"], ped["customer"], strict=True))
     progeny_customers = ped.dropna(subset=["sire"]).groupby("sire")["customer"].agg(set)
     ai = {s for s, custs in progeny_customers.items() if custs - {own[s]}}
@@ -66,11 +73,12 @@ def place_herd(
             accounts.create_herd(session, customer=customer, code=h, name=h.title())
         register_animals(session, customer, records[code])
         register_samples(session, customer,
-                         [(barcode_of(r.official_id), r.official_id) for r in records[code]])
-    register_samples(session, ref, [(barcode_of(r.official_id), r.official_id)
+                         [(barcode_of(r.official_id, barcode_prefix), r.official_id)
+                          for r in records[code]])
+    register_samples(session, ref, [(barcode_of(r.official_id, barcode_prefix), r.official_id)
                                     for r in ref_records])
     return PlacedHerd(dict(customer_codes), sorted(ai),
-                      {a: barcode_of(a) for a in ped["animal"]})
+                      {a: barcode_of(a, barcode_prefix) for a in ped["animal"]})
 
 
 def _id(value: object) -> str | None:
@@ -83,8 +91,10 @@ def _customer(session: Session, code: str, name: str, kind: str, tier: str) -> C
                                                 kind=kind)
 
 
-def as_lab_file(geno: GenotypeSet, rows: np.ndarray) -> GenotypeSet:
+def as_lab_file(geno: GenotypeSet, rows: np.ndarray, *, barcode_prefix: str = "BC"
+                ) -> GenotypeSet:
     """The genotypes of ``rows`` as the lab reports them: sample IDs are the barcodes."""
     return GenotypeSet(packed=geno.packed[rows], snps=geno.snps,
-                       samples=np.array([barcode_of(a) for a in geno.samples[rows]]),
+                       samples=np.array([barcode_of(a, barcode_prefix)
+                                         for a in geno.samples[rows]]),
                        sex=None if geno.sex is None else geno.sex[rows])

@@ -22,8 +22,9 @@ def store(db, system, tmp_path_factory):
     herd = simulate_herd(n_animals=60, n_snps=300, seed=11, n_customers=1, n_herds=2)
     manifest = PanelManifest(chip="NbChip300", snps=herd.genotypes.snps)
     with db.session(system) as s:
-        place_herd(s, herd, customer_codes={"CUST00": "nb-farm"}, reference_code="nb-ref")
-        ingest_genotypes(s, as_lab_file(herd.genotypes, np.arange(60)), manifest=manifest,
+        place_herd(s, herd, customer_codes={"CUST00": "nb-farm"}, reference_code="nb-ref",
+                   barcode_prefix="NB", animal_prefix="NBCAN")
+        ingest_genotypes(s, as_lab_file(herd.genotypes, np.arange(60), barcode_prefix="NB"), manifest=manifest,
                          batch_name="NB-1", source_sha256="nb-1", source_file="simulated")
     folder = tmp_path_factory.mktemp("store")
     write_snapshots(db, system, folder)

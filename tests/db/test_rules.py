@@ -145,3 +145,16 @@ def test_unreachable_database_is_a_clear_error():
 
     with pytest.raises(DatabaseError, match="cannot reach the database"):
         Database("postgresql+psycopg://reprotech_app:x@127.0.0.1:9/none")
+
+
+def test_a_parent_id_in_two_reference_catalogues_is_ambiguous_not_guessed(db, system, world):
+    with db.session(system) as s:
+        for code in ("amb-ref1", "amb-ref2"):
+            ref = accounts.create_customer(s, code=code, name=code, tier="reference",
+                                           kind="reference")
+            register_animals(s, ref, [AnimalRecord("AMB-BULL", "Jersey", "M")])
+    with pytest.raises(RuleViolation) as refused:
+        with db.session(system) as s:
+            register_animals(s, accounts.customer_by_code(s, "w-a"),
+                             [AnimalRecord("WA-AMB", "Jersey", "F", sire="AMB-BULL")])
+    assert refused.value.rule == "pedigree.parent_ambiguous" and "AMB-BULL" in str(refused.value)
