@@ -2,9 +2,10 @@
 
 A simulated herd (reprotech_core.genomics.simulate: pedigree with AI sires, recombination,
 missing calls, genotyping errors, wrongly recorded sires) becomes farm customers with herds and
-recorded pedigrees, an AI-sire reference catalogue, phenotype records, registered samples, and
-two genotyping batches written as Illumina FinalReport files and ingested, QC'd and snapshotted
-through the same code the lab uses. One account per role is created.
+recorded pedigrees, an AI-sire reference catalogue, phenotype records and registered samples;
+its genotypes arrive in the lab inbox as two Illumina FinalReport exports plus the chip's
+manifest, for the daily jobs to ingest, QC and report like real batches. One account per role
+is created.
 
 Deterministic by seed and idempotent: every step checks what exists and does only what is
 missing. Passwords are generated once into ``var/secrets`` (0600), never committed.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -25,7 +26,7 @@ from sqlalchemy import func, insert, select
 
 from data_models.animals import Animal
 from data_models.evaluation import Phenotype
-from data_models.lab import Genotype, GenotypingBatch
+from data_models.lab import GenotypingBatch
 from data_models.tenancy import Customer
 from reprotech_core.accounts import NewUser, assign, create_user
 from reprotech_core.db.session import Database, Identity
@@ -34,10 +35,7 @@ from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import SimulatedHerd, simulate_herd
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
-from reprotech_core.store.batch_qc import BatchQcSummary, qc_batch
-from reprotech_core.store.ingest import IngestReport, ingest_finalreport
 from reprotech_core.store.simulated import as_lab_file, place_herd
-from reprotech_core.store.snapshots import SnapshotSummary, write_snapshots
 
 REFERENCE_CODE = "ai-sires"
 CHIP = "DemoSNP"
@@ -50,17 +48,14 @@ class DemoAccount:
     customer: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class DemoSummary:
     created: bool
     customers: int
     animals: int
-    genotyped: int
     accounts: list[DemoAccount]
     password: str
-    ingests: list[IngestReport] = field(default_factory=list)
-    qc: list[BatchQcSummary] = field(default_factory=list)
-    snapshot: SnapshotSummary | None = None
+    lab_files: list[Path]
 
 
 def demo_password(settings: Settings) -> str:
@@ -153,41 +148,50 @@ def _register(db: Database, actor: Identity, settings: Settings, password: str) 
     return True
 
 
-def _batches(settings: Settings) -> list[tuple[str, Path, slice]]:
+def _batches(settings: Settings) -> list[tuple[str, slice]]:
     """Two lab batches: the older generations first, the young animals later."""
     n = settings.demo_customers * settings.demo_animals_per_customer
-    half = n // 2
-    folder = settings.var_dir / "demo"
-    return [("DEMO-2026-01", folder / "DEMO-2026-01_FinalReport.txt", slice(0, half)),
-            ("DEMO-2026-02", folder / "DEMO-2026-02_FinalReport.txt", slice(half, n))]
+    return [("DEMO-2026-01", slice(0, n // 2)), ("DEMO-2026-02", slice(n // 2, n))]
+
+
+def write_manifest(manifest: PanelManifest, path: Path) -> Path:
+    """The chip's manifest as a plain table with Illumina's column names."""
+    snps = manifest.snps
+    pd.DataFrame({"Name": snps.names, "SNP": [f"[{a}/{b}]" for a, b in
+                                              zip(snps.allele_a, snps.allele_b, strict=True)],
+                  "Chr": snps.chrom, "MapInfo": snps.pos}).to_csv(path, index=False)
+    return path
+
+
+def write_lab_files(db: Database, actor: Identity, settings: Settings) -> list[Path]:
+    """Put the demo's genotyping exports (and the chip manifest) in the lab inbox, as the
+    genotyping lab would; batches already stored or already waiting are skipped."""
+    inbox = settings.var_dir / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, rows in _batches(settings):
+        path = inbox / f"{name}_FinalReport.txt"
+        with db.session(actor) as session:
+            stored = session.scalar(select(GenotypingBatch.id).where(GenotypingBatch.name == name))
+        if stored or path.exists():
+            continue
+        herd = _herd(settings)
+        manifest = PanelManifest(chip=CHIP, snps=herd.genotypes.snps)
+        if not (inbox / f"{CHIP}.csv").exists():
+            written.append(write_manifest(manifest, inbox / f"{CHIP}.csv"))
+        lab = as_lab_file(herd.genotypes, np.arange(len(herd.genotypes.samples))[rows])
+        written.append(write_finalreport(lab, path, chip=CHIP, seed=settings.demo_seed))
+    return written
 
 
 def load(db: Database, actor: Identity, settings: Settings) -> DemoSummary:
-    """Create whatever part of the demo is missing; report what there is."""
+    """Create whatever part of the demo records is missing and drop its lab files in the inbox;
+    the daily jobs ingest, QC and report them."""
     password = demo_password(settings)
     created = _register(db, actor, settings, password)
-    manifest = None
-    ingests, qcs = [], []
-    for name, path, rows in _batches(settings):
-        with db.session(actor) as session:
-            stage = session.scalar(select(GenotypingBatch.stage)
-                                   .where(GenotypingBatch.name == name))
-        if stage is None:
-            herd = _herd(settings)
-            manifest = manifest or PanelManifest(chip=CHIP, snps=herd.genotypes.snps)
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                lab = as_lab_file(herd.genotypes, np.arange(len(herd.genotypes.samples))[rows])
-                write_finalreport(lab, path, chip=CHIP, seed=settings.demo_seed)
-            ingests.append(ingest_finalreport(db, actor, [path], manifest, batch_name=name))
-            stage = "genotyped"
-        if stage == "genotyped":
-            with db.session(actor, reason=f"QC of demo batch {name}") as session:
-                qcs.append(qc_batch(session, name, report_root=settings.var_dir / "store"))
-    snapshot = write_snapshots(db, actor, settings.var_dir / "store")
+    files = write_lab_files(db, actor, settings)
     with db.session(actor) as session:
         customers = session.scalar(select(func.count()).select_from(Customer)) or 0
         animals = session.scalar(select(func.count()).select_from(Animal)) or 0
-        genotyped = session.scalar(select(func.count()).select_from(Genotype)) or 0
-    return DemoSummary(created, customers, animals, genotyped, accounts(settings.demo_customers),
-                       password, ingests, qcs, snapshot)
+    return DemoSummary(created, customers, animals, accounts(settings.demo_customers),
+                       password, files)

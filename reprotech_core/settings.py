@@ -127,6 +127,28 @@ class Settings(BaseSettings):
         description="SNPs on the demo chip (the demo writes its genotypes as FinalReport files).",
     )
     demo_seed: int = Field(default=20261122, description="Random seed of the demo data.")
+    job_lease_seconds: int = Field(
+        default=30, ge=5, le=3600,
+        description="Lease of a job run; a worker renews it every third of it. A run whose "
+        "worker stops renewing is retried after this long.",
+    )
+    job_workers: int = Field(
+        default=2, ge=1, le=64, description="Job worker processes started by `reprotech jobs serve`."
+    )
+    scheduler_catchup_hours: int = Field(
+        default=24, ge=0, le=24 * 31,
+        description="After downtime, a schedule's missed runs within this window are run once.",
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for failure emails (unset: no email)."
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
+    smtp_sender: str = Field(
+        default="reprotech@localhost", description="From address of platform emails."
+    )
+    notify_emails: list[str] = Field(
+        default_factory=list, description="Who gets failure emails (lab operations)."
+    )
     audit_partition_months_ahead: int = Field(
         default=3,
         ge=1,
@@ -158,6 +180,10 @@ class Settings(BaseSettings):
     @property
     def pg_data_dir(self) -> Path:
         return self.var_dir / "pg"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.var_dir / "jobs"
 
     @property
     def secrets_dir(self) -> Path:
@@ -227,7 +253,7 @@ def settings_markdown() -> str:
         "|---|---|---|---|---|",
     ]
     for name, field in Settings.model_fields.items():
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         shown = "—" if default is None else ("`<checkout>`" if name == "home" else f"`{default}`")
         annotation = getattr(field.annotation, "__name__", None) or str(field.annotation)
         annotation = annotation.replace("typing.", "").replace("pydantic.types.", "")

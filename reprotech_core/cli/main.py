@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from data_models.animals import Animal
 from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
+from jobs import cli as jobs_cli
 from reprotech_core.cli import context, genotypes, lab
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
@@ -49,6 +50,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(settings_app, name="settings")
 app.add_typer(lab.app, name="lab")
 app.add_typer(genotypes.app, name="geno")
+app.add_typer(jobs_cli.app, name="jobs")
 
 console = Console()
 err = Console(stderr=True)
@@ -81,23 +83,28 @@ def up() -> None:
     console.print(f"[bold]schema[/] at revision {revision}")
     db = _database(settings, start=False)
     try:
-        summary = demo.load(db, _system(db), settings)
+        system = _system(db)
+        summary = demo.load(db, system, settings)
+        console.print(
+            f"[bold]demo data[/] {'loaded' if summary.created else 'already present'}: "
+            f"{summary.customers} customers, {summary.animals} animals; "
+            f"{len(summary.lab_files)} new lab file(s) in {settings.var_dir / 'inbox'}"
+        )
+        from datetime import UTC, datetime
+
+        from jobs.pipeline import run_daily_once
+
+        with console.status("running the daily jobs through the queue…"):
+            runs = run_daily_once(db, system, settings, tag=f"up-{datetime.now(UTC):%Y-%m-%d}")
     finally:
         db.dispose()
-    console.print(
-        f"[bold]demo data[/] {'loaded' if summary.created else 'already present'}: "
-        f"{summary.customers} customers, {summary.animals} animals, "
-        f"{summary.genotyped} genotyped"
-    )
-    for report in summary.ingests:
-        for line in report.lines():
-            console.print(f"[bold]ingest[/] {line} ({report.seconds:.1f} s)")
-    for qc in summary.qc:
-        console.print(f"[bold]QC[/] batch {qc.batch}: {qc.passed} pass, {qc.review} review, "
-                      f"{qc.failed} fail; {qc.failed_snps} SNPs fail; reports in {qc.report_dir}")
-    if summary.snapshot:
-        console.print(f"[bold]analytics[/] Parquet snapshots in {summary.snapshot.folder} "
-                      "(DuckDB: reprotech_core.store.analytics.connect())")
+    jobs_table = Table(title="Daily jobs (reprotech jobs show ID)")
+    for col in ("run", "job", "status", "attempts", "record"):
+        jobs_table.add_column(col)
+    for r in runs:
+        jobs_table.add_row(str(r.id), r.job, r.status, str(r.attempts),
+                           r.output_html or (r.error or "")[:80])
+    console.print(jobs_table)
     table = Table(title="Demo accounts (password below)")
     for col in ("username", "role", "customer"):
         table.add_column(col)
@@ -111,6 +118,8 @@ def up() -> None:
         "  .venv/bin/reprotech user list                users and roles\n"
         "  .venv/bin/reprotech user db-login researcher a notebook SQL login (row security applies)\n"
         "  .venv/bin/reprotech db psql                  SQL as the application login\n"
+        "  .venv/bin/reprotech jobs list                the job runs and their records\n"
+        "  .venv/bin/reprotech lab batches              genotyping batches and QC\n"
         "  .venv/bin/reprotech db stop                  stop the embedded database\n"
     )
 
@@ -199,8 +208,8 @@ def demo_load() -> None:
         db.dispose()
     console.print(
         f"{'loaded' if summary.created else 'already present'}: {summary.customers} customers, "
-        f"{summary.animals} animals, {summary.genotyped} genotyped, "
-        f"{len(summary.accounts)} accounts"
+        f"{summary.animals} animals, {len(summary.accounts)} accounts; "
+        f"{len(summary.lab_files)} new lab file(s) in the inbox (run the lab-ingest job)"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from tests.support import free_port
 
 BIN = Path(sys.executable).with_name("reprotech")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args, env, check=True):
@@ -24,51 +26,54 @@ def run(args, env, check=True):
     return result
 
 
-@pytest.fixture
-def fresh_home():
+@pytest.fixture(scope="module")
+def demo_home():
+    """One fresh platform home for this module; ``up`` runs once here and once in a test."""
     root = Path(tempfile.mkdtemp(prefix="reprotech-cli-"))
     root.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
     env.update(REPROTECH_HOME=str(root), REPROTECH_DB_PORT=str(free_port()),
                REPROTECH_DEMO_CUSTOMERS="2", REPROTECH_DEMO_ANIMALS_PER_CUSTOMER="30",
-               REPROTECH_DEMO_SNPS="300",
-               COLUMNS="200")
-    yield root, env
+               REPROTECH_DEMO_SNPS="300", COLUMNS="250")
+    # The checkout's config/ and notebooks/ serve the fresh home.
+    for folder in ("config", "notebooks"):
+        (root / folder).symlink_to(ROOT / folder)
+    first = run(["up"], env).stdout
+    yield root, env, first
     run(["db", "stop"], env, check=False)
     shutil.rmtree(root, ignore_errors=True)
 
 
 def test_help_lists_the_commands():
     out = run(["--help"], dict(os.environ)).stdout
-    for command in ("up", "db", "demo", "customer", "user", "settings"):
+    for command in ("up", "db", "demo", "customer", "user", "settings", "lab", "geno", "jobs"):
         assert command in out
 
 
 @pytest.mark.slow
-def test_up_from_scratch_then_again_reuses_everything(fresh_home):
-    root, env = fresh_home
-    first = run(["up"], env).stdout
-    assert "started" in first and "demo data loaded: 3 customers, 60 animals, 60 genotyped" in first
-    assert "ingest batch DEMO-2026-01: 30 samples stored" in first and "QC batch DEMO-2026-02" in first
-    assert "farm01-admin" in first and "demo password:" in first
+def test_up_from_scratch_then_again_reuses_everything(demo_home):
+    root, env, first = demo_home
+    assert "started" in first and "demo data loaded: 3 customers, 60 animals; 3 new lab" in first
+    for name in ("lab-ingest", "lab-qc", "population-report", "customer-reports", "backup"):
+        assert re.search(rf"{name}\s+│ succeeded", first), first
     second = run(["up"], env).stdout
-    assert "already running" in second
-    assert "already present: 3 customers, 60 animals, 60 genotyped" in second
-    assert "ingest batch" not in second  # nothing re-ingested
+    assert "already running" in second and "already present: 3 customers, 60 animals; 0 new" in second
+    assert second.count("succeeded") == 5  # the same runs: nothing ran twice
     secrets = root / "var" / "secrets"
     assert all((p.stat().st_mode & 0o077) == 0 for p in secrets.iterdir())
     snapshots = list((root / "var" / "store").rglob("*.parquet"))
     assert snapshots and all((p.stat().st_mode & 0o007) == 0 for p in snapshots)
+    assert list((root / "var" / "reports").glob("farm01/*/report.html"))
+    assert list((root / "var" / "backups").glob("*/SHA256SUMS"))
     listing = run(["customer", "list"], env).stdout
     assert "farm01" in listing and "ai-sires" in listing
     status = run(["db", "status"], env).stdout
-    assert "running" in status and "schema revision 0003" in status
+    assert "running" in status and "schema revision 0004" in status
 
 
 @pytest.mark.slow
-def test_user_administration_and_notebook_login(fresh_home):
-    root, env = fresh_home
-    run(["up"], env)
+def test_user_administration_and_notebook_login(demo_home):
+    root, env, _ = demo_home
     run(["user", "add", "vet2", "--role", "veterinarian"], env)
     run(["user", "assign", "vet2", "farm02"], env)
     url = run(["user", "db-login", "vet2"], env).stdout.strip()
@@ -88,12 +93,11 @@ def test_user_administration_and_notebook_login(fresh_home):
 
 @pytest.mark.slow
 @pytest.mark.plink
-def test_lab_commands_on_the_demo(fresh_home, tmp_path):
-    root, env = fresh_home
-    run(["up"], env)
+def test_lab_commands_on_the_demo(demo_home, tmp_path):
+    root, env, _ = demo_home
     batches = run(["lab", "batches"], env).stdout
-    assert "DEMO-2026-01" in batches and "qc" in batches
-    demo_file = root / "var" / "demo" / "DEMO-2026-01_FinalReport.txt"
+    assert "DEMO-2026-01" in batches and "released" in batches
+    demo_file = root / "var" / "inbox" / "processed" / "DEMO-2026-01_FinalReport.txt"
     again = run(["lab", "ingest", str(demo_file), "--batch", "DEMO-2026-01", "--panel", "DemoSNP"],
                 env).stdout
     assert "ingested before; nothing changed" in again
@@ -109,3 +113,16 @@ def test_lab_commands_on_the_demo(fresh_home, tmp_path):
     assert refused.returncode == 1 and "no animals NO-SUCH-ANIMAL" in refused.stderr
     refused = run(["lab", "qc", "NO-BATCH"], env, check=False)
     assert refused.returncode == 1 and "no genotyping batch 'NO-BATCH'" in refused.stderr
+
+
+@pytest.mark.slow
+def test_jobs_commands(demo_home):
+    root, env, _ = demo_home
+    assert "lab-ingest" in run(["jobs", "schedules"], env).stdout
+    out = run(["jobs", "run", "selftest", "-p", "fail=true", "--here"], env, check=False)
+    assert out.returncode == 1 and "self-test failure requested" in out.stdout
+    refused = run(["jobs", "run", "selftest", "-p", "sleep_s=soon"], env, check=False)
+    assert refused.returncode == 1 and "parameter 'sleep_s' must be float" in refused.stderr
+    refused = run(["jobs", "run", "backup", "--as", "labops"], env, check=False)
+    assert refused.returncode == 1 and "not by lab_ops" in refused.stderr
+    assert "selftest" in run(["jobs", "list"], env).stdout
