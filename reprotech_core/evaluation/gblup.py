@@ -127,7 +127,7 @@ def _quad_rows(t: np.ndarray, chol: tuple) -> np.ndarray:
     return np.einsum("ij,ji->i", t, linalg.cho_solve(chol, t.T))
 
 
-def _validate(g: np.ndarray, ids: Sequence[str]) -> dict[str, int]:
+def validate_g(g: np.ndarray, ids: Sequence[str]) -> dict[str, int]:
     if g.ndim != 2 or g.shape[0] != g.shape[1]:
         raise ValueError(f"G must be square, got {g.shape}")
     if len(ids) != g.shape[0]:
@@ -139,6 +139,34 @@ def _validate(g: np.ndarray, ids: Sequence[str]) -> dict[str, int]:
     if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
         raise ValueError("G has a non-positive or non-finite diagonal element")
     return index
+
+
+def check_records(index: Mapping[str, int], records: pd.DataFrame) -> None:
+    """Every record row names a genotyped animal, once."""
+    if "animal" not in records.columns:
+        raise ValueError("records need an 'animal' column")
+    animals = records["animal"].astype(str)
+    unknown = sorted(set(animals) - set(index))
+    if unknown:
+        raise ValueError(f"phenotypes for {len(unknown)} animals without genotypes (not in G), "
+                         f"e.g. {unknown[:5]}")
+    dup = animals[animals.duplicated()].unique().tolist()
+    if dup:
+        raise ValueError(f"animals with more than one record row: {dup[:5]}")
+
+
+def trait_records(
+    index: Mapping[str, int], records: pd.DataFrame, trait: str, *, min_records: int
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """(row indices of the recorded animals, sorted; their records in the same order)."""
+    if trait not in records.columns:
+        raise ValueError(f"records have no column for trait {trait!r}")
+    rec = records[records[trait].notna()]
+    if len(rec) < min_records:
+        raise ValueError(f"trait {trait!r}: {len(rec)} phenotyped animals, need {min_records}")
+    obs = np.array([index[a] for a in rec["animal"].astype(str)], dtype=np.int64)
+    order = np.argsort(obs)
+    return obs[order], rec.iloc[order]
 
 
 def evaluate_traits(
@@ -178,17 +206,8 @@ def evaluate_traits(
         One per trait, in ``traits`` order.
     """
     g = np.asarray(g)
-    index = _validate(g, ids)
-    if "animal" not in records.columns:
-        raise ValueError("records need an 'animal' column")
-    animals = records["animal"].astype(str)
-    unknown = sorted(set(animals) - set(index))
-    if unknown:
-        raise ValueError(f"phenotypes for {len(unknown)} animals without genotypes (not in G), "
-                         f"e.g. {unknown[:5]}")
-    dup = animals[animals.duplicated()].unique().tolist()
-    if dup:
-        raise ValueError(f"animals with more than one record row: {dup[:5]}")
+    index = validate_g(g, ids)
+    check_records(index, records)
     h2 = dict(h2 or {})
     for t, v in h2.items():
         if not 0.0 < v < 1.0:
@@ -197,14 +216,7 @@ def evaluate_traits(
     sets: dict[tuple[int, ...], _PhenotypedSet] = {}
     results = []
     for trait in traits:
-        if trait not in records.columns:
-            raise ValueError(f"records have no column for trait {trait!r}")
-        rec = records[records[trait].notna()]
-        if len(rec) < min_records:
-            raise ValueError(f"trait {trait!r}: {len(rec)} phenotyped animals, need {min_records}")
-        obs = np.array([index[a] for a in rec["animal"].astype(str)], dtype=np.int64)
-        order = np.argsort(obs)
-        obs, rec = obs[order], rec.iloc[order]
+        obs, rec = trait_records(index, records, trait, min_records=min_records)
         key = tuple(obs.tolist())
         if key not in sets:
             sets[key] = _phenotyped_set(g, obs)
@@ -212,7 +224,7 @@ def evaluate_traits(
         y = rec[trait].to_numpy(dtype=np.float64)
         x, names = fixed_effects_design(rec, factors=factors)
         try:
-            vc = _given_variances(y, x, h2[trait]) if trait in h2 else reml(y, x, ps.spectral)
+            vc = given_variances(y, x, h2[trait]) if trait in h2 else reml(y, x, ps.spectral)
         except ValueError as exc:
             raise ValueError(f"trait {trait!r}: {exc}") from exc
         b, gebv, var_u = _solve(g_diag, ps, y, x, vc)
@@ -230,7 +242,7 @@ def evaluate_traits(
     return results
 
 
-def _given_variances(y: np.ndarray, x: np.ndarray, h2: float) -> VarianceComponents:
+def given_variances(y: np.ndarray, x: np.ndarray, h2: float) -> VarianceComponents:
     """Split the residual phenotypic variance (after fixed effects) by a given h2."""
     resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
     var = float(resid @ resid) / (len(y) - x.shape[1])

@@ -74,7 +74,6 @@ def test_reml_loglik_and_information_match_dense_formulas(small):
     np.testing.assert_allclose(fisher_information(rot, su, se), info, rtol=1e-8)
 
 
-@pytest.mark.slow
 def test_reml_recovers_simulated_h2_within_two_se(herd):
     rng = np.random.default_rng(11)
     x = herd.dosages
