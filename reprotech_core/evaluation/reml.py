@@ -46,11 +46,13 @@ class VarianceComponents:
     at_boundary: bool = False
 
 
-def spectral_decomposition(g: np.ndarray, *, negative_tol: float = 1e-6) -> Spectral:
+def spectral_decomposition(g: np.ndarray, *, negative_tol: float = 1e-4) -> Spectral:
     """Eigendecomposition of a relationship matrix, in float64.
 
     A GRM is PSD in exact arithmetic; float32 accumulation can leave eigenvalues slightly
-    below zero. Those within ``negative_tol * max eigenvalue`` are set to 0 (logged). A more
+    below zero (the centred GRM is singular, and float32 rounding of n x n entries moves
+    eigenvalues by up to ~sqrt(n) eps32 |G|). Those within ``negative_tol * max eigenvalue``
+    are set to 0 (logged). A more
     negative eigenvalue means the matrix is not a relationship matrix (e.g. a blend with the
     wrong A, or rows in different order): ValueError, rather than a fit on garbage.
     """
