@@ -17,6 +17,7 @@ Traits recorded on the same animals share one eigendecomposition.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -93,6 +94,7 @@ class TraitResult:
     animals: pd.DataFrame  # animal, trait, gebv, pev, reliability, has_record
     fixed: pd.Series
     variances: VarianceComponents
+    seconds: Mapping[str, float]  # decomposition (0 when shared), variances, solve
 
 
 def _solve(g_diag: np.ndarray, ps: _PhenotypedSet, y: np.ndarray, x: np.ndarray,
@@ -218,16 +220,21 @@ def evaluate_traits(
     for trait in traits:
         obs, rec = trait_records(index, records, trait, min_records=min_records)
         key = tuple(obs.tolist())
+        t0 = time.perf_counter()
         if key not in sets:
             sets[key] = _phenotyped_set(g, obs)
         ps = sets[key]
+        t1 = time.perf_counter()
         y = rec[trait].to_numpy(dtype=np.float64)
         x, names = fixed_effects_design(rec, factors=factors)
         try:
             vc = given_variances(y, x, h2[trait]) if trait in h2 else reml(y, x, ps.spectral)
         except ValueError as exc:
             raise ValueError(f"trait {trait!r}: {exc}") from exc
+        t2 = time.perf_counter()
         b, gebv, var_u = _solve(g_diag, ps, y, x, vc)
+        seconds = {"decomposition": t1 - t0, "variances": t2 - t1,
+                   "solve": time.perf_counter() - t2}
         rel = np.clip(var_u / (vc.sigma_u2 * g_diag), 0.0, 1.0)
         pev = vc.sigma_u2 * g_diag * (1.0 - rel)
         has = np.zeros(len(ids), dtype=bool)
@@ -237,8 +244,10 @@ def evaluate_traits(
         table = pd.DataFrame({"animal": list(ids), "trait": trait, "gebv": gebv, "pev": pev,
                               "reliability": rel, "has_record": has})
         results.append(TraitResult(trait=trait, animals=table,
-                                   fixed=pd.Series(b, index=names), variances=vc))
-        log.info("gblup.trait_done", extra={"trait": trait, "h2": vc.h2, "n_records": len(y)})
+                                   fixed=pd.Series(b, index=names), variances=vc,
+                                   seconds=seconds))
+        log.info("gblup.trait_done", extra={"trait": trait, "h2": vc.h2, "n_records": len(y),
+                                            **seconds})
     return results
 
 

@@ -65,21 +65,40 @@ def unpack_snp_block(packed: np.ndarray, n_snps: int, start: int, stop: int) -> 
     return unpack(packed[:, b0:b1], (b1 - b0) * SNPS_PER_BYTE)[:, : stop - start]
 
 
+def _byte_tables() -> tuple[np.ndarray, np.ndarray]:
+    """(B-allele count, called flag) of each of the 4 SNPs in every byte value (256 x 4)."""
+    codes = (np.arange(256)[:, None] >> (2 * np.arange(SNPS_PER_BYTE))[None, :]) & 3
+    called = codes != 3
+    return np.where(called, codes, 0).astype(np.float64), called.astype(np.float64)
+
+
+_BYTE_DOSAGE, _BYTE_CALLED = _byte_tables()
+
+
 def allele_frequencies(
     packed: np.ndarray, n_snps: int, *, block_snps: int = DEFAULT_BLOCK_SNPS
 ) -> AlleleFrequencies:
-    """B-allele frequencies from non-missing calls, computed block-wise from packed genotypes."""
+    """B-allele frequencies from non-missing calls, computed block-wise from packed genotypes.
+
+    Counts byte values per packed column (one ``bincount`` pass, no unpacking) and maps the
+    256-value histogram to allele and call counts of the byte's four SNPs.
+    """
     packed = _check_packed(packed, n_snps)
-    total = np.zeros(n_snps, dtype=np.int64)
-    called = np.zeros(n_snps, dtype=np.int64)
-    for j0, j1 in _snp_blocks(n_snps, block_snps):
-        d = unpack_snp_block(packed, n_snps, j0, j1)
-        ok = d != MISSING
-        called[j0:j1] = ok.sum(axis=0)
-        total[j0:j1] = np.where(ok, d, 0).sum(axis=0, dtype=np.int64)
+    width = packed.shape[1]
+    total = np.empty(width * SNPS_PER_BYTE)
+    called = np.empty(width * SNPS_PER_BYTE)
+    step = max(block_snps // SNPS_PER_BYTE, 1)
+    for c0 in range(0, width, step):
+        c1 = min(c0 + step, width)
+        offsets = 256 * np.arange(c1 - c0, dtype=np.intp)
+        hist = np.bincount((packed[:, c0:c1] + offsets).ravel(), minlength=256 * (c1 - c0))
+        hist = hist.reshape(c1 - c0, 256).astype(np.float64)
+        total[c0 * 4:c1 * 4] = (hist @ _BYTE_DOSAGE).ravel()
+        called[c0 * 4:c1 * 4] = (hist @ _BYTE_CALLED).ravel()
+    total, n_called = total[:n_snps], called[:n_snps].astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.where(called > 0, total / (2.0 * called), np.nan)
-    return AlleleFrequencies(p=p, n_called=called)
+        p = np.where(n_called > 0, total / (2.0 * n_called), np.nan)
+    return AlleleFrequencies(p=p, n_called=n_called)
 
 
 def centred_block(dosages: np.ndarray, p: np.ndarray, *, dtype: type = np.float32) -> np.ndarray:

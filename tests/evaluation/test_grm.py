@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from reprotech_core.evaluation.grm import (
-    blend_with_pedigree, read_gcta_grm, vanraden_grm, write_gcta_grm,
+    allele_frequencies, blend_with_pedigree, read_gcta_grm, vanraden_grm, write_gcta_grm,
 )
 from reprotech_core.genomics.packing import MISSING, pack
 
@@ -110,3 +110,16 @@ def test_equals_plink2_make_rel_cov_meanimpute(tmp_path, herd, plink2):
     np.testing.assert_allclose(rel * x.shape[1] / grm.scale, grm.matrix, rtol=0, atol=1e-12)
     g32 = vanraden_grm(pack(x), x.shape[1]).matrix
     np.testing.assert_allclose(rel * x.shape[1] / grm.scale, g32, rtol=0, atol=5e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(hnp.arrays(np.int8, st.tuples(st.integers(2, 9), st.integers(1, 41)),
+                  elements=st.sampled_from([0, 1, 2, MISSING])),
+       st.sampled_from([4, 8, 4096]))
+def test_allele_frequencies_count_called_alleles(x, block_snps):
+    freqs = allele_frequencies(pack(x), x.shape[1], block_snps=block_snps)
+    called = (x != MISSING).sum(axis=0)
+    np.testing.assert_array_equal(freqs.n_called, called)
+    alleles = np.where(x == MISSING, 0, x).sum(axis=0)
+    expected = np.where(called > 0, alleles / np.maximum(2 * called, 1), np.nan)
+    np.testing.assert_allclose(freqs.p, expected, equal_nan=True)
