@@ -130,6 +130,7 @@ def _quad_rows(t: np.ndarray, chol: tuple) -> np.ndarray:
 
 
 def validate_g(g: np.ndarray, ids: Sequence[str]) -> dict[str, int]:
+    """Check G against its IDs; return ID -> row. A diagonal <= 0 cannot be a relationship."""
     if g.ndim != 2 or g.shape[0] != g.shape[1]:
         raise ValueError(f"G must be square, got {g.shape}")
     if len(ids) != g.shape[0]:
