@@ -49,13 +49,15 @@ def write_bed(prefix: Path, packed: np.ndarray, n_snps: int, block: int = 4096) 
         f.write(bytes([0x6C, 0x1B, 0x01]))
         for j0 in range(0, n_snps, block):
             j1 = min(j0 + block, n_snps)
-            d = unpack(packed[:, j0 // 4:(j1 + 3) // 4], ((j1 + 3) // 4 - j0 // 4) * 4)[:, : j1 - j0]
+            b0, b1 = j0 // 4, (j1 + 3) // 4
+            d = unpack(packed[:, b0:b1], (b1 - b0) * 4)[:, : j1 - j0]
             c = code[np.where(d < 0, 3, d)].T  # (snps, n)
             c = np.pad(c, ((0, 0), (0, (-n) % 4)))
             c = c.reshape(c.shape[0], -1, 4)
             f.write((c[..., 0] | c[..., 1] << 2 | c[..., 2] << 4 | c[..., 3] << 6).tobytes())
     prefix.with_suffix(".bim").write_text(
-        "".join(f"{1 + j // 2000}\ts{j}\t0\t{(j % 2000 + 1) * 1000}\tB\tA\n" for j in range(n_snps)))
+        "".join(f"{1 + j // 2000}\ts{j}\t0\t{(j % 2000 + 1) * 1000}\tB\tA\n"
+                for j in range(n_snps)))
     prefix.with_suffix(".fam").write_text("".join(f"i{i}\ti{i}\t0\t0\t0\t-9\n" for i in range(n)))
 
 

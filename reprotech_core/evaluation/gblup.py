@@ -50,7 +50,8 @@ def fixed_effects_design(
             continue
         values = table[f]
         if values.isna().any():
-            raise ValueError(f"fixed effect {f!r} is missing for {int(values.isna().sum())} records")
+            n_missing = int(values.isna().sum())
+            raise ValueError(f"fixed effect {f!r} is missing for {n_missing} records")
         levels = sorted(values.astype(str).unique())
         for level in levels[1:]:
             cols.append((values.astype(str) == level).to_numpy(dtype=np.float64))

@@ -25,7 +25,8 @@ from reprotech_core.genomics.packing import MISSING, unpack
 
 from .grm import DEFAULT_BLOCK_SNPS, unpack_snp_block
 
-VERIFIED, EXCLUDED, UNDETERMINED, NOT_GENOTYPED = "verified", "excluded", "undetermined", "not genotyped"
+VERIFIED, EXCLUDED, UNDETERMINED = "verified", "excluded", "undetermined"
+NOT_GENOTYPED = "not genotyped"
 
 
 def _status(n_opp: np.ndarray, n_inf: np.ndarray, max_rate: float, min_inf: int) -> np.ndarray:

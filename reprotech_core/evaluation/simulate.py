@@ -25,7 +25,7 @@ class Herd:
 
 
 def founder_dosages(n: int, m: int, *, rng: np.random.Generator) -> np.ndarray:
-    """``n x m`` founder dosages with allele frequencies ~ Beta(0.5, 0.5) clipped to [0.02, 0.98]."""
+    """``n x m`` founder dosages, allele frequencies ~ Beta(0.5, 0.5) clipped to [0.02, 0.98]."""
     p = np.clip(rng.beta(0.5, 0.5, size=m), 0.02, 0.98)
     return rng.binomial(2, p, size=(n, m)).astype(np.int8)
 

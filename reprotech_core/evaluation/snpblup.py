@@ -24,7 +24,9 @@ import pandas as pd
 
 from reprotech_core.genomics.packing import unpack
 
-from .gblup import DEFAULT_FACTORS, check_records, fixed_effects_design, given_variances, trait_records
+from .gblup import (
+    DEFAULT_FACTORS, check_records, fixed_effects_design, given_variances, trait_records,
+)
 from .grm import allele_frequencies, centred_block
 from .reml import VarianceComponents
 

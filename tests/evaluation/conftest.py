@@ -28,7 +28,8 @@ def write_bed(prefix: Path, dosages: np.ndarray, ids: list[str]) -> Path:
     pad = (-n) % 4
     codes = np.concatenate([codes, np.zeros((pad, m), np.uint8)]).T.reshape(m, -1, 4)
     body = codes[..., 0] | codes[..., 1] << 2 | codes[..., 2] << 4 | codes[..., 3] << 6
-    prefix.with_suffix(".bed").write_bytes(bytes([0x6C, 0x1B, 0x01]) + body.astype(np.uint8).tobytes())
+    magic = bytes([0x6C, 0x1B, 0x01])
+    prefix.with_suffix(".bed").write_bytes(magic + body.astype(np.uint8).tobytes())
     prefix.with_suffix(".bim").write_text(
         "".join(f"1\tsnp{j}\t0\t{1000 * (j + 1)}\tB\tA\n" for j in range(m))
     )

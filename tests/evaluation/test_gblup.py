@@ -7,7 +7,7 @@ from reprotech_core.evaluation.gblup import (
 )
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.reml import (
-    Rotated, fisher_information, profile_loglik, reml, spectral_decomposition,
+    Rotated, fisher_information, profile_loglik, spectral_decomposition,
 )
 from reprotech_core.evaluation.simulate import phenotypes, true_breeding_values
 from reprotech_core.genomics.packing import pack

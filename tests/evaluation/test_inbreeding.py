@@ -48,9 +48,11 @@ def test_gap_splits_a_run():
 def test_bad_map_is_named():
     x = pack(np.zeros((1, 8), np.int8))
     with pytest.raises(ValueError, match="sorted"):
-        runs_of_homozygosity(x, 8, ["a"], pd.DataFrame({"chrom": [1] * 8, "pos": [5, 4, 3, 2, 1, 6, 7, 8]}))
+        runs_of_homozygosity(x, 8, ["a"], pd.DataFrame({"chrom": [1] * 8,
+                                                        "pos": [5, 4, 3, 2, 1, 6, 7, 8]}))
     with pytest.raises(ValueError, match="together"):
-        runs_of_homozygosity(x, 8, ["a"], pd.DataFrame({"chrom": [1, 1, 2, 2, 1, 1, 2, 2], "pos": range(8)}))
+        runs_of_homozygosity(x, 8, ["a"], pd.DataFrame({"chrom": [1, 1, 2, 2, 1, 1, 2, 2],
+                                                        "pos": range(8)}))
     with pytest.raises(ValueError, match="8 SNPs"):
         runs_of_homozygosity(x, 8, ["a"], snp_map(1, 4))
     with pytest.raises(ValueError, match="window_threshold"):

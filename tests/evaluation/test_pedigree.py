@@ -47,7 +47,8 @@ def test_meuwissen_luo_equals_diag_a_on_simulated_herd(herd):
     ({"animal": ["a", "b"], "sire": ["x", None], "dam": [None, None]}, "no pedigree row"),
     ({"animal": ["a", "a"], "sire": [None, None], "dam": [None, None]}, "more than once"),
     ({"animal": ["a"], "sire": ["a"], "dam": [None]}, "own parent"),
-    ({"animal": ["a", "b", "c"], "sire": [None, "a", None], "dam": [None, None, "a"]}, "sire and as dam"),
+    ({"animal": ["a", "b", "c"], "sire": [None, "a", None], "dam": [None, None, "a"]},
+     "sire and as dam"),
 ])
 def test_bad_pedigrees_are_named(rows, message):
     with pytest.raises(ValueError, match=message):
