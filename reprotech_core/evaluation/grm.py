@@ -131,6 +131,7 @@ def vanraden_grm(
     block_snps: int = DEFAULT_BLOCK_SNPS,
     dtype: type = np.float32,
     count_nonmissing: bool = False,
+    min_snps: int = 50,
 ) -> GRM:
     """VanRaden (2008) method 1 GRM from 2-bit packed genotypes, block-wise.
 
@@ -149,6 +150,9 @@ def vanraden_grm(
     count_nonmissing
         Also count, per pair, the SNPs called in both animals (for GCTA's ``.grm.N.bin``);
         costs a second GEMM, so off by default.
+    min_snps
+        Fewest polymorphic SNPs with calls accepted: relationships from a handful of SNPs are
+        mostly sampling noise (a 50k panel gives ~40k polymorphic SNPs in cattle).
 
     Returns
     -------
@@ -158,7 +162,8 @@ def vanraden_grm(
     Raises
     ------
     ValueError
-        Fewer than 2 animals, malformed packed array, or no polymorphic SNP with calls.
+        Fewer than 2 animals, malformed packed array, no polymorphic SNP with calls, or
+        fewer than ``min_snps`` of them.
     """
     packed = _check_packed(packed, n_snps)
     if dtype not in (np.float32, np.float64):
@@ -171,6 +176,10 @@ def vanraden_grm(
     scale = float(2.0 * np.sum(p * (1.0 - p)))
     if scale <= 0.0:
         raise ValueError("no polymorphic SNP with calls: the GRM is undefined (2 sum pq = 0)")
+    n_poly = int(np.sum((p > 0.0) & (p < 1.0)))
+    if n_poly < min_snps:
+        raise ValueError(f"only {n_poly} polymorphic SNPs with calls; the GRM needs at least "
+                         f"{min_snps} (min_snps)")
     n = packed.shape[0]
     syrk = blas.ssyrk if dtype == np.float32 else blas.dsyrk
     acc = np.zeros((n, n), dtype=dtype, order="F")

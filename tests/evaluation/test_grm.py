@@ -49,7 +49,9 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="bytes but"):
         vanraden_grm(pack(np.zeros((5, 8), np.int8)), 20)
     with pytest.raises(ValueError, match="multiple of 4"):
-        vanraden_grm(pack(np.eye(5, 8, dtype=np.int8)), 8, block_snps=6)
+        vanraden_grm(pack(np.eye(5, 8, dtype=np.int8)), 8, block_snps=6, min_snps=1)
+    with pytest.raises(ValueError, match="only 5 polymorphic SNPs"):
+        vanraden_grm(pack(np.eye(5, 8, dtype=np.int8)), 8)
 
 
 @settings(max_examples=30, deadline=None)
@@ -61,9 +63,9 @@ def test_symmetric_and_psd(x):
     p = np.nansum(xf, axis=0) / np.maximum(2 * called.sum(axis=0), 1)
     if not np.nansum(p * (1 - p)) > 0:
         with pytest.raises(ValueError):
-            vanraden_grm(pack(x), x.shape[1])
+            vanraden_grm(pack(x), x.shape[1], min_snps=1)
         return
-    g = vanraden_grm(pack(x), x.shape[1], dtype=np.float64).matrix
+    g = vanraden_grm(pack(x), x.shape[1], dtype=np.float64, min_snps=1).matrix
     np.testing.assert_array_equal(g, g.T)
     eig = np.linalg.eigvalsh(g)
     assert eig.min() >= -1e-9 * max(1.0, eig.max())
