@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -217,15 +218,23 @@ def evaluate_traits(
         if not 0.0 < v < 1.0:
             raise ValueError(f"heritability of {t!r} must be in (0, 1), got {v}")
     g_diag = np.diag(g).astype(np.float64)
+    # Validate every trait before the heavy work; keep a decomposition only while a later
+    # trait recorded on the same animals still needs it.
+    per_trait = {t: trait_records(index, records, t, min_records=min_records) for t in traits}
+    keys = {t: tuple(obs.tolist()) for t, (obs, _) in per_trait.items()}
+    pending = Counter(keys.values())
     sets: dict[tuple[int, ...], _PhenotypedSet] = {}
     results = []
     for trait in traits:
-        obs, rec = trait_records(index, records, trait, min_records=min_records)
-        key = tuple(obs.tolist())
+        obs, rec = per_trait[trait]
+        key = keys[trait]
         t0 = time.perf_counter()
         if key not in sets:
             sets[key] = _phenotyped_set(g, obs)
         ps = sets[key]
+        pending[key] -= 1
+        if pending[key] == 0:
+            del sets[key]
         t1 = time.perf_counter()
         y = rec[trait].to_numpy(dtype=np.float64)
         x, names = fixed_effects_design(rec, factors=factors)

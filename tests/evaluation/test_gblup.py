@@ -158,3 +158,23 @@ def test_reml_standard_error_is_calibrated_over_replicates():
         z.append((res.variances.h2 - 0.3) / res.variances.se_h2)
     z = np.array(z)
     assert abs(z.mean()) < 0.6 and 0.6 < z.std() < 1.5 and np.mean(np.abs(z) < 2) >= 0.85, z
+
+
+def test_blended_g_from_pedigree_feeds_gblup(herd):
+    from reprotech_core.evaluation.grm import blend_with_pedigree
+    from reprotech_core.evaluation.pedigree import (
+        numerator_relationship_matrix, order_pedigree, relationship_submatrix,
+    )
+
+    ids = list(herd.animals["animal"])
+    g = vanraden_grm(pack(herd.dosages), herd.dosages.shape[1], dtype=np.float64).matrix
+    ped = order_pedigree(herd.pedigree)
+    a = relationship_submatrix(ped, numerator_relationship_matrix(ped), ids)
+    gw = blend_with_pedigree(g, a, weight=0.05)
+    assert np.linalg.eigvalsh(gw)[0] > 0  # the blend is positive definite, G alone is not
+    rng = np.random.default_rng(1)
+    tbv = true_breeding_values(herd.dosages, n_qtl=200, h2=0.3, rng=rng)
+    rec = herd.animals.assign(milk_production=phenotypes(tbv, herd.animals["herd"].to_numpy(),
+                                                         h2=0.3, rng=rng))
+    (res,) = evaluate_traits(gw, ids, rec, traits=["milk_production"])
+    assert np.corrcoef(res.animals["gebv"], tbv)[0, 1] > 0.5
