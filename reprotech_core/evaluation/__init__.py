@@ -1,0 +1,18 @@
+"""Genomic evaluation: relationships, GBLUP/SNP-BLUP, REML, inbreeding, parentage, mating.
+
+Pure functions over arrays (2-bit packed genotypes from :mod:`reprotech_core.genomics.packing`,
+dosages, pandas pedigree and phenotype tables). Persistence, jobs and the CLI are thin layers
+that call these modules:
+
+- :mod:`.grm` — VanRaden (2008) GRM block-wise from packed genotypes, blend with A, GCTA export
+- :mod:`.pedigree` — numerator relationship matrix A, Meuwissen & Luo (1992) inbreeding
+- :mod:`.reml` — spectral REML for h2 with its standard error
+- :mod:`.gblup` — GEBVs, PEV and reliabilities for the four traits, selection index
+- :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
+- :mod:`.parentage` — opposing-homozygote sire/dam verification and sire discovery
+- :mod:`.inbreeding` — F from G's diagonal, runs of homozygosity (F_ROH), trends
+- :mod:`.mating` — expected progeny merit and inbreeding, optimal mate allocation
+- :mod:`.pca` — principal components from the GRM
+- :mod:`.accuracy` — Daetwyler et al. (2008) expected accuracy, realised accuracy
+- :mod:`.simulate` — simulated herds for tests, benchmarks and demos
+"""
