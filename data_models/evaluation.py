@@ -133,3 +133,26 @@ class Phenotype(Base):
     value: Mapped[float] = mapped_column(Float, nullable=False)
     recorded_on: Mapped[date] = mapped_column(Date, nullable=False)
     created_at: Mapped[datetime] = created_at()
+
+
+class Inbreeding(Base):
+    """An animal's inbreeding from one evaluation run: genomic (G's diagonal) and pedigree."""
+
+    __tablename__ = "inbreeding"
+    __table_args__ = (
+        UniqueConstraint("run_id", "animal_id"),
+        ForeignKeyConstraint(
+            ["animal_id", "customer_id"], [f"{CORE}.animals.id", f"{CORE}.animals.customer_id"]
+        ),
+        {"schema": CORE},
+    )
+    id: Mapped[int] = pk()
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{CORE}.evaluation_runs.id"), nullable=False, index=True
+    )
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey(f"{CORE}.customers.id"), nullable=False, index=True
+    )
+    animal_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    f_genomic: Mapped[float | None] = mapped_column(Float)
+    f_pedigree: Mapped[float | None] = mapped_column(Float)

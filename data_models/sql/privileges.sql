@@ -77,7 +77,8 @@ REVOKE ALL ON core.pseudonym_key, core.users FROM reprotech_notebook;
 GRANT SELECT (id, username, display_name, role, customer_id, active) ON core.users
   TO reprotech_notebook;
 GRANT INSERT, UPDATE, DELETE ON core.herds, core.animals, core.phenotypes, core.samples, core.genotypes,
-  core.qc_results, core.evaluation_results, core.parentage_results TO reprotech_notebook;
+  core.qc_results, core.evaluation_results, core.parentage_results, core.inbreeding
+  TO reprotech_notebook;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA core TO reprotech_notebook;
 GRANT SELECT ON audit.log TO reprotech_notebook;
 GRANT SELECT ON ALL TABLES IN SCHEMA research TO reprotech_notebook;

@@ -1,0 +1,290 @@
+"""Genomic evaluation runs in the database: inputs gathered, science called, results stored.
+
+The science is in :mod:`reprotech_core.evaluation` (pure functions). A run takes the genotypes
+of released batches whose sample passed QC (or was sent to review), the phenotype records, and
+the recorded pedigree; computes the GRM (VanRaden 2008), REML variance components and GBLUP for
+the four traits with reliabilities, genomic and pedigree inbreeding, and parentage checks of
+genotyped parents; and stores them with the run's parameters, software versions, a digest of
+its input data and timings. The GRM is written in GCTA's binary format next to the store.
+
+A run belongs to a job run when one is given: a retried job finds its earlier, unfinished
+evaluation, removes its unreleased results and computes again, so a retry never duplicates
+results. Released results are immutable (changing them needs a reason, enforced by the database).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, insert, select, text
+
+from data_models.evaluation import (
+    EvaluationResult,
+    EvaluationRun,
+    Inbreeding,
+    ParentageResult,
+)
+from reprotech_core.db.session import Database, Identity
+from reprotech_core.errors import NotFound, RuleViolation
+from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
+from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
+from reprotech_core.evaluation.parentage import verify_parents
+from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
+from reprotech_core.genomics.codes import take_snps
+from reprotech_core.genomics.qc import AUTOSOME_NAMES
+from reprotech_core.store.panels import load_panel
+
+
+@dataclass
+class EvaluationInputs:
+    animals: pd.DataFrame  # id, customer_id, herd, birth_year, sire_id, dam_id (genotyped)
+    packed: np.ndarray
+    n_snps: int
+    panel: str
+    records: pd.DataFrame  # animal (id as str), trait columns, herd, birth_year
+    pedigree: pd.DataFrame  # every animal: id, sire_id, dam_id (for inbreeding)
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        h.update(self.animals["id"].to_numpy(np.int64).tobytes())
+        h.update(self.packed.tobytes())
+        h.update(self.records.to_csv(index=False).encode())
+        return h.hexdigest()
+
+
+@dataclass
+class EvaluationSummary:
+    run_id: int
+    animals: int
+    n_snps: int
+    traits: dict[str, dict] = field(default_factory=dict)
+    parentage: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    grm_files: list[str] = field(default_factory=list)
+    reused: bool = False
+
+
+def gather_inputs(session, *, customer_id: int | None = None) -> EvaluationInputs:
+    """Genotypes (most common panel, released batches, QC not failed), records, pedigree."""
+    panel = session.execute(text(
+        """
+        SELECT g.panel_id, count(*) FROM core.genotypes g
+          JOIN core.genotyping_batches b ON b.id = g.batch_id AND b.stage = 'released'
+         GROUP BY 1 ORDER BY 2 DESC LIMIT 1
+        """)).first()
+    if panel is None:
+        raise NotFound("no released genotypes to evaluate; release a QC'd batch first")
+    rows = session.execute(text(
+        """
+        SELECT DISTINCT ON (a.id) a.id, a.customer_id,
+               coalesce(h.code, 'customer-' || a.customer_id) AS herd,
+               coalesce(extract(year FROM a.birth_date)::int, 0) AS birth_year,
+               a.sire_id, a.dam_id,
+               g.calls
+          FROM core.genotypes g
+          JOIN core.genotyping_batches b ON b.id = g.batch_id AND b.stage = 'released'
+          JOIN core.animals a ON a.id = g.animal_id
+          LEFT JOIN core.herds h ON h.id = a.herd_id
+          LEFT JOIN LATERAL (SELECT q.decision FROM core.qc_results q
+                              WHERE q.sample_id = g.sample_id
+                              ORDER BY q.decided_at DESC LIMIT 1) qc ON true
+         WHERE g.panel_id = :p AND coalesce(qc.decision, 'pass') <> 'fail'
+           AND (CAST(:c AS bigint) IS NULL OR a.customer_id = :c)
+         ORDER BY a.id, g.created_at DESC
+        """), {"p": panel.panel_id, "c": customer_id}).mappings().all()
+    animals = pd.DataFrame([{k: v for k, v in r.items() if k != "calls"} for r in rows])
+    packed = np.frombuffer(b"".join(r["calls"] for r in rows), np.uint8).reshape(len(rows), -1)
+    snps = load_panel(session, panel.panel_id)
+    # Autosomes only: a bull passes no X to his sons and hemizygous X calls look homozygous,
+    # which would distort G and make correct sires look excluded.
+    autosomal = np.flatnonzero(np.isin(snps.chrom, list(AUTOSOME_NAMES)))
+    packed, snps = take_snps(packed, autosomal), snps.take(autosomal)
+    pheno = pd.DataFrame(session.execute(text(
+        "SELECT animal_id, trait, avg(value) AS value FROM core.phenotypes "
+        "WHERE animal_id = ANY(:ids) GROUP BY 1, 2"), {"ids": animals["id"].tolist()}).all(),
+        columns=["animal_id", "trait", "value"])
+    wide = pheno.pivot(index="animal_id", columns="trait", values="value")
+    records = (animals.set_index("id")[["herd", "birth_year"]].join(wide, how="inner")
+               .reset_index().rename(columns={"id": "animal"}))
+    records["animal"] = records["animal"].astype(str)
+    for trait in TRAITS:
+        if trait not in records:
+            records[trait] = np.nan
+    pedigree = pd.DataFrame(session.execute(text(
+        "SELECT id, sire_id, dam_id FROM core.animals")).all(), columns=["id", "sire_id", "dam_id"])
+    name = session.scalar(text("SELECT name FROM core.snp_panels WHERE id = :p"),
+                          {"p": panel.panel_id})
+    return EvaluationInputs(animals, packed, len(snps), name, records, pedigree)
+
+
+def _existing(session, job_run_id: int | None) -> EvaluationRun | None:
+    if job_run_id is None:
+        return None
+    return session.scalar(select(EvaluationRun).where(
+        EvaluationRun.parameters["job_run_id"].as_integer() == job_run_id))
+
+
+def run_evaluation(
+    db: Database, identity: Identity, *, folder: Path, job_run_id: int | None = None,
+    customer_id: int | None = None, h2: dict[str, float] | None = None,
+    parentage_min_informative: int = 500, min_records: int = 20,
+) -> EvaluationSummary:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with db.session(identity) as session:
+        previous = _existing(session, job_run_id)
+        if previous is not None and previous.status in ("succeeded", "released"):
+            return EvaluationSummary(previous.id, previous.parameters.get("animals", 0),
+                                     previous.parameters.get("n_snps", 0), reused=True)
+        inputs = gather_inputs(session, customer_id=customer_id)
+    timings["gather"] = time.perf_counter() - t0
+    ids = [str(i) for i in inputs.animals["id"]]
+    if len(ids) < 10:
+        raise RuleViolation("evaluation.too_few_animals",
+                            f"only {len(ids)} genotyped animals pass QC; need at least 10")
+    params = {"job_run_id": job_run_id, "customer_id": customer_id, "h2": h2 or "REML",
+              "animals": len(ids), "n_snps": inputs.n_snps, "panel": inputs.panel,
+              "method": "GBLUP, VanRaden (2008) method 1 G, spectral REML"}
+    software = {p: version(p) for p in ("reprotech", "numpy", "scipy", "pandas")}
+    with db.session(identity, reason="evaluation run") as session:
+        if previous is not None:  # an earlier attempt of this job: clear what it left
+            for table in (EvaluationResult, Inbreeding, ParentageResult):
+                session.execute(delete(table).where(table.run_id == previous.id))
+            run = session.get(EvaluationRun, previous.id)
+            run.status, run.started_at = "running", datetime.now(UTC)
+        else:
+            run = EvaluationRun(method="gblup", status="running", parameters=params,
+                                software=software)
+            session.add(run)
+        run.data_snapshot = inputs.digest()
+        session.flush()
+        run_id = run.id
+    summary = EvaluationSummary(run_id, len(ids), inputs.n_snps)
+    try:
+        t = time.perf_counter()
+        grm = vanraden_grm(inputs.packed, inputs.n_snps)
+        timings["grm"] = time.perf_counter() - t
+        out = folder / f"run-{run_id}"
+        out.mkdir(parents=True, exist_ok=True)
+        summary.grm_files = [str(p) for p in write_gcta_grm(
+            out / "grm", grm.matrix, [(i, i) for i in ids], n_nonmissing=float(grm.n_snps_used))]
+        t = time.perf_counter()
+        traits = [tr for tr in TRAITS
+                  if inputs.records[tr].notna().sum() >= min_records]
+        results = evaluate_traits(grm.matrix, ids, inputs.records, traits=traits, h2=h2,
+                                  min_records=min_records)
+        timings["gblup"] = time.perf_counter() - t
+        t = time.perf_counter()
+        f_ped = _pedigree_inbreeding(inputs.pedigree)
+        timings["pedigree"] = time.perf_counter() - t
+        t = time.perf_counter()
+        parentage = _parentage(inputs, ids, parentage_min_informative)
+        timings["parentage"] = time.perf_counter() - t
+        _store(db, identity, run_id, inputs, results, grm.matrix, f_ped, parentage)
+    except Exception as exc:
+        with db.session(identity, reason="evaluation run failed") as session:
+            failed = session.get(EvaluationRun, run_id)
+            failed.status, failed.finished_at = "failed", datetime.now(UTC)
+            failed.timings = {**timings, "error": f"{type(exc).__name__}: {exc}"}
+        raise
+    timings["total"] = time.perf_counter() - t0
+    with db.session(identity, reason="evaluation run finished") as session:
+        done = session.get(EvaluationRun, run_id)
+        done.status, done.finished_at, done.timings = "succeeded", datetime.now(UTC), timings
+        done.parameters = {**params, "traits": {
+            r.trait: {"h2": r.variances.h2, "se_h2": _num(r.variances.se_h2),
+                      "at_boundary": bool(r.variances.at_boundary),
+                      "n_records": int(r.animals["has_record"].sum())} for r in results}}
+    summary.traits = {r.trait: {"h2": round(r.variances.h2, 3),
+                                "se_h2": _num(r.variances.se_h2),
+                                "records": int(r.animals["has_record"].sum())} for r in results}
+    summary.parentage = parentage["status"].value_counts().to_dict() if len(parentage) else {}
+    summary.seconds = timings
+    return summary
+
+
+def _num(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else round(float(value), 4)
+
+
+def _pedigree_inbreeding(pedigree: pd.DataFrame) -> pd.Series:
+    ped = pd.DataFrame({"animal": pedigree["id"].astype(str),
+                        "sire": pedigree["sire_id"].map(lambda v: None if pd.isna(v)
+                                                        else str(int(v))),
+                        "dam": pedigree["dam_id"].map(lambda v: None if pd.isna(v)
+                                                      else str(int(v)))})
+    ordered = order_pedigree(ped, animal="animal", sire="sire", dam="dam")
+    return pd.Series(inbreeding_meuwissen_luo(ordered), index=list(ordered.ids))
+
+
+def _parentage(inputs: EvaluationInputs, ids: list[str], min_informative: int) -> pd.DataFrame:
+    a = inputs.animals
+    ped = pd.DataFrame({"animal": ids,
+                        "sire": [None if pd.isna(s) else str(int(s)) for s in a["sire_id"]],
+                        "dam": [None if pd.isna(d) else str(int(d)) for d in a["dam_id"]]})
+    checked = verify_parents(inputs.packed, inputs.n_snps, ids, ped,
+                             min_informative=min_informative)
+    return checked[checked["status"] != "not genotyped"]
+
+
+def _store(db: Database, identity: Identity, run_id: int, inputs: EvaluationInputs, results,
+           g: np.ndarray, f_ped: pd.Series, parentage: pd.DataFrame) -> None:
+    customer = dict(zip(inputs.animals["id"].astype(str), inputs.animals["customer_id"],
+                        strict=True))
+    with db.session(identity, reason="evaluation results") as session:
+        rows = [{"run_id": run_id, "customer_id": int(customer[r.animal]),
+                 "animal_id": int(r.animal), "trait": r.trait, "gebv": float(r.gebv),
+                 "reliability": float(r.reliability)}
+                for res in results for r in res.animals.itertuples()]
+        if rows:
+            session.execute(insert(EvaluationResult), rows)
+        diag = np.diag(g)
+        session.execute(insert(Inbreeding), [
+            {"run_id": run_id, "customer_id": int(customer[a]), "animal_id": int(a),
+             "f_genomic": float(diag[i] - 1.0),
+             "f_pedigree": float(f_ped[a]) if a in f_ped.index else None}
+            for i, a in enumerate(customer)])
+        if len(parentage):
+            session.execute(insert(ParentageResult), [
+                {"run_id": run_id, "customer_id": int(customer[p.animal]),
+                 "animal_id": int(p.animal), "parent_role": p.role,
+                 "recorded_parent_id": int(p.parent), "informative_snps": int(p.n_informative),
+                 "opposing_homozygotes": int(p.n_opposing), "status": p.status}
+                for p in parentage.itertuples()])
+
+
+def release_run(session, run_id: int) -> int:
+    """Release a succeeded run: its results become visible as released, and immutable."""
+    run = session.get(EvaluationRun, run_id)
+    if run is None:
+        raise NotFound(f"no evaluation run {run_id}")
+    if run.status != "succeeded":
+        raise RuleViolation("evaluation.release", f"run {run_id} is {run.status}; only a "
+                            "succeeded run can be released")
+    n = session.execute(text("UPDATE core.evaluation_results SET released = true "
+                             "WHERE run_id = :r AND NOT released"), {"r": run_id}).rowcount
+    run.status, run.released_at = "released", datetime.now(UTC)
+    return n
+
+
+def latest_results(session, customer_id: int) -> pd.DataFrame:
+    """The customer's animals' GEBVs from the newest released run (one row per animal)."""
+    rows = session.execute(text(
+        """
+        SELECT a.official_id, r.trait, r.gebv, r.reliability, r.run_id
+          FROM core.evaluation_results r JOIN core.animals a ON a.id = r.animal_id
+         WHERE r.customer_id = :c AND r.released
+           AND r.run_id = (SELECT max(run_id) FROM core.evaluation_results
+                            WHERE customer_id = :c AND released)
+        """), {"c": customer_id}).all()
+    frame = pd.DataFrame(rows, columns=["official_id", "trait", "gebv", "reliability", "run_id"])
+    return frame if frame.empty else frame.pivot_table(
+        index="official_id", columns="trait", values=["gebv", "reliability"]).round(3)
+
