@@ -77,6 +77,8 @@ def find_duplicates(
 
     Returns columns ``sample_1``, ``sample_2``, ``both_called``, ``discordance``.
     """
+    if not 1 <= band_snps <= 32:
+        raise ValueError(f"band_snps must be 1..32 (a band is one 64-bit key), got {band_snps}")
     n = len(samples)
     cols = ["sample_1", "sample_2", "both_called", "discordance"]
     if n < 2 or len(maf) == 0:
@@ -89,8 +91,9 @@ def find_duplicates(
         snps = np.sort(rng.choice(pool, size=min(band_snps, len(pool)), replace=False))
         byte_cols = np.unique(snps // 4)
         calls = codes_of(packed[:, byte_cols])
-        sig = calls[:, np.searchsorted(byte_cols, snps // 4) * 4 + snps % 4]
-        _, group = np.unique(sig, axis=0, return_inverse=True)
+        sig = calls[:, np.searchsorted(byte_cols, snps // 4) * 4 + snps % 4].astype(np.uint64)
+        key = (sig << (2 * np.arange(sig.shape[1], dtype=np.uint64))).sum(axis=1)
+        _, group = np.unique(key, return_inverse=True)
         order = np.argsort(group, kind="stable")
         g = group[order]
         starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
