@@ -138,3 +138,14 @@ def count_genotypes(
     snp = SnpCounts(hom_a=n - het_c - hom_b_c - miss_c, het=het_c, hom_b=hom_b_c, missing=miss_c)
     n_masked = int(np.count_nonzero(sample_snp_mask)) if sample_snp_mask is not None else n_snps
     return snp, SampleCounts(missing=s_miss, het=s_het, n_snps=n_masked)
+
+
+def count_samples_on(packed: np.ndarray, snp_index: np.ndarray) -> SampleCounts:
+    """Per-sample counts over a few SNPs (e.g. the X chromosome), reading only their bytes."""
+    idx = np.asarray(snp_index, dtype=np.int64)
+    cols = np.unique(idx // 4)
+    mask = np.zeros(len(cols) * 4, dtype=bool)
+    mask[np.searchsorted(cols, idx // 4) * 4 + idx % 4] = True
+    _, counts = count_genotypes(np.ascontiguousarray(packed[:, cols]), len(cols) * 4,
+                                sample_snp_mask=mask)
+    return counts
