@@ -190,3 +190,14 @@ def test_forward_coding_uses_the_manifest_forward_alleles(report):
     flipped = unpack(read_finalreport(path, swapped, coding="Forward").packed, 30)
     d = unpack(geno.packed, 30)
     np.testing.assert_array_equal(flipped, np.where(d == MISSING, MISSING, 2 - d))
+
+
+@pytest.mark.parametrize("dialect", ["crlf", "comma"])
+def test_windows_line_ends_and_comma_separated_exports(report, dialect):
+    path, geno, man = report
+    text = path.read_text()
+    if dialect == "crlf":
+        path.write_bytes(text.replace("\n", "\r\n").encode())
+    else:
+        path.write_text(text.replace("\t", ","))
+    np.testing.assert_array_equal(read_finalreport(path, man).packed, geno.packed)
