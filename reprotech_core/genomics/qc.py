@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reprotech_core.genomics.counts import count_genotypes, count_samples_on
+from reprotech_core.genomics.counts import SnpCounts, count_genotypes, count_samples_on
 from reprotech_core.genomics.hwe import hwe_exact_p
 from reprotech_core.genomics.pairs import find_duplicates, parent_conflicts
 from reprotech_core.genomics.sexcheck import check_sex
@@ -71,7 +71,7 @@ def _reasons(rules: list[tuple[np.ndarray, str]], n: int) -> np.ndarray:
     return out.astype(str)
 
 
-def snp_table(geno: GenotypeSet, counts, *, thresholds: QcThresholds) -> pd.DataFrame:
+def snp_table(geno: GenotypeSet, counts: SnpCounts, *, thresholds: QcThresholds) -> pd.DataFrame:
     """Per-SNP frequency, call rate, MAF and HWE (autosomal-style test on every SNP)."""
     n = len(geno.samples)
     obs = counts.observed
