@@ -16,20 +16,6 @@ _TO_BED_CODE = np.array([0b11, 0b10, 0b00, 0b01], dtype=np.uint8)
 _FROM_BED_CODE = np.argsort(_TO_BED_CODE).astype(np.uint8)
 
 
-def _byte_table(code_map: np.ndarray) -> np.ndarray:
-    """Apply a 4-entry code map to each of the four 2-bit fields of every byte value."""
-    v = np.arange(256, dtype=np.uint16)
-    out = np.zeros(256, dtype=np.uint16)
-    for k in range(SNPS_PER_BYTE):
-        out |= code_map[(v >> (2 * k)) & 3].astype(np.uint16) << (2 * k)
-    return out.astype(np.uint8)
-
-
-TO_BED = _byte_table(_TO_BED_CODE)
-"""Byte LUT: one of our packed bytes -> the PLINK .bed byte of the same four calls."""
-FROM_BED = _byte_table(_FROM_BED_CODE)
-"""Byte LUT: PLINK .bed byte -> our packed byte."""
-
 _FIELDS = (
     (np.arange(256, dtype=np.uint16)[:, None] >> (2 * np.arange(SNPS_PER_BYTE))) & 3
 ).astype(np.uint8)  # (256, 4): byte -> four codes
@@ -58,14 +44,47 @@ def pack_codes(codes: np.ndarray) -> np.ndarray:
     return c[..., 0] | (c[..., 1] << 2) | (c[..., 2] << 4) | (c[..., 3] << 6)
 
 
-def transpose_packed(packed: np.ndarray, n_cols: int) -> np.ndarray:
+def _transpose_tables(code_map: np.ndarray) -> np.ndarray:
+    """(4, 4, 256) tables: [k, i, byte] = code_map(field k of byte) shifted to field i."""
+    v = np.arange(256, dtype=np.uint16)
+    fields = np.stack([code_map[(v >> (2 * k)) & 3] for k in range(SNPS_PER_BYTE)])
+    return np.stack([fields << (2 * i) for i in range(SNPS_PER_BYTE)], axis=1).astype(np.uint8)
+
+
+_IDENTITY = np.arange(4, dtype=np.uint8)
+_TABLES = {
+    "same": _transpose_tables(_IDENTITY),
+    "from_bed": _transpose_tables(_FROM_BED_CODE),
+    "to_bed": _transpose_tables(_TO_BED_CODE),
+}
+
+
+def transpose_packed(
+    packed: np.ndarray, n_cols: int, *, recode: str = "same", pad_byte: int = 0xFF
+) -> np.ndarray:
     """Transpose a packed matrix (rows x bytes of ``n_cols`` codes) to ``n_cols`` packed rows.
 
-    Converts between our animal-major rows and PLINK's SNP-major ``.bed`` rows. Call it on
-    blocks of rows to bound memory (the unpacked block is one byte per genotype).
+    Converts between our animal-major rows and PLINK's SNP-major ``.bed`` rows, recoding on
+    the way (``recode`` "same", "from_bed" or "to_bed"). Each 4 x 4 tile of 2-bit codes is
+    transposed with byte lookup tables: output byte = OR over the tile's four input bytes of
+    ``table[k, i][byte]``, so no one-byte-per-genotype array is ever built. Missing rows up
+    to a multiple of four are filled with ``pad_byte`` (in the input coding). Call on blocks
+    of rows to bound memory.
     """
-    codes = codes_of(packed)[..., :n_cols]
-    return pack_codes(np.ascontiguousarray(codes.T))
+    tables = _TABLES[recode]
+    x = np.asarray(packed, dtype=np.uint8)
+    rows, width = x.shape
+    groups = packed_width(rows)
+    if rows != 4 * groups:
+        x = np.concatenate([x, np.full((4 * groups - rows, width), pad_byte, np.uint8)])
+    tiles = x.reshape(groups, SNPS_PER_BYTE, width)
+    out = np.empty((width, SNPS_PER_BYTE, groups), dtype=np.uint8)
+    for k in range(SNPS_PER_BYTE):
+        acc = tables[k, 0][tiles[:, 0]]
+        for i in range(1, SNPS_PER_BYTE):
+            acc |= tables[k, i][tiles[:, i]]
+        out[:, k, :] = acc.T
+    return out.reshape(width * SNPS_PER_BYTE, groups)[:n_cols]
 
 
 def take_snps(packed: np.ndarray, index: np.ndarray, *, block_rows: int = 1024) -> np.ndarray:

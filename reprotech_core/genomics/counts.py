@@ -11,6 +11,7 @@ processed in blocks so memory stays bounded whatever the cohort size.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,7 @@ def count_genotypes(
     *,
     sample_snp_mask: np.ndarray | None = None,
     block_rows: int = _DEFAULT_BLOCK,
+    threads: int = 2,
 ) -> tuple[SnpCounts, SampleCounts]:
     """Count genotypes per SNP and per sample in one pass over the packed rows.
 
@@ -104,7 +106,9 @@ def count_genotypes(
         SNPs that enter the per-sample counts (e.g. autosomes only for heterozygosity);
         all SNPs by default.
     block_rows : int
-        Animals per block; bounds memory at about ``block_rows * width * 4`` bytes.
+        Animals per block; bounds memory at about ``block_rows * width * 4`` bytes per thread.
+    threads : int
+        Blocks counted in parallel (the kernels are NumPy calls that release the GIL).
     """
     if packed.ndim != 2 or packed.shape[1] != packed_width(n_snps):
         raise ValueError(f"packed must have shape (n, {packed_width(n_snps)}), got {packed.shape}")
@@ -116,13 +120,32 @@ def count_genotypes(
     col = np.zeros((3, n_words * 32), dtype=np.int64)
     s_miss = np.empty(n, dtype=np.int64)
     s_het = np.empty(n, dtype=np.int64)
-    for r0 in range(0, n, block_rows):
-        het, hom_b, miss = _planes(_words(packed[r0 : r0 + block_rows]))
-        for k, plane in enumerate((het, hom_b, miss)):
-            col[k] += _column_sums(plane)
-        s_miss[r0 : r0 + block_rows] = np.bitwise_count(miss & mask).sum(axis=1, dtype=np.int64)
-        s_het[r0 : r0 + block_rows] = np.bitwise_count(het & mask).sum(axis=1, dtype=np.int64)
+
+    def block(r0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        planes = _planes(_words(packed[r0 : r0 + block_rows]))
+        sums = np.stack([_column_sums(p) for p in planes])
+        het, _, miss = planes
+        return (sums, np.bitwise_count(miss & mask).sum(axis=1, dtype=np.int64),
+                np.bitwise_count(het & mask).sum(axis=1, dtype=np.int64))
+
+    starts = range(0, n, block_rows)
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:  # NumPy releases the GIL
+        for r0, (sums, miss, het) in zip(starts, pool.map(block, starts), strict=True):
+            col += sums
+            s_miss[r0 : r0 + block_rows] = miss
+            s_het[r0 : r0 + block_rows] = het
     het_c, hom_b_c, miss_c = (c[:n_snps] for c in col)
     snp = SnpCounts(hom_a=n - het_c - hom_b_c - miss_c, het=het_c, hom_b=hom_b_c, missing=miss_c)
     n_masked = int(np.count_nonzero(sample_snp_mask)) if sample_snp_mask is not None else n_snps
     return snp, SampleCounts(missing=s_miss, het=s_het, n_snps=n_masked)
+
+
+def count_samples_on(packed: np.ndarray, snp_index: np.ndarray) -> SampleCounts:
+    """Per-sample counts over a few SNPs (e.g. the X chromosome), reading only their bytes."""
+    idx = np.asarray(snp_index, dtype=np.int64)
+    cols = np.unique(idx // 4)
+    mask = np.zeros(len(cols) * 4, dtype=bool)
+    mask[np.searchsorted(cols, idx // 4) * 4 + idx % 4] = True
+    _, counts = count_genotypes(np.ascontiguousarray(packed[:, cols]), len(cols) * 4,
+                                sample_snp_mask=mask)
+    return counts

@@ -237,7 +237,7 @@ class _Assembly:
             expect = ("A, B" if self.coding == "AB" else
                       f"{self.manifest.alleles(self.coding)[0][snp[r]]}, "
                       f"{self.manifest.alleles(self.coding)[1][snp[r]]}")
-            self.fail(f"allele {allele!r} in '{col_name(self, col is a1)}' is not one of "
+            self.fail(f"allele {allele!r} in '{_col_name(self, col is a1)}' is not one of "
                       f"{expect} or '-'", row0 + r,
                       sample=sample_col.dictionary[sample_col.indices[r].as_py()].as_py(),
                       snp=str(self.manifest.snps.names[snp[r]]))
@@ -302,7 +302,7 @@ class _Assembly:
         )
 
 
-def col_name(state: _Assembly, first: bool) -> str:
+def _col_name(state: _Assembly, first: bool) -> str:
     return f"Allele{1 if first else 2} - {state.coding}"
 
 

@@ -77,6 +77,8 @@ def find_duplicates(
 
     Returns columns ``sample_1``, ``sample_2``, ``both_called``, ``discordance``.
     """
+    if not 1 <= band_snps <= 32:
+        raise ValueError(f"band_snps must be 1..32 (a band is one 64-bit key), got {band_snps}")
     n = len(samples)
     cols = ["sample_1", "sample_2", "both_called", "discordance"]
     if n < 2 or len(maf) == 0:
@@ -89,18 +91,15 @@ def find_duplicates(
         snps = np.sort(rng.choice(pool, size=min(band_snps, len(pool)), replace=False))
         byte_cols = np.unique(snps // 4)
         calls = codes_of(packed[:, byte_cols])
-        sig = calls[:, np.searchsorted(byte_cols, snps // 4) * 4 + snps % 4]
-        _, group = np.unique(sig, axis=0, return_inverse=True)
-        order = np.argsort(group, kind="stable")
-        g = group[order]
-        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
-        ends = np.r_[starts[1:], len(g)]
-        for s, e in zip(starts, ends, strict=True):
-            members = order[s:e]
-            if 1 < len(members) <= 50:
-                pairs.update(
-                    (int(i), int(j)) for k, i in enumerate(members) for j in members[k + 1 :]
-                )
+        sig = calls[:, np.searchsorted(byte_cols, snps // 4) * 4 + snps % 4].astype(np.uint64)
+        key = (sig << (2 * np.arange(sig.shape[1], dtype=np.uint64))).sum(axis=1)
+        _, group, size = np.unique(key, return_inverse=True, return_counts=True)
+        shared = np.flatnonzero((size[group] > 1) & (size[group] <= 50))  # huge = uninformative
+        for g in np.unique(group[shared]):
+            members = shared[group[shared] == g]
+            pairs.update(
+                (int(i), int(j)) for k, i in enumerate(members) for j in members[k + 1 :]
+            )
     if not pairs:
         return pd.DataFrame(columns=cols)
     first, second = np.array(sorted(pairs)).T

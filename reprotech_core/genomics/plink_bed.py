@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reprotech_core.genomics.codes import FROM_BED, TO_BED, transpose_packed
+from reprotech_core.genomics.codes import transpose_packed
 from reprotech_core.genomics.errors import GenotypeFileError
 from reprotech_core.genomics.packing import packed_width
 from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
@@ -96,8 +96,8 @@ def iter_bed_samples(
     for b0 in range(0, bed.shape[1], step):
         b1 = min(b0 + step, bed.shape[1])
         s0, s1 = 4 * b0, min(4 * b1, n)
-        ours = FROM_BED[np.asarray(bed[:, b0:b1])]
-        yield slice(s0, s1), transpose_packed(ours, s1 - s0)
+        block = np.asarray(bed[:, b0:b1])  # padding SNP rows: 0x55 = bed missing
+        yield slice(s0, s1), transpose_packed(block, s1 - s0, recode="from_bed", pad_byte=0x55)
 
 
 def read_plink(prefix: str | Path, *, block_samples: int | None = None) -> GenotypeSet:
@@ -144,9 +144,9 @@ def write_plink(
         for c0 in range(0, geno.packed.shape[1], step):
             c1 = min(c0 + step, geno.packed.shape[1])
             n_snps_block = min(4 * c1, m) - 4 * c0
-            bed = TO_BED[transpose_packed(geno.packed[:, c0:c1], n_snps_block)]
-            if n % 4:  # PLINK 2 counts the row padding: it must be 00, as PLINK 1.9 writes
-                bed[:, -1] &= (1 << (2 * (n % 4))) - 1
+            # padding samples must be bed 00 (PLINK 2 counts them otherwise): our 2 = 0xAA
+            bed = transpose_packed(geno.packed[:, c0:c1], n_snps_block, recode="to_bed",
+                                   pad_byte=0xAA)
             fh.write(bed.tobytes())
     return pre
 

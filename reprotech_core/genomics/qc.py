@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from reprotech_core.genomics.counts import count_genotypes
+from reprotech_core.genomics.counts import SnpCounts, count_genotypes, count_samples_on
 from reprotech_core.genomics.hwe import hwe_exact_p
 from reprotech_core.genomics.pairs import find_duplicates, parent_conflicts
 from reprotech_core.genomics.sexcheck import check_sex
@@ -71,7 +71,7 @@ def _reasons(rules: list[tuple[np.ndarray, str]], n: int) -> np.ndarray:
     return out.astype(str)
 
 
-def snp_table(geno: GenotypeSet, counts, *, thresholds: QcThresholds) -> pd.DataFrame:
+def snp_table(geno: GenotypeSet, counts: SnpCounts, *, thresholds: QcThresholds) -> pd.DataFrame:
     """Per-SNP frequency, call rate, MAF and HWE (autosomal-style test on every SNP)."""
     n = len(geno.samples)
     obs = counts.observed
@@ -137,12 +137,7 @@ def run_qc(
     autosomal = np.isin(geno.snps.chrom, list(AUTOSOME_NAMES))
     other = np.flatnonzero(~autosomal)
     if other.size:  # the few non-autosomal SNPs: a small second pass on their bytes only
-        cols = np.unique(other // 4)
-        mask = np.zeros(len(cols) * 4, dtype=bool)
-        mask[np.searchsorted(cols, other // 4) * 4 + other % 4] = True
-        _, extra = count_genotypes(
-            np.ascontiguousarray(geno.packed[:, cols]), len(cols) * 4, sample_snp_mask=mask
-        )
+        extra = count_samples_on(geno.packed, other)
         auto_het = per_sample.het - extra.het
         auto_called = (m - other.size) - (per_sample.missing - extra.missing)
     else:
@@ -150,7 +145,8 @@ def run_qc(
     samples = _sample_table(geno, per_sample.missing, auto_het, auto_called, thresholds)
     sex = check_sex(geno, freq_b=snps["freq_b"].to_numpy())
     if sex is not None:
-        samples = samples.join(sex.set_index("sample"), on="sample")
+        for col in sex.columns.drop("sample"):  # same row order; IDs need not be unique
+            samples[col] = sex[col].to_numpy()
         mismatch = sex["sex_problem"].to_numpy()
         samples["fail"] = _merge_reason(samples["fail"].to_numpy(), mismatch, "sex_mismatch")
     dups = find_duplicates(

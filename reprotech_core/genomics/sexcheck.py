@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from reprotech_core.genomics.counts import count_genotypes
+from reprotech_core.genomics.counts import count_samples_on
 from reprotech_core.genomics.snpmap import COW_X, GenotypeSet
 
 
@@ -33,11 +33,7 @@ def check_sex(
     x = np.flatnonzero(geno.snps.chrom == COW_X)
     if x.size < min_x_snps:
         return None
-    cols = np.unique(x // 4)
-    mask = np.zeros(len(cols) * 4, dtype=bool)
-    mask[np.searchsorted(cols, x // 4) * 4 + x % 4] = True
-    _, xc = count_genotypes(np.ascontiguousarray(geno.packed[:, cols]), len(cols) * 4,
-                            sample_snp_mask=mask)
+    xc = count_samples_on(geno.packed, x)
     called = x.size - xc.missing
     p = np.nan_to_num(np.asarray(freq_b, dtype=np.float64)[x], nan=0.0)
     mean_2pq = float(np.mean(2 * p * (1 - p)))

@@ -74,8 +74,8 @@ def simulate_map(*, n_snps: int, rng: np.random.Generator, x_fraction: float = 0
     )
 
 
-def _pedigree(n_animals, n_founders, n_generations, n_ai_sires, rng):
-    """Generations of calves; sires and dams drawn from older generations."""
+def _generations(n_animals, n_founders, n_generations, rng):
+    """Generation number and sex of every animal (founders are generation 0)."""
     sizes = np.full(n_generations, (n_animals - n_founders) // n_generations)
     sizes[: (n_animals - n_founders) % n_generations] += 1
     gen = np.repeat(np.arange(n_generations + 1), np.r_[n_founders, sizes])
@@ -112,7 +112,7 @@ def simulate_herd(
     rng = np.random.default_rng(seed)
     snps = simulate_map(n_snps=n_snps, rng=rng)
     n_f = max(4, int(round(n_animals * founder_fraction)))
-    gen, sex = _pedigree(n_animals, n_f, n_generations, n_ai_sires, rng)
+    gen, sex = _generations(n_animals, n_f, n_generations, rng)
     freq = np.clip(rng.beta(0.5, 0.5, size=n_snps), 0.02, 0.98)
     nbytes = (n_snps + 7) // 8
     haps = np.zeros((2, n_animals, nbytes), dtype=np.uint8)

@@ -61,5 +61,7 @@ def test_hwe_known_values_and_edges():
     np.testing.assert_allclose(hwe_exact_p([4000], [3000], [3000]), 1.4716353850175749e-89,
                                rtol=1e-9)
     np.testing.assert_array_equal(hwe_exact_p([0, 0], [0, 10], [0, 0]), [1.0, 1.0])
+    # beyond float64 (p < 1e-300) PLINK 2 prints 0, and so do we
+    assert hwe_exact_p([0], [600], [600])[0] == 0.0
     mid = hwe_exact_p([3], [3], [3], midp=True)[0]
     assert 0 < mid < hwe_exact_p([3], [3], [3])[0]

@@ -174,3 +174,30 @@ def test_multi_file_export(tmp_path, report):
     np.testing.assert_array_equal(both.packed, geno.packed)
     with pytest.raises(GenotypeFileError, match="not all of 1..N"):
         read_finalreport_files([p2], man)
+
+
+def test_forward_coding_uses_the_manifest_forward_alleles(report):
+    path, geno, man = report
+    edit(path, "Allele1 - Top\tAllele2 - Top", "Allele1 - Forward\tAllele2 - Forward")
+    with pytest.raises(ManifestError, match="Forward alleles unknown"):
+        read_finalreport(path, man, coding="Forward")
+    fwd = PanelManifest(man.chip, man.snps, forward_a=man.snps.allele_a,
+                        forward_b=man.snps.allele_b)
+    back = read_finalreport(path, fwd, coding="Forward")
+    np.testing.assert_array_equal(back.packed, geno.packed)
+    swapped = PanelManifest(man.chip, man.snps, forward_a=man.snps.allele_b,
+                            forward_b=man.snps.allele_a)
+    flipped = unpack(read_finalreport(path, swapped, coding="Forward").packed, 30)
+    d = unpack(geno.packed, 30)
+    np.testing.assert_array_equal(flipped, np.where(d == MISSING, MISSING, 2 - d))
+
+
+@pytest.mark.parametrize("dialect", ["crlf", "comma"])
+def test_windows_line_ends_and_comma_separated_exports(report, dialect):
+    path, geno, man = report
+    text = path.read_text()
+    if dialect == "crlf":
+        path.write_bytes(text.replace("\n", "\r\n").encode())
+    else:
+        path.write_text(text.replace("\t", ","))
+    np.testing.assert_array_equal(read_finalreport(path, man).packed, geno.packed)

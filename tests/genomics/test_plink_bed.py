@@ -53,3 +53,16 @@ def test_truncated_bad_magic_and_empty(tmp_path):
     (tmp_path / "t.bim").write_bytes(b"\x00\xff\xfe binary \x01 junk")
     with pytest.raises(GenotypeFileError):
         read_plink(tmp_path / "t")
+
+
+@given(st.sampled_from(["bim", "fam", "bed"]), st.binary(max_size=120), st.integers(0, 60))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_fuzzed_fileset_raises_only_the_named_error(tmp_path, which, junk, at):
+    write_plink(genotype_set(np.ones((5, 6), np.int8)), tmp_path / "z")
+    path = tmp_path / f"z.{which}"
+    raw = path.read_bytes()
+    path.write_bytes(raw[:at] + junk + raw[at + len(junk) // 2:])
+    try:
+        read_plink(tmp_path / "z")
+    except GenotypeFileError:
+        pass

@@ -66,3 +66,15 @@ def test_plink2_reads_our_vcf(tmp_path, autosomal):
     d = unpack(ours.packed, len(ours.snps)).astype(float)
     d[d < 0] = np.nan
     np.testing.assert_allclose(freq["ALT_FREQS"], np.nanmean(d, axis=0) / 2, atol=1e-6)
+
+
+@given(st.binary(max_size=200), st.integers(0, 400))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_fuzzed_vcf_raises_only_the_named_error(tmp_path, junk, at):
+    path = write_vcf(genotype_set(np.zeros((3, 4), np.int8)), tmp_path / "f.vcf")
+    raw = path.read_bytes()
+    path.write_bytes(raw[:at] + junk + raw[at + len(junk) // 2:])
+    try:
+        read_vcf(path)
+    except GenotypeFileError:
+        pass
