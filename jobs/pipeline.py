@@ -12,7 +12,7 @@ from jobs.worker import Worker
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.settings import Settings
 
-DAILY = ("lab-ingest", "lab-qc", "population-report", "customer-reports", "backup")
+DAILY = ("lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports", "backup")
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,16 @@ class RunRecord:
     output_html: str | None
 
 
-def run_daily_once(db: Database, identity: Identity, settings: Settings, *, tag: str
-                   ) -> list[RunRecord]:
-    """Enqueue the daily jobs (keyed by ``tag``: once per tag) and work until none is due."""
+def run_daily_once(db: Database, identity: Identity, settings: Settings, *, tag: str,
+                   parameters: dict[str, dict] | None = None) -> list[RunRecord]:
+    """Enqueue the daily jobs (keyed by ``tag``: once per tag) and work until none is due.
+    ``parameters`` overrides a job's schedule parameters (job name -> parameters)."""
     schedules = load_schedules(home=settings.home)
     keys = [f"{name}@{tag}" for name in DAILY]
     with db.session(identity) as session:
         for name, key in zip(DAILY, keys, strict=True):
-            queue.enqueue(session, schedules[name], identity, run_key=key)
+            queue.enqueue(session, schedules[name], identity, run_key=key,
+                          parameters=(parameters or {}).get(name))
     Worker(db, identity, settings.jobs_dir, lease_s=settings.job_lease_seconds,
            home=settings.home).run_forever(until_idle=True)
     with db.session(identity) as session:

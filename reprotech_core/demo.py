@@ -31,7 +31,7 @@ from data_models.tenancy import Customer
 from reprotech_core.accounts import NewUser, assign, create_user
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.genomics.finalreport_write import write_finalreport
-from reprotech_core.genomics.manifest import PanelManifest
+from reprotech_core.genomics.manifest import PanelManifest, write_manifest
 from reprotech_core.genomics.simulate import SimulatedHerd, simulate_herd
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
@@ -152,15 +152,6 @@ def _batches(settings: Settings) -> list[tuple[str, slice]]:
     """Two lab batches: the older generations first, the young animals later."""
     n = settings.demo_customers * settings.demo_animals_per_customer
     return [("DEMO-2026-01", slice(0, n // 2)), ("DEMO-2026-02", slice(n // 2, n))]
-
-
-def write_manifest(manifest: PanelManifest, path: Path) -> Path:
-    """The chip's manifest as a plain table with Illumina's column names."""
-    snps = manifest.snps
-    pd.DataFrame({"Name": snps.names, "SNP": [f"[{a}/{b}]" for a, b in
-                                              zip(snps.allele_a, snps.allele_b, strict=True)],
-                  "Chr": snps.chrom, "MapInfo": snps.pos}).to_csv(path, index=False)
-    return path
 
 
 def write_lab_files(db: Database, actor: Identity, settings: Settings) -> list[Path]:

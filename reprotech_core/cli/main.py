@@ -21,14 +21,14 @@ from data_models.animals import Animal
 from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
 from jobs import cli as jobs_cli
-from reprotech_core.cli import context, genotypes, lab
+from reprotech_core.cli import context, evaluation, genotypes, lab
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import ReprotechError
 from reprotech_core.roles import Role
-from reprotech_core.settings import Settings, SettingsError, get_settings, settings_markdown
+from reprotech_core.settings import Settings, get_settings, settings_markdown
 
 app = typer.Typer(
     help="Reprotech Analytics platform: database, data, users and analyses.",
@@ -51,6 +51,7 @@ app.add_typer(settings_app, name="settings")
 app.add_typer(lab.app, name="lab")
 app.add_typer(genotypes.app, name="geno")
 app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(evaluation.app, name="eval")
 
 console = Console()
 err = Console(stderr=True)
@@ -95,7 +96,10 @@ def up() -> None:
         from jobs.pipeline import run_daily_once
 
         with console.status("running the daily jobs through the queue…"):
-            runs = run_daily_once(db, system, settings, tag=f"up-{datetime.now(UTC):%Y-%m-%d}")
+            # The demo releases its evaluation at once; in production a person releases it
+            # after review (reprotech eval release RUN).
+            runs = run_daily_once(db, system, settings, tag=f"up-{datetime.now(UTC):%Y-%m-%d}",
+                                  parameters={"evaluation": {"release": True}})
     finally:
         db.dispose()
     jobs_table = Table(title="Daily jobs (reprotech jobs show ID)")
@@ -378,7 +382,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
-    except (ReprotechError, SettingsError) as exc:
+    except (ReprotechError, ValueError) as exc:  # SettingsError and file errors are ValueErrors
         err.print(f"[red]error:[/] {exc}")
         raise SystemExit(1) from None
 

@@ -68,6 +68,7 @@ class EvaluationSummary:
     parentage: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     grm_files: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # trait -> why it was not evaluated
     reused: bool = False
 
 
@@ -176,10 +177,12 @@ def run_evaluation(
         summary.grm_files = [str(p) for p in write_gcta_grm(
             out / "grm", grm.matrix, [(i, i) for i in ids], n_nonmissing=float(grm.n_snps_used))]
         t = time.perf_counter()
-        traits = [tr for tr in TRAITS
-                  if inputs.records[tr].notna().sum() >= min_records]
+        counts = {tr: int(inputs.records[tr].notna().sum()) for tr in TRAITS}
+        traits = [tr for tr, n in counts.items() if n >= min_records]
+        summary.skipped = {tr: f"{n} phenotyped animals, fewer than {min_records}"
+                           for tr, n in counts.items() if n < min_records}
         results = evaluate_traits(grm.matrix, ids, inputs.records, traits=traits, h2=h2,
-                                  min_records=min_records)
+                                  min_records=min_records) if traits else []
         timings["gblup"] = time.perf_counter() - t
         t = time.perf_counter()
         f_ped = _pedigree_inbreeding(inputs.pedigree)
@@ -198,7 +201,7 @@ def run_evaluation(
     with db.session(identity, reason="evaluation run finished") as session:
         done = session.get(EvaluationRun, run_id)
         done.status, done.finished_at, done.timings = "succeeded", datetime.now(UTC), timings
-        done.parameters = {**params, "traits": {
+        done.parameters = {**params, "skipped_traits": summary.skipped, "traits": {
             r.trait: {"h2": r.variances.h2, "se_h2": _num(r.variances.se_h2),
                       "at_boundary": bool(r.variances.at_boundary),
                       "n_records": int(r.animals["has_record"].sum())} for r in results}}

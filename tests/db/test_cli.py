@@ -54,11 +54,12 @@ def test_help_lists_the_commands():
 def test_up_from_scratch_then_again_reuses_everything(demo_home):
     root, env, first = demo_home
     assert "started" in first and "demo data loaded: 3 customers, 60 animals; 3 new lab" in first
-    for name in ("lab-ingest", "lab-qc", "population-report", "customer-reports", "backup"):
+    for name in ("lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports",
+                 "backup"):
         assert re.search(rf"{name}\s+│ succeeded", first), first
     second = run(["up"], env).stdout
     assert "already running" in second and "already present: 3 customers, 60 animals; 0 new" in second
-    assert second.count("succeeded") == 5  # the same runs: nothing ran twice
+    assert second.count("succeeded") == 6  # the same runs: nothing ran twice
     secrets = root / "var" / "secrets"
     assert all((p.stat().st_mode & 0o077) == 0 for p in secrets.iterdir())
     snapshots = list((root / "var" / "store").rglob("*.parquet"))

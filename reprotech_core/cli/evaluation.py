@@ -1,0 +1,217 @@
+"""``reprotech eval``: genomic evaluation from files (a PLINK fileset plus CSVs, no database)
+for researchers and cross-checks, and on the platform's stored data.
+
+Every file command reads the fileset once, restricts it to the autosomes (a bull passes no X
+to his sons; hemizygous X calls look homozygous) and writes a CSV or GCTA files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+
+from reprotech_core.cli.context import open_database, settings
+from reprotech_core.evaluation.gblup import evaluate_traits, gebv_table, selection_index
+from reprotech_core.evaluation.grm import GRM, vanraden_grm, write_gcta_grm
+from reprotech_core.evaluation.inbreeding import genomic_inbreeding, runs_of_homozygosity
+from reprotech_core.evaluation.mating import allocate_matings
+from reprotech_core.evaluation.parentage import discover_sires, verify_parents
+from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
+from reprotech_core.genomics.codes import take_snps
+from reprotech_core.genomics.plink_bed import read_fam, read_plink
+from reprotech_core.genomics.qc import AUTOSOME_NAMES
+from reprotech_core.genomics.snpmap import GenotypeSet
+
+app = typer.Typer(help="Genomic evaluation: GRM, GBLUP, parentage, inbreeding, mating; "
+                       "from PLINK files or the platform's data.", no_args_is_help=True)
+console = Console()
+Bfile = Annotated[Path, typer.Option("--bfile", help="PLINK 1 fileset prefix (.bed/.bim/.fam)")]
+Out = Annotated[Path, typer.Option(help="Output file (or prefix for grm)")]
+
+
+def _autosomal(bfile: Path) -> tuple[GenotypeSet, list[str]]:
+    with console.status(f"reading {bfile}…"):
+        geno = read_plink(bfile)
+        keep = np.flatnonzero(np.isin(geno.snps.chrom, list(AUTOSOME_NAMES)))
+        geno = GenotypeSet(packed=take_snps(geno.packed, keep), samples=geno.samples,
+                           snps=geno.snps.take(keep), sex=geno.sex)
+    console.print(f"{len(geno.samples)} animals x {len(geno.snps)} autosomal SNPs")
+    return geno, [str(s) for s in geno.samples]
+
+
+def _grm(geno: GenotypeSet) -> GRM:
+    with console.status("genomic relationships (VanRaden 2008)…"):
+        return vanraden_grm(geno.packed, len(geno.snps))
+
+
+def _pairs(values: list[str], what: str) -> dict[str, float]:
+    out = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        try:
+            out[key] = float(raw)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise typer.BadParameter(f"{what} {item!r} is not trait=number")
+    return out
+
+
+@app.command("grm")
+def grm(bfile: Bfile, out: Out) -> None:
+    """VanRaden method 1 GRM in GCTA binary format (.grm.bin, .grm.N.bin, .grm.id)."""
+    geno, ids = _autosomal(bfile)
+    fam = read_fam(Path(f"{bfile.with_suffix('') if bfile.suffix == '.bed' else bfile}.fam"))
+    g = _grm(geno)
+    paths = write_gcta_grm(out, g.matrix, list(zip(fam["fid"].astype(str), ids, strict=True)),
+                           n_nonmissing=float(g.n_snps_used))
+    console.print("written: " + ", ".join(map(str, paths)))
+
+
+@app.command("gblup")
+def gblup(
+    bfile: Bfile, out: Out,
+    phenotypes: Annotated[Path, typer.Option(help="CSV: animal, trait columns[, herd, birth_year]")],
+    h2: Annotated[list[str], typer.Option(help="trait=h2; traits not given: REML")] = [],  # noqa: B006
+    index: Annotated[list[str], typer.Option(help="trait=weight: add a selection index")] = [],  # noqa: B006
+) -> None:
+    """REML + GBLUP: GEBVs and reliabilities for every genotyped animal (CSV: animal, trait,
+    gebv, reliability; with --index also index.csv)."""
+    geno, ids = _autosomal(bfile)
+    records = pd.read_csv(phenotypes, dtype={"animal": str})
+    traits = [c for c in records.columns if c not in ("animal", "herd", "birth_year")]
+    g = _grm(geno)
+    with console.status(f"REML and GBLUP for {', '.join(traits)}…"):
+        results = evaluate_traits(g.matrix, ids, records, traits=traits, h2=_pairs(h2, "h2"))
+    for r in results:
+        console.print(f"{r.trait}: h2 {r.variances.h2:.3f} (SE {r.variances.se_h2:.3f}), "
+                      f"{int(r.animals['has_record'].sum())} records")
+    table = gebv_table(results)
+    table.to_csv(out, index=False)
+    if index:
+        selection_index(table, _pairs(index, "weight")).to_csv(
+            out.with_name(out.stem + ".index.csv"), index=False)
+    console.print(f"written: {out}")
+
+
+@app.command("parentage")
+def parentage(
+    bfile: Bfile, out: Out,
+    pedigree: Annotated[Path, typer.Option(help="CSV: animal, sire, dam")],
+    min_informative: int = 500, max_opposing_rate: float = 0.01,
+) -> None:
+    """Verify recorded sires and dams; for excluded or unknown sires, the likely sire among
+    the genotyped bulls (sex 1 in .fam)."""
+    geno, ids = _autosomal(bfile)
+    ped = pd.read_csv(pedigree, dtype=str)
+    checked = verify_parents(geno.packed, len(geno.snps), ids, ped,
+                             min_informative=min_informative, max_opposing_rate=max_opposing_rate)
+    need = sorted(set(checked.loc[(checked["role"] == "sire") & (checked["status"] == "excluded"),
+                                  "animal"]) | set(ped.loc[ped["sire"].isna(), "animal"]) & set(ids))
+    bulls = [a for a, s in zip(ids, geno.sex if geno.sex is not None else [], strict=False)
+             if s == 1]
+    if need and bulls:
+        found = discover_sires(geno.packed, len(geno.snps), ids, need, bulls,
+                               min_informative=min_informative,
+                               max_opposing_rate=max_opposing_rate)
+        checked = checked.merge(found[["animal", "best_sire", "status"]].rename(
+            columns={"status": "discovery"}), on="animal", how="left")
+    checked.to_csv(out, index=False)
+    console.print(checked["status"].value_counts().to_string())
+    console.print(f"written: {out}")
+
+
+@app.command("inbreeding")
+def inbreeding(
+    bfile: Bfile, out: Out,
+    pedigree: Annotated[Path | None, typer.Option(help="CSV: animal, sire, dam")] = None,
+) -> None:
+    """Genomic (G diagonal), runs-of-homozygosity and pedigree inbreeding per animal."""
+    geno, ids = _autosomal(bfile)
+    g = _grm(geno)
+    snp_map = pd.DataFrame({"chrom": geno.snps.chrom, "pos": geno.snps.pos})
+    _, f_roh = runs_of_homozygosity(geno.packed, len(geno.snps), ids, snp_map)
+    table = pd.DataFrame({"animal": ids, "f_genomic": genomic_inbreeding(g.matrix),
+                          "f_roh": f_roh.reindex(ids).to_numpy()})
+    if pedigree is not None:
+        ordered = order_pedigree(pd.read_csv(pedigree, dtype=str), animal="animal",
+                                 sire="sire", dam="dam", add_missing_parents=True)
+        f_ped = pd.Series(inbreeding_meuwissen_luo(ordered), index=list(ordered.ids))
+        table["f_pedigree"] = f_ped.reindex(ids).to_numpy()
+    table.to_csv(out, index=False)
+    console.print(table.drop(columns="animal").describe().loc[["mean", "min", "max"]].round(4)
+                  .to_string())
+    console.print(f"written: {out}")
+
+
+@app.command("mating")
+def mating(
+    bfile: Bfile, out: Out,
+    merit: Annotated[Path, typer.Option(help="CSV: animal, merit (a GEBV or an index)")],
+    cows: Annotated[Path, typer.Option(help="File with one cow ID per line")],
+    bulls: Annotated[Path, typer.Option(help="File with one bull ID per line")],
+    max_inbreeding: float = 0.0625, max_per_bull: int = 10,
+) -> None:
+    """Optimal mating plan: highest expected progeny merit with progeny inbreeding (genomic
+    coancestry) at most --max-inbreeding and at most --max-per-bull matings per bull."""
+    geno, ids = _autosomal(bfile)
+    g = _grm(geno)
+    values = pd.read_csv(merit, dtype={"animal": str}).set_index("animal").iloc[:, 0]
+    plan = allocate_matings(g.matrix, ids, values,
+                            cows=Path(cows).read_text().split(), bulls=Path(bulls).read_text().split(),
+                            max_inbreeding=max_inbreeding, max_matings_per_bull=max_per_bull)
+    plan.to_csv(out, index=False)
+    console.print(f"{len(plan)} matings; mean progeny merit {plan['progeny_merit'].mean():.3f}, "
+                  f"max progeny inbreeding {plan['progeny_inbreeding'].max():.4f}")
+    console.print(f"written: {out}")
+
+
+@app.command("run")
+def run(
+    customer: Annotated[str | None, typer.Option(help="One tenant only")] = None,
+    release: Annotated[bool, typer.Option(help="Release the results at once")] = False,
+) -> None:
+    """Evaluate the platform's released genotypes now (the evaluation job, in this process)."""
+    from sqlalchemy import select
+
+    from data_models.tenancy import Customer
+    from reprotech_core.store.evaluations import release_run, run_evaluation
+
+    db, system = open_database()
+    try:
+        cid = None
+        if customer:
+            with db.session(system) as s:
+                cid = s.scalar(select(Customer.id).where(Customer.code == customer))
+        with console.status("evaluating…"):
+            summary = run_evaluation(db, system, folder=settings().var_dir / "evaluations",
+                                     customer_id=cid)
+        console.print(f"run {summary.run_id}: {summary.animals} animals x {summary.n_snps} SNPs")
+        for trait, info in summary.traits.items():
+            console.print(f"  {trait}: h2 {info['h2']} (SE {info['se_h2']}), "
+                          f"{info['records']} records")
+        for trait, why in summary.skipped.items():
+            console.print(f"  {trait}: not evaluated ({why})")
+        if release:
+            with db.session(system, reason="released from the CLI") as s:
+                console.print(f"released {release_run(s, summary.run_id)} results")
+    finally:
+        db.dispose()
+
+
+@app.command("release")
+def release(run_id: int) -> None:
+    """Release a succeeded evaluation run (customers then see its results)."""
+    from reprotech_core.store.evaluations import release_run
+
+    db, system = open_database()
+    try:
+        with db.session(system, reason=f"release of evaluation run {run_id}") as s:
+            console.print(f"released {release_run(s, run_id)} results of run {run_id}")
+    finally:
+        db.dispose()
