@@ -52,7 +52,8 @@ def test_ingest_is_all_or_nothing_and_idempotent(db, system, world, herd, tmp_pa
     with db.session(system) as s:
         calls, animal = s.execute(text(
             "SELECT g.calls, a.official_id FROM core.genotypes g JOIN core.animals a "
-            "ON a.id = g.animal_id ORDER BY a.official_id LIMIT 1")).one()
+            "ON a.id = g.animal_id JOIN core.genotyping_batches b ON b.id = g.batch_id "
+            "WHERE b.name = 'G-B1' ORDER BY a.official_id LIMIT 1")).one()
     k = list(geno.samples).index(animal)
     np.testing.assert_array_equal(
         unpack(np.frombuffer(calls, np.uint8), len(geno.snps)),
