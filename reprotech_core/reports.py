@@ -14,9 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from data_models.tenancy import Customer
+from reprotech_core.store.evaluations import latest_results, rankings
 
 
-def herd_report(session: Session, customer: Customer) -> dict[str, pd.DataFrame]:
+def herd_report(session: Session, customer: Customer, *, index_weights: dict[str, float]
+                ) -> dict[str, pd.DataFrame]:
     params = {"c": customer.id}
     animals = pd.DataFrame(session.execute(text(
         """
@@ -43,7 +45,8 @@ def herd_report(session: Session, customer: Customer) -> dict[str, pd.DataFrame]
         "genotype_qc_review": int((animals["genotype_qc"] == "review").sum())
         if len(animals) else 0,
     }])
-    return {"summary": summary, "animals": animals}
+    ranking = rankings(latest_results(session, customer.id), index_weights)
+    return {"summary": summary, "rankings": ranking.round(4), "animals": animals}
 
 
 def write_herd_report(tables: dict[str, pd.DataFrame], folder: Path, *, title: str) -> Path:

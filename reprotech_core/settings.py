@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         description="SNPs on the demo chip (the demo writes its genotypes as FinalReport files).",
     )
     demo_seed: int = Field(default=20261122, description="Random seed of the demo data.")
+    index_weights: dict[str, float] = Field(
+        default_factory=lambda: {"milk_production": 0.002, "fertility": -0.1,
+                                 "disease_resistance": 0.2, "longevity": 0.05},
+        description="Selection index: economic weight per trait unit of each GEBV "
+        "(kg milk, days open — fewer is better, index points, months).",
+    )
     job_lease_seconds: int = Field(
         default=30, ge=5, le=3600,
         description="Lease of a job run; a worker renews it every third of it. A run whose "

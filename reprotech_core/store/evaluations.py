@@ -33,7 +33,7 @@ from data_models.evaluation import (
 )
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound, RuleViolation
-from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
+from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits, selection_index
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
@@ -278,16 +278,30 @@ def release_run(session, run_id: int) -> int:
 
 
 def latest_results(session, customer_id: int) -> pd.DataFrame:
-    """The customer's animals' GEBVs from the newest released run (one row per animal)."""
+    """Long table ``animal, official_id, trait, gebv, reliability`` of the customer's animals
+    from the newest released run that covers them (empty when none is released)."""
     rows = session.execute(text(
         """
-        SELECT a.official_id, r.trait, r.gebv, r.reliability, r.run_id
+        SELECT a.id AS animal, a.official_id, r.trait, r.gebv, r.reliability
           FROM core.evaluation_results r JOIN core.animals a ON a.id = r.animal_id
          WHERE r.customer_id = :c AND r.released
            AND r.run_id = (SELECT max(run_id) FROM core.evaluation_results
                             WHERE customer_id = :c AND released)
-        """), {"c": customer_id}).all()
-    frame = pd.DataFrame(rows, columns=["official_id", "trait", "gebv", "reliability", "run_id"])
-    return frame if frame.empty else frame.pivot_table(
-        index="official_id", columns="trait", values=["gebv", "reliability"]).round(3)
+         ORDER BY a.official_id, r.trait
+        """), {"c": customer_id}).mappings().all()
+    return pd.DataFrame(rows, columns=["animal", "official_id", "trait", "gebv", "reliability"])
 
+
+def rankings(results: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
+    """The customer's animals ranked by the selection index (Hazel 1943 on GEBVs), with each
+    trait's GEBV and reliability; traits without results are left out of the index."""
+    if results.empty:
+        return pd.DataFrame(columns=["rank", "official_id", "index"])
+    usable = {t: w for t, w in weights.items() if t in set(results["trait"])}
+    ranked = selection_index(results, usable) if usable else results[["animal"]].drop_duplicates()
+    reliability = results.pivot(index="animal", columns="trait", values="reliability")
+    reliability.columns = [f"{c}_reliability" for c in reliability.columns]
+    names = results.drop_duplicates("animal").set_index("animal")["official_id"]
+    out = ranked.join(reliability, on="animal").join(names, on="animal")
+    return out[["rank", "official_id", "index", *[c for c in out.columns if c not in
+                                                  ("rank", "official_id", "index", "animal")]]]

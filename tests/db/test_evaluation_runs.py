@@ -11,7 +11,12 @@ from data_models.evaluation import Phenotype
 from reprotech_core.errors import RuleViolation
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
-from reprotech_core.store.evaluations import latest_results, release_run, run_evaluation
+from reprotech_core.store.evaluations import (
+    latest_results,
+    rankings,
+    release_run,
+    run_evaluation,
+)
 from reprotech_core.store.ingest import ingest_genotypes
 from reprotech_core.store.simulated import as_lab_file, place_herd
 
@@ -112,7 +117,23 @@ def test_retried_job_reuses_its_run_and_release_is_immutable(db, system, world,
     with db.session(system) as s:
         one = s.scalar(text("SELECT id FROM core.customers WHERE code = 'ev-one'"))
         table = latest_results(s, one)
-    assert len(table) > 0
+    assert set(table["trait"]) == {"milk_production", "fertility", "disease_resistance",
+                                   "longevity"}
+    ranked = rankings(table, {"milk_production": 0.002, "longevity": 0.05})
+    assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
+    assert ranked["index"].is_monotonic_decreasing
+    wide = table.pivot(index="official_id", columns="trait", values="gebv")
+    top = ranked.iloc[0]
+    expected = 0.002 * wide.at[top.official_id, "milk_production"] + \
+        0.05 * wide.at[top.official_id, "longevity"]
+    assert abs(top["index"] - expected) < 1e-9
+    # The customer's herd report carries the ranking; a customer sees only their own.
+    from reprotech_core.accounts import customer_by_code
+    from reprotech_core.reports import herd_report
+
+    with db.session(system) as s:
+        report = herd_report(s, customer_by_code(s, "ev-one"), index_weights={"fertility": -0.1})
+    assert len(report["rankings"]) == len(ranked) and "fertility_reliability" in report["rankings"]
     # Another farm's customer user sees none of these results.
     with db.session(world.users["w-a-user"]) as s:
         assert s.scalar(text("SELECT count(*) FROM core.evaluation_results r JOIN "
