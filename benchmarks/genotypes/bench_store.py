@@ -36,6 +36,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--animals", type=int, default=1000)
     parser.add_argument("--snps", type=int, default=60_000)
+    parser.add_argument("--without-audit", action="store_true",
+                        help="diagnosis only: disable the genotypes audit trigger to see its cost")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench-store-"))
     root.chmod(0o755)
@@ -52,6 +54,9 @@ def main() -> None:
         with db.session(system) as s:
             place_herd(s, herd, customer_codes={"CUST00": "bench"}, reference_code="bench-ref",
                        tier="enterprise")
+        if args.without_audit:
+            with psycopg.connect(admin_url(settings).replace("+psycopg", "")) as admin:
+                admin.execute("ALTER TABLE core.genotypes DISABLE TRIGGER audit")
         lab = as_lab_file(herd.genotypes, np.arange(args.animals))
         manifest = PanelManifest(chip="BenchChip", snps=herd.genotypes.snps)
         t = time.perf_counter()
