@@ -7,8 +7,6 @@ the real migrations applied. Nothing here depends on a server installed by hand.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -18,32 +16,22 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from reprotech_core.db.cluster import Cluster
-from reprotech_core.db.migrate import admin_url, app_url, migrate
+from reprotech_core.db.migrate import admin_url, app_url
+from reprotech_core.db.scratch import scratch_platform, scratch_settings
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.settings import Settings
-from tests.support import free_port
 
 
 def make_settings(root: Path, **overrides: object) -> Settings:
-    """Settings for a throwaway platform under ``root`` (no environment, no settings file)."""
-    values = dict(home=root, data_dir=root / "var", db_port=free_port(), demo_customers=2,
-                  demo_animals_per_customer=30)
-    values.update(overrides)
-    return Settings(**values)
+    """Settings for a throwaway platform under ``root``, with a small demo."""
+    return scratch_settings(root, **{"demo_customers": 2, "demo_animals_per_customer": 30,
+                                     **overrides})
 
 
 @pytest.fixture(scope="session")
 def pg_settings() -> Iterator[Settings]:
-    root = Path(tempfile.mkdtemp(prefix="reprotech-test-"))
-    root.chmod(0o755)
-    settings = make_settings(root)
-    cluster = Cluster(settings)
-    cluster.start()
-    migrate(settings)
-    yield settings
-    cluster.stop()
-    shutil.rmtree(root, ignore_errors=True)
+    with scratch_platform(demo_customers=2, demo_animals_per_customer=30) as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,5 @@
 """Helpers shared by test modules and fixtures."""
 
-from __future__ import annotations
+from reprotech_core.db.scratch import free_port
 
-import socket
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+__all__ = ["free_port"]

@@ -12,23 +12,18 @@ the superuser (no row security).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 import psycopg
 from sqlalchemy import text
 
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
-from reprotech_core.db.cluster import Cluster
-from reprotech_core.db.migrate import admin_url, app_url, migrate
+from reprotech_core.db.migrate import admin_url, app_url
+from reprotech_core.db.scratch import scratch_platform
 from reprotech_core.db.session import Database
-from reprotech_core.settings import Settings
-from tests.support import free_port
 
 
 def herd(prefix: str, n: int) -> list[AnimalRecord]:
@@ -56,13 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--animals", type=int, default=10_000)
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-rls-"))
-    root.chmod(0o755)
-    settings = Settings(home=root, data_dir=root / "var", db_port=free_port())
-    cluster = Cluster(settings)
-    try:
-        cluster.start()
-        migrate(settings)
+    with scratch_platform() as settings:
         db = Database(app_url(settings))
         system = db.identity("system")
         with db.session(system) as s:
@@ -115,9 +104,6 @@ def main() -> None:
         for name, secs in reads.items():
             print(f"read {n} animals as {name}: {secs * 1000:.1f} ms "
                   f"({secs / superuser_read:.2f}x the superuser read)")
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,23 +13,18 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import psycopg
 
-from reprotech_core.db.cluster import Cluster
-from reprotech_core.db.migrate import admin_url, app_url, migrate
+from reprotech_core.db.migrate import admin_url, app_url
+from reprotech_core.db.scratch import scratch_platform
 from reprotech_core.db.session import Database
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
-from reprotech_core.settings import Settings
 from reprotech_core.store.ingest import ingest_genotypes
 from reprotech_core.store.simulated import as_lab_file, place_herd
-from tests.support import free_port
 
 
 def main() -> None:
@@ -39,13 +34,7 @@ def main() -> None:
     parser.add_argument("--without-audit", action="store_true",
                         help="diagnosis only: disable the genotypes audit trigger to see its cost")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="bench-store-"))
-    root.chmod(0o755)
-    settings = Settings(home=root, data_dir=root / "var", db_port=free_port())
-    cluster = Cluster(settings)
-    try:
-        cluster.start()
-        migrate(settings)
+    with scratch_platform() as settings:
         db = Database(app_url(settings))
         system = db.identity("system")
         t = time.perf_counter()
@@ -81,9 +70,6 @@ def main() -> None:
               f"{report.stored} rows, {mb / store_s:.1f} MB/s")
         print(f"bare COPY of the same rows: {copy_s:.2f} s; ratio {store_s / copy_s:.1f}x")
         print(f"peak RSS of this process: {peak:.0f} MiB")
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

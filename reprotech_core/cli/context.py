@@ -3,6 +3,11 @@ platform's ``system`` user (the embedded cluster is started when needed)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import app_url
 from reprotech_core.db.session import Database, Identity
@@ -22,3 +27,14 @@ def database(config: Settings, *, start: bool = True) -> Database:
 def open_database() -> tuple[Database, Identity]:
     db = database(settings())
     return db, db.identity("system")
+
+
+@contextmanager
+def system_session(reason: str | None = None) -> Iterator[Session]:
+    """One unit of work as the platform's ``system`` user; the connection is closed after."""
+    db, system = open_database()
+    try:
+        with db.session(system, reason=reason) as session:
+            yield session
+    finally:
+        db.dispose()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from data_models.lab import Genotype, GenotypingBatch, QcResult
 from reprotech_core.accounts import customer_by_code
-from reprotech_core.cli.context import open_database, settings
+from reprotech_core.cli.context import open_database, settings, system_session
 from reprotech_core.errors import NotFound
 from reprotech_core.genomics.manifest import PanelManifest, read_manifest
 from reprotech_core.store.batch_qc import qc_batch
@@ -42,13 +42,9 @@ def samples(
     missing = {"barcode", "animal"} - set(rows[0] if rows else {})
     if missing:
         raise typer.BadParameter(f"{csv_file}: missing columns {', '.join(sorted(missing))}")
-    db, system = open_database()
-    try:
-        with db.session(system, reason=f"samples received from {csv_file.name}") as session:
-            ids = register_samples(session, customer_by_code(session, customer),
-                                   [(r["barcode"], r["animal"]) for r in rows])
-    finally:
-        db.dispose()
+    with system_session(f"samples received from {csv_file.name}") as session:
+        ids = register_samples(session, customer_by_code(session, customer),
+                               [(r["barcode"], r["animal"]) for r in rows])
     console.print(f"{len(ids)} samples registered for {customer}")
 
 
@@ -108,35 +104,27 @@ def qc(batch: str) -> None:
 @app.command("release")
 def release(batch: str) -> None:
     """Release a QC'd batch (its genotypes enter evaluations)."""
-    db, system = open_database()
-    try:
-        with db.session(system, reason=f"release of batch {batch}") as session:
-            row = session.scalar(select(GenotypingBatch).where(GenotypingBatch.name == batch))
-            if row is None:
-                raise NotFound(f"no genotyping batch {batch!r}")
-            row.stage = "released"
-    finally:
-        db.dispose()
+    with system_session(f"release of batch {batch}") as session:
+        row = session.scalar(select(GenotypingBatch).where(GenotypingBatch.name == batch))
+        if row is None:
+            raise NotFound(f"no genotyping batch {batch!r}")
+        row.stage = "released"
     console.print(f"batch {batch} released")
 
 
 @app.command("batches")
 def batches() -> None:
     """List genotyping batches with their stage and QC outcome."""
-    db, system = open_database()
-    try:
-        with db.session(system) as session:
-            rows = session.execute(
-                select(GenotypingBatch.name, GenotypingBatch.stage,
-                       func.count(func.distinct(Genotype.id)),
-                       func.count(func.distinct(QcResult.id)).filter(QcResult.decision == "fail"),
-                       func.count(func.distinct(QcResult.id)).filter(
-                           QcResult.decision == "review"))
-                .outerjoin(Genotype, Genotype.batch_id == GenotypingBatch.id)
-                .outerjoin(QcResult, QcResult.batch_id == GenotypingBatch.id)
-                .group_by(GenotypingBatch.id).order_by(GenotypingBatch.name)).all()
-    finally:
-        db.dispose()
+    with system_session() as session:
+        rows = session.execute(
+            select(GenotypingBatch.name, GenotypingBatch.stage,
+                   func.count(func.distinct(Genotype.id)),
+                   func.count(func.distinct(QcResult.id)).filter(QcResult.decision == "fail"),
+                   func.count(func.distinct(QcResult.id)).filter(
+                       QcResult.decision == "review"))
+            .outerjoin(Genotype, Genotype.batch_id == GenotypingBatch.id)
+            .outerjoin(QcResult, QcResult.batch_id == GenotypingBatch.id)
+            .group_by(GenotypingBatch.id).order_by(GenotypingBatch.name)).all()
     table = Table()
     for col in ("batch", "stage", "samples", "QC fail", "QC review"):
         table.add_column(col)
@@ -172,11 +160,7 @@ def export(
 
     if format not in ("plink", "vcf"):
         raise typer.BadParameter("format must be plink or vcf")
-    db, system = open_database()
-    try:
-        with db.session(system, reason=f"genotype export for {customer}") as session:
-            geno = customer_genotypes(session, customer_by_code(session, customer), panel=panel)
-    finally:
-        db.dispose()
+    with system_session(f"genotype export for {customer}") as session:
+        geno = customer_genotypes(session, customer_by_code(session, customer), panel=panel)
     written = write_plink(geno, out) if format == "plink" else write_vcf(geno, out)
     console.print(f"{len(geno.samples)} animals x {len(geno.snps)} SNPs written to {written}")

@@ -22,6 +22,7 @@ from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
 from jobs import cli as jobs_cli
 from reprotech_core.cli import context, evaluation, genotypes, lab
+from reprotech_core.cli.context import system_session
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
@@ -224,41 +225,29 @@ def customer_add(
     tier: Annotated[str, typer.Option(help="basic, professional or enterprise")] = "professional",
 ) -> None:
     """Create a customer."""
-    db = _database(_settings())
-    try:
-        with db.session(_system(db)) as session:
-            customer = accounts.create_customer(session, code=code, name=name, tier=tier)
-            console.print(f"customer {customer.code} (id {customer.id}, tier {customer.tier})")
-    finally:
-        db.dispose()
+    with system_session() as session:
+        customer = accounts.create_customer(session, code=code, name=name, tier=tier)
+        console.print(f"customer {customer.code} (id {customer.id}, tier {customer.tier})")
 
 
 @customer_app.command("set-tier")
 def customer_set_tier(code: str, tier: str) -> None:
     """Change a customer's subscription tier (limits are enforced on the next write)."""
-    db = _database(_settings())
-    try:
-        with db.session(_system(db)) as session:
-            accounts.set_tier(session, code, tier)
-        console.print(f"customer {code} now on tier {tier}")
-    finally:
-        db.dispose()
+    with system_session() as session:
+        accounts.set_tier(session, code, tier)
+    console.print(f"customer {code} now on tier {tier}")
 
 
 @customer_app.command("list")
 def customer_list() -> None:
     """List customers with their tier and number of animals."""
-    db = _database(_settings())
-    try:
-        with db.session(_system(db)) as session:
-            rows = session.execute(
-                select(Customer.code, Customer.name, Customer.kind, Customer.tier,
-                       func.count(Animal.id))
-                .outerjoin(Animal, Animal.customer_id == Customer.id)
-                .group_by(Customer.id).order_by(Customer.code)
-            ).all()
-    finally:
-        db.dispose()
+    with system_session() as session:
+        rows = session.execute(
+            select(Customer.code, Customer.name, Customer.kind, Customer.tier,
+                   func.count(Animal.id))
+            .outerjoin(Animal, Animal.customer_id == Customer.id)
+            .group_by(Customer.id).order_by(Customer.code)
+        ).all()
     table = Table()
     for col in ("code", "name", "kind", "tier", "animals"):
         table.add_column(col)
@@ -279,29 +268,21 @@ def user_add(
 ) -> None:
     """Create a user with a role (customer roles need --customer)."""
     secret = getpass.getpass("password: ") if password else None
-    db = _database(_settings())
-    try:
-        with db.session(_system(db)) as session:
-            accounts.create_user(session, accounts.NewUser(
-                username=username, display_name=name or username, role=role,
-                customer_code=customer, email=email, password=secret))
-        console.print(f"user {username} ({role.value})")
-    finally:
-        db.dispose()
+    with system_session() as session:
+        accounts.create_user(session, accounts.NewUser(
+            username=username, display_name=name or username, role=role,
+            customer_code=customer, email=email, password=secret))
+    console.print(f"user {username} ({role.value})")
 
 
 @user_app.command("list")
 def user_list() -> None:
     """List users, roles and customers."""
-    db = _database(_settings())
-    try:
-        with db.session(_system(db)) as session:
-            rows = session.execute(
-                select(User.username, User.role, Customer.code, User.active, User.db_login)
-                .outerjoin(Customer, Customer.id == User.customer_id).order_by(User.username)
-            ).all()
-    finally:
-        db.dispose()
+    with system_session() as session:
+        rows = session.execute(
+            select(User.username, User.role, Customer.code, User.active, User.db_login)
+            .outerjoin(Customer, Customer.id == User.customer_id).order_by(User.username)
+        ).all()
     table = Table()
     for col in ("username", "role", "customer", "active", "notebook login"):
         table.add_column(col)
@@ -313,26 +294,18 @@ def user_list() -> None:
 @user_app.command("assign")
 def user_assign(username: str, customer: str) -> None:
     """Assign a veterinarian or technician to a customer."""
-    db = _database(_settings())
-    try:
-        with db.session(_system(db)) as session:
-            accounts.assign(session, username, customer)
-        console.print(f"{username} assigned to {customer}")
-    finally:
-        db.dispose()
+    with system_session() as session:
+        accounts.assign(session, username, customer)
+    console.print(f"{username} assigned to {customer}")
 
 
 @user_app.command("set-password")
 def user_set_password(username: str) -> None:
     """Set a user's local sign-in password (prompted, at least 12 characters)."""
     secret = getpass.getpass("new password: ")
-    db = _database(_settings())
-    try:
-        with db.session(_system(db)) as session:
-            accounts.set_password(session, username, secret)
-        console.print(f"password of {username} set")
-    finally:
-        db.dispose()
+    with system_session() as session:
+        accounts.set_password(session, username, secret)
+    console.print(f"password of {username} set")
 
 
 @user_app.command("deactivate")

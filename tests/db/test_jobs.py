@@ -234,19 +234,12 @@ def test_project_schedules_are_valid():
 def test_worker_rides_out_a_database_restart(tmp_path):
     """Its own cluster: restarting the shared test cluster would disturb other tests."""
     from reprotech_core.db.cluster import Cluster
-    from reprotech_core.db.migrate import app_url, migrate
+    from reprotech_core.db.migrate import app_url
+    from reprotech_core.db.scratch import scratch_platform
     from reprotech_core.db.session import Database
-    from tests.conftest import make_settings
 
-    root = tmp_path / "restart"
-    root.mkdir()
-    root.chmod(0o755)
-    tmp_path.chmod(0o755)
-    settings = make_settings(root)
-    cluster = Cluster(settings)
-    cluster.start()
-    try:
-        migrate(settings)
+    with scratch_platform() as settings:
+        cluster = Cluster(settings)
         db = Database(app_url(settings))
         system = db.identity("system")
         with db.session(system) as s:
@@ -263,5 +256,3 @@ def test_worker_rides_out_a_database_restart(tmp_path):
         assert result == ["succeeded"]
         assert runs(db, system, [run_id])[run_id].attempts == 1
         db.dispose()
-    finally:
-        cluster.stop()
