@@ -19,7 +19,7 @@ from reprotech_core.accounts import customer_by_code
 from reprotech_core.cli.context import open_database, settings, system_session
 from reprotech_core.errors import NotFound
 from reprotech_core.genomics.manifest import PanelManifest, read_manifest
-from reprotech_core.store.batch_qc import qc_batch
+from reprotech_core.store.batch_qc import qc_batch, release_batches
 from reprotech_core.store.export import customer_genotypes
 from reprotech_core.store.ingest import IngestRefused, ingest_finalreport
 from reprotech_core.store.panels import load_panel
@@ -105,10 +105,7 @@ def qc(batch: str) -> None:
 def release(batch: str) -> None:
     """Release a QC'd batch (its genotypes enter evaluations)."""
     with system_session(f"release of batch {batch}") as session:
-        row = session.scalar(select(GenotypingBatch).where(GenotypingBatch.name == batch))
-        if row is None:
-            raise NotFound(f"no genotyping batch {batch!r}")
-        row.stage = "released"
+        release_batches(session, [batch])
     console.print(f"batch {batch} released")
 
 

@@ -141,3 +141,21 @@ def _decide(result, geno: GenotypeSet, in_batch: np.ndarray) -> pd.DataFrame:
 
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
+
+
+def release_batches(session: Session, names: list[str] | None = None) -> list[str]:
+    """Release QC'd batches (all at stage ``qc``, or the named ones) to evaluations.
+
+    The stage trigger refuses a batch that is not at ``qc`` and records each move.
+    """
+    query = select(GenotypingBatch)
+    query = (query.where(GenotypingBatch.name.in_(names)) if names
+             else query.where(GenotypingBatch.stage == "qc"))
+    batches = list(session.scalars(query.order_by(GenotypingBatch.name)))
+    missing = sorted(set(names or []) - {b.name for b in batches})
+    if missing:
+        raise NotFound(f"no genotyping batch {', '.join(repr(m) for m in missing)}")
+    for batch in batches:
+        batch.stage = "released"
+    session.flush()
+    return [b.name for b in batches]

@@ -125,6 +125,27 @@ def test_batch_qc_records_audited_decisions_and_finds_wrong_sires(db, system, wo
     assert len(wrong) > 0 and len(flagged) >= len(wrong) * 0.8
 
 
+def test_release_follows_qc_and_is_final(db, world):
+    from reprotech_core.errors import NotFound, RuleViolation
+    from reprotech_core.store.batch_qc import release_batches
+
+    lab = world.users["w-lab"]
+    with pytest.raises(RuleViolation, match="cannot move from genotyped to released"):
+        with db.session(lab) as s:
+            release_batches(s, ["G-B2"])  # not QC'd yet
+    with pytest.raises(NotFound, match="no genotyping batch 'NO-SUCH'"):
+        with db.session(lab) as s:
+            release_batches(s, ["NO-SUCH"])
+    with db.session(lab) as s:
+        assert release_batches(s, ["G-B1"]) == ["G-B1"]
+    with db.session(lab) as s:  # releasing again changes nothing
+        assert release_batches(s, ["G-B1"]) == ["G-B1"]
+        events = s.scalars(text(
+            "SELECT e.stage FROM core.batch_stage_events e JOIN core.genotyping_batches b "
+            "ON b.id = e.batch_id WHERE b.name = 'G-B1' ORDER BY e.id")).all()
+    assert events == ["received", "extracted", "genotyped", "qc", "released"]
+
+
 def test_snapshots_and_duckdb_tables(db, system, herd, tmp_path):
     herd, placed, manifest = herd
     summary = write_snapshots(db, system, tmp_path / "store")
