@@ -6,6 +6,9 @@ Run: ``reprotech hub`` (or ``jupyterhub -f hub/jupyterhub_config.py``). Every va
 """
 
 # ruff: noqa: F821 (``c`` and ``get_config`` are provided by JupyterHub)
+import sys
+from pathlib import Path
+
 
 from hub.secrets import secret_file
 from reprotech_core.settings import get_settings
@@ -63,11 +66,13 @@ else:
 
 # Spawning by role (hub/spawner.py). Users cannot change their server's environment.
 c.JupyterHub.spawner_class = "hub.spawner.RoleSpawner"
+c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.disable_user_config = True
 c.Spawner.start_timeout = settings.hub_spawn_timeout
 c.Spawner.http_timeout = settings.hub_spawn_timeout
 c.Spawner.ip = "127.0.0.1"
+c.RoleSpawner.home_dir_template = str(settings.hub_dir / "homes" / "{username}")
 c.RoleSpawner.platform_env = {
     "REPROTECH_DB_HOST": settings.db_host,
     "REPROTECH_DB_PORT": settings.db_port,
