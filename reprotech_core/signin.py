@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyotp
+from sqlalchemy.orm import Session
 
 from reprotech_core.accounts import user_by_name, verify_password
 from reprotech_core.db.session import Database, Identity
@@ -77,6 +78,22 @@ def _role(identity: Identity) -> Role:
             f"Account {identity.username!r} has a role this platform does not know; "
             "ask your administrator."
         ) from None
+
+
+def enrol_totp(session: Session, username: str) -> str:
+    """Give a staff user a new TOTP secret (replacing any) and return its provisioning URI."""
+    user = user_by_name(session, username)
+    if Role(user.role).customer_scoped:
+        raise PermissionDenied(f"user {username!r} is a {user.role}: TOTP is for staff sign-in")
+    secret = new_totp_secret()
+    user.totp_secret = secret
+    session.flush()
+    return provisioning_uri(username, secret)
+
+
+def remove_totp(session: Session, username: str) -> None:
+    user_by_name(session, username).totp_secret = None
+    session.flush()
 
 
 def new_totp_secret() -> str:

@@ -73,16 +73,17 @@ def process_env(pid: int) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def hub_users(world, db, system) -> dict[str, str]:
     """Every world user with a password, a staff user with TOTP and a deactivated one."""
-    from reprotech_core import accounts
-    from reprotech_core.signin import new_totp_secret
+    import pyotp
 
-    totp = new_totp_secret()
+    from reprotech_core import accounts
+    from reprotech_core.signin import enrol_totp
+
     with db.session(system) as s:
         for name in world.users:
             accounts.set_password(s, name, PASSWORD)
         accounts.create_user(s, accounts.NewUser("hub-totp", "TOTP researcher", "researcher",
                                                  password=PASSWORD))
-        accounts.user_by_name(s, "hub-totp").totp_secret = totp
+        totp = pyotp.parse_uri(enrol_totp(s, "hub-totp")).secret
         accounts.create_user(s, accounts.NewUser("hub-gone", "Gone researcher", "researcher",
                                                  password=PASSWORD))
         accounts.deactivate(s, "hub-gone")
