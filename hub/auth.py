@@ -1,8 +1,9 @@
 """Sign-in for the hub: the platform's local users (embedded default) and OIDC (production).
 
 ``ReprotechAuthenticator`` checks username, password and (staff with TOTP enrolled) a one-time
-code against the platform users table through ``reprotech_core.signin``; ``oidc_groups``
-documents how the production identity provider's groups map to the same hub groups. Either way
+code against the platform users table through ``reprotech_core.signin``;
+``ReprotechOIDCAuthenticator`` signs in through the production identity provider and checks
+its role claim against the same table. Either way
 the user ends with the groups of ``hub.groups`` (role, customer) and, for admins, hub admin.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 import asyncio
 
 from jupyterhub.auth import Authenticator
+from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
 from traitlets import Bool
 
-from hub.groups import customer_group, role_group
+from hub.groups import ROLE_PREFIX, customer_group, role_group
 
 ADMIN_ROLES = frozenset({"admin", "super_admin"})
 
@@ -56,3 +58,43 @@ class ReprotechAuthenticator(Authenticator):
             "groups": groups,
             "auth_state": {"role": signed.role.value, "customer_id": signed.customer_id},
         }
+
+
+class ReprotechOIDCAuthenticator(GenericOAuthenticator):
+    """Production sign-in through OIDC, kept consistent with the platform users table.
+
+    The identity provider authenticates and says the role (`reprotech-role-<role>` in its
+    groups claim); the platform database must know the user, active, with that same role.
+    The hub groups are then the database's role and customer, so a customer user can only ever
+    carry their own customer.
+    """
+
+    async def get_user_groups(self, auth_state: dict) -> set[str]:
+        from reprotech_core.errors import NotFound, PermissionDenied
+
+        claimed = {g for g in await super().get_user_groups(auth_state)
+                   if g.startswith(ROLE_PREFIX)}
+        username = self.user_info_to_username(auth_state.get(self.user_auth_state_key) or {})
+        try:
+            identity = await asyncio.to_thread(self._database().identity, username)
+        except (NotFound, PermissionDenied):
+            raise web.HTTPError(
+                403, f"Account {username!r} is not active on the Reprotech platform; "
+                "ask your administrator."
+            ) from None
+        if claimed != {role_group(identity.role)}:
+            raise web.HTTPError(
+                403, f"Your identity provider's role for {username!r} does not match the "
+                "platform's; ask your administrator."
+            )
+        groups = {role_group(identity.role)}
+        if identity.customer_id is not None:
+            groups.add(customer_group(identity.customer_id))
+        elif identity.role in ("customer_admin", "customer_user"):
+            raise web.HTTPError(403, f"Account {username!r} belongs to no customer.")
+        return groups
+
+    def _database(self):  # noqa: ANN202
+        from reprotech_core.db.session import get_database
+
+        return get_database()

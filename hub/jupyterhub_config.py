@@ -43,25 +43,26 @@ if settings.hub_authenticator == "local":
     c.JupyterHub.authenticator_class = "hub.auth.ReprotechAuthenticator"
     c.Authenticator.allow_all = True  # the platform users table decides who exists
 else:
-    # Production: OIDC. The identity provider puts `reprotech-role-<role>` and, for customer
-    # users, `reprotech-customer-<id>` in the groups claim; only users with a role group get in.
-    issuer = (settings.hub_oidc_issuer_url or "").rstrip("/")
-    roles = ["super_admin", "admin", "veterinarian", "technician", "researcher", "lab_ops",
-             "customer_admin", "customer_user"]
-    c.JupyterHub.authenticator_class = "generic-oauth"
+    # Production: OIDC (oauthenticator's GenericOAuthenticator, hub/auth.py). The identity
+    # provider's groups claim must hold `reprotech-role-<role>` matching the user's role in the
+    # platform database; the hub groups (role, customer) are then taken from the database.
+    c.JupyterHub.authenticator_class = "hub.auth.ReprotechOIDCAuthenticator"
     c.GenericOAuthenticator.client_id = settings.hub_oidc_client_id
     if settings.hub_oidc_client_secret is not None:
         c.GenericOAuthenticator.client_secret = settings.hub_oidc_client_secret.get_secret_value()
-    c.GenericOAuthenticator.authorize_url = f"{issuer}/authorize"
-    c.GenericOAuthenticator.token_url = f"{issuer}/token"
-    c.GenericOAuthenticator.userdata_url = f"{issuer}/userinfo"
+    c.GenericOAuthenticator.authorize_url = settings.hub_oidc_authorize_url
+    c.GenericOAuthenticator.token_url = settings.hub_oidc_token_url
+    c.GenericOAuthenticator.userdata_url = settings.hub_oidc_userinfo_url
     c.GenericOAuthenticator.oauth_callback_url = (
         f"{settings.hub_bind_url.rstrip('/')}/hub/oauth_callback"
     )
-    c.GenericOAuthenticator.scope = ["openid", "profile", "email", "groups"]
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
     c.GenericOAuthenticator.username_claim = "preferred_username"
     c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{settings.hub_oidc_groups_claim}"
-    c.GenericOAuthenticator.allowed_groups = {f"reprotech-role-{r}" for r in roles}
+    c.GenericOAuthenticator.allowed_groups = {
+        f"reprotech-role-{r}" for r in ("super_admin", "admin", "veterinarian", "technician",
+                                        "researcher", "lab_ops", "customer_admin", "customer_user")
+    }
     c.GenericOAuthenticator.admin_groups = {"reprotech-role-admin", "reprotech-role-super_admin"}
 
 # Spawning by role (hub/spawner.py). Users cannot change their server's environment.

@@ -185,8 +185,14 @@ class Settings(BaseSettings):
         description="`local`: platform users table, Argon2 passwords, TOTP for staff with a "
         "secret (embedded default); `oidc`: the identity provider below (production).",
     )
-    hub_oidc_issuer_url: str | None = Field(
-        default=None, description="OIDC issuer URL (its `/.well-known/openid-configuration`)."
+    hub_oidc_authorize_url: str | None = Field(
+        default=None, description="OIDC authorization endpoint of the identity provider."
+    )
+    hub_oidc_token_url: str | None = Field(
+        default=None, description="OIDC token endpoint of the identity provider."
+    )
+    hub_oidc_userinfo_url: str | None = Field(
+        default=None, description="OIDC userinfo endpoint of the identity provider."
     )
     hub_oidc_client_id: str | None = Field(default=None, description="OIDC client id of the hub.")
     hub_oidc_client_secret: SecretStr | None = Field(
@@ -194,14 +200,18 @@ class Settings(BaseSettings):
     )
     hub_oidc_groups_claim: str = Field(
         default="groups",
-        description="Claim holding the user's groups; `reprotech-role-<role>` and "
-        "`reprotech-customer-<code>` groups map to the platform role and customer.",
+        description="Claim holding the user's groups; the `reprotech-role-<role>` group must "
+        "match the user's role in the platform database (which also gives the customer).",
+    )
+    hub_state_dir: Path | None = Field(
+        default=None,
+        description="Folder of the hub's SQLite database and pid files (default: `<data_dir>/hub`).",
     )
     hub_spawn_timeout: int = Field(
         default=60, ge=5, le=3600, description="Seconds a single-user server may take to start."
     )
 
-    @field_validator("home", "data_dir", mode="after")
+    @field_validator("home", "data_dir", "hub_state_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -239,7 +249,7 @@ class Settings(BaseSettings):
     @property
     def hub_dir(self) -> Path:
         """The hub's state: its SQLite database and pid files."""
-        return self.var_dir / "hub"
+        return self.hub_state_dir or self.var_dir / "hub"
 
     @property
     def secrets_dir(self) -> Path:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,38 +91,46 @@ def hub_users(world, db, system) -> dict[str, str]:
     return {"totp_secret": totp}
 
 
-@pytest.fixture(scope="session")
-def hub(pg_settings: Settings, hub_users) -> Iterator[Hub]:
+@contextmanager
+def running_hub(settings: Settings, name: str, **extra_env: str) -> Iterator[Hub]:
+    """Start a hub (state in ``<hub_dir>/<name>``) with the platform's settings; stop it after."""
     if not os.access(PROXY, os.X_OK):
         pytest.fail(f"configurable-http-proxy missing at {PROXY}: run `./run test` to install it")
     port, api_port, proxy_api_port = free_port(), free_port(), free_port()
     token = secrets.token_hex(16)
+    state = settings.var_dir / "hubs" / name
+    state.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPROTECH_", "JUPYTERHUB_"))}
     env.update(
-        REPROTECH_HOME=str(pg_settings.home),
-        REPROTECH_DATA_DIR=str(pg_settings.var_dir),
-        REPROTECH_DB_PORT=str(pg_settings.db_port),
-        REPROTECH_DEMO_CUSTOMERS=str(pg_settings.demo_customers),
+        REPROTECH_HOME=str(settings.home),
+        REPROTECH_DATA_DIR=str(settings.var_dir),
+        REPROTECH_DB_PORT=str(settings.db_port),
+        REPROTECH_HUB_STATE_DIR=str(state),
         REPROTECH_HUB_BIND_URL=f"http://127.0.0.1:{port}",
         REPROTECH_HUB_API_PORT=str(api_port),
         REPROTECH_HUB_PROXY_API_PORT=str(proxy_api_port),
         REPROTECH_HUB_PROXY_COMMAND=str(PROXY),
         HUB_TEST_API_TOKEN=token,
+        **extra_env,
     )
-    pg_settings.hub_dir.mkdir(parents=True, exist_ok=True)
-    log = pg_settings.hub_dir / "jupyterhub.log"
+    log = state / "jupyterhub.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)],
-            cwd=pg_settings.hub_dir, env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     running = Hub(f"http://127.0.0.1:{port}", api_port, token, process, log)
     try:
         _wait_until_up(running)
         yield running
     finally:
-        _stop(running, pg_settings)
+        _stop(running, state)
+
+
+@pytest.fixture(scope="session")
+def hub(pg_settings: Settings, hub_users) -> Iterator[Hub]:
+    with running_hub(pg_settings, "local") as running:
+        yield running
 
 
 def _wait_until_up(hub: Hub, timeout: float = 60) -> None:
@@ -138,9 +147,9 @@ def _wait_until_up(hub: Hub, timeout: float = 60) -> None:
     pytest.fail(f"the hub did not answer in {timeout} s:\n{hub.log.read_text()[-4000:]}")
 
 
-def _stop(hub: Hub, settings: Settings) -> None:
+def _stop(hub: Hub, state: Path) -> None:
     """SIGTERM the hub (it stops the servers and the proxy); kill whatever is left."""
-    proxy_pid_file = settings.hub_dir / "proxy.pid"
+    proxy_pid_file = state / "proxy.pid"
     proxy_pid = int(proxy_pid_file.read_text()) if proxy_pid_file.exists() else None
     if hub.process.poll() is None:
         hub.process.send_signal(signal.SIGTERM)
