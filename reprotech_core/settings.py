@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -215,6 +215,16 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.hub_authenticator == "oidc":
+            missing = [name for name in ("hub_oidc_client_id", "hub_oidc_authorize_url",
+                                         "hub_oidc_token_url", "hub_oidc_userinfo_url")
+                       if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"hub_authenticator = 'oidc' needs {', '.join(missing)}")
+        return self
 
     @classmethod
     def settings_customise_sources(
