@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,7 +30,7 @@ from pydantic_settings import (
 PROJECT_HOME = Path(__file__).resolve().parent.parent
 """The checkout the package runs from; the default home of data and configuration."""
 
-SECRET_FIELDS = frozenset({"database_url", "database_admin_url"})
+SECRET_FIELDS = frozenset({"database_url", "database_admin_url", "hub_oidc_client_secret"})
 
 
 class SettingsError(ValueError):
@@ -162,10 +162,75 @@ class Settings(BaseSettings):
         description="Monthly audit-log partitions kept created ahead of today.",
     )
 
-    @field_validator("home", "data_dir", mode="after")
+    hub_bind_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Public address of the hub's proxy (loopback by default; in production put "
+        "TLS in front or set `hub_ssl_cert`/`hub_ssl_key`).",
+    )
+    hub_api_port: int = Field(
+        default=8081, ge=1024, le=65535,
+        description="Port of the hub's internal API (always bound to 127.0.0.1).",
+    )
+    hub_proxy_api_port: int = Field(
+        default=8001, ge=1024, le=65535,
+        description="Port of configurable-http-proxy's REST API (always bound to 127.0.0.1).",
+    )
+    hub_proxy_command: Path | None = Field(
+        default=None,
+        description="The configurable-http-proxy executable (default: the one `./run` installs "
+        "from npm, `<checkout>/.npm/node_modules/.bin/configurable-http-proxy`).",
+    )
+    hub_ssl_cert: Path | None = Field(
+        default=None, description="TLS certificate of the proxy (production; unset: plain HTTP)."
+    )
+    hub_ssl_key: Path | None = Field(
+        default=None, description="TLS key of the proxy (a 0600 file; production)."
+    )
+    hub_authenticator: Literal["local", "oidc"] = Field(
+        default="local",
+        description="`local`: platform users table, Argon2 passwords, TOTP for staff with a "
+        "secret (embedded default); `oidc`: the identity provider below (production).",
+    )
+    hub_oidc_authorize_url: str | None = Field(
+        default=None, description="OIDC authorization endpoint of the identity provider."
+    )
+    hub_oidc_token_url: str | None = Field(
+        default=None, description="OIDC token endpoint of the identity provider."
+    )
+    hub_oidc_userinfo_url: str | None = Field(
+        default=None, description="OIDC userinfo endpoint of the identity provider."
+    )
+    hub_oidc_client_id: str | None = Field(default=None, description="OIDC client id of the hub.")
+    hub_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="OIDC client secret. Secret: environment only."
+    )
+    hub_oidc_groups_claim: str = Field(
+        default="groups",
+        description="Claim holding the user's groups; the `reprotech-role-<role>` group must "
+        "match the user's role in the platform database (which also gives the customer).",
+    )
+    hub_state_dir: Path | None = Field(
+        default=None,
+        description="Folder of the hub's SQLite database and pid files (default: `<data_dir>/hub`).",
+    )
+    hub_spawn_timeout: int = Field(
+        default=60, ge=5, le=3600, description="Seconds a single-user server may take to start."
+    )
+
+    @field_validator("home", "data_dir", "hub_state_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Settings:
+        if self.hub_authenticator == "oidc":
+            missing = [name for name in ("hub_oidc_client_id", "hub_oidc_authorize_url",
+                                         "hub_oidc_token_url", "hub_oidc_userinfo_url")
+                       if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"hub_authenticator = 'oidc' needs {', '.join(missing)}")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -190,6 +255,17 @@ class Settings(BaseSettings):
     @property
     def jobs_dir(self) -> Path:
         return self.var_dir / "jobs"
+
+    @property
+    def proxy_command(self) -> Path:
+        return self.hub_proxy_command or (
+            PROJECT_HOME / ".npm" / "node_modules" / ".bin" / "configurable-http-proxy"
+        )
+
+    @property
+    def hub_dir(self) -> Path:
+        """The hub's state: its SQLite database and pid files."""
+        return self.hub_state_dir or self.var_dir / "hub"
 
     @property
     def secrets_dir(self) -> Path:

@@ -308,6 +308,45 @@ def user_set_password(username: str) -> None:
     console.print(f"password of {username} set")
 
 
+@user_app.command("totp")
+def user_totp(
+    username: str,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the second factor")] = False,
+) -> None:
+    """Enrol a staff user in TOTP for the hub's local sign-in; prints the otpauth URI once."""
+    from reprotech_core import signin
+
+    db = _database(_settings())
+    try:
+        with db.session(_system(db)) as session:
+            if remove:
+                signin.remove_totp(session, username)
+                console.print(f"TOTP removed for {username}")
+                return
+            uri = signin.enrol_totp(session, username)
+        console.print("add this to the user's authenticator app (shown once):")
+        console.print(uri, soft_wrap=True, markup=False)
+    finally:
+        db.dispose()
+
+
+@app.command()
+def hub() -> None:
+    """Run JupyterHub and its proxy with the platform's configuration (hub/jupyterhub_config.py)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from reprotech_core.settings import PROJECT_HOME
+
+    config = PROJECT_HOME / "hub" / "jupyterhub_config.py"
+    binary = Path(sys.executable).with_name("jupyterhub")
+    settings = _settings()
+    settings.hub_dir.mkdir(parents=True, exist_ok=True)
+    os.chdir(settings.hub_dir)
+    os.execv(binary, [str(binary), "-f", str(config)])
+
+
 @user_app.command("deactivate")
 def user_deactivate(username: str) -> None:
     """Deactivate a user and drop their notebook login."""

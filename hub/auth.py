@@ -1,0 +1,100 @@
+"""Sign-in for the hub: the platform's local users (embedded default) and OIDC (production).
+
+``ReprotechAuthenticator`` checks username, password and (staff with TOTP enrolled) a one-time
+code against the platform users table through ``reprotech_core.signin``;
+``ReprotechOIDCAuthenticator`` signs in through the production identity provider and checks
+its role claim against the same table. Either way
+the user ends with the groups of ``hub.groups`` (role, customer) and, for admins, hub admin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from jupyterhub.auth import Authenticator
+from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
+from traitlets import Bool
+
+from hub.groups import ROLE_PREFIX, customer_group, role_group
+
+ADMIN_ROLES = frozenset({"admin", "super_admin"})
+
+
+class ReprotechAuthenticator(Authenticator):
+    """Local sign-in against the platform users table (Argon2 passwords, TOTP for staff)."""
+
+    request_otp = Bool(
+        True,
+        help="Show the one-time-code field (staff with TOTP enrolled must fill it).",
+    ).tag(config=True)
+
+    def _database(self):  # the process's Database, created on first sign-in
+        from reprotech_core.db.session import get_database
+
+        return get_database()
+
+    async def authenticate(self, handler, data):  # noqa: ANN001, ANN201 (JupyterHub API)
+        from reprotech_core import signin
+
+        username = (data.get("username") or "").strip()
+        password = data.get("password") or ""
+        if not username or not password:
+            return None
+        try:
+            # Argon2 and the database are blocking: keep the hub's event loop free.
+            signed = await asyncio.to_thread(
+                signin.check, self._database(), username, password, data.get("otp")
+            )
+        except signin.SignInRefused as exc:
+            self.log.info("sign-in refused for %r: %s", username[:32], exc)
+            raise web.HTTPError(403, str(exc)) from None
+        groups = [role_group(signed.role.value)]
+        if signed.customer_id is not None:
+            groups.append(customer_group(signed.customer_id))
+        return {
+            "name": signed.username,
+            "admin": signed.role.value in ADMIN_ROLES,
+            "groups": groups,
+            "auth_state": {"role": signed.role.value, "customer_id": signed.customer_id},
+        }
+
+
+class ReprotechOIDCAuthenticator(GenericOAuthenticator):
+    """Production sign-in through OIDC, kept consistent with the platform users table.
+
+    The identity provider authenticates and says the role (`reprotech-role-<role>` in its
+    groups claim); the platform database must know the user, active, with that same role.
+    The hub groups are then the database's role and customer, so a customer user can only ever
+    carry their own customer.
+    """
+
+    async def get_user_groups(self, auth_state: dict) -> set[str]:
+        from reprotech_core.errors import NotFound, PermissionDenied
+
+        claimed = {g for g in await super().get_user_groups(auth_state)
+                   if g.startswith(ROLE_PREFIX)}
+        username = self.user_info_to_username(auth_state.get(self.user_auth_state_key) or {})
+        try:
+            identity = await asyncio.to_thread(self._database().identity, username)
+        except (NotFound, PermissionDenied):
+            raise web.HTTPError(
+                403, f"Account {username!r} is not active on the Reprotech platform; "
+                "ask your administrator."
+            ) from None
+        if claimed != {role_group(identity.role)}:
+            raise web.HTTPError(
+                403, f"Your identity provider's role for {username!r} does not match the "
+                "platform's; ask your administrator."
+            )
+        groups = {role_group(identity.role)}
+        if identity.customer_id is not None:
+            groups.add(customer_group(identity.customer_id))
+        elif identity.role in ("customer_admin", "customer_user"):
+            raise web.HTTPError(403, f"Account {username!r} belongs to no customer.")
+        return groups
+
+    def _database(self):  # noqa: ANN202
+        from reprotech_core.db.session import get_database
+
+        return get_database()

@@ -1,0 +1,82 @@
+"""JupyterHub configuration of the Reprotech platform: declarative, read from the settings.
+
+Run: ``reprotech hub`` (or ``jupyterhub -f hub/jupyterhub_config.py``). Every value comes from
+``reprotech_core.settings`` (docs/settings.md); the logic lives in ``hub/`` and
+``reprotech_core``. See docs/hub.md for sign-in, spawning and production notes.
+"""
+
+# ruff: noqa: F821 (``c`` and ``get_config`` are provided by JupyterHub)
+import sys
+from pathlib import Path
+
+
+from hub.secrets import secret_file
+from reprotech_core.settings import get_settings
+
+settings = get_settings()
+c = get_config()
+settings.hub_dir.mkdir(parents=True, exist_ok=True)
+
+# Network: the proxy is the one entry point; hub API and proxy API on loopback only.
+c.JupyterHub.bind_url = settings.hub_bind_url
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = settings.hub_api_port
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.hub_proxy_api_port}"
+c.ConfigurableHTTPProxy.command = [str(settings.proxy_command)]
+c.ConfigurableHTTPProxy.auth_token = secret_file(settings.secrets_dir / "hub_proxy_token")
+c.ConfigurableHTTPProxy.pid_file = str(settings.hub_dir / "proxy.pid")
+if settings.hub_ssl_cert and settings.hub_ssl_key:
+    c.JupyterHub.ssl_cert = str(settings.hub_ssl_cert)
+    c.JupyterHub.ssl_key = str(settings.hub_ssl_key)
+
+# State and secrets (generated once, 0600).
+c.JupyterHub.cookie_secret = bytes.fromhex(secret_file(settings.secrets_dir / "hub_cookie_secret"))
+c.CryptKeeper.keys = [bytes.fromhex(secret_file(settings.secrets_dir / "hub_crypt_key"))]
+c.JupyterHub.db_url = f"sqlite:///{settings.hub_dir / 'jupyterhub.sqlite'}"
+c.JupyterHub.pid_file = str(settings.hub_dir / "jupyterhub.pid")
+c.JupyterHub.log_level = settings.log_level
+
+# Sign-in: role and customer travel as hub groups (hub/groups.py).
+c.Authenticator.manage_groups = True
+c.Authenticator.enable_auth_state = True
+if settings.hub_authenticator == "local":
+    c.JupyterHub.authenticator_class = "hub.auth.ReprotechAuthenticator"
+    c.Authenticator.allow_all = True  # the platform users table decides who exists
+else:
+    # Production: OIDC (oauthenticator's GenericOAuthenticator, hub/auth.py). The identity
+    # provider's groups claim must hold `reprotech-role-<role>` matching the user's role in the
+    # platform database; the hub groups (role, customer) are then taken from the database.
+    c.JupyterHub.authenticator_class = "hub.auth.ReprotechOIDCAuthenticator"
+    c.GenericOAuthenticator.client_id = settings.hub_oidc_client_id
+    if settings.hub_oidc_client_secret is not None:
+        c.GenericOAuthenticator.client_secret = settings.hub_oidc_client_secret.get_secret_value()
+    c.GenericOAuthenticator.authorize_url = settings.hub_oidc_authorize_url
+    c.GenericOAuthenticator.token_url = settings.hub_oidc_token_url
+    c.GenericOAuthenticator.userdata_url = settings.hub_oidc_userinfo_url
+    c.GenericOAuthenticator.oauth_callback_url = (
+        f"{settings.hub_bind_url.rstrip('/')}/hub/oauth_callback"
+    )
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+    c.GenericOAuthenticator.username_claim = "preferred_username"
+    c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{settings.hub_oidc_groups_claim}"
+    c.GenericOAuthenticator.allowed_groups = {
+        f"reprotech-role-{r}" for r in ("super_admin", "admin", "veterinarian", "technician",
+                                        "researcher", "lab_ops", "customer_admin", "customer_user")
+    }
+    c.GenericOAuthenticator.admin_groups = {"reprotech-role-admin", "reprotech-role-super_admin"}
+
+# Spawning by role (hub/spawner.py). Users cannot change their server's environment.
+c.JupyterHub.spawner_class = "hub.spawner.RoleSpawner"
+c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+c.Spawner.default_url = "/lab"
+c.Spawner.disable_user_config = True
+c.Spawner.start_timeout = settings.hub_spawn_timeout
+c.Spawner.http_timeout = settings.hub_spawn_timeout
+c.Spawner.ip = "127.0.0.1"
+c.RoleSpawner.home_dir_template = str(settings.hub_dir / "homes" / "{username}")
+c.RoleSpawner.platform_env = {
+    "REPROTECH_DB_HOST": settings.db_host,
+    "REPROTECH_DB_PORT": settings.db_port,
+    "REPROTECH_DB_NAME": settings.db_name,
+    "REPROTECH_HUB_URL": settings.hub_bind_url,
+}
