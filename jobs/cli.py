@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import text
 
 from jobs import queue
@@ -18,7 +17,7 @@ from jobs.notify import notify_failures
 from jobs.scheduler import enqueue_due
 from jobs.schedules import ScheduleError, load_schedules
 from jobs.worker import Worker
-from reprotech_core.cli.context import open_database, settings
+from reprotech_core.cli.context import open_database, print_table, settings, system_session
 from reprotech_core.errors import NotFound
 
 app = typer.Typer(help="Scheduled notebook jobs: schedules, runs, workers, scheduler.",
@@ -46,14 +45,12 @@ def schedules() -> None:
 
     from croniter import croniter
 
-    table = Table()
-    for col in ("name", "cron (UTC)", "next", "notebook", "retries", "timeout", "roles"):
-        table.add_column(col)
+    rows = []
     for s in load_schedules(home=settings().home).values():
         nxt = croniter(s.cron, datetime.now(UTC)).get_next(datetime) if s.cron else None
-        table.add_row(s.name, s.cron or "by hand", f"{nxt:%Y-%m-%d %H:%M}" if nxt else "—",
-                      s.notebook, str(s.retries), f"{s.timeout_s}s", ", ".join(s.roles))
-    console.print(table)
+        rows.append((s.name, s.cron or "by hand", f"{nxt:%Y-%m-%d %H:%M}" if nxt else None,
+                     s.notebook, s.retries, f"{s.timeout_s}s", ", ".join(s.roles)))
+    print_table(("name", "cron (UTC)", "next", "notebook", "retries", "timeout", "roles"), rows)
 
 
 @app.command("run")
@@ -117,24 +114,15 @@ def _print_run(row) -> None:
 @app.command("list")
 def list_runs(limit: int = 20, status: str | None = None) -> None:
     """Recent runs, newest first."""
-    db, system = open_database()
-    try:
-        with db.session(system) as session:
-            rows = session.execute(text(
-                "SELECT id, job, status, attempts, progress, queued_at, finished_at, error "
-                "FROM core.job_runs WHERE (CAST(:s AS text) IS NULL OR status = :s) "
-                "ORDER BY id DESC LIMIT :n"), {"s": status, "n": limit}).all()
-    finally:
-        db.dispose()
-    table = Table()
-    for col in ("id", "job", "status", "attempts", "progress", "queued", "finished", "error"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(str(r.id), r.job, r.status, str(r.attempts), r.progress or "",
-                      f"{r.queued_at:%m-%d %H:%M}",
-                      f"{r.finished_at:%m-%d %H:%M}" if r.finished_at else "",
-                      (r.error or "")[:60])
-    console.print(table)
+    with system_session() as session:
+        rows = session.execute(text(
+            "SELECT id, job, status, attempts, progress, queued_at, finished_at, error "
+            "FROM core.job_runs WHERE (CAST(:s AS text) IS NULL OR status = :s) "
+            "ORDER BY id DESC LIMIT :n"), {"s": status, "n": limit}).all()
+    print_table(("id", "job", "status", "attempts", "progress", "queued", "finished", "error"),
+                ((r.id, r.job, r.status, r.attempts, r.progress, f"{r.queued_at:%m-%d %H:%M}",
+                  f"{r.finished_at:%m-%d %H:%M}" if r.finished_at else None,
+                  (r.error or "")[:60]) for r in rows))
 
 
 @app.command("show")
@@ -160,24 +148,16 @@ def follow(run_id: int) -> None:
 @app.command("cancel")
 def cancel(run_id: int) -> None:
     """Cancel a queued run, or stop a running one."""
-    db, system = open_database()
-    try:
-        with db.session(system) as session:
-            state = queue.cancel(session, run_id)
-    finally:
-        db.dispose()
+    with system_session() as session:
+        state = queue.cancel(session, run_id)
     console.print(f"run {run_id}: {'cancelled' if state == 'cancelled' else 'stop requested'}")
 
 
 @app.command("retry")
 def retry(run_id: int) -> None:
     """Queue a failed or cancelled run again."""
-    db, system = open_database()
-    try:
-        with db.session(system) as session:
-            queue.retry(session, run_id)
-    finally:
-        db.dispose()
+    with system_session() as session:
+        queue.retry(session, run_id)
     console.print(f"run {run_id} queued again")
 
 

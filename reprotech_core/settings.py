@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal

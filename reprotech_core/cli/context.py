@@ -3,9 +3,11 @@ platform's ``system`` user (the embedded cluster is started when needed)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from reprotech_core.db.cluster import Cluster
@@ -38,3 +40,14 @@ def system_session(reason: str | None = None) -> Iterator[Session]:
             yield session
     finally:
         db.dispose()
+
+
+def print_table(columns: Iterable[str], rows: Iterable[Iterable[object]], *,
+                title: str | None = None) -> None:
+    """Print rows as a table; ``None`` shows as a dash."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("—" if v is None else str(v) for v in row))
+    Console().print(table)

@@ -11,12 +11,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select
 
 from data_models.lab import Genotype, GenotypingBatch, QcResult
 from reprotech_core.accounts import customer_by_code
-from reprotech_core.cli.context import open_database, settings, system_session
+from reprotech_core.cli.context import open_database, print_table, settings, system_session
 from reprotech_core.errors import NotFound
 from reprotech_core.genomics.manifest import PanelManifest, read_manifest
 from reprotech_core.store.batch_qc import qc_batch, release_batches
@@ -122,12 +121,7 @@ def batches() -> None:
             .outerjoin(Genotype, Genotype.batch_id == GenotypingBatch.id)
             .outerjoin(QcResult, QcResult.batch_id == GenotypingBatch.id)
             .group_by(GenotypingBatch.id).order_by(GenotypingBatch.name)).all()
-    table = Table()
-    for col in ("batch", "stage", "samples", "QC fail", "QC review"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(str(v) for v in row))
-    console.print(table)
+    print_table(("batch", "stage", "samples", "QC fail", "QC review"), rows)
 
 
 @app.command("snapshot")

@@ -22,14 +22,14 @@ from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
 from jobs import cli as jobs_cli
 from reprotech_core.cli import context, evaluation, genotypes, lab
-from reprotech_core.cli.context import system_session
+from reprotech_core.cli.context import print_table, system_session
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import ReprotechError
 from reprotech_core.roles import Role
-from reprotech_core.settings import Settings, get_settings, settings_markdown
+from reprotech_core.settings import Settings, settings_markdown
 
 app = typer.Typer(
     help="Reprotech Analytics platform: database, data, users and analyses.",
@@ -248,12 +248,7 @@ def customer_list() -> None:
             .outerjoin(Animal, Animal.customer_id == Customer.id)
             .group_by(Customer.id).order_by(Customer.code)
         ).all()
-    table = Table()
-    for col in ("code", "name", "kind", "tier", "animals"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*(str(v) for v in row))
-    console.print(table)
+    print_table(("code", "name", "kind", "tier", "animals"), rows)
 
 
 # user --------------------------------------------------------------------------------------
@@ -283,12 +278,7 @@ def user_list() -> None:
             select(User.username, User.role, Customer.code, User.active, User.db_login)
             .outerjoin(Customer, Customer.id == User.customer_id).order_by(User.username)
         ).all()
-    table = Table()
-    for col in ("username", "role", "customer", "active", "notebook login"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("—" if v is None else str(v) for v in row))
-    console.print(table)
+    print_table(("username", "role", "customer", "active", "notebook login"), rows)
 
 
 @user_app.command("assign")
