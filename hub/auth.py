@@ -1,7 +1,6 @@
 """Sign-in for the hub: the platform's local users (embedded default) and OIDC (production).
 
-``ReprotechAuthenticator`` checks username, password and (staff with TOTP enrolled) a one-time
-code against the platform users table through ``reprotech_core.signin``;
+``ReprotechAuthenticator`` checks username, password and (staff) a one-time code against the platform users table through ``reprotech_core.signin``;
 ``ReprotechOIDCAuthenticator`` signs in through the production identity provider and checks
 its role claim against the same table. Either way
 the user ends with the groups of ``hub.groups`` (role, customer) and, for admins, hub admin.
@@ -26,7 +25,12 @@ class ReprotechAuthenticator(Authenticator):
 
     request_otp = Bool(
         True,
-        help="Show the one-time-code field (staff with TOTP enrolled must fill it).",
+        help="Show the one-time-code field (staff must fill it).",
+    ).tag(config=True)
+
+    require_staff_totp = Bool(
+        True,
+        help="Refuse staff accounts that have no TOTP second factor enrolled.",
     ).tag(config=True)
 
     def _database(self):  # the process's Database, created on first sign-in
@@ -44,7 +48,8 @@ class ReprotechAuthenticator(Authenticator):
         try:
             # Argon2 and the database are blocking: keep the hub's event loop free.
             signed = await asyncio.to_thread(
-                signin.check, self._database(), username, password, data.get("otp")
+                signin.check, self._database(), username, password, data.get("otp"),
+                require_staff_totp=self.require_staff_totp,
             )
         except signin.SignInRefused as exc:
             self.log.info("sign-in refused for %r: %s", username[:32], exc)

@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 
+from hub.kernel import install_kernel_spec
 from hub.secrets import secret_file
+from hub.services import landing_url, services
 from reprotech_core.settings import get_settings
 
 settings = get_settings()
@@ -42,6 +44,7 @@ c.Authenticator.enable_auth_state = True
 if settings.hub_authenticator == "local":
     c.JupyterHub.authenticator_class = "hub.auth.ReprotechAuthenticator"
     c.Authenticator.allow_all = True  # the platform users table decides who exists
+    c.ReprotechAuthenticator.require_staff_totp = settings.hub_staff_totp_required
 else:
     # Production: OIDC (oauthenticator's GenericOAuthenticator, hub/auth.py). The identity
     # provider's groups claim must hold `reprotech-role-<role>` matching the user's role in the
@@ -65,7 +68,17 @@ else:
     }
     c.GenericOAuthenticator.admin_groups = {"reprotech-role-admin", "reprotech-role-super_admin"}
 
+# Services (hub/services.py): the shared dashboards, the job scheduler and workers, the idle
+# culler, and a metrics token for Prometheus (hub metrics at /hub/metrics need it).
+c.JupyterHub.services, c.JupyterHub.load_roles = services(
+    settings, secret_file(settings.secrets_dir / "metrics_token")
+)
+c.JupyterHub.default_url = landing_url  # customers, vets, technicians land on the dashboards
+c.JupyterHub.authenticate_prometheus = True
+c.JupyterHub.shutdown_on_logout = False
+
 # Spawning by role (hub/spawner.py). Users cannot change their server's environment.
+install_kernel_spec()
 c.JupyterHub.spawner_class = "hub.spawner.RoleSpawner"
 c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
@@ -74,6 +87,9 @@ c.Spawner.start_timeout = settings.hub_spawn_timeout
 c.Spawner.http_timeout = settings.hub_spawn_timeout
 c.Spawner.ip = "127.0.0.1"
 c.RoleSpawner.home_dir_template = str(settings.hub_dir / "homes" / "{username}")
+c.RoleSpawner.db_host = settings.db_host
+c.RoleSpawner.db_port = str(settings.db_port)
+c.RoleSpawner.db_name = settings.db_name
 c.RoleSpawner.platform_env = {
     "REPROTECH_DB_HOST": settings.db_host,
     "REPROTECH_DB_PORT": settings.db_port,

@@ -6,29 +6,40 @@ single-machine demo only; production mixes it over KubeSpawner or SystemdSpawner
 the per-role ``mem_limit``/``cpu_limit`` set here (the local spawner only advertises them in
 ``MEM_LIMIT``/``CPU_LIMIT``).
 
-- researcher, lab_ops: a single-user Jupyter server (JupyterLab);
-- veterinarian, technician, admin, super_admin: allowed too for now (their staff dashboards
-  arrive with the dashboards issue);
-- customer_admin, customer_user: no personal server; the spawn is refused with a readable
-  message (the shared dashboard service is where customers go).
+- researcher, lab_ops, admin, super_admin: JupyterLab with the ``reprotech`` kernel as the
+  default and the user's own database login (``reprotech_core.db.logins``: a login limited by
+  the role's grants and row security, never the application's), handed over the standard libpq
+  way — ``PGHOST``/``PGPORT``/``PGDATABASE``/``PGUSER`` and a 0600 ``PGPASSFILE`` in the user's
+  home — so ``psycopg.connect("")`` in a notebook is that user. The password is rotated at
+  every start.
+- veterinarian, technician, customer_admin, customer_user: no personal server; their work is
+  in the shared dashboard service (``hub/services.py`` sends them there after sign-in; a spawn
+  is refused with a message pointing there).
 
-The server's environment names the platform (database host, port, name, the user and role)
-and never carries the application's database password.
+Per role: memory/CPU limits (enforced by the production spawner) and idle culling inside the
+server (kernels and the server itself stop when idle; the hub's idle culler is the backstop).
+The server's environment carries no ``REPROTECH_*`` variable of the hub's own (no database
+URLs or secret files), user site-packages are ignored, and user Jupyter config is disabled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner, SpawnException
 from traitlets import Dict, HasTraits, List, Unicode
 
 from hub.groups import role_of
+from hub.kernel import KERNEL_NAME
+from hub.services import dashboards_prefix
 
 CUSTOMER_MESSAGE = (
     "Customer accounts have no personal notebook server. "
-    "Your herd's dashboards are served by the Reprotech dashboard service."
+    "Your herd's dashboards are served by the Reprotech dashboard service"
 )
+DASHBOARD_MESSAGE = "The {role} role works in the Reprotech dashboards, without a notebook server"
 
 
 class RoleSpawnerMixin(HasTraits):
@@ -36,8 +47,7 @@ class RoleSpawnerMixin(HasTraits):
 
     server_roles = List(
         Unicode(),
-        default_value=["researcher", "lab_ops", "veterinarian", "technician", "admin",
-                       "super_admin"],
+        default_value=["researcher", "lab_ops", "admin", "super_admin"],
         help="Roles that get a personal single-user server.",
     ).tag(config=True)
 
@@ -53,9 +63,22 @@ class RoleSpawnerMixin(HasTraits):
         help="CPU limit per role, in cores (enforced by the production spawner).",
     ).tag(config=True)
 
+    role_idle_seconds = Dict(
+        default_value={"researcher": 4 * 3600, "lab_ops": 2 * 3600, "admin": 3600,
+                       "super_admin": 3600},
+        help="Idle kernels and an idle server stop after this many seconds, per role.",
+    ).tag(config=True)
+
     platform_env = Dict(
         help="REPROTECH_* variables naming the platform (no secrets), set by the hub config.",
     ).tag(config=True)
+
+    _database_login: tuple[str, Path] | None = None  # (login, pgpass file) of the running server
+
+    db_host = Unicode("127.0.0.1", help="PostgreSQL host the users' logins connect to.").tag(
+        config=True)
+    db_port = Unicode("5432", help="PostgreSQL port.").tag(config=True)
+    db_name = Unicode("reprotech", help="PostgreSQL database.").tag(config=True)
 
     @property
     def platform_role(self) -> str | None:
@@ -70,9 +93,10 @@ class RoleSpawnerMixin(HasTraits):
                 reason="role", status_code=403,
             )
         if role not in self.server_roles:
-            raise SpawnException(CUSTOMER_MESSAGE if role.startswith("customer_") else
-                                 f"The {role} role has no personal server.",
-                                 reason="role", status_code=403)
+            message = (CUSTOMER_MESSAGE if role.startswith("customer_")
+                       else DASHBOARD_MESSAGE.format(role=role))
+            raise SpawnException(f"{message}: {dashboards_prefix()}", reason="role",
+                                 status_code=403)
         return role
 
     async def start(self):  # noqa: ANN201 (JupyterHub API)
@@ -81,7 +105,33 @@ class RoleSpawnerMixin(HasTraits):
             self.mem_limit = self.role_mem_limits[role]
         if role in self.role_cpu_limits:
             self.cpu_limit = float(self.role_cpu_limits[role])
+        try:
+            self._database_login = await asyncio.to_thread(self._provision_database_login)
+        except Exception as exc:  # the user must see why, not a hanging spawn page
+            self.log.error("database login for %s failed: %s", self.user.name, exc)
+            raise SpawnException(
+                "Your database login could not be prepared; ask your administrator.",
+                reason="database-login", status_code=500,
+            ) from None
         return await super().start()
+
+    def _provision_database_login(self) -> tuple[str, Path]:
+        """Create or rotate the user's own database login; write it to a 0600 libpq pgpass."""
+        from reprotech_core.db.logins import provision
+        from reprotech_core.db.migrate import admin_url
+        from reprotech_core.db.session import get_database
+        from reprotech_core.settings import get_settings
+
+        db = get_database()
+        creds = provision(db, admin_url(get_settings()), db.identity("system"), self.user.name)
+        home = Path(self.home_dir)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = home / ".pgpass"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"{self.db_host}:{self.db_port}:{self.db_name}:{creds.login}:"
+                      f"{creds.password}\n")
+        return creds.login, path
 
     def get_env(self) -> dict[str, str]:
         env = super().get_env()
@@ -90,10 +140,23 @@ class RoleSpawnerMixin(HasTraits):
         env.update({k: str(v) for k, v in self.platform_env.items()})
         env["REPROTECH_USER"] = self.user.name
         env["REPROTECH_ROLE"] = self.platform_role or ""
+        env["PYTHONNOUSERSITE"] = "1"  # no packages from the user's own site-packages
+        if self._database_login:
+            login, pgpass = self._database_login
+            env.update(PGHOST=self.db_host, PGPORT=self.db_port, PGDATABASE=self.db_name,
+                       PGUSER=login, PGPASSFILE=str(pgpass))
         return env
 
     def get_args(self) -> list[str]:
         args = super().get_args()
+        idle = self.role_idle_seconds.get(self.platform_role or "")
+        args.append(f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}")
+        # Panel's server extension costs JupyterLab seconds at start; dashboards are a service.
+        args.append("--ServerApp.jpserver_extensions=panel.io.jupyter_server_extension=False")
+        if idle:
+            args += [f"--MappingKernelManager.cull_idle_timeout={idle}",
+                     "--MappingKernelManager.cull_interval=300",
+                     f"--ServerApp.shutdown_no_activity_timeout={idle}"]
         if os.geteuid() == 0 and "--allow-root" not in args:
             args.append("--allow-root")  # jupyter-server refuses root otherwise (CI runs as root)
         return args

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import signal
 import threading
 import time
 from typing import Annotated
@@ -206,11 +207,23 @@ def scheduler(interval: float = 30.0) -> None:
 @app.command("serve")
 def serve(workers: Annotated[int | None, typer.Option(help="Default: job_workers")] = None
           ) -> None:
-    """The scheduler and the workers in one service (what the hub starts)."""
+    """The scheduler and the workers in one service (what the hub starts and stops).
+
+    SIGTERM (the hub stopping) ends the scheduler and the workers; a run cut short is retried
+    by the next worker after its lease expires.
+    """
     n = workers or settings().job_workers
     procs = [multiprocessing.Process(target=_work, args=(f"worker-{i}", False), daemon=True)
              for i in range(n)]
     for p in procs:
         p.start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console.print(f"scheduler and {n} worker(s) running")
-    _schedule_loop(threading.Event(), 30.0)
+    try:
+        _schedule_loop(stop, 30.0)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.join(timeout=10)

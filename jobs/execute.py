@@ -35,11 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parameters", required=True)
     parser.add_argument("--result", required=True)
     parser.add_argument("--cwd", required=True)
+    parser.add_argument("--run-id", type=int, required=True)
     args = parser.parse_args(argv)
     result: dict = {"status": "succeeded", "error": None, "cell": None}
     try:
+        if not Path(args.notebook).is_file():
+            raise FileNotFoundError(f"notebook {args.notebook} does not exist")
+        parameters = json.loads(args.parameters)
+        if "run_id" in papermill.inspect_notebook(args.notebook):
+            parameters["run_id"] = args.run_id  # side effects keyed to the run: retries are safe
         papermill.execute_notebook(
-            args.notebook, args.output, parameters=json.loads(args.parameters),
+            args.notebook, args.output, parameters=parameters,
             kernel_name="python3", progress_bar=False, cwd=args.cwd,
             request_save_on_cell_execute=True)
     except PapermillExecutionError as exc:

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import papermill
 from sqlalchemy.exc import OperationalError
 
 from jobs import queue
@@ -85,12 +84,10 @@ class Worker:
         output = folder / f"attempt-{run.attempts}.ipynb"
         result_file = folder / f"attempt-{run.attempts}.json"
         notebook = self.home / run.notebook
-        params = dict(run.parameters)
-        if "run_id" in papermill.inspect_notebook(str(notebook)):
-            params["run_id"] = run.id  # side effects are keyed to the run, so retries are safe
         proc = subprocess.Popen(
             [sys.executable, "-m", "jobs.execute", "--notebook", str(notebook),
-             "--output", str(output), "--parameters", json.dumps(params),
+             "--output", str(output), "--parameters", json.dumps(dict(run.parameters)),
+             "--run-id", str(run.id),
              "--result", str(result_file), "--cwd", str(folder)],
             start_new_session=True, preexec_fn=_die_with_parent, cwd=str(self.home),
             stdout=subprocess.DEVNULL, stderr=open(folder / f"attempt-{run.attempts}.log", "w"))

@@ -216,6 +216,36 @@ class Settings(BaseSettings):
         default=60, ge=5, le=3600, description="Seconds a single-user server may take to start."
     )
 
+    hub_staff_totp_required: bool = Field(
+        default=True,
+        description="Local sign-in: staff accounts must have a TOTP second factor enrolled "
+        "(`reprotech user totp <name>`); without one their sign-in is refused.",
+    )
+    hub_jobs_service: bool = Field(
+        default=True,
+        description="Run the job scheduler and workers (`reprotech jobs serve`) as a "
+        "hub-managed service, started and stopped with the hub.",
+    )
+    hub_cull_idle_seconds: int = Field(
+        default=3600, ge=60,
+        description="jupyterhub-idle-culler stops personal servers idle this long (roles may "
+        "stop sooner inside the server, see docs/hub.md).",
+    )
+    dashboards_port: int = Field(
+        default=8050, ge=1024, le=65535,
+        description="Port of the shared dashboard service (Panel), bound to 127.0.0.1; users "
+        "reach it through the proxy at `/services/dashboards/`.",
+    )
+    dashboards_processes: int = Field(
+        default=1, ge=1, le=64,
+        description="Processes of the shared dashboard service (Bokeh `num_procs`).",
+    )
+    dashboards_session_hours: float = Field(
+        default=8.0, gt=0, le=720,
+        description="A dashboard sign-in lasts this long; then the user signs in through the "
+        "hub again.",
+    )
+
     @field_validator("home", "data_dir", "hub_state_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

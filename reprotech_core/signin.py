@@ -2,8 +2,9 @@
 
 This is the embedded default's identity check, used by the hub's ``ReprotechAuthenticator``;
 production signs in through an OIDC identity provider instead (see docs/hub.md). Passwords are
-Argon2 hashes (``accounts.verify_password``); staff with a ``totp_secret`` also give a
-time-based one-time code (RFC 6238, via pyotp).
+Argon2 hashes (``accounts.verify_password``); staff also give a time-based one-time code
+(RFC 6238, via pyotp) — compulsory by default (setting ``hub_staff_totp_required``), because a
+staff password alone opens every customer's data.
 
 The hub reads the user's row through the application login and row security, as the user
 themselves (policy ``self_read``): the hub holds no power to read other users' rows.
@@ -36,11 +37,19 @@ class SignedIn:
     customer_id: int | None
 
 
-def check(db: Database, username: str, password: str, totp_code: str | None = None) -> SignedIn:
+STAFF_NEEDS_TOTP = (
+    "Staff accounts need a second factor. Ask an administrator to enrol you "
+    "(`reprotech user totp <username>`), then sign in with the code from your authenticator app."
+)
+
+
+def check(db: Database, username: str, password: str, totp_code: str | None = None, *,
+          require_staff_totp: bool = True) -> SignedIn:
     """Check a sign-in against the platform users table; raise :class:`SignInRefused`.
 
     Refused: unknown user or wrong password (one message), deactivated user, unknown role,
-    customer role without a customer, staff with TOTP enrolled and a missing/wrong code.
+    customer role without a customer, staff without TOTP enrolled (when required), staff with
+    a missing/wrong code.
     """
     try:
         identity = db.identity(username)
@@ -64,6 +73,8 @@ def check(db: Database, username: str, password: str, totp_code: str | None = No
             f"Account {username!r} is a {role} but belongs to no customer; "
             "ask your administrator to attach it to a customer."
         )
+    if not role.customer_scoped and not totp_secret and require_staff_totp:
+        raise SignInRefused(STAFF_NEEDS_TOTP)
     if not role.customer_scoped and totp_secret:
         if not totp_code or not pyotp.TOTP(totp_secret).verify(totp_code.strip(), valid_window=1):
             raise SignInRefused("Staff sign-in needs the current code from your authenticator app.")

@@ -89,6 +89,17 @@ def test_failing_cell_is_recorded_with_its_message_and_notebook(db, system, tmp_
                json.dumps(c) for c in notebook["cells"])
 
 
+def test_a_missing_notebook_fails_the_run_not_the_worker(db, system, tmp_path):
+    with db.session(system) as s:  # queued, then its notebook went away (a bad deployment)
+        run_id = queue.enqueue(s, job(retries=0), system)
+        s.execute(text("UPDATE core.job_runs SET notebook = :nb WHERE id = :i"),
+                  {"nb": "notebooks/jobs/removed-since.ipynb", "i": run_id})
+    assert worker(db, system, tmp_path, "wg").run_once() == "failed"
+    run = runs(db, system, [run_id])[run_id]
+    assert run.error == ("FileNotFoundError: notebook "
+                         f"{PROJECT_HOME / 'notebooks/jobs/removed-since.ipynb'} does not exist")
+
+
 def test_failed_attempt_is_retried_until_its_limit(db, system, tmp_path):
     with db.session(system) as s:
         run_id = queue.enqueue(s, job(retries=1), system, parameters={"fail": True})

@@ -49,3 +49,14 @@ def test_unknown_user_and_wrong_password_look_the_same(db, users) -> None:
 def test_customers_cannot_enrol_totp(db, system, users) -> None:
     with db.session(system) as s, pytest.raises(PermissionDenied):
         signin.enrol_totp(s, "si-cust")
+
+
+def test_staff_without_a_second_factor_are_refused_unless_the_setting_allows(db, system,
+                                                                              users) -> None:
+    with db.session(system) as s:
+        accounts.create_user(s, accounts.NewUser("si-vet", "si", "veterinarian",
+                                                 password=PASSWORD))
+    with pytest.raises(signin.SignInRefused, match="second factor"):
+        signin.check(db, "si-vet", PASSWORD)
+    signed = signin.check(db, "si-vet", PASSWORD, require_staff_totp=False)
+    assert signed.role is Role.VETERINARIAN

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 import requests
 
@@ -71,24 +72,38 @@ def process_env(pid: int) -> dict[str, str]:
     return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
 
 
+STAFF_TOTP: dict[str, str] = {}
+"""TOTP secret of every staff user the hub tests sign in as (filled by ``hub_users``)."""
+
+
+def otp_for(username: str) -> str | None:
+    """The current one-time code of a staff test user (``None`` for customers)."""
+    secret = STAFF_TOTP.get(username)
+    return pyotp.TOTP(secret).now() if secret else None
+
+
 @pytest.fixture(scope="session")
 def hub_users(world, db, system) -> dict[str, str]:
-    """Every world user with a password, a staff user with TOTP and a deactivated one."""
-    import pyotp
-
+    """Every world user with a password (staff with TOTP, which the hub requires of them), a
+    staff user without a second factor, and a deactivated one."""
     from reprotech_core import accounts
+    from reprotech_core.roles import Role
     from reprotech_core.signin import enrol_totp
 
     with db.session(system) as s:
-        for name in world.users:
+        for name, identity in world.users.items():
             accounts.set_password(s, name, PASSWORD)
+            if not Role(identity.role).customer_scoped:
+                STAFF_TOTP[name] = pyotp.parse_uri(enrol_totp(s, name)).secret
         accounts.create_user(s, accounts.NewUser("hub-totp", "TOTP researcher", "researcher",
                                                  password=PASSWORD))
-        totp = pyotp.parse_uri(enrol_totp(s, "hub-totp")).secret
+        STAFF_TOTP["hub-totp"] = pyotp.parse_uri(enrol_totp(s, "hub-totp")).secret
+        accounts.create_user(s, accounts.NewUser("hub-nofactor", "No factor", "researcher",
+                                                 password=PASSWORD))
         accounts.create_user(s, accounts.NewUser("hub-gone", "Gone researcher", "researcher",
                                                  password=PASSWORD))
         accounts.deactivate(s, "hub-gone")
-    return {"totp_secret": totp}
+    return {"totp_secret": STAFF_TOTP["hub-totp"]}
 
 
 @contextmanager
@@ -100,6 +115,10 @@ def running_hub(settings: Settings, name: str, **extra_env: str) -> Iterator[Hub
     token = secrets.token_hex(16)
     state = settings.var_dir / "hubs" / name
     state.mkdir(parents=True, exist_ok=True)
+    for folder in ("config", "notebooks"):  # the jobs service runs the checkout's notebooks
+        link = settings.home / folder
+        if not link.exists():
+            link.symlink_to(PROJECT_HOME / folder)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPROTECH_", "JUPYTERHUB_"))}
     env.update(
         REPROTECH_HOME=str(settings.home),
@@ -111,6 +130,10 @@ def running_hub(settings: Settings, name: str, **extra_env: str) -> Iterator[Hub
         REPROTECH_HUB_PROXY_API_PORT=str(proxy_api_port),
         REPROTECH_HUB_PROXY_COMMAND=str(PROXY),
         HUB_TEST_API_TOKEN=token,
+        # The jobs service runs workers for the tests' own runs; no scheduled catch-up here.
+        REPROTECH_SCHEDULER_CATCHUP_HOURS="0",
+        REPROTECH_JOB_WORKERS="1",
+        REPROTECH_DASHBOARDS_PORT=str(free_port()),
         **extra_env,
     )
     log = state / "jupyterhub.log"

@@ -6,8 +6,9 @@ from pathlib import Path
 
 c = get_config()
 load_subconfig(str(Path(__file__).resolve().parents[2] / "hub" / "jupyterhub_config.py"))
-c.JupyterHub.services = [{"name": "hub-tests", "api_token": os.environ["HUB_TEST_API_TOKEN"]}]
-c.JupyterHub.load_roles = [
-    {"name": "hub-tests", "scopes": ["admin:users", "admin:servers", "list:users"],
+c.JupyterHub.services.append({"name": "hub-tests", "api_token": os.environ["HUB_TEST_API_TOKEN"]})
+c.JupyterHub.load_roles.append(
+    {"name": "hub-tests", "scopes": ["admin:users", "admin:servers", "list:users", "list:services",
+                "read:services"],
      "services": ["hub-tests"]},
-]
+)

@@ -11,7 +11,7 @@ import requests
 
 from hub.spawner import CUSTOMER_MESSAGE
 from reprotech_core.signin import WRONG_CREDENTIALS
-from tests.hub.conftest import PASSWORD, Hub, process_env
+from tests.hub.conftest import PASSWORD, Hub, otp_for, process_env
 
 XSRF = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 
@@ -23,6 +23,7 @@ def sign_in(hub: Hub, username: str, password: str = PASSWORD, otp: str | None =
     assert page.status_code == 200
     form = {"username": username, "password": password,
             "_xsrf": XSRF.search(page.text).group(1)}
+    otp = otp_for(username) if otp is None else otp
     if otp is not None:
         form["otp"] = otp
     answer = browser.post(f"{hub.url}/hub/login", data=form, allow_redirects=False, timeout=30)
@@ -88,6 +89,11 @@ def test_deactivated_user_is_refused_with_a_message(hub: Hub) -> None:
     _, answer = sign_in(hub, "hub-gone")
     assert answer.status_code == 403
     assert "deactivated" in answer.text
+
+
+def test_staff_without_a_second_factor_are_refused(hub: Hub, hub_users) -> None:
+    _, answer = sign_in(hub, "hub-nofactor", otp="")
+    assert answer.status_code == 403 and "second factor" in answer.text
 
 
 def test_staff_with_totp_needs_the_code(hub: Hub, hub_users) -> None:

@@ -1,0 +1,92 @@
+"""The services the hub starts, stops and routes to, and where each role lands after sign-in.
+
+- ``dashboards``: the shared Panel service (``dashboards/serve.py``) every customer and the
+  dashboard-using staff work in; it signs users in through the hub's OAuth, so the hub routes
+  ``/services/dashboards/`` to it and it knows users only by their hub identity.
+- ``jobs``: the job scheduler and workers (``reprotech jobs serve``), so lab batches run while
+  the hub runs; labs without a hub run the same command alone.
+- ``idle-culler``: jupyterhub-idle-culler, stopping personal servers left idle.
+- ``prometheus``: no process, only a token with ``read:metrics`` for the scraper, which the
+  dashboard service accepts for its own metrics too.
+
+Managed services get the hub's ``REPROTECH_*`` variables (they are platform code, unlike users'
+servers, which get none of them).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from hub.groups import role_of
+from reprotech_core.settings import Settings
+
+DASHBOARDS = "dashboards"
+DASHBOARD_ROLES = frozenset({"customer_admin", "customer_user", "veterinarian", "technician"})
+"""Roles whose home is the dashboard service (they get no personal server)."""
+
+
+def dashboards_prefix() -> str:
+    return f"/services/{DASHBOARDS}/"
+
+
+def platform_environment() -> dict[str, str]:
+    """The hub's own platform settings, handed to the services it manages."""
+    keep = ("REPROTECH_", "PATH", "LANG", "LC_ALL", "HOME", "PYTHONPATH")
+    return {k: v for k, v in os.environ.items() if k.startswith(keep)}
+
+
+def services(settings: Settings, metrics_token: str) -> tuple[list[dict], list[dict]]:
+    """The hub's ``services`` and the ``load_roles`` giving them their scopes."""
+    bin_dir = Path(sys.executable).parent
+    env = platform_environment()
+    defined = [
+        {
+            "name": DASHBOARDS,
+            "url": f"http://127.0.0.1:{settings.dashboards_port}",
+            "command": [sys.executable, "-m", "dashboards.serve"],
+            "environment": env,
+            "oauth_no_confirm": True,
+            "oauth_redirect_uri": dashboards_redirect_uri(settings),
+            "display": True,
+            "info": {"description": "Herd portal and staff dashboards"},
+        },
+        {
+            "name": "idle-culler",
+            "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                        f"--timeout={settings.hub_cull_idle_seconds}",
+                        f"--cull-every={max(60, settings.hub_cull_idle_seconds // 6)}"],
+        },
+        {"name": "prometheus", "api_token": metrics_token},
+    ]
+    if settings.hub_jobs_service:
+        defined.append({"name": "jobs", "command": [str(bin_dir / "reprotech"), "jobs", "serve"],
+                        "environment": env})
+    roles = [
+        {"name": "idle-culler", "services": ["idle-culler"],
+         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
+        {"name": "prometheus", "services": ["prometheus"], "scopes": ["read:metrics"]},
+        # Every signed-in user may open the dashboard service; what they see there is decided
+        # by their platform role and row security, not by this scope.
+        {"name": "user", "scopes": ["self", f"access:services!service={DASHBOARDS}"]},
+    ]
+    return defined, roles
+
+
+def dashboards_redirect_uri(settings: Settings) -> str:
+    """Where the hub sends a signed-in browser back to the dashboards (Panel's login handler).
+
+    Registered with the hub here and used by the service (``dashboards/serve.py``): the hub
+    refuses an OAuth request whose redirect URI differs.
+    """
+    return settings.hub_bind_url.rstrip("/") + dashboards_prefix() + "login"
+
+
+def landing_url(handler) -> str:  # noqa: ANN001 (JupyterHub handler)
+    """Where a user lands after sign-in: dashboard roles on the dashboards, others in the hub."""
+    user = handler.current_user
+    if user is None:
+        return ""
+    role = role_of(group.name for group in user.groups)
+    return dashboards_prefix() if role in DASHBOARD_ROLES else ""
