@@ -186,3 +186,33 @@ def load(db: Database, actor: Identity, settings: Settings) -> DemoSummary:
         animals = session.scalar(select(func.count()).select_from(Animal)) or 0
     return DemoSummary(created, customers, animals, accounts(settings.demo_customers),
                        password, files)
+
+
+def staff_second_factors(db: Database, actor: Identity, settings: Settings) -> dict[str, str]:
+    """TOTP secrets of the demo's staff accounts (the hub requires a second factor of staff).
+
+    Enrolled once and kept in a 0600 file beside the demo password, so ``reprotech demo code``
+    can show the current code to whoever runs the demo; real staff enrol with
+    ``reprotech user totp`` and keep the secret in their authenticator app only.
+    """
+    import json
+
+    from reprotech_core.signin import enrol_totp
+
+    path: Path = settings.secrets_dir / "demo-totp.json"
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    staff = [a.username for a in accounts(settings.demo_customers) if not a.role.customer_scoped]
+    missing = [name for name in staff if name not in known]
+    if missing:
+        import pyotp
+
+        with db.session(actor, reason="demo second factors") as session:
+            for name in missing:
+                known[name] = pyotp.parse_uri(enrol_totp(session, name)).secret
+        settings.secrets_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(known, handle)
+        tmp.replace(path)
+    return known

@@ -69,10 +69,14 @@ def _system(db: Database) -> Identity:
 
 # Top level ----------------------------------------------------------------------------------
 @app.command()
-def up() -> None:
+def up(
+    hub: Annotated[bool, typer.Option(
+        "--hub/--no-hub", help="End by running the hub (Ctrl-C stops it)")] = True,
+) -> None:
     """Run the main job on the embedded default (safe to run again).
 
-    Starts the database, migrates, loads and processes the demo data, prints what to do next.
+    Starts the database, migrates, loads and processes the demo data, prints the demo
+    accounts, then runs the hub at ``hub_bind_url`` until interrupted.
     """
     settings = _settings()
     if settings.embedded:
@@ -87,6 +91,7 @@ def up() -> None:
     try:
         system = _system(db)
         summary = demo.load(db, system, settings)
+        factors = demo.staff_second_factors(db, system, settings)
         console.print(
             f"[bold]demo data[/] {'loaded' if summary.created else 'already present'}: "
             f"{summary.customers} customers, {summary.animals} animals; "
@@ -111,10 +116,12 @@ def up() -> None:
                            r.output_html or (r.error or "")[:80])
     console.print(jobs_table)
     table = Table(title="Demo accounts (password below)")
-    for col in ("username", "role", "customer"):
+    for col in ("username", "role", "customer", "second factor"):
         table.add_column(col)
     for account in summary.accounts:
-        table.add_row(account.username, account.role.value, account.customer or "—")
+        table.add_row(account.username, account.role.value, account.customer or "—",
+                      f"reprotech demo code {account.username}"
+                      if account.username in factors else "—")
     console.print(table)
     console.print(f"demo password: [bold]{summary.password}[/] (stored in {settings.secrets_dir})")
     console.print(
@@ -127,6 +134,10 @@ def up() -> None:
         "  .venv/bin/reprotech lab batches              genotyping batches and QC\n"
         "  .venv/bin/reprotech db stop                  stop the embedded database\n"
     )
+    if hub:
+        console.print(f"[bold]hub[/] starting at {settings.hub_bind_url} "
+                      "(customers, vets and technicians land on the dashboards; Ctrl-C stops)")
+        _exec_hub(settings)
 
 
 # db ------------------------------------------------------------------------------------------
@@ -202,6 +213,23 @@ def _require_embedded(settings: Settings) -> None:
 
 
 # demo --------------------------------------------------------------------------------------
+@demo_app.command("code")
+def demo_code(username: str) -> None:
+    """The current sign-in code of a demo staff account (demo only; real staff use an app)."""
+    import pyotp
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        secret = demo.staff_second_factors(db, _system(db), settings).get(username)
+    finally:
+        db.dispose()
+    if secret is None:
+        err.print(f"{username!r} is not a demo staff account")
+        raise typer.Exit(2)
+    console.print(pyotp.TOTP(secret).now())
+
+
 @demo_app.command("load")
 def demo_load() -> None:
     """Load the demo customers, animals and accounts (skips when present)."""
@@ -323,15 +351,22 @@ def user_totp(
 @app.command()
 def hub() -> None:
     """Run JupyterHub and its proxy with the platform's configuration (hub/jupyterhub_config.py)."""
+    _exec_hub(_settings())
+
+
+def _exec_hub(settings: Settings) -> None:
+    """Replace this process with the hub (its services and the proxy start with it)."""
     import os
-    import sys
     from pathlib import Path
 
     from reprotech_core.settings import PROJECT_HOME
 
+    if not os.access(settings.proxy_command, os.X_OK):
+        err.print(f"configurable-http-proxy not found at {settings.proxy_command}: "
+                  "run `./run up` (it installs it from npm) or set hub_proxy_command")
+        raise typer.Exit(1)
     config = PROJECT_HOME / "hub" / "jupyterhub_config.py"
     binary = Path(sys.executable).with_name("jupyterhub")
-    settings = _settings()
     settings.hub_dir.mkdir(parents=True, exist_ok=True)
     os.chdir(settings.hub_dir)
     os.execv(binary, [str(binary), "-f", str(config)])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -38,7 +40,7 @@ def demo_home():
     # The checkout's config/ and notebooks/ serve the fresh home.
     for folder in ("config", "notebooks"):
         (root / folder).symlink_to(ROOT / folder)
-    first = run(["up"], env).stdout
+    first = run(["up", "--no-hub"], env).stdout
     yield root, env, first
     run(["db", "stop"], env, check=False)
     shutil.rmtree(root, ignore_errors=True)
@@ -57,7 +59,7 @@ def test_up_from_scratch_then_again_reuses_everything(demo_home):
     for name in ("lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports",
                  "backup"):
         assert re.search(rf"{name}\s+│ succeeded", first), first
-    second = run(["up"], env).stdout
+    second = run(["up", "--no-hub"], env).stdout
     assert "already running" in second and "already present: 3 customers, 60 animals; 0 new" in second
     assert second.count("succeeded") == 6  # the same runs: nothing ran twice
     secrets = root / "var" / "secrets"
@@ -70,6 +72,58 @@ def test_up_from_scratch_then_again_reuses_everything(demo_home):
     assert "farm01" in listing and "ai-sires" in listing
     status = run(["db", "status"], env).stdout
     assert "running" in status and "schema revision 0005" in status
+
+
+@pytest.mark.slow
+def test_up_ends_with_the_hub_running_for_the_demo_accounts(demo_home):
+    import requests
+
+    root, env, _ = demo_home
+    port = free_port()
+    env = {**env, "REPROTECH_HUB_BIND_URL": f"http://127.0.0.1:{port}",
+           "REPROTECH_HUB_API_PORT": str(free_port()),
+           "REPROTECH_HUB_PROXY_API_PORT": str(free_port()),
+           "REPROTECH_DASHBOARDS_PORT": str(free_port()),
+           "REPROTECH_SCHEDULER_CATCHUP_HOURS": "0"}
+    log = root / "up-hub.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(BIN), "up"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        hub = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if requests.get(f"{hub}/hub/api", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"the hub did not answer:\n{log.read_text()[-3000:]}")
+        printed = log.read_text()
+        assert "farm01-user" in printed and "reprotech demo code vet" in printed
+        password = (root / "var" / "secrets" / "demo-password").read_text().strip()
+        code = run(["demo", "code", "vet"], env).stdout.strip()
+        for username, otp, lands in (("farm01-user", None, "/services/dashboards/"),
+                                     ("vet", code, "/services/dashboards/")):
+            browser = requests.Session()
+            page = browser.get(f"{hub}/hub/login", timeout=30)
+            xsrf = re.search(r'name="_xsrf"\s+value="([^"]+)"', page.text).group(1)
+            form = {"username": username, "password": password, "_xsrf": xsrf}
+            if otp:
+                form["otp"] = otp
+            signed = browser.post(f"{hub}/hub/login", data=form, allow_redirects=False,
+                                  timeout=30)
+            assert signed.status_code == 302 and signed.headers["Location"].endswith(lands)
+            assert browser.get(f"{hub}{lands}", timeout=60).status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
 
 
 @pytest.mark.slow

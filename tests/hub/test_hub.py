@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -146,6 +147,30 @@ def test_researcher_server_environment_names_the_platform_without_secrets(
     assert len(secrets) >= 3  # database logins and the hub's own secrets
     for value in env.values():
         assert all(secret not in value for secret in secrets if len(secret) > 8)
+
+
+def test_researcher_server_has_their_own_limited_database_login(hub: Hub, researcher,
+                                                                pg_settings) -> None:
+    import stat
+
+    import psycopg
+
+    browser, _ = researcher
+    pids = [p for p in hub.server_pids() if process_env(p).get("JUPYTERHUB_USER") == "w-res"]
+    env = process_env(pids[0])
+    assert env["PGUSER"] == "rt_w_res" and env["PGPORT"] == str(pg_settings.db_port)
+    pgpass = Path(env["PGPASSFILE"])
+    assert stat.S_IMODE(pgpass.stat().st_mode) == 0o600
+    libpq = {k: env[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSFILE")}
+    with psycopg.connect(**{"host": libpq["PGHOST"], "port": libpq["PGPORT"],
+                            "dbname": libpq["PGDATABASE"], "user": libpq["PGUSER"],
+                            "passfile": libpq["PGPASSFILE"]}) as conn:
+        assert conn.execute("SELECT current_user").fetchone()[0] == "rt_w_res"
+        assert conn.execute("SELECT count(*) FROM research.animals").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT official_id FROM core.animals")
+    kernels = browser.get(f"{hub.url}/user/w-res/api/kernelspecs", timeout=30).json()
+    assert kernels["default"] == "reprotech" and "reprotech" in kernels["kernelspecs"]
 
 
 def test_forged_user_url_never_reaches_another_server(hub: Hub, researcher) -> None:
