@@ -201,3 +201,16 @@ def test_provenance_round_trip_and_digests(cohort, tmp_path):
     assert list(fam[0]) == list(cohort.animals["herd"])
     prov = json.loads((tmp_path / "out.provenance.json").read_text())
     assert prov["inputs"]["cohort"] == cohort.digest() and prefix.name == "out"
+
+
+def test_simulated_trait_has_the_asked_heritability_and_is_found(cohort):
+    from reprotech_core.research.gwas import gwas
+    from reprotech_core.research.simulate import simulate_trait
+
+    records, qtl = simulate_trait(cohort, h2=0.6, n_qtl=2, seed=3, name="t")
+    assert len(records) == cohort.n_animals and len(qtl) == 2
+    assert 0.6 < records["t"].var() < 1.5
+    top = gwas(cohort, records, "t").table.sort_values("p")["snp"].head(20)
+    assert set(qtl["snp"]) & set(top)
+    with pytest.raises(ValueError, match=r"h2 must be in \(0, 1\)"):
+        simulate_trait(cohort, h2=1.0)
