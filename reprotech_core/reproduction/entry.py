@@ -1,0 +1,259 @@
+"""Recording reproduction events, one per call: the functions forms and notebooks use.
+
+Each function takes the customer, one entry (plain values, see ``records``) and a ``Session``;
+it judges the entry against the customer's herd book and raises :class:`RecordRefused` naming
+the record and every rule it breaks, or writes it and returns the new row's id. Entering the
+same record twice is harmless: an identical stored record is found and ``None`` returned.
+:func:`write_accepted` is the one writer, shared with the bulk import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.orm import Session
+
+from data_models.reproduction import (
+    Calving,
+    Embryo,
+    EmbryoFlush,
+    EmbryoTransfer,
+    Insemination,
+    InventoryMovement,
+    IvfSession,
+    PregnancyDiagnosis,
+    SemenLot,
+)
+from data_models.tenancy import Customer
+from reprotech_core.animals import register_animals
+from reprotech_core.reproduction.book import Checked, HerdBook
+from reprotech_core.reproduction.records import (
+    CalvingEntry,
+    DiagnosisEntry,
+    FlushEntry,
+    InseminationEntry,
+    IvfEntry,
+    Problem,
+    RecordRefused,
+    SemenReceipt,
+    TransferEntry,
+)
+
+Entry = InseminationEntry | DiagnosisEntry | CalvingEntry | TransferEntry | FlushEntry | IvfEntry
+
+
+def check(book: HerdBook, entry: Entry) -> Checked:
+    """Judge one entry against the book (no writes)."""
+    match entry:
+        case InseminationEntry():
+            return book.check_insemination(entry)
+        case DiagnosisEntry():
+            return book.check_diagnosis(entry)
+        case CalvingEntry():
+            return book.check_calving(entry)
+        case TransferEntry():
+            return book.check_transfer(entry)
+        case FlushEntry() | IvfEntry():
+            return book.check_production(entry)
+    raise TypeError(f"not a reproduction entry: {entry!r}")
+
+
+def _names(entry: Entry) -> list[str]:
+    fields = ("cow", "bull", "dam", "calf", "sire", "recipient", "donor")
+    return [v for f in fields if isinstance(v := getattr(entry, f, None), str)]
+
+
+def record(session: Session, customer: Customer, entry: Entry, *,
+           today: date | None = None) -> int | None:
+    """Judge and write one entry; the new record's id, or ``None`` if already stored."""
+    embryo = getattr(entry, "embryo", None)
+    book = HerdBook.load(session, customer, animals=_names(entry),
+                         embryos=[embryo] if isinstance(embryo, str) else [], today=today)
+    checked = check(book, entry)
+    if checked.problems:
+        raise RecordRefused(checked.problems)
+    if checked.present:
+        return None
+    return write_accepted(session, customer, book, [(entry, checked)])[0]
+
+
+def record_insemination(session: Session, customer: Customer, entry: InseminationEntry,
+                        **kw: object) -> int | None:
+    return record(session, customer, entry, **kw)
+
+
+def record_diagnosis(session: Session, customer: Customer, entry: DiagnosisEntry,
+                     **kw: object) -> int | None:
+    return record(session, customer, entry, **kw)
+
+
+def record_calving(session: Session, customer: Customer, entry: CalvingEntry,
+                   **kw: object) -> int | None:
+    """Record a calving; a live calf is registered as a new animal with its genetic parents
+    (the conceiving service's sire, and the cow or, after an embryo transfer, the donor)."""
+    return record(session, customer, entry, **kw)
+
+
+def record_transfer(session: Session, customer: Customer, entry: TransferEntry,
+                    **kw: object) -> int | None:
+    return record(session, customer, entry, **kw)
+
+
+def record_flush(session: Session, customer: Customer, entry: FlushEntry,
+                 **kw: object) -> int | None:
+    """Record a flush and its graded embryos; transferable ones go into the donor's herd's
+    stock (codes ``<donor>-F<yyyymmdd>-<n>``), the others are recorded as discarded."""
+    return record(session, customer, entry, **kw)
+
+
+def record_ivf_session(session: Session, customer: Customer, entry: IvfEntry,
+                       **kw: object) -> int | None:
+    """Record an OPU/IVF session; its graded blastocysts go into stock (``<donor>-V<date>-<n>``)."""
+    return record(session, customer, entry, **kw)
+
+
+def write_accepted(session: Session, customer: Customer, book: HerdBook,
+                   accepted: Sequence[tuple[Entry, Checked]]) -> list[int | None]:
+    """Write accepted entries in an order the database rules accept (productions, services,
+    diagnoses, calvings); returns the new ids in the order given (``None`` for present ones)."""
+    ids: list[int | None] = [None] * len(accepted)
+    todo = [(i, e, c) for i, (e, c) in enumerate(accepted) if not c.present and c.row]
+    for i, e, c in todo:
+        if isinstance(e, FlushEntry | IvfEntry):
+            ids[i] = _write_production(session, book, e, c)
+    for model, kind in ((Insemination, InseminationEntry), (EmbryoTransfer, TransferEntry),
+                        (PregnancyDiagnosis, DiagnosisEntry)):
+        batch = [(i, c.row) for i, e, c in todo if isinstance(e, kind)]
+        if batch:
+            new = session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),
+                                  [row for _, row in batch]).all()
+            for (i, _), new_id in zip(batch, new, strict=True):
+                ids[i] = new_id
+    calvings = [(i, e, c) for i, e, c in todo if isinstance(e, CalvingEntry)]
+    calves = [c.new_calf for _, _, c in calvings if c.new_calf is not None]
+    calf_ids = register_animals(session, customer, calves) if calves else {}
+    if calvings:
+        rows = [c.row | ({"calf_id": calf_ids[e.calf]} if c.new_calf else {})
+                for _, e, c in calvings]
+        new = session.scalars(insert(Calving).returning(Calving.id, sort_by_parameter_order=True),
+                              rows).all()
+        for (i, _, _), new_id in zip(calvings, new, strict=True):
+            ids[i] = new_id
+    return ids
+
+
+def embryo_code(donor: str, kind: str, day: date, n: int) -> str:
+    return f"{donor}-{kind}{day:%Y%m%d}-{n:02d}"
+
+
+def _write_production(session: Session, book: HerdBook, e: FlushEntry | IvfEntry,
+                      c: Checked) -> int:
+    flush = isinstance(e, FlushEntry)
+    model = EmbryoFlush if flush else IvfSession
+    new_id = session.scalar(insert(model).returning(model.id), c.row)
+    donor = book.animals[e.donor]
+    day = e.flush_date if flush else e.opu_date
+    rows = [{"customer_id": book.customer_id, "herd_id": donor.herd_id,
+             "code": embryo_code(e.donor, "F" if flush else "V", day, n),
+             "flush_id": new_id if flush else None, "ivf_session_id": None if flush else new_id,
+             "donor_id": donor.id, "sire_id": c.row["sire_id"], "produced_on": day,
+             "stage": g.stage, "quality": g.quality, "preservation": e.preservation,
+             "status": "in_stock" if g.transferable else "discarded",
+             "tank": e.tank, "canister": e.canister}
+            for n, g in enumerate(e.embryos, 1)]
+    if rows:
+        session.execute(insert(Embryo), rows)
+    return new_id
+
+
+# -- inventory -------------------------------------------------------------------------------
+def receive_semen(session: Session, customer: Customer, entry: SemenReceipt, *,
+                  today: date | None = None) -> int:
+    """Straws received into a herd's tank and canister; returns the semen lot's id."""
+    book = HerdBook.load(session, customer, animals=[entry.bull], embryos=[], today=today)
+    checked = book.check_receipt(entry)
+    if checked.problems:
+        raise RecordRefused(checked.problems)
+    lot_id = _lot(session, checked.row)
+    session.execute(update(SemenLot).where(SemenLot.id == lot_id)
+                    .values(straws_in_stock=SemenLot.straws_in_stock + entry.straws))
+    session.add(InventoryMovement(customer_id=customer.id, kind="receipt", semen_lot_id=lot_id,
+                                  straws=entry.straws, moved_on=entry.received_on,
+                                  counterpart=entry.supplier))
+    session.flush()
+    return lot_id
+
+
+def _lot(session: Session, key: dict) -> int:
+    found = session.scalar(select(SemenLot.id).filter_by(**key))
+    if found is not None:
+        return found
+    return session.scalar(insert(SemenLot).returning(SemenLot.id), key)
+
+
+def move_straws(session: Session, customer: Customer, lot_id: int, *, to_herd: str, tank: str,
+                canister: str, straws: int, moved_on: date) -> int:
+    """Move straws of a lot to another herd (or tank); returns the receiving lot's id."""
+    lot = session.get(SemenLot, lot_id)
+    herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
+                             {"c": customer.id, "h": to_herd})
+    rec = f"transfer of {straws} straw(s) of lot {lot.lot_code if lot else lot_id} on {moved_on}"
+    problems = []
+    if lot is None or lot.customer_id != customer.id:
+        problems.append(Problem("inventory.lot_unknown", "lot", f"{rec}: no such lot"))
+    elif straws <= 0 or straws > lot.straws_in_stock:
+        problems.append(Problem("inventory.out_of_stock", "straws",
+                                f"{rec}: {lot.straws_in_stock} straw(s) in stock"))
+    if herd_id is None:
+        problems.append(Problem("repro.herd_unknown", "herd",
+                                f"{rec}: herd {to_herd!r} is not a herd of {customer.code}"))
+    if problems:
+        raise RecordRefused(problems)
+    target = _lot(session, {"customer_id": customer.id, "herd_id": herd_id, "bull_id": lot.bull_id,
+                            "lot_code": lot.lot_code, "tank": tank, "canister": canister})
+    if target == lot.id:
+        return target
+    lot.straws_in_stock -= straws
+    session.execute(update(SemenLot).where(SemenLot.id == target)
+                    .values(straws_in_stock=SemenLot.straws_in_stock + straws))
+    session.add_all([
+        InventoryMovement(customer_id=customer.id, kind="transfer_out", semen_lot_id=lot.id,
+                          straws=straws, moved_on=moved_on, counterpart=to_herd),
+        InventoryMovement(customer_id=customer.id, kind="transfer_in", semen_lot_id=target,
+                          straws=straws, moved_on=moved_on,
+                          counterpart=session.scalar(text(
+                              "SELECT code FROM core.herds WHERE id = :h"), {"h": lot.herd_id}))])
+    session.flush()
+    return target
+
+
+def move_embryo(session: Session, customer: Customer, code: str, *, to_herd: str,
+                tank: str | None, canister: str | None, moved_on: date) -> None:
+    """Move an embryo in stock to another herd's tank."""
+    embryo = session.scalar(select(Embryo).where(Embryo.customer_id == customer.id,
+                                                 Embryo.code == code))
+    herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
+                             {"c": customer.id, "h": to_herd})
+    rec = f"transfer of embryo {code} to herd {to_herd} on {moved_on}"
+    problems = []
+    if embryo is None:
+        problems.append(Problem("embryo.unknown", "embryo", f"{rec}: no such embryo"))
+    elif embryo.status != "in_stock":
+        problems.append(Problem("embryo.not_in_stock", "embryo",
+                                f"{rec}: the embryo is {embryo.status.replace('_', ' ')}"))
+    if herd_id is None:
+        problems.append(Problem("repro.herd_unknown", "herd",
+                                f"{rec}: herd {to_herd!r} is not a herd of {customer.code}"))
+    if problems:
+        raise RecordRefused(problems)
+    from_herd = embryo.herd_id
+    embryo.herd_id, embryo.tank, embryo.canister = herd_id, tank, canister
+    session.add_all([
+        InventoryMovement(customer_id=customer.id, kind="transfer_out", embryo_id=embryo.id,
+                          moved_on=moved_on, counterpart=to_herd),
+        InventoryMovement(customer_id=customer.id, kind="transfer_in", embryo_id=embryo.id,
+                          moved_on=moved_on, counterpart=session.scalar(text(
+                              "SELECT code FROM core.herds WHERE id = :h"), {"h": from_herd}))])
+    session.flush()
