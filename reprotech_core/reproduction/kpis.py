@@ -147,8 +147,9 @@ def service_outcomes(services: pd.DataFrame, diagnoses: pd.DataFrame,
             calved.append(calf[i])
             confirmed.append(pos)
             lost.append(gone)
-    return s.assign(outcome=pd.Series(outcome, dtype=object), calved=calved,
-                    confirmed=confirmed, lost=pd.Series(lost, dtype=object))
+    return s.assign(outcome=pd.Series(outcome, dtype=object),
+                    calved=pd.Series(calved, dtype=bool), confirmed=pd.Series(confirmed, dtype=bool),
+                    lost=pd.Series(lost, dtype=object))
 
 
 def service_kpis(outcomes: pd.DataFrame) -> dict[str, object]:
@@ -177,7 +178,8 @@ def conceptions_after_calvings(outcomes: pd.DataFrame, calvings: pd.DataFrame) -
             conc = next((d for d in by_cow.get(cow, ()) if d > c
                          and (pd.isna(nxt) or d < nxt)), pd.NaT)
             rows.append((cow, herd, c, nxt, conc))
-    return pd.DataFrame(rows, columns=["cow", "herd", "calving", "next_calving", "conception"])
+    out = pd.DataFrame(rows, columns=["cow", "herd", "calving", "next_calving", "conception"])
+    return out.astype({c: "datetime64[us]" for c in ("calving", "next_calving", "conception")})
 
 
 def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
@@ -185,19 +187,22 @@ def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
     """21-day cycles in which a cow was eligible to become pregnant, and whether she did.
 
     A cow is eligible from calving + the voluntary waiting period until she conceives (the
-    date of the conceiving service); her time is cut into 21-day cycles from that start, and
-    only cycles that ended by ``as_of`` count.
+    date of the conceiving service); her time is cut into 21-day cycles from that start, the
+    cycle holding the conception included, and only cycles that ended by ``as_of`` count. A
+    conception before the waiting period ended gives no cycle.
     """
     rows = []
     for r in lactations.itertuples():
         start = r.calving + pd.Timedelta(days=vwp_days)
-        end = r.conception if not pd.isna(r.conception) else as_of
+        conceived = not pd.isna(r.conception)
         k = start
-        while k < end and k + pd.Timedelta(days=CYCLE_DAYS) <= as_of:
+        while (k <= r.conception if conceived else k < as_of) and (
+                k + pd.Timedelta(days=CYCLE_DAYS) <= as_of):
             stop = k + pd.Timedelta(days=CYCLE_DAYS)
-            rows.append((r.cow, r.herd, k, not pd.isna(r.conception) and k <= r.conception < stop))
+            rows.append((r.cow, r.herd, k, conceived and k <= r.conception < stop))
             k = stop
-    return pd.DataFrame(rows, columns=["cow", "herd", "cycle_start", "pregnant"])
+    out = pd.DataFrame(rows, columns=["cow", "herd", "cycle_start", "pregnant"])
+    return out.astype({"cycle_start": "datetime64[us]", "pregnant": bool})
 
 
 def _in(df: pd.DataFrame, col: str, start: pd.Timestamp | None,
