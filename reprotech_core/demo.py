@@ -219,8 +219,8 @@ def _reproduction(db: Database, actor: Identity, settings: Settings) -> bool:
         for i, customer in enumerate(farms):
             animals, bulls = _farm_animals(session, customer)
             history = simulate_history(animals, bulls, seed=settings.demo_seed + i, today=today)
-            for receipt in history.receipts:
-                repro.receive_semen(session, customer, receipt, today=today)
+            if history.receipts:
+                repro.receive_semen_many(session, customer, history.receipts, today=today)
             book = HerdBook.load(session, customer, animals=[*animals["official_id"], *bulls],
                                  today=today)
             accepted = []

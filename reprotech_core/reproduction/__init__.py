@@ -15,6 +15,7 @@ from reprotech_core.reproduction.entry import (
     move_embryo,
     move_straws,
     receive_semen,
+    receive_semen_many,
     record_calving,
     record_diagnosis,
     record_flush,
@@ -41,7 +42,7 @@ __all__ = [
     "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "FlushEntry", "HerdKpis", "ImportReport",
     "InseminationEntry", "IvfEntry", "Problem", "RecordRefused", "ReproFrames", "RowError",
     "SemenReceipt", "TransferEntry", "herd_kpis", "import_events", "kpi_breakdown",
-    "load_frames", "move_embryo", "move_straws", "receive_semen", "record_calving",
+    "load_frames", "move_embryo", "move_straws", "receive_semen", "receive_semen_many", "record_calving",
     "record_diagnosis", "record_flush", "record_insemination", "record_ivf_session",
     "record_transfer",
 ]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from data_models.reproduction import (
@@ -126,22 +127,40 @@ def write_accepted(session: Session, customer: Customer, book: HerdBook,
     for model, kind in ((Insemination, InseminationEntry), (EmbryoTransfer, TransferEntry),
                         (PregnancyDiagnosis, DiagnosisEntry)):
         batch = [(i, c.row) for i, e, c in todo if isinstance(e, kind)]
-        if batch:
-            new = session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True),
-                                  [row for _, row in batch]).all()
-            for (i, _), new_id in zip(batch, new, strict=True):
-                ids[i] = new_id
+        for (i, _), new_id in zip(batch, insert_rows(session, model, [r for _, r in batch]),
+                                  strict=True):
+            ids[i] = new_id
     calvings = [(i, e, c) for i, e, c in todo if isinstance(e, CalvingEntry)]
     calves = [c.new_calf for _, _, c in calvings if c.new_calf is not None]
     calf_ids = register_animals(session, customer, calves) if calves else {}
-    if calvings:
-        rows = [c.row | ({"calf_id": calf_ids[e.calf]} if c.new_calf else {})
-                for _, e, c in calvings]
-        new = session.scalars(insert(Calving).returning(Calving.id, sort_by_parameter_order=True),
-                              rows).all()
-        for (i, _, _), new_id in zip(calvings, new, strict=True):
-            ids[i] = new_id
+    rows = [c.row | ({"calf_id": calf_ids[e.calf]} if c.new_calf else {}) for _, e, c in calvings]
+    for (i, _, _), new_id in zip(calvings, insert_rows(session, Calving, rows), strict=True):
+        ids[i] = new_id
     return ids
+
+
+NATURAL_KEYS = {Insemination: ("cow_id", "service_date"), EmbryoTransfer: ("embryo_id",),
+                PregnancyDiagnosis: ("cow_id", "diagnosis_date"),
+                Calving: ("dam_id", "calving_date", "calf_number")}
+
+
+def insert_rows(session: Session, model: type, rows: list[dict]) -> list[int]:
+    """Insert rows in one statement (``INSERT … SELECT FROM unnest(arrays)``), so row security
+    and the statement-level rule, stock and audit triggers run once for the whole batch; the
+    new ids in the order of ``rows``, matched on the table's natural key."""
+    if not rows:
+        return []
+    table = model.__table__
+    cols = list(rows[0])
+    keys = NATURAL_KEYS[model]
+    arrays = ", ".join(
+        f"CAST(:{c} AS {table.c[c].type.compile(dialect=postgresql.dialect())}[])" for c in cols)
+    result = session.execute(
+        text(f"INSERT INTO {table.fullname} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) "
+             f"RETURNING id, {', '.join(keys)}"),
+        {c: [r[c] for r in rows] for c in cols})
+    by_key = {tuple(r[1:]): r[0] for r in result}
+    return [by_key[tuple(row[k] for k in keys)] for row in rows]
 
 
 def embryo_code(donor: str, kind: str, day: date, n: int) -> str:
@@ -172,18 +191,27 @@ def _write_production(session: Session, book: HerdBook, e: FlushEntry | IvfEntry
 def receive_semen(session: Session, customer: Customer, entry: SemenReceipt, *,
                   today: date | None = None) -> int:
     """Straws received into a herd's tank and canister; returns the semen lot's id."""
-    book = HerdBook.load(session, customer, animals=[entry.bull], embryos=[], today=today)
-    checked = book.check_receipt(entry)
-    if checked.problems:
-        raise RecordRefused(checked.problems)
-    lot_id = _lot(session, checked.row)
-    session.execute(update(SemenLot).where(SemenLot.id == lot_id)
-                    .values(straws_in_stock=SemenLot.straws_in_stock + entry.straws))
-    session.add(InventoryMovement(customer_id=customer.id, kind="receipt", semen_lot_id=lot_id,
-                                  straws=entry.straws, moved_on=entry.received_on,
-                                  counterpart=entry.supplier))
-    session.flush()
-    return lot_id
+    return receive_semen_many(session, customer, [entry], today=today)[0]
+
+
+def receive_semen_many(session: Session, customer: Customer, entries: Sequence[SemenReceipt],
+                       *, today: date | None = None) -> list[int]:
+    """Several receipts judged together (all refused if one is) and written; lot ids."""
+    book = HerdBook.load(session, customer, animals=[e.bull for e in entries], embryos=[],
+                         today=today)
+    checked = [book.check_receipt(e) for e in entries]
+    problems = [p for c in checked for p in c.problems]
+    if problems:
+        raise RecordRefused(problems)
+    lots = [_lot(session, c.row) for c in checked]
+    for lot_id, e in zip(lots, entries, strict=True):
+        session.execute(update(SemenLot).where(SemenLot.id == lot_id)
+                        .values(straws_in_stock=SemenLot.straws_in_stock + e.straws))
+    session.execute(insert(InventoryMovement), [
+        {"customer_id": customer.id, "kind": "receipt", "semen_lot_id": lot_id,
+         "straws": e.straws, "moved_on": e.received_on, "counterpart": e.supplier}
+        for lot_id, e in zip(lots, entries, strict=True)])
+    return lots
 
 
 def _lot(session: Session, key: dict) -> int:

@@ -317,8 +317,6 @@ def downgrade() -> None:
     op.drop_table("calvings", schema="core")
     op.drop_table("invoices", schema="core")
     op.drop_table("service_prices", schema="core")
-    for fn in ("check_reproduction()", "use_straws()", "use_embryo()",
-               "last_service_on_or_before(bigint, date)", "animal_label(bigint, bigint)",
-               "repro_check_animal(bigint, bigint, text, text, text, date, boolean)",
-               "actor_has_module(text)"):
-        op.execute(f"DROP FUNCTION core.{fn}")
+    for fn in ("core.check_reproduction()", "core.use_straws()", "core.use_embryo()",
+               "core.actor_has_module(text)", "audit.record_statement()"):
+        op.execute(f"DROP FUNCTION {fn}")
