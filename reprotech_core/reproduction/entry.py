@@ -203,10 +203,24 @@ def receive_semen_many(session: Session, customer: Customer, entries: Sequence[S
     problems = [p for c in checked for p in c.problems]
     if problems:
         raise RecordRefused(problems)
-    lots = [_lot(session, c.row) for c in checked]
-    for lot_id, e in zip(lots, entries, strict=True):
-        session.execute(update(SemenLot).where(SemenLot.id == lot_id)
-                        .values(straws_in_stock=SemenLot.straws_in_stock + e.straws))
+    keys = [tuple(c.row.values()) for c in checked]
+    straws: dict[tuple, int] = {}
+    for key, e in zip(keys, entries, strict=True):
+        straws[key] = straws.get(key, 0) + e.straws
+    cols = list(checked[0].row)
+    # One upsert for the batch: new lots are created with their straws, known ones topped up.
+    result = session.execute(text(f"""
+        INSERT INTO core.semen_lots ({", ".join(cols)}, straws_in_stock)
+        SELECT * FROM unnest(CAST(:customer_id AS bigint[]), CAST(:herd_id AS bigint[]),
+                             CAST(:bull_id AS bigint[]), CAST(:lot_code AS text[]),
+                             CAST(:tank AS text[]), CAST(:canister AS text[]),
+                             CAST(:straws AS integer[]))
+        ON CONFLICT (herd_id, bull_id, lot_code, tank, canister) DO UPDATE
+           SET straws_in_stock = semen_lots.straws_in_stock + EXCLUDED.straws_in_stock
+        RETURNING id, {", ".join(cols)}"""),
+        {**{c: [k[i] for k in straws] for i, c in enumerate(cols)}, "straws": list(straws.values())})
+    ids = {tuple(r[1:]): r[0] for r in result}
+    lots = [ids[k] for k in keys]
     session.execute(insert(InventoryMovement), [
         {"customer_id": customer.id, "kind": "receipt", "semen_lot_id": lot_id,
          "straws": e.straws, "moved_on": e.received_on, "counterpart": e.supplier}
