@@ -251,22 +251,27 @@ BEGIN
 END $$;
 
 -- A straw is used once and only if in stock: each insemination naming a lot takes one straw,
--- per statement, and the stock never goes below zero. Runs with the writer's rights.
+-- per statement (the lots are locked, checked, then updated in one statement), and the stock
+-- never goes below zero (a check constraint backs this). Runs with the writer's rights.
 CREATE FUNCTION core.use_straws() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   r record;
 BEGIN
-  FOR r IN SELECT n.semen_lot_id, count(*) AS used FROM new_rows n
-            WHERE n.semen_lot_id IS NOT NULL GROUP BY 1 ORDER BY 1 LOOP
-    UPDATE core.semen_lots SET straws_in_stock = straws_in_stock - r.used
-     WHERE id = r.semen_lot_id AND straws_in_stock >= r.used;
-    IF NOT FOUND THEN
-      PERFORM core.raise_rule('inventory.out_of_stock', format(
-        'semen lot %s: %s straw(s) used but %s in stock',
-        (SELECT lot_code FROM core.semen_lots WHERE id = r.semen_lot_id), r.used,
-        coalesce((SELECT straws_in_stock FROM core.semen_lots WHERE id = r.semen_lot_id), 0)));
-    END IF;
-  END LOOP;
+  PERFORM 1 FROM core.semen_lots l
+   WHERE l.id IN (SELECT semen_lot_id FROM new_rows) ORDER BY l.id FOR UPDATE;
+  SELECT l.lot_code, u.used, l.straws_in_stock INTO r
+    FROM (SELECT semen_lot_id, count(*) AS used FROM new_rows
+           WHERE semen_lot_id IS NOT NULL GROUP BY 1) u
+    JOIN core.semen_lots l ON l.id = u.semen_lot_id
+   WHERE l.straws_in_stock < u.used LIMIT 1;
+  IF FOUND THEN
+    PERFORM core.raise_rule('inventory.out_of_stock', format(
+      'semen lot %s: %s straw(s) used but %s in stock', r.lot_code, r.used, r.straws_in_stock));
+  END IF;
+  UPDATE core.semen_lots l SET straws_in_stock = l.straws_in_stock - u.used
+    FROM (SELECT semen_lot_id, count(*) AS used FROM new_rows
+           WHERE semen_lot_id IS NOT NULL GROUP BY 1) u
+   WHERE l.id = u.semen_lot_id;
   RETURN NULL;
 END $$;
 CREATE TRIGGER use_straws AFTER INSERT ON core.inseminations
