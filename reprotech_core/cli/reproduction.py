@@ -46,10 +46,13 @@ def import_file(
                                          exists=True, dir_okay=False)],
     customer: Annotated[str, typer.Option(help="Customer code the events belong to")],
     clean_rows_only: Annotated[bool, typer.Option(
-        "--clean-rows-only", help="Import the clean rows even if other rows have problems")] = False,
+        "--clean-rows-only",
+        help="Import the clean rows even if other rows have problems")] = False,
 ) -> None:
-    """Import breeding events: nothing is written unless every row is clean (or
-    --clean-rows-only); rows already stored are skipped, so a file can be imported again."""
+    """Import breeding events, all or nothing, with a report of every problem.
+
+    With --clean-rows-only the clean rows are imported anyway. Rows already stored are
+    skipped, so a file can be imported again."""
     with console.status(f"checking {file.name}…"):
         with system_session(f"breeding events imported from {file.name}") as session:
             report = import_events(session, customer_by_code(session, customer), file,

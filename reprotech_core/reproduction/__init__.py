@@ -42,7 +42,8 @@ __all__ = [
     "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "FlushEntry", "HerdKpis", "ImportReport",
     "InseminationEntry", "IvfEntry", "Problem", "RecordRefused", "ReproFrames", "RowError",
     "SemenReceipt", "TransferEntry", "herd_kpis", "import_events", "kpi_breakdown",
-    "load_frames", "move_embryo", "move_straws", "receive_semen", "receive_semen_many", "record_calving",
-    "record_diagnosis", "record_flush", "record_insemination", "record_ivf_session",
+    "load_frames", "move_embryo", "move_straws", "receive_semen", "receive_semen_many",
+    "record_calving", "record_diagnosis", "record_flush", "record_insemination",
+    "record_ivf_session",
     "record_transfer",
 ]

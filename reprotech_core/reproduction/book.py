@@ -20,7 +20,12 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from data_models.reproduction import DIAGNOSIS_METHODS, DIAGNOSIS_RESULTS, PRESERVATIONS, SERVICE_TYPES
+from data_models.reproduction import (
+    DIAGNOSIS_METHODS,
+    DIAGNOSIS_RESULTS,
+    PRESERVATIONS,
+    SERVICE_TYPES,
+)
 from data_models.tenancy import Customer
 from reprotech_core.animals import AnimalRecord
 from reprotech_core.reproduction.records import (
@@ -146,7 +151,7 @@ class HerdBook:
         missing = {i for i in parents if i is not None and i not in book.names}
         if missing:
             book.names.update({r.id: r.official_id for r in session.execute(text(
-                "SELECT id, official_id FROM core.animals WHERE id = ANY (CAST(:ids AS bigint[]))"),
+                "SELECT id, official_id FROM core.animals WHERE id = ANY (CAST(:ids AS int8[]))"),
                 {"ids": sorted(missing)})})
         return book
 
@@ -154,27 +159,29 @@ class HerdBook:
         p = {"c": self.customer_id, "cows": cows}
         for r in session.execute(text("""
                 SELECT cow_id, service_date, bull_id FROM core.inseminations
-                 WHERE customer_id = :c AND cow_id = ANY (CAST(:cows AS bigint[]))"""), p):
+                 WHERE customer_id = :c AND cow_id = ANY (CAST(:cows AS int8[]))"""), p):
             self.services[r.cow_id].append(Service(r.service_date, "ai", r.bull_id, r.bull_id,
                                                    r.cow_id))
         for r in session.execute(text("""
                 SELECT t.recipient_id, t.transfer_date, t.embryo_id, e.sire_id, e.donor_id
                   FROM core.embryo_transfers t JOIN core.embryos e ON e.id = t.embryo_id
-                 WHERE t.customer_id = :c AND t.recipient_id = ANY (CAST(:cows AS bigint[]))"""), p):
+                 WHERE t.customer_id = :c
+                   AND t.recipient_id = ANY (CAST(:cows AS int8[]))"""), p):
             self.services[r.recipient_id].append(Service(r.transfer_date, "et", r.embryo_id,
                                                          r.sire_id, r.donor_id))
         for services in self.services.values():
             services.sort(key=lambda s: s.day)
         for r in session.execute(text("""
                 SELECT cow_id, diagnosis_date, method, result, days_pregnant
-                  FROM core.pregnancy_diagnoses WHERE customer_id = :c AND cow_id = ANY (CAST(:cows AS bigint[]))
+                  FROM core.pregnancy_diagnoses
+                 WHERE customer_id = :c AND cow_id = ANY (CAST(:cows AS int8[]))
                 """), p):
             self.diagnoses[(r.cow_id, r.diagnosis_date)] = (r.method, r.result, r.days_pregnant)
         for r in session.execute(text("""
                 SELECT k.dam_id, k.calving_date, k.calf_number, k.ease, k.calf_sex, k.stillborn,
                        a.official_id AS calf
                   FROM core.calvings k LEFT JOIN core.animals a ON a.id = k.calf_id
-                 WHERE k.customer_id = :c AND k.dam_id = ANY (CAST(:cows AS bigint[]))"""), p):
+                 WHERE k.customer_id = :c AND k.dam_id = ANY (CAST(:cows AS int8[]))"""), p):
             self.calvings[(r.dam_id, r.calving_date, r.calf_number)] = (
                 r.ease, r.calf_sex, r.stillborn, r.calf)
         self.calves.update(session.scalars(text("""
@@ -184,7 +191,7 @@ class HerdBook:
         for table, day in (("embryo_flushes", "flush_date"), ("ivf_sessions", "opu_date")):
             for donor, d, sire in session.execute(text(
                     f"SELECT donor_id, {day}, sire_id FROM core.{table} "
-                    "WHERE customer_id = :c AND donor_id = ANY (CAST(:cows AS bigint[]))"), p):
+                    "WHERE customer_id = :c AND donor_id = ANY (CAST(:cows AS int8[]))"), p):
                 self.productions[(table, donor, d)] = sire
 
     def _load_stock(self, session: Session, codes: list[str] | None) -> None:
@@ -257,9 +264,9 @@ class HerdBook:
             if same_day.kind == "ai" and same_day.ref == bull.id:
                 out.present = True
                 return out
-            p.append(Problem("insemination.duplicate", "date", f"{rec}: the cow already has "
-                             f"{'an insemination' if same_day.kind == 'ai' else 'an embryo transfer'}"
-                             " recorded that day"))
+            what = "an insemination" if same_day.kind == "ai" else "an embryo transfer"
+            p.append(Problem("insemination.duplicate", "date",
+                             f"{rec}: the cow already has {what} recorded that day"))
         if e.semen_lot:
             lots = self.lots.get((cow.herd_id, bull.id, e.semen_lot), [])
             lot = next((lot for lot in lots if lot[1] > 0), None)

@@ -197,7 +197,8 @@ def import_events(session: Session, customer: Customer, path: Path, *,
     unknown = [c for c in header if c not in COLUMNS]
     missing = [c for c in REQUIRED if c not in header]
     if unknown or missing or len(set(header)) != len(header):
-        report.errors.append(RowError(1, ", ".join(unknown + missing) or "header", "import.columns", (
+        where = ", ".join(unknown + missing) or "header"
+        report.errors.append(RowError(1, where, "import.columns", (
             f"{path.name}: " + "; ".join(filter(None, [
                 unknown and f"unknown column(s) {', '.join(unknown)}",
                 missing and f"missing column(s) {', '.join(missing)}",

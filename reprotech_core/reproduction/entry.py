@@ -218,7 +218,8 @@ def receive_semen_many(session: Session, customer: Customer, entries: Sequence[S
         ON CONFLICT (herd_id, bull_id, lot_code, tank, canister) DO UPDATE
            SET straws_in_stock = semen_lots.straws_in_stock + EXCLUDED.straws_in_stock
         RETURNING id, {", ".join(cols)}"""),
-        {**{c: [k[i] for k in straws] for i, c in enumerate(cols)}, "straws": list(straws.values())})
+        {**{c: [k[i] for k in straws] for i, c in enumerate(cols)},
+         "straws": list(straws.values())})
     ids = {tuple(r[1:]): r[0] for r in result}
     lots = [ids[k] for k in keys]
     session.execute(insert(InventoryMovement), [
@@ -253,8 +254,9 @@ def move_straws(session: Session, customer: Customer, lot_id: int, *, to_herd: s
                                 f"{rec}: herd {to_herd!r} is not a herd of {customer.code}"))
     if problems:
         raise RecordRefused(problems)
-    target = _lot(session, {"customer_id": customer.id, "herd_id": herd_id, "bull_id": lot.bull_id,
-                            "lot_code": lot.lot_code, "tank": tank, "canister": canister})
+    target = _lot(session, {"customer_id": customer.id, "herd_id": herd_id,
+                            "bull_id": lot.bull_id, "lot_code": lot.lot_code, "tank": tank,
+                            "canister": canister})
     if target == lot.id:
         return target
     lot.straws_in_stock -= straws

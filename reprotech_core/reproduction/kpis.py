@@ -148,7 +148,8 @@ def service_outcomes(services: pd.DataFrame, diagnoses: pd.DataFrame,
             confirmed.append(pos)
             lost.append(gone)
     return s.assign(outcome=pd.Series(outcome, dtype=object),
-                    calved=pd.Series(calved, dtype=bool), confirmed=pd.Series(confirmed, dtype=bool),
+                    calved=pd.Series(calved, dtype=bool),
+                    confirmed=pd.Series(confirmed, dtype=bool),
                     lost=pd.Series(lost, dtype=object))
 
 
@@ -264,8 +265,8 @@ def kpi_breakdown_from(frames: ReproFrames, by: str, *, start: date | None = Non
     outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
     rows = []
     if by == "herd":
-        herds = sorted(set(frames.services["herd"].dropna()) | set(frames.calvings["herd"].dropna())
-                       | set(frames.flushes["herd"].dropna()) | set(frames.ivf["herd"].dropna()))
+        herds = sorted(set().union(*(f["herd"].dropna() for f in (
+            frames.services, frames.calvings, frames.flushes, frames.ivf))))
         for h in herds:
             rows.append({"herd": h, **herd_kpis_from(frames.where("herd", h), start=start,
                                                      end=end, as_of=as_of,

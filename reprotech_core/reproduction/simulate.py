@@ -112,7 +112,8 @@ def simulate_history(animals: pd.DataFrame, bulls: dict[str, date], *, seed: int
     for n, ((h, bull), g) in enumerate(uses.groupby(["herd", "bull"])):
         out.receipts.append(SemenReceipt(h, bull, f"L-{bull}", "TANK-1", f"C{n % 6 + 1}",
                                          len(g) + int(rng.integers(5, 25)),
-                                         max(min(g["day"]) - _days(30), bulls.get(bull) or date.min),
+                                         max(min(g["day"]) - _days(30),
+                                             bulls.get(bull) or date.min),
                                          "AI centre"))
     return out
 

@@ -9,7 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from reprotech_core.errors import RuleViolation
-from reprotech_core.reproduction import FlushEntry, EmbryoGrade, SemenReceipt, record_flush, receive_semen
+from reprotech_core.reproduction import (
+    EmbryoGrade,
+    FlushEntry,
+    SemenReceipt,
+    receive_semen,
+    record_flush,
+)
 
 INSERT_AI = ("INSERT INTO core.inseminations (customer_id, cow_id, bull_id, semen_lot_id, "
              "service_date) SELECT :c, cow.id, bull.id, :lot, :d FROM core.animals cow, "

@@ -168,7 +168,8 @@ def test_calving_registers_the_calf_with_its_parents(db, system, customer_of, fa
     with db.session(system) as s:
         calf = s.scalar(select(Animal).where(Animal.official_id == f"{farm.code}-K1"))
         names = {r.id: r.official_id for r in s.execute(
-            select(Animal.id, Animal.official_id).where(Animal.id.in_([calf.sire_id, calf.dam_id])))}
+            select(Animal.id, Animal.official_id)
+            .where(Animal.id.in_([calf.sire_id, calf.dam_id])))}
     assert (names[calf.sire_id], names[calf.dam_id]) == (farm.ref_bull, farm.cow(1))
     assert (calf.birth_date, calf.sex, calf.customer_id) == (day, "F", farm.id)
     assert put(db, system, customer_of, farm, record_calving, calving) is None  # idempotent
