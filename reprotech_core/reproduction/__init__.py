@@ -14,6 +14,7 @@ from reprotech_core.reproduction.bulk_import import ImportReport, RowError, impo
 from reprotech_core.reproduction.entry import (
     move_embryo,
     move_straws,
+    receive_embryos,
     receive_semen,
     receive_semen_many,
     record_calving,
@@ -29,6 +30,7 @@ from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
     EmbryoGrade,
+    EmbryoReceipt,
     FlushEntry,
     InseminationEntry,
     IvfEntry,
@@ -39,10 +41,10 @@ from reprotech_core.reproduction.records import (
 )
 
 __all__ = [
-    "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "FlushEntry", "HerdKpis", "ImportReport",
+    "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "EmbryoReceipt", "FlushEntry", "HerdKpis", "ImportReport",
     "InseminationEntry", "IvfEntry", "Problem", "RecordRefused", "ReproFrames", "RowError",
     "SemenReceipt", "TransferEntry", "herd_kpis", "import_events", "kpi_breakdown",
-    "load_frames", "move_embryo", "move_straws", "receive_semen", "receive_semen_many",
+    "load_frames", "move_embryo", "move_straws", "receive_embryos", "receive_semen", "receive_semen_many",
     "record_calving", "record_diagnosis", "record_flush", "record_insemination",
     "record_ivf_session",
     "record_transfer",

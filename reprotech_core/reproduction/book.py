@@ -31,6 +31,7 @@ from reprotech_core.animals import AnimalRecord
 from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
+    EmbryoReceipt,
     FlushEntry,
     InseminationEntry,
     IvfEntry,
@@ -507,6 +508,37 @@ class HerdBook:
             out.row = {"customer_id": self.customer_id, "herd_id": self.herd_ids[e.herd],
                        "bull_id": bull.id, "lot_code": e.lot_code, "tank": e.tank,
                        "canister": e.canister}
+        return out
+
+    def check_embryo_receipt(self, e: EmbryoReceipt) -> Checked:
+        rec = f"receipt of embryo {e.code} on {e.received_on}"
+        out = Checked()
+        p = out.problems
+        sire = self.animal(e.sire, role="sire", sex="M", record=rec, on=e.produced_on,
+                           column="sire", problems=p, own=False)
+        donor = None if e.donor is None else self.animal(
+            e.donor, role="donor", sex="F", record=rec, on=e.produced_on, column="donor",
+            problems=p, own=False)
+        self._date(e.received_on, rec, "date", p)
+        self._choice(e.preservation, PRESERVATIONS, "preservation", rec, "preservation", p)
+        if e.herd not in self.herd_ids:
+            p.append(Problem("repro.herd_unknown", "herd",
+                             f"{rec}: herd {e.herd!r} is not a herd of {self.customer_code}"))
+        if e.stage not in range(1, 10) or e.quality not in range(1, 5):
+            p.append(Problem("embryo.grade", "stage", f"{rec}: stage {e.stage} and quality "
+                             f"{e.quality}; IETS stages are 1-9 and qualities 1-4"))
+        if e.produced_on > e.received_on:
+            p.append(Problem("embryo.received_before_produced", "date",
+                             f"{rec}: produced {e.produced_on}, after its receipt"))
+        if e.code in self.embryos:
+            p.append(Problem("embryo.duplicate", "code",
+                             f"{rec}: code {e.code} is already in the inventory"))
+        if sire is not None and not p:
+            out.row = {"customer_id": self.customer_id, "herd_id": self.herd_ids[e.herd],
+                       "code": e.code, "donor_id": donor.id if donor else None,
+                       "sire_id": sire.id, "produced_on": e.produced_on, "stage": e.stage,
+                       "quality": e.quality, "preservation": e.preservation,
+                       "status": "in_stock", "tank": e.tank, "canister": e.canister}
         return out
 
     # -- applying accepted records -----------------------------------------------------------

@@ -33,6 +33,7 @@ from reprotech_core.reproduction.book import Checked, HerdBook
 from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
+    EmbryoReceipt,
     FlushEntry,
     InseminationEntry,
     IvfEntry,
@@ -227,6 +228,27 @@ def receive_semen_many(session: Session, customer: Customer, entries: Sequence[S
          "straws": e.straws, "moved_on": e.received_on, "counterpart": e.supplier}
         for lot_id, e in zip(lots, entries, strict=True)])
     return lots
+
+
+def receive_embryos(session: Session, customer: Customer, entries: Sequence[EmbryoReceipt], *,
+                    today: date | None = None) -> list[int]:
+    """Embryos bought in, into a herd's stock (all refused if one is); their ids."""
+    names = [n for e in entries for n in (e.sire, e.donor) if n]
+    book = HerdBook.load(session, customer, animals=names, embryos=[e.code for e in entries],
+                         today=today)
+    checked = [book.check_embryo_receipt(e) for e in entries]
+    codes = [e.code for e in entries]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    problems = [p for c in checked for p in c.problems] + [
+        Problem("embryo.duplicate", "code", f"embryo {c} is received twice") for c in dupes]
+    if problems:
+        raise RecordRefused(problems)
+    ids = list(session.scalars(insert(Embryo).returning(Embryo.id, sort_by_parameter_order=True),
+                               [c.row for c in checked]))
+    session.execute(insert(InventoryMovement), [
+        {"customer_id": customer.id, "kind": "receipt", "embryo_id": i, "moved_on": e.received_on,
+         "counterpart": e.supplier} for i, e in zip(ids, entries, strict=True)])
+    return ids
 
 
 def _lot(session: Session, key: dict) -> int:

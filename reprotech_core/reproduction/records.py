@@ -117,6 +117,24 @@ class IvfEntry:
 
 
 @dataclass(frozen=True)
+class EmbryoReceipt:
+    """An embryo bought in (from another breeder or an embryo bank) into a herd's tank."""
+
+    herd: str
+    code: str
+    sire: str
+    stage: int
+    quality: int
+    produced_on: date
+    received_on: date
+    preservation: str = "frozen"
+    donor: str | None = None  # the donor, if she is known here (own or reference catalogue)
+    tank: str | None = None
+    canister: str | None = None
+    supplier: str | None = None
+
+
+@dataclass(frozen=True)
 class SemenReceipt:
     herd: str
     bull: str

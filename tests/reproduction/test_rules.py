@@ -286,3 +286,21 @@ def test_embryo_transfer_calf_has_the_donor_as_dam(db, system, customer_of, farm
         dam = s.get(Animal, calf.dam_id).official_id
         sire = s.get(Animal, calf.sire_id).official_id
     assert (dam, sire) == (farm.cow(1), farm.own_bull)
+
+
+def test_bought_in_embryos_enter_stock_and_are_transferred(db, system, customer_of, farm):
+    from reprotech_core.reproduction import EmbryoReceipt, receive_embryos
+
+    good = EmbryoReceipt(farm.herds[1], "BANK-1", "R-AIBULL", 7, 1, date(2022, 5, 1), D0,
+                         supplier="Embryo bank")
+    with pytest.raises(RecordRefused) as err:
+        with db.session(system) as s:
+            receive_embryos(s, customer_of(s, farm), [good, EmbryoReceipt(
+                farm.herds[1], "BANK-2", farm.cow(1), 7, 5, date(2023, 5, 1), D0)])
+    assert {p.rule for p in err.value.problems} == {
+        "repro.sire_sex", "embryo.grade", "embryo.received_before_produced"}
+    with db.session(system) as s:
+        [eid] = receive_embryos(s, customer_of(s, farm), [good])
+        assert s.get(Embryo, eid).status == "in_stock"
+    assert put(db, system, customer_of, farm, record_transfer,
+               TransferEntry(farm.cow(4), "BANK-1", D0 + timedelta(days=3), "frozen"))
