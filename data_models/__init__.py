@@ -7,6 +7,15 @@ the migrated database and these models agree. See docs/data-model.md and docs/se
 """
 
 from data_models.base import Base
-from data_models import animals, audit, evaluation, lab, operations, tenancy  # noqa: F401
+from data_models import (  # noqa: F401
+    animals,
+    audit,
+    evaluation,
+    finance,
+    lab,
+    operations,
+    reproduction,
+    tenancy,
+)
 
 metadata = Base.metadata

@@ -5,7 +5,10 @@ missing calls, genotyping errors, wrongly recorded sires) becomes farm customers
 recorded pedigrees, an AI-sire reference catalogue, phenotype records and registered samples;
 its genotypes arrive in the lab inbox as two Illumina FinalReport exports plus the chip's
 manifest, for the daily jobs to ingest, QC and report like real batches. One account per role
-is created.
+is created. Behind the recorded pedigree lies a reproduction history (inseminations with straws
+from each herd's tank, pregnancy diagnoses, calvings, losses), plus a flush, an OPU/IVF session
+and embryo transfers per farm, and service orders invoiced for one month; the first farm is on
+the enterprise tier, so its admin sees the financial module.
 
 Deterministic by seed and idempotent: every step checks what exists and does only what is
 missing. Passwords are generated once into ``var/secrets`` (0600), never committed.
@@ -16,23 +19,35 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from data_models.animals import Animal
 from data_models.evaluation import Phenotype
 from data_models.lab import GenotypingBatch
 from data_models.tenancy import Customer
-from reprotech_core.accounts import NewUser, assign, create_user
+from reprotech_core import finance
+from reprotech_core.accounts import NewUser, assign, create_user, set_tier
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.genomics.finalreport_write import write_finalreport
 from reprotech_core.genomics.manifest import PanelManifest, write_manifest
 from reprotech_core.genomics.simulate import SimulatedHerd, simulate_herd
+from reprotech_core.reproduction import entry as repro
+from reprotech_core.reproduction.book import HerdBook
+from reprotech_core.reproduction.records import (
+    DiagnosisEntry,
+    EmbryoGrade,
+    FlushEntry,
+    IvfEntry,
+    RecordRefused,
+    TransferEntry,
+)
+from reprotech_core.reproduction.simulate import simulate_history
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
 from reprotech_core.store.simulated import as_lab_file, place_herd
@@ -175,11 +190,115 @@ def write_lab_files(db: Database, actor: Identity, settings: Settings) -> list[P
     return written
 
 
+FLUSH_GRADES = [EmbryoGrade(6, 1), EmbryoGrade(7, 1), EmbryoGrade(5, 2), EmbryoGrade(6, 2),
+                EmbryoGrade(4, 3), EmbryoGrade(1, 4), EmbryoGrade(2, 4)]
+
+
+def _farm_animals(session, customer: Customer) -> tuple[pd.DataFrame, dict]:
+    """A farm's animals with their recorded parents' official IDs, and its sires' birth dates."""
+    rows = session.execute(text("""
+        SELECT a.official_id, a.sex, a.birth_date, h.code AS herd, s.official_id AS sire,
+               d.official_id AS dam, s.birth_date AS sire_born
+          FROM core.animals a LEFT JOIN core.herds h ON h.id = a.herd_id
+          LEFT JOIN core.animals s ON s.id = a.sire_id LEFT JOIN core.animals d ON d.id = a.dam_id
+         WHERE a.customer_id = :c ORDER BY a.official_id"""), {"c": customer.id}).all()
+    frame = pd.DataFrame(rows, columns=["official_id", "sex", "birth_date", "herd", "sire", "dam",
+                                        "sire_born"])
+    return frame, dict(zip(frame["sire"].dropna(), frame.dropna(subset=["sire"])["sire_born"]))
+
+
+def _reproduction(db: Database, actor: Identity, settings: Settings) -> bool:
+    """The farms' reproduction history, embryo work, orders and one invoiced month."""
+    with db.session(actor, reason="demo data") as session:
+        if session.scalar(text("SELECT EXISTS (SELECT 1 FROM core.inseminations)")):
+            return False
+        farms = session.scalars(select(Customer).where(Customer.kind == "farm",
+                                                       Customer.code.like("farm%"))
+                                .order_by(Customer.code)).all()
+        today = date.today()
+        for i, customer in enumerate(farms):
+            animals, bulls = _farm_animals(session, customer)
+            history = simulate_history(animals, bulls, seed=settings.demo_seed + i, today=today)
+            if history.receipts:
+                repro.receive_semen_many(session, customer, history.receipts, today=today)
+            book = HerdBook.load(session, customer, animals=[*animals["official_id"], *bulls],
+                                 today=today)
+            accepted = []
+            for e in sorted(history.events, key=_event_order):
+                verdict = repro.check(book, e)
+                if verdict.problems:
+                    raise RecordRefused(verdict.problems)
+                book.apply(e, verdict)
+                accepted.append((e, verdict))
+            repro.write_accepted(session, customer, book, accepted)
+            _embryo_work(session, customer, animals, bulls, today)
+        if farms:
+            set_tier(session, farms[0].code, "enterprise")
+            finance.invoice_period(session, _flush_day(today).strftime("%Y-%m"),
+                                   issued_on=today)
+    return True
+
+
+def _event_order(e: object) -> tuple:
+    day = next(getattr(e, f) for f in ("service_date", "diagnosis_date", "calving_date")
+               if hasattr(e, f))
+    return day, type(e).__name__ == "CalvingEntry", type(e).__name__ == "DiagnosisEntry"
+
+
+def _flush_day(today: date) -> date:
+    return date(today.year, today.month, 1) - timedelta(days=120)
+
+
+def _embryo_work(session, customer: Customer, animals: pd.DataFrame, bulls: dict,
+                 today: date) -> None:
+    """A flush (fresh transfers the same day, a frozen one later), an OPU/IVF session, their
+    pregnancy diagnoses, and the orders for them; cows with no service in the past year are
+    the donors and recipients."""
+    day = _flush_day(today)
+    busy = set(session.scalars(text("""
+        SELECT a.official_id FROM core.reproduction_services s
+          JOIN core.animals a ON a.id = s.cow_id
+         WHERE s.customer_id = :c AND s.service_date > :d"""),
+                                {"c": customer.id, "d": day - timedelta(days=365)}))
+    cows = [r.official_id for r in animals.itertuples() if r.sex == "F" and r.herd
+            and r.official_id not in busy and (day - r.birth_date).days > 500]
+    sires = sorted(b for b, born in bulls.items() if born and (day - born).days > 400)
+    if len(cows) < 5 or not sires:
+        return
+    donor, ivf_donor, *recipients = cows[:5]
+    repro.record_flush(session, customer, FlushEntry(donor, sires[0], day, FLUSH_GRADES,
+                                                     "fresh", "TANK-1", "C7", "T-Anna"))
+    repro.record_ivf_session(session, customer, IvfEntry(
+        ivf_donor, sires[-1], day + timedelta(days=14), 18, 13, 5,
+        [EmbryoGrade(7, 1), EmbryoGrade(6, 2), EmbryoGrade(7, 2)], "frozen", "TANK-1", "C8"))
+    plan = [(recipients[0], repro.embryo_code(donor, "F", day, 1), day, "fresh"),
+            (recipients[1], repro.embryo_code(donor, "F", day, 2), day, "fresh"),
+            (recipients[2], repro.embryo_code(ivf_donor, "V", day + timedelta(days=14), 1),
+             day + timedelta(days=30), "frozen")]
+    orders = [("embryo_flush", donor, day), ("opu_ivf", ivf_donor, day + timedelta(days=14))]
+    for n, (cow, code, when, kind) in enumerate(plan):
+        repro.record_transfer(session, customer, TransferEntry(cow, code, when, kind, "T-Ben"))
+        check = when + timedelta(days=35)
+        repro.record_diagnosis(session, customer, DiagnosisEntry(
+            cow, check, "ultrasound", "pregnant" if n != 1 else "open",
+            35 if n != 1 else None, "T-Ben"))
+        orders += [("embryo_transfer", cow, when), ("pregnancy_diagnosis", cow, check)]
+    orders.append(("genotyping", None, day - timedelta(days=60)))
+    for n, (service, cow, when) in enumerate(orders):
+        qty = len(animals) if service == "genotyping" else 1
+        order = finance.place_order(session, customer, finance.OrderEntry(
+            service, when - timedelta(days=7), cow, qty, f"DEMO-{customer.code}-{n + 1:03d}"))
+        finance.complete_order(session, order.id, when)
+    finance.place_order(session, customer, finance.OrderEntry(
+        "embryo_flush", today - timedelta(days=3), cows[0], 1, f"DEMO-{customer.code}-next"))
+
+
 def load(db: Database, actor: Identity, settings: Settings) -> DemoSummary:
     """Create whatever part of the demo records is missing and drop its lab files in the inbox;
     the daily jobs ingest, QC and report them."""
     password = demo_password(settings)
     created = _register(db, actor, settings, password)
+    _reproduction(db, actor, settings)
     files = write_lab_files(db, actor, settings)
     with db.session(actor) as session:
         customers = session.scalar(select(func.count()).select_from(Customer)) or 0

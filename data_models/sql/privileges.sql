@@ -58,6 +58,8 @@ GRANT EXECUTE ON FUNCTION core.actor_id(), core.actor_has_permission(text), core
   core.raise_rule(text, text)
   TO reprotech_app, reprotech_notebook, reprotech_research;
 GRANT EXECUTE ON FUNCTION core.resolve_login(text) TO reprotech_app;
+-- The financial records' read policies ask whether the actor may open the module.
+GRANT EXECUTE ON FUNCTION core.actor_has_module(text) TO reprotech_app, reprotech_notebook;
 
 -- The application.
 GRANT USAGE ON SCHEMA core, audit, research TO reprotech_app;
@@ -78,6 +80,12 @@ GRANT SELECT (id, username, display_name, role, customer_id, active) ON core.use
   TO reprotech_notebook;
 GRANT INSERT, UPDATE, DELETE ON core.herds, core.animals, core.phenotypes, core.samples, core.genotypes,
   core.qc_results, core.evaluation_results, core.parentage_results, core.inbreeding
+  TO reprotech_notebook;
+-- Reproduction records (vets and technicians work in notebooks too); orders and invoices are
+-- read-only there: they are written through reprotech_core only.
+GRANT INSERT, UPDATE, DELETE ON core.semen_lots, core.inseminations, core.embryo_flushes,
+  core.ivf_sessions, core.embryos, core.embryo_transfers, core.pregnancy_diagnoses,
+  core.calvings, core.inventory_movements
   TO reprotech_notebook;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA core TO reprotech_notebook;
 GRANT SELECT ON audit.log TO reprotech_notebook;

@@ -1,0 +1,118 @@
+"""``reprotech repro`` (breeding-event import, KPIs) and ``reprotech orders`` (service orders,
+invoices): thin commands over reprotech_core.reproduction and reprotech_core.finance."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from reprotech_core.accounts import customer_by_code
+from reprotech_core.cli.context import print_table, system_session
+from reprotech_core.errors import ReprotechError
+from reprotech_core.finance import customer_orders, invoice_period
+from reprotech_core.reproduction import herd_kpis, import_events, kpi_breakdown
+from reprotech_core.reproduction.kpis import BREAKDOWNS
+
+app = typer.Typer(help="Reproduction records: bulk import of breeding events, KPIs.",
+                  no_args_is_help=True)
+orders_app = typer.Typer(help="Service orders and invoices (the financial module).",
+                         no_args_is_help=True)
+console = Console()
+DAY = typer.Option(formats=["%Y-%m-%d"])
+
+
+class ImportRefused(ReprotechError):
+    """The file had problems and nothing was imported."""
+
+
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value else None
+
+
+def _show(value: object) -> object:
+    if isinstance(value, float):
+        return None if math.isnan(value) else f"{value:.3g}"
+    return value
+
+
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8) or Excel (.xlsx) of breeding events",
+                                         exists=True, dir_okay=False)],
+    customer: Annotated[str, typer.Option(help="Customer code the events belong to")],
+    clean_rows_only: Annotated[bool, typer.Option(
+        "--clean-rows-only",
+        help="Import the clean rows even if other rows have problems")] = False,
+) -> None:
+    """Import breeding events, all or nothing, with a report of every problem.
+
+    With --clean-rows-only the clean rows are imported anyway. Rows already stored are
+    skipped, so a file can be imported again."""
+    with console.status(f"checking {file.name}…"):
+        with system_session(f"breeding events imported from {file.name}") as session:
+            report = import_events(session, customer_by_code(session, customer), file,
+                                   clean_rows_only=clean_rows_only)
+    if report.errors:
+        print_table(("line", "column", "rule", "problem"),
+                    [(e.line, e.column, e.rule, e.message) for e in report.errors[:200]],
+                    title=f"{len(report.errors)} problem(s) in {file.name}"
+                          + (" (first 200)" if len(report.errors) > 200 else ""))
+    imported = ", ".join(f"{n} {kind}" for kind, n in sorted(report.imported.items())) or "nothing"
+    console.print(f"{report.rows} rows read; imported {imported}; {report.present} already "
+                  "present")
+    if report.errors and not report.written:
+        raise ImportRefused(f"{file.name}: nothing imported; fix the rows above or use "
+                            "--clean-rows-only")
+
+
+@app.command("kpis")
+def kpis(
+    customer: Annotated[str, typer.Option(help="Customer code")],
+    start: Annotated[datetime | None, DAY] = None,
+    end: Annotated[datetime | None, DAY] = None,
+    by: Annotated[str | None, typer.Option(help=f"Breakdown: {', '.join(BREAKDOWNS)}")] = None,
+) -> None:
+    """Reproduction KPIs of a customer's herds (definitions: docs/reproduction.md)."""
+    if by is not None and by not in BREAKDOWNS:
+        raise typer.BadParameter(f"--by must be one of {', '.join(BREAKDOWNS)}")
+    with system_session() as session:
+        cust = customer_by_code(session, customer)
+        if by is None:
+            result = herd_kpis(session, cust.id, start=_day(start), end=_day(end)).as_dict()
+            print_table(("KPI", "value"), [(k, _show(v)) for k, v in result.items()],
+                        title=f"Reproduction KPIs of {customer}")
+            return
+        frame = kpi_breakdown(session, cust.id, by, start=_day(start), end=_day(end))
+    print_table(frame.columns, [[_show(v) for v in row] for row in frame.itertuples(index=False)],
+                title=f"Reproduction KPIs of {customer} by {by}")
+
+
+@orders_app.command("invoice")
+def invoice(
+    period: Annotated[str, typer.Option(help="Month to invoice, YYYY-MM")],
+    customer: Annotated[str | None, typer.Option(help="Only this customer")] = None,
+) -> None:
+    """Invoice done orders up to the period's end, one invoice per customer (idempotent)."""
+    with system_session(f"invoicing {period}") as session:
+        cid = customer_by_code(session, customer).id if customer else None
+        made = invoice_period(session, period, customer_id=cid)
+    print_table(("customer", "invoice", "orders", "total", "new"),
+                [(i.customer, i.number, i.orders, f"{i.total} {i.currency}",
+                  "yes" if i.created else "no") for i in made],
+                title=f"Invoices for {period}")
+
+
+@orders_app.command("list")
+def list_orders(customer: Annotated[str, typer.Option(help="Customer code")]) -> None:
+    """A customer's service orders, newest first."""
+    with system_session() as session:
+        rows = [(o.reference, o.service, o.quantity, f"{o.unit_price} {o.currency}",
+                 o.ordered_on, o.performed_on, o.status, o.invoice_id)
+                for o in customer_orders(session, customer_by_code(session, customer).id)]
+    print_table(("reference", "service", "qty", "unit price", "ordered", "done", "status",
+                 "invoice"), rows)

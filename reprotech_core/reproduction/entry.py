@@ -1,0 +1,325 @@
+"""Recording reproduction events, one per call: the functions forms and notebooks use.
+
+Each function takes the customer, one entry (plain values, see ``records``) and a ``Session``;
+it judges the entry against the customer's herd book and raises :class:`RecordRefused` naming
+the record and every rule it breaks, or writes it and returns the new row's id. Entering the
+same record twice is harmless: an identical stored record is found and ``None`` returned.
+:func:`write_accepted` is the one writer, shared with the bulk import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from data_models.reproduction import (
+    Calving,
+    Embryo,
+    EmbryoFlush,
+    EmbryoTransfer,
+    Insemination,
+    InventoryMovement,
+    IvfSession,
+    PregnancyDiagnosis,
+    SemenLot,
+)
+from data_models.tenancy import Customer
+from reprotech_core.animals import register_animals
+from reprotech_core.reproduction.book import Checked, HerdBook
+from reprotech_core.reproduction.records import (
+    CalvingEntry,
+    DiagnosisEntry,
+    EmbryoReceipt,
+    FlushEntry,
+    InseminationEntry,
+    IvfEntry,
+    Problem,
+    RecordRefused,
+    SemenReceipt,
+    TransferEntry,
+)
+
+Entry = InseminationEntry | DiagnosisEntry | CalvingEntry | TransferEntry | FlushEntry | IvfEntry
+
+
+def check(book: HerdBook, entry: Entry) -> Checked:
+    """Judge one entry against the book (no writes)."""
+    match entry:
+        case InseminationEntry():
+            return book.check_insemination(entry)
+        case DiagnosisEntry():
+            return book.check_diagnosis(entry)
+        case CalvingEntry():
+            return book.check_calving(entry)
+        case TransferEntry():
+            return book.check_transfer(entry)
+        case FlushEntry() | IvfEntry():
+            return book.check_production(entry)
+    raise TypeError(f"not a reproduction entry: {entry!r}")
+
+
+def _names(entry: Entry) -> list[str]:
+    fields = ("cow", "bull", "dam", "calf", "sire", "recipient", "donor")
+    return [v for f in fields if isinstance(v := getattr(entry, f, None), str)]
+
+
+def record(session: Session, customer: Customer, entry: Entry, *,
+           today: date | None = None) -> int | None:
+    """Judge and write one entry; the new record's id, or ``None`` if already stored."""
+    embryo = getattr(entry, "embryo", None)
+    book = HerdBook.load(session, customer, animals=_names(entry),
+                         embryos=[embryo] if isinstance(embryo, str) else [], today=today)
+    checked = check(book, entry)
+    if checked.problems:
+        raise RecordRefused(checked.problems)
+    if checked.present:
+        return None
+    return write_accepted(session, customer, book, [(entry, checked)])[0]
+
+
+def record_insemination(session: Session, customer: Customer, entry: InseminationEntry,
+                        **kw: object) -> int | None:
+    return record(session, customer, entry, **kw)
+
+
+def record_diagnosis(session: Session, customer: Customer, entry: DiagnosisEntry,
+                     **kw: object) -> int | None:
+    return record(session, customer, entry, **kw)
+
+
+def record_calving(session: Session, customer: Customer, entry: CalvingEntry,
+                   **kw: object) -> int | None:
+    """Record a calving; a live calf is registered as a new animal with its genetic parents
+    (the conceiving service's sire, and the cow or, after an embryo transfer, the donor)."""
+    return record(session, customer, entry, **kw)
+
+
+def record_transfer(session: Session, customer: Customer, entry: TransferEntry,
+                    **kw: object) -> int | None:
+    return record(session, customer, entry, **kw)
+
+
+def record_flush(session: Session, customer: Customer, entry: FlushEntry,
+                 **kw: object) -> int | None:
+    """Record a flush and its graded embryos; transferable ones go into the donor's herd's
+    stock (codes ``<donor>-F<yyyymmdd>-<n>``), the others are recorded as discarded."""
+    return record(session, customer, entry, **kw)
+
+
+def record_ivf_session(session: Session, customer: Customer, entry: IvfEntry,
+                       **kw: object) -> int | None:
+    """Record an OPU/IVF session; its graded blastocysts go into stock (``<donor>-V<date>-<n>``)."""
+    return record(session, customer, entry, **kw)
+
+
+def write_accepted(session: Session, customer: Customer, book: HerdBook,
+                   accepted: Sequence[tuple[Entry, Checked]]) -> list[int | None]:
+    """Write accepted entries in an order the database rules accept (productions, services,
+    diagnoses, calvings); returns the new ids in the order given (``None`` for present ones)."""
+    ids: list[int | None] = [None] * len(accepted)
+    todo = [(i, e, c) for i, (e, c) in enumerate(accepted) if not c.present and c.row]
+    for i, e, c in todo:
+        if isinstance(e, FlushEntry | IvfEntry):
+            ids[i] = _write_production(session, book, e, c)
+    for model, kind in ((Insemination, InseminationEntry), (EmbryoTransfer, TransferEntry),
+                        (PregnancyDiagnosis, DiagnosisEntry)):
+        batch = [(i, c.row) for i, e, c in todo if isinstance(e, kind)]
+        for (i, _), new_id in zip(batch, insert_rows(session, model, [r for _, r in batch]),
+                                  strict=True):
+            ids[i] = new_id
+    calvings = [(i, e, c) for i, e, c in todo if isinstance(e, CalvingEntry)]
+    calves = [c.new_calf for _, _, c in calvings if c.new_calf is not None]
+    calf_ids = register_animals(session, customer, calves) if calves else {}
+    rows = [c.row | ({"calf_id": calf_ids[e.calf]} if c.new_calf else {}) for _, e, c in calvings]
+    for (i, _, _), new_id in zip(calvings, insert_rows(session, Calving, rows), strict=True):
+        ids[i] = new_id
+    return ids
+
+
+NATURAL_KEYS = {Insemination: ("cow_id", "service_date"), EmbryoTransfer: ("embryo_id",),
+                PregnancyDiagnosis: ("cow_id", "diagnosis_date"),
+                Calving: ("dam_id", "calving_date", "calf_number")}
+
+
+def insert_rows(session: Session, model: type, rows: list[dict]) -> list[int]:
+    """Insert rows in one statement (``INSERT … SELECT FROM unnest(arrays)``), so row security
+    and the statement-level rule, stock and audit triggers run once for the whole batch; the
+    new ids in the order of ``rows``, matched on the table's natural key."""
+    if not rows:
+        return []
+    table = model.__table__
+    cols = list(rows[0])
+    keys = NATURAL_KEYS[model]
+    arrays = ", ".join(
+        f"CAST(:{c} AS {table.c[c].type.compile(dialect=postgresql.dialect())}[])" for c in cols)
+    result = session.execute(
+        text(f"INSERT INTO {table.fullname} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) "
+             f"RETURNING id, {', '.join(keys)}"),
+        {c: [r[c] for r in rows] for c in cols})
+    by_key = {tuple(r[1:]): r[0] for r in result}
+    return [by_key[tuple(row[k] for k in keys)] for row in rows]
+
+
+def embryo_code(donor: str, kind: str, day: date, n: int) -> str:
+    return f"{donor}-{kind}{day:%Y%m%d}-{n:02d}"
+
+
+def _write_production(session: Session, book: HerdBook, e: FlushEntry | IvfEntry,
+                      c: Checked) -> int:
+    flush = isinstance(e, FlushEntry)
+    model = EmbryoFlush if flush else IvfSession
+    new_id = session.scalar(insert(model).returning(model.id), c.row)
+    donor = book.animals[e.donor]
+    day = e.flush_date if flush else e.opu_date
+    rows = [{"customer_id": book.customer_id, "herd_id": donor.herd_id,
+             "code": embryo_code(e.donor, "F" if flush else "V", day, n),
+             "flush_id": new_id if flush else None, "ivf_session_id": None if flush else new_id,
+             "donor_id": donor.id, "sire_id": c.row["sire_id"], "produced_on": day,
+             "stage": g.stage, "quality": g.quality, "preservation": e.preservation,
+             "status": "in_stock" if g.transferable else "discarded",
+             "tank": e.tank, "canister": e.canister}
+            for n, g in enumerate(e.embryos, 1)]
+    if rows:
+        session.execute(insert(Embryo), rows)
+    return new_id
+
+
+# -- inventory -------------------------------------------------------------------------------
+def receive_semen(session: Session, customer: Customer, entry: SemenReceipt, *,
+                  today: date | None = None) -> int:
+    """Straws received into a herd's tank and canister; returns the semen lot's id."""
+    return receive_semen_many(session, customer, [entry], today=today)[0]
+
+
+def receive_semen_many(session: Session, customer: Customer, entries: Sequence[SemenReceipt],
+                       *, today: date | None = None) -> list[int]:
+    """Several receipts judged together (all refused if one is) and written; lot ids."""
+    book = HerdBook.load(session, customer, animals=[e.bull for e in entries], embryos=[],
+                         today=today)
+    checked = [book.check_receipt(e) for e in entries]
+    problems = [p for c in checked for p in c.problems]
+    if problems:
+        raise RecordRefused(problems)
+    keys = [tuple(c.row.values()) for c in checked]
+    straws: dict[tuple, int] = {}
+    for key, e in zip(keys, entries, strict=True):
+        straws[key] = straws.get(key, 0) + e.straws
+    cols = list(checked[0].row)
+    # One upsert for the batch: new lots are created with their straws, known ones topped up.
+    result = session.execute(text(f"""
+        INSERT INTO core.semen_lots ({", ".join(cols)}, straws_in_stock)
+        SELECT * FROM unnest(CAST(:customer_id AS bigint[]), CAST(:herd_id AS bigint[]),
+                             CAST(:bull_id AS bigint[]), CAST(:lot_code AS text[]),
+                             CAST(:tank AS text[]), CAST(:canister AS text[]),
+                             CAST(:straws AS integer[]))
+        ON CONFLICT (herd_id, bull_id, lot_code, tank, canister) DO UPDATE
+           SET straws_in_stock = semen_lots.straws_in_stock + EXCLUDED.straws_in_stock
+        RETURNING id, {", ".join(cols)}"""),
+        {**{c: [k[i] for k in straws] for i, c in enumerate(cols)},
+         "straws": list(straws.values())})
+    ids = {tuple(r[1:]): r[0] for r in result}
+    lots = [ids[k] for k in keys]
+    session.execute(insert(InventoryMovement), [
+        {"customer_id": customer.id, "kind": "receipt", "semen_lot_id": lot_id,
+         "straws": e.straws, "moved_on": e.received_on, "counterpart": e.supplier}
+        for lot_id, e in zip(lots, entries, strict=True)])
+    return lots
+
+
+def receive_embryos(session: Session, customer: Customer, entries: Sequence[EmbryoReceipt], *,
+                    today: date | None = None) -> list[int]:
+    """Embryos bought in, into a herd's stock (all refused if one is); their ids."""
+    names = [n for e in entries for n in (e.sire, e.donor) if n]
+    book = HerdBook.load(session, customer, animals=names, embryos=[e.code for e in entries],
+                         today=today)
+    checked = [book.check_embryo_receipt(e) for e in entries]
+    codes = [e.code for e in entries]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    problems = [p for c in checked for p in c.problems] + [
+        Problem("embryo.duplicate", "code", f"embryo {c} is received twice") for c in dupes]
+    if problems:
+        raise RecordRefused(problems)
+    ids = list(session.scalars(insert(Embryo).returning(Embryo.id, sort_by_parameter_order=True),
+                               [c.row for c in checked]))
+    session.execute(insert(InventoryMovement), [
+        {"customer_id": customer.id, "kind": "receipt", "embryo_id": i, "moved_on": e.received_on,
+         "counterpart": e.supplier} for i, e in zip(ids, entries, strict=True)])
+    return ids
+
+
+def _lot(session: Session, key: dict) -> int:
+    found = session.scalar(select(SemenLot.id).filter_by(**key))
+    if found is not None:
+        return found
+    return session.scalar(insert(SemenLot).returning(SemenLot.id), key)
+
+
+def move_straws(session: Session, customer: Customer, lot_id: int, *, to_herd: str, tank: str,
+                canister: str, straws: int, moved_on: date) -> int:
+    """Move straws of a lot to another herd (or tank); returns the receiving lot's id."""
+    lot = session.get(SemenLot, lot_id)
+    herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
+                             {"c": customer.id, "h": to_herd})
+    rec = f"transfer of {straws} straw(s) of lot {lot.lot_code if lot else lot_id} on {moved_on}"
+    problems = []
+    if lot is None or lot.customer_id != customer.id:
+        problems.append(Problem("inventory.lot_unknown", "lot", f"{rec}: no such lot"))
+    elif straws <= 0 or straws > lot.straws_in_stock:
+        problems.append(Problem("inventory.out_of_stock", "straws",
+                                f"{rec}: {lot.straws_in_stock} straw(s) in stock"))
+    if herd_id is None:
+        problems.append(Problem("repro.herd_unknown", "herd",
+                                f"{rec}: herd {to_herd!r} is not a herd of {customer.code}"))
+    if problems:
+        raise RecordRefused(problems)
+    target = _lot(session, {"customer_id": customer.id, "herd_id": herd_id,
+                            "bull_id": lot.bull_id, "lot_code": lot.lot_code, "tank": tank,
+                            "canister": canister})
+    if target == lot.id:
+        return target
+    lot.straws_in_stock -= straws
+    session.execute(update(SemenLot).where(SemenLot.id == target)
+                    .values(straws_in_stock=SemenLot.straws_in_stock + straws))
+    session.add_all([
+        InventoryMovement(customer_id=customer.id, kind="transfer_out", semen_lot_id=lot.id,
+                          straws=straws, moved_on=moved_on, counterpart=to_herd),
+        InventoryMovement(customer_id=customer.id, kind="transfer_in", semen_lot_id=target,
+                          straws=straws, moved_on=moved_on,
+                          counterpart=session.scalar(text(
+                              "SELECT code FROM core.herds WHERE id = :h"), {"h": lot.herd_id}))])
+    session.flush()
+    return target
+
+
+def move_embryo(session: Session, customer: Customer, code: str, *, to_herd: str,
+                tank: str | None, canister: str | None, moved_on: date) -> None:
+    """Move an embryo in stock to another herd's tank."""
+    embryo = session.scalar(select(Embryo).where(Embryo.customer_id == customer.id,
+                                                 Embryo.code == code))
+    herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
+                             {"c": customer.id, "h": to_herd})
+    rec = f"transfer of embryo {code} to herd {to_herd} on {moved_on}"
+    problems = []
+    if embryo is None:
+        problems.append(Problem("embryo.unknown", "embryo", f"{rec}: no such embryo"))
+    elif embryo.status != "in_stock":
+        problems.append(Problem("embryo.not_in_stock", "embryo",
+                                f"{rec}: the embryo is {embryo.status.replace('_', ' ')}"))
+    if herd_id is None:
+        problems.append(Problem("repro.herd_unknown", "herd",
+                                f"{rec}: herd {to_herd!r} is not a herd of {customer.code}"))
+    if problems:
+        raise RecordRefused(problems)
+    from_herd = embryo.herd_id
+    embryo.herd_id, embryo.tank, embryo.canister = herd_id, tank, canister
+    session.add_all([
+        InventoryMovement(customer_id=customer.id, kind="transfer_out", embryo_id=embryo.id,
+                          moved_on=moved_on, counterpart=to_herd),
+        InventoryMovement(customer_id=customer.id, kind="transfer_in", embryo_id=embryo.id,
+                          moved_on=moved_on, counterpart=session.scalar(text(
+                              "SELECT code FROM core.herds WHERE id = :h"), {"h": from_herd}))])
+    session.flush()

@@ -1,0 +1,292 @@
+"""Reproduction KPIs as pure functions over DataFrames (definitions: docs/reproduction.md).
+
+Inputs (:class:`ReproFrames`), one row per record, dates as datetimes:
+
+- ``services``: cow, date, kind (``ai`` or ``et``), sire, technician, herd
+- ``diagnoses``: cow, date, result (``pregnant`` or ``open``)
+- ``calvings``: cow, date, herd (one row per calving, twins once)
+- ``flushes``: date, donor, sire, herd, embryos (structures recovered), transferable
+- ``ivf``: date, donor, sire, herd, oocytes, cleaved, blastocysts
+
+The outcome of every service is decided once (:func:`service_outcomes`) and every rate is a
+ratio of counts over the services, cycles or calvings *in the period*, so a breakdown by herd
+or month is the same definition applied to a smaller set. Conventions follow the dairy herd
+literature (Ferguson & Galligan 1999 for the 21-day pregnancy rate; Fricke et al. 1998 for
+pregnancy loss after a positive diagnosis); thresholds are keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from reprotech_core.reproduction.book import GESTATION_MAX_DAYS, GESTATION_MIN_DAYS
+
+VOLUNTARY_WAITING_DAYS = 50
+CYCLE_DAYS = 21
+
+SERVICE_COLUMNS = ("cow", "date", "kind", "sire", "technician", "herd")
+DIAGNOSIS_COLUMNS = ("cow", "date", "result")
+CALVING_COLUMNS = ("cow", "date", "herd")
+FLUSH_COLUMNS = ("date", "donor", "sire", "herd", "embryos", "transferable")
+IVF_COLUMNS = ("date", "donor", "sire", "herd", "oocytes", "cleaved", "blastocysts")
+
+
+def frame(rows: object = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A frame with the given columns (also when empty) and ``date`` as datetime."""
+    df = pd.DataFrame(rows if rows is not None else [], columns=list(columns))
+    if "date" in df:
+        df["date"] = pd.to_datetime(df["date"])
+    return df
+
+
+@dataclass(frozen=True)
+class ReproFrames:
+    services: pd.DataFrame
+    diagnoses: pd.DataFrame
+    calvings: pd.DataFrame
+    flushes: pd.DataFrame
+    ivf: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> ReproFrames:
+        return cls(frame(None, SERVICE_COLUMNS), frame(None, DIAGNOSIS_COLUMNS),
+                   frame(None, CALVING_COLUMNS), frame(None, FLUSH_COLUMNS),
+                   frame(None, IVF_COLUMNS))
+
+    def where(self, column: str, value: object) -> ReproFrames:
+        """Only the records whose ``column`` (herd) equals ``value``; diagnoses follow their
+        cows' services."""
+        services = self.services[self.services[column] == value]
+        return ReproFrames(services, self.diagnoses[self.diagnoses["cow"].isin(services["cow"])],
+                           self.calvings[self.calvings[column] == value],
+                           self.flushes[self.flushes[column] == value],
+                           self.ivf[self.ivf[column] == value])
+
+
+@dataclass(frozen=True)
+class HerdKpis:
+    """KPIs of a period; a rate is ``None`` when its denominator is zero."""
+
+    services: int
+    conceptions: int
+    conception_rate: float | None
+    services_per_conception: float | None
+    pregnancy_rate_21d: float | None
+    eligible_cycles: int
+    days_open: float | None
+    calving_interval: float | None
+    pregnancy_loss: float | None
+    flushes: int
+    embryos_per_flush: float | None
+    transferable_embryos_per_flush: float | None
+    ivf_sessions: int
+    blastocyst_rate: float | None
+    transfers: int
+    pregnancies_per_transfer: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+KPI_FIELDS = tuple(f.name for f in fields(HerdKpis))
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return float(num) / float(den) if den else None
+
+
+def _mean(values: pd.Series) -> float | None:
+    return float(values.mean()) if len(values) else None
+
+
+def service_outcomes(services: pd.DataFrame, diagnoses: pd.DataFrame,
+                     calvings: pd.DataFrame) -> pd.DataFrame:
+    """Each service with its ``outcome`` and pregnancy fate.
+
+    outcome: ``pregnant`` if a calving 240-310 days later is attributed to it (the latest
+    service in that window) or, failing that, the first diagnosis after it (up to the cow's
+    next service) is positive; ``open`` if that diagnosis is negative or, with none, the cow
+    was served again; else ``unknown`` (no information yet: left out of every rate).
+    ``confirmed``: a positive diagnosis followed it. ``lost``: confirmed, no calving from it,
+    and the cow was found open or served again; ``None`` while still pending.
+    """
+    s = services.sort_values(["cow", "date"], kind="stable").reset_index(drop=True)
+    diag = {cow: list(zip(g["date"], g["result"], strict=True))
+            for cow, g in diagnoses.sort_values("date").groupby("cow")}
+    calv = {cow: sorted(set(g)) for cow, g in calvings.groupby("cow")["date"]}
+    outcome, calved, confirmed, lost = [], [], [], []
+    for cow, grp in s.groupby("cow", sort=False):
+        days = list(grp["date"])
+        n = len(days)
+        calf = [False] * n
+        for c in calv.get(cow, ()):
+            window = [i for i, d in enumerate(days)
+                      if GESTATION_MIN_DAYS <= (c - d).days <= GESTATION_MAX_DAYS]
+            if window:
+                calf[window[-1]] = True
+        for i, d in enumerate(days):
+            nxt = days[i + 1] if i + 1 < n else None
+            dx = [r for t, r in diag.get(cow, ()) if t > d and (nxt is None or t <= nxt)]
+            pos = "pregnant" in dx
+            if calf[i]:
+                out = "pregnant"
+            elif dx:
+                out = dx[0]
+            else:
+                out = "open" if nxt is not None else "unknown"
+            gone = None
+            if pos:
+                after_pos = dx[dx.index("pregnant") + 1:]
+                gone = False if calf[i] else (True if nxt is not None or "open" in after_pos
+                                              else None)
+            outcome.append(out)
+            calved.append(calf[i])
+            confirmed.append(pos)
+            lost.append(gone)
+    return s.assign(outcome=pd.Series(outcome, dtype=object),
+                    calved=pd.Series(calved, dtype=bool),
+                    confirmed=pd.Series(confirmed, dtype=bool),
+                    lost=pd.Series(lost, dtype=object))
+
+
+def service_kpis(outcomes: pd.DataFrame) -> dict[str, object]:
+    """Conception rate, services per conception and pregnancies per embryo transfer of a set
+    of services (those with a known outcome count)."""
+    known = outcomes[outcomes["outcome"] != "unknown"]
+    preg = int((known["outcome"] == "pregnant").sum())
+    et = known[known["kind"] == "et"]
+    return {"services": len(outcomes), "conceptions": preg,
+            "conception_rate": _ratio(preg, len(known)),
+            "services_per_conception": _ratio(len(known), preg),
+            "transfers": int((outcomes["kind"] == "et").sum()),
+            "pregnancies_per_transfer": _ratio((et["outcome"] == "pregnant").sum(), len(et))}
+
+
+def conceptions_after_calvings(outcomes: pd.DataFrame, calvings: pd.DataFrame) -> pd.DataFrame:
+    """Per calving: the next calving and the first conceiving service after it (if any)."""
+    preg = outcomes[outcomes["outcome"] == "pregnant"]
+    by_cow = {cow: list(g) for cow, g in preg.groupby("cow")["date"]}
+    rows = []
+    for cow, g in calvings.groupby("cow"):
+        dates = sorted(set(g["date"]))
+        herd = g["herd"].iloc[0] if "herd" in g else None
+        for i, c in enumerate(dates):
+            nxt = dates[i + 1] if i + 1 < len(dates) else pd.NaT
+            conc = next((d for d in by_cow.get(cow, ()) if d > c
+                         and (pd.isna(nxt) or d < nxt)), pd.NaT)
+            rows.append((cow, herd, c, nxt, conc))
+    out = pd.DataFrame(rows, columns=["cow", "herd", "calving", "next_calving", "conception"])
+    return out.astype({c: "datetime64[us]" for c in ("calving", "next_calving", "conception")})
+
+
+def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
+                     vwp_days: int = VOLUNTARY_WAITING_DAYS) -> pd.DataFrame:
+    """21-day cycles in which a cow was eligible to become pregnant, and whether she did.
+
+    A cow is eligible from calving + the voluntary waiting period until she conceives (the
+    date of the conceiving service); her time is cut into 21-day cycles from that start, the
+    cycle holding the conception included, and only cycles that ended by ``as_of`` count. A
+    conception before the waiting period ended gives no cycle.
+    """
+    rows = []
+    for r in lactations.itertuples():
+        start = r.calving + pd.Timedelta(days=vwp_days)
+        conceived = not pd.isna(r.conception)
+        k = start
+        while (k <= r.conception if conceived else k < as_of) and (
+                k + pd.Timedelta(days=CYCLE_DAYS) <= as_of):
+            stop = k + pd.Timedelta(days=CYCLE_DAYS)
+            rows.append((r.cow, r.herd, k, conceived and k <= r.conception < stop))
+            k = stop
+    out = pd.DataFrame(rows, columns=["cow", "herd", "cycle_start", "pregnant"])
+    return out.astype({"cycle_start": "datetime64[us]", "pregnant": bool})
+
+
+def _in(df: pd.DataFrame, col: str, start: pd.Timestamp | None,
+        end: pd.Timestamp | None) -> pd.DataFrame:
+    keep = np.ones(len(df), dtype=bool)
+    if start is not None:
+        keep &= (df[col] >= start).to_numpy()
+    if end is not None:
+        keep &= (df[col] <= end).to_numpy()
+    return df[keep]
+
+
+def herd_kpis_from(frames: ReproFrames, *, start: date | None = None, end: date | None = None,
+                   as_of: date | None = None, vwp_days: int = VOLUNTARY_WAITING_DAYS,
+                   outcomes: pd.DataFrame | None = None) -> HerdKpis:
+    """All KPIs of the records in [start, end] (each by its own date: service, cycle start,
+    calving, conception, flush, OPU); outcomes may look past ``end`` up to ``as_of``."""
+    t0 = None if start is None else pd.Timestamp(start)
+    t1 = None if end is None else pd.Timestamp(end)
+    now = pd.Timestamp(as_of or date.today())
+    if outcomes is None:
+        outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
+    svc = service_kpis(_in(outcomes, "date", t0, t1))
+    lact = conceptions_after_calvings(outcomes, frames.calvings)
+    cycles = _in(pregnancy_cycles(lact, as_of=now, vwp_days=vwp_days), "cycle_start", t0, t1)
+    opened = _in(lact.dropna(subset=["conception"]), "conception", t0, t1)
+    intervals = _in(lact.dropna(subset=["next_calving"]), "next_calving", t0, t1)
+    conf = _in(outcomes[outcomes["confirmed"]], "date", t0, t1)
+    decided = conf[conf["lost"].notna()]
+    fl = _in(frames.flushes, "date", t0, t1)
+    ivf = _in(frames.ivf, "date", t0, t1)
+    return HerdKpis(
+        services=svc["services"], conceptions=svc["conceptions"],
+        conception_rate=svc["conception_rate"],
+        services_per_conception=svc["services_per_conception"],
+        pregnancy_rate_21d=_ratio(cycles["pregnant"].sum(), len(cycles)),
+        eligible_cycles=len(cycles),
+        days_open=_mean((opened["conception"] - opened["calving"]).dt.days),
+        calving_interval=_mean((intervals["next_calving"] - intervals["calving"]).dt.days),
+        pregnancy_loss=_ratio(decided["lost"].astype(bool).sum(), len(decided)),
+        flushes=len(fl), embryos_per_flush=_ratio(fl["embryos"].sum(), len(fl)),
+        transferable_embryos_per_flush=_ratio(fl["transferable"].sum(), len(fl)),
+        ivf_sessions=len(ivf), blastocyst_rate=_ratio(ivf["blastocysts"].sum(),
+                                                      ivf["oocytes"].sum()),
+        transfers=svc["transfers"], pregnancies_per_transfer=svc["pregnancies_per_transfer"])
+
+
+BREAKDOWNS = ("herd", "month", "sire", "technician")
+
+
+def kpi_breakdown_from(frames: ReproFrames, by: str, *, start: date | None = None,
+                       end: date | None = None, as_of: date | None = None,
+                       vwp_days: int = VOLUNTARY_WAITING_DAYS) -> pd.DataFrame:
+    """KPIs per herd or month (every KPI), or per sire or technician (the service KPIs:
+    services, conceptions, conception rate, services per conception, transfers, pregnancies
+    per transfer); one row per group, sorted by it."""
+    if by not in BREAKDOWNS:
+        raise ValueError(f"breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
+    outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
+    rows = []
+    if by == "herd":
+        herds = sorted(set().union(*(f["herd"].dropna() for f in (
+            frames.services, frames.calvings, frames.flushes, frames.ivf))))
+        for h in herds:
+            rows.append({"herd": h, **herd_kpis_from(frames.where("herd", h), start=start,
+                                                     end=end, as_of=as_of,
+                                                     vwp_days=vwp_days).as_dict()})
+        return pd.DataFrame(rows, columns=["herd", *KPI_FIELDS])
+    if by == "month":
+        dates = pd.concat([frames.services["date"], frames.calvings["date"],
+                           frames.flushes["date"], frames.ivf["date"]])
+        dates = _in(dates.to_frame("date"), "date", *(None if d is None else pd.Timestamp(d)
+                                                       for d in (start, end)))["date"]
+        for m in sorted(set(dates.dt.to_period("M"))):
+            lo = max(m.start_time.date(), start) if start else m.start_time.date()
+            hi = min(m.end_time.date(), end) if end else m.end_time.date()
+            rows.append({"month": str(m), **herd_kpis_from(
+                frames, start=lo, end=hi, as_of=as_of, vwp_days=vwp_days,
+                outcomes=outcomes).as_dict()})
+        return pd.DataFrame(rows, columns=["month", *KPI_FIELDS])
+    picked = _in(outcomes, "date", *(None if d is None else pd.Timestamp(d) for d in (start, end)))
+    for key, grp in picked.groupby(by, dropna=False, sort=True):
+        rows.append({by: key, **service_kpis(grp)})
+    return pd.DataFrame(rows, columns=[by, "services", "conceptions", "conception_rate",
+                                       "services_per_conception", "transfers",
+                                       "pregnancies_per_transfer"])

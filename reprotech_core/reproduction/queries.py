@@ -1,0 +1,83 @@
+"""KPIs of a customer's herds from the database, for dashboards, notebooks and the CLI.
+
+The records are read through the reader's row security (``core.reproduction_services`` is a
+``security_invoker`` view), then the pure functions of :mod:`~reprotech_core.reproduction.kpis`
+compute the KPIs, so a dashboard and a notebook get the same numbers by the same definitions.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from reprotech_core.reproduction.kpis import (
+    CALVING_COLUMNS,
+    DIAGNOSIS_COLUMNS,
+    FLUSH_COLUMNS,
+    IVF_COLUMNS,
+    SERVICE_COLUMNS,
+    HerdKpis,
+    ReproFrames,
+    frame,
+    herd_kpis_from,
+    kpi_breakdown_from,
+)
+
+_SQL = {
+    "services": """
+        SELECT s.cow_id, s.service_date, s.kind, b.official_id, s.technician, h.code
+          FROM core.reproduction_services s
+          LEFT JOIN core.animals b ON b.id = s.sire_id
+          LEFT JOIN core.herds h ON h.id = s.herd_id
+         WHERE s.customer_id = :c""",
+    "diagnoses": """
+        SELECT cow_id, diagnosis_date, result FROM core.pregnancy_diagnoses
+         WHERE customer_id = :c""",
+    "calvings": """
+        SELECT DISTINCT k.dam_id, k.calving_date, h.code
+          FROM core.calvings k JOIN core.animals a ON a.id = k.dam_id
+          LEFT JOIN core.herds h ON h.id = a.herd_id
+         WHERE k.customer_id = :c""",
+    "flushes": """
+        SELECT f.flush_date, d.official_id, s.official_id, h.code, count(e.id),
+               count(e.id) FILTER (WHERE e.stage BETWEEN 4 AND 9 AND e.quality BETWEEN 1 AND 3)
+          FROM core.embryo_flushes f
+          JOIN core.animals d ON d.id = f.donor_id
+          LEFT JOIN core.animals s ON s.id = f.sire_id
+          LEFT JOIN core.herds h ON h.id = d.herd_id
+          LEFT JOIN core.embryos e ON e.flush_id = f.id
+         WHERE f.customer_id = :c
+         GROUP BY f.id, d.official_id, s.official_id, h.code""",
+    "ivf": """
+        SELECT v.opu_date, d.official_id, s.official_id, h.code, v.oocytes_collected,
+               v.oocytes_cleaved, v.blastocysts
+          FROM core.ivf_sessions v
+          JOIN core.animals d ON d.id = v.donor_id
+          LEFT JOIN core.animals s ON s.id = v.sire_id
+          LEFT JOIN core.herds h ON h.id = d.herd_id
+         WHERE v.customer_id = :c""",
+}
+_COLUMNS = {"services": SERVICE_COLUMNS, "diagnoses": DIAGNOSIS_COLUMNS,
+            "calvings": CALVING_COLUMNS, "flushes": FLUSH_COLUMNS, "ivf": IVF_COLUMNS}
+
+
+def load_frames(session: Session, customer_id: int) -> ReproFrames:
+    """The customer's reproduction records as the KPI functions take them."""
+    return ReproFrames(**{name: frame(session.execute(text(sql), {"c": customer_id}).all(),
+                                      _COLUMNS[name]) for name, sql in _SQL.items()})
+
+
+def herd_kpis(session: Session, customer_id: int, *, start: date | None = None,
+              end: date | None = None, as_of: date | None = None) -> HerdKpis:
+    """The customer's KPIs for records dated in [start, end] (all when not given)."""
+    return herd_kpis_from(load_frames(session, customer_id), start=start, end=end, as_of=as_of)
+
+
+def kpi_breakdown(session: Session, customer_id: int, by: str, *, start: date | None = None,
+                  end: date | None = None, as_of: date | None = None) -> pd.DataFrame:
+    """KPIs per ``herd``, ``month``, ``sire`` or ``technician`` (see ``kpi_breakdown_from``)."""
+    return kpi_breakdown_from(load_frames(session, customer_id), by, start=start, end=end,
+                              as_of=as_of)

@@ -1,0 +1,146 @@
+"""What a technician or vet enters, as plain values: one small dataclass per record type.
+
+Animals are named by official ID (a bull or sire may be in the reference catalogue), embryos by
+their straw code, semen by lot code. The same dataclasses serve the forms, the bulk import and
+the demo, so every path goes through the same rules (:mod:`reprotech_core.reproduction.book`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from reprotech_core.errors import RuleViolation
+
+# IETS embryo grading (Stringfellow & Givens, IETS Manual, 4th ed. 2010): stage 1 unfertilized
+# oocyte … 9 expanding hatched blastocyst; quality 1 excellent/good … 4 dead or degenerating.
+# Transferable: a morula or later (stage 4-9) of quality 1-3.
+TRANSFERABLE_STAGES = range(4, 10)
+TRANSFERABLE_QUALITIES = range(1, 4)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: its stable code, the field it concerns, and a message naming the record."""
+
+    rule: str
+    column: str
+    message: str
+
+
+class RecordRefused(RuleViolation):
+    """A record broke one or more rules; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems[0].rule, "; ".join(p.message for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class InseminationEntry:
+    cow: str
+    bull: str
+    service_date: date
+    service_type: str = "heat"  # heat (observed oestrus) or timed (synchronised, TAI)
+    technician: str | None = None
+    semen_lot: str | None = None  # lot code of a straw taken from the cow's herd's stock
+
+
+@dataclass(frozen=True)
+class DiagnosisEntry:
+    cow: str
+    diagnosis_date: date
+    method: str  # palpation, ultrasound, blood, milk
+    result: str  # pregnant or open
+    days_pregnant: int | None = None
+    technician: str | None = None
+
+
+@dataclass(frozen=True)
+class CalvingEntry:
+    """A calving; ``calf`` is the live calf's new official ID (registered with its parents)."""
+
+    dam: str
+    calving_date: date
+    ease: int  # 1 unassisted … 5 caesarean
+    calf_sex: str
+    calf: str | None = None
+    calf_number: int = 1
+    stillborn: bool = False
+    sire: str | None = None  # optional: must agree with the conceiving service's sire
+
+
+@dataclass(frozen=True)
+class TransferEntry:
+    recipient: str
+    embryo: str
+    transfer_date: date
+    preservation: str  # fresh or frozen
+    technician: str | None = None
+
+
+@dataclass(frozen=True)
+class EmbryoGrade:
+    stage: int
+    quality: int
+
+    @property
+    def transferable(self) -> bool:
+        return self.stage in TRANSFERABLE_STAGES and self.quality in TRANSFERABLE_QUALITIES
+
+
+@dataclass(frozen=True)
+class FlushEntry:
+    donor: str
+    sire: str
+    flush_date: date
+    embryos: list[EmbryoGrade] = field(default_factory=list)
+    preservation: str = "frozen"
+    tank: str | None = None
+    canister: str | None = None
+    technician: str | None = None
+
+
+@dataclass(frozen=True)
+class IvfEntry:
+    donor: str
+    sire: str
+    opu_date: date
+    oocytes_collected: int
+    oocytes_cleaved: int
+    blastocysts: int
+    embryos: list[EmbryoGrade] = field(default_factory=list)  # the graded blastocysts kept
+    preservation: str = "frozen"
+    tank: str | None = None
+    canister: str | None = None
+    technician: str | None = None
+
+
+@dataclass(frozen=True)
+class EmbryoReceipt:
+    """An embryo bought in (from another breeder or an embryo bank) into a herd's tank."""
+
+    herd: str
+    code: str
+    sire: str
+    stage: int
+    quality: int
+    produced_on: date
+    received_on: date
+    preservation: str = "frozen"
+    donor: str | None = None  # the donor, if she is known here (own or reference catalogue)
+    tank: str | None = None
+    canister: str | None = None
+    supplier: str | None = None
+
+
+@dataclass(frozen=True)
+class SemenReceipt:
+    herd: str
+    bull: str
+    lot_code: str
+    tank: str
+    canister: str
+    straws: int
+    received_on: date
+    supplier: str | None = None
