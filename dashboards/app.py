@@ -1,18 +1,104 @@
-"""Interim app frame (replaced by the dashboards work): who is signed in and their customer."""
+"""The dashboard frame: navigation, the page a URL names, and "not found" for everything else.
+
+One frame for every role. The pages come from the registries (``dashboards.customer.PAGES``,
+``dashboards.staff.PAGES``); a user sees the pages whose ``roles`` hold their role and whose
+``module`` their role and subscription tier open (``reprotech_core.roles.modules_for``).
+
+The URL carries only *what* to show (``?page=animals&animal=123``), never *whose*: every query
+runs as the signed-in identity under row security, so an animal id from another customer finds
+nothing and the page says "Not found." — the same words as an id that does not exist, so a
+forged URL cannot even learn that the animal exists. Any exception a page raises is logged with
+its traceback and the user sees a short apology, never the stack trace.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
+from collections.abc import Iterable
+
 import panel as pn
-from sqlalchemy import text
 
-from dashboards.pages import PageContext
+from dashboards.pages import Page, PageContext
+from reprotech_core.errors import NotFound, PermissionDenied
+from reprotech_core.roles import Role, modules_for
+
+log = logging.getLogger("reprotech.dashboards")
+
+#: Modules that define ``PAGES: list[Page]``; a missing module is skipped (pages land by issue).
+REGISTRIES = ("dashboards.customer", "dashboards.staff")
+
+NOT_FOUND = "**Not found.** The page or record you asked for does not exist or is not yours to see."
+FAILED = "Something went wrong while building this page. It has been logged; please try again."
 
 
-def build_app(ctx: PageContext) -> pn.viewable.Viewable:
+def registered_pages(registries: Iterable[str] = REGISTRIES) -> list[Page]:
+    pages: list[Page] = []
+    for name in registries:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        pages.extend(module.PAGES)
+    return pages
+
+
+def pages_for(ctx: PageContext, pages: Iterable[Page]) -> list[Page]:
+    """The pages this identity may open, in registry order."""
     with ctx.session() as s:
-        names = s.execute(text("SELECT name FROM core.customers ORDER BY name")).scalars().all()
-    return pn.Column(
-        pn.pane.Markdown(f"# Reprotech Analytics\nSigned in as **{ctx.identity.username}** "
-                         f"({ctx.identity.role})"),
-        pn.pane.Markdown("Customers: " + ", ".join(names)),
+        modules = modules_for(s)
+    role = Role(ctx.identity.role)
+    return [p for p in pages if role in p.roles and p.module in modules]
+
+
+def query_param(name: str) -> str | None:
+    """A URL query parameter of this browser session (``None`` outside a server session)."""
+    location = pn.state.location
+    if location is None:
+        return None
+    value = location.query_params.get(name)
+    return None if value in (None, "") else str(value)
+
+
+def guarded(build, ctx: PageContext) -> pn.viewable.Viewable:
+    """Build a page; a missing/foreign record reads as not found and errors never leak."""
+    try:
+        return build(ctx)
+    except (NotFound, PermissionDenied):
+        return pn.pane.Markdown(NOT_FOUND, sizing_mode="stretch_width")
+    except Exception:
+        log.exception("page failed for user %s", ctx.identity.username)
+        return pn.pane.Alert(FAILED, alert_type="danger")
+
+
+def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewable.Viewable:
+    """The whole dashboard for one browser session."""
+    visible = pages_for(ctx, registered_pages() if pages is None else pages)
+    template = pn.template.FastListTemplate(
+        title="Reprotech Analytics",
+        sidebar_width=220,
+        header_background="#1f4e5f",
+        accent_base_color="#1f4e5f",
     )
+    template.header.append(
+        pn.pane.HTML(
+            f'<span class="rt-user">{ctx.identity.username} · {ctx.identity.role}</span>'
+            ' · <a href="/hub/logout" style="color:white">Sign out</a>',
+            styles={"color": "white", "margin-left": "auto"},
+        )
+    )
+    if not visible:
+        template.main.append(pn.pane.Markdown("There is nothing here for your account yet."))
+        return template
+    links = "\n".join(f"- [{p.title}](?page={p.slug})" for p in visible)
+    template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"]))
+    slug = query_param("page") or visible[0].slug
+    page = next((p for p in visible if p.slug == slug), None)
+    template.main.append(
+        guarded(page.build, ctx)
+        if page is not None
+        else pn.pane.Markdown(NOT_FOUND, sizing_mode="stretch_width")
+    )
+    return template
