@@ -98,6 +98,11 @@ def hub_users(world, db, system) -> dict[str, str]:
         accounts.create_user(s, accounts.NewUser("hub-totp", "TOTP researcher", "researcher",
                                                  password=PASSWORD))
         STAFF_TOTP["hub-totp"] = pyotp.parse_uri(enrol_totp(s, "hub-totp")).secret
+        # Spawning provisions a fresh notebook login, which would invalidate the password the
+        # world fixture holds for w-res/w-lab; the hub tests spawn their own staff users.
+        for name, role in (("hub-res", "researcher"), ("hub-lab", "lab_ops")):
+            accounts.create_user(s, accounts.NewUser(name, name, role, password=PASSWORD))
+            STAFF_TOTP[name] = pyotp.parse_uri(enrol_totp(s, name)).secret
         accounts.create_user(s, accounts.NewUser("hub-nofactor", "No factor", "researcher",
                                                  password=PASSWORD))
         accounts.create_user(s, accounts.NewUser("hub-gone", "Gone researcher", "researcher",

@@ -122,8 +122,8 @@ def test_customer_signs_in_but_gets_no_server(hub: Hub, world, username: str, ro
 
 @pytest.fixture(scope="module")
 def researcher(hub: Hub):
-    browser = signed_in(hub, "w-res")
-    status = start_server(hub, browser, "w-res")
+    browser = signed_in(hub, "hub-res")
+    status = start_server(hub, browser, "hub-res")
     return browser, status
 
 
@@ -136,10 +136,10 @@ def test_researcher_server_spawns_and_answers_through_the_proxy(hub: Hub, resear
 def test_researcher_server_environment_names_the_platform_without_secrets(
     hub: Hub, researcher, pg_settings
 ) -> None:
-    pids = [p for p in hub.server_pids() if process_env(p).get("JUPYTERHUB_USER") == "w-res"]
+    pids = [p for p in hub.server_pids() if process_env(p).get("JUPYTERHUB_USER") == "hub-res"]
     assert pids
     env = process_env(pids[0])
-    assert env["REPROTECH_USER"] == "w-res" and env["REPROTECH_ROLE"] == "researcher"
+    assert env["REPROTECH_USER"] == "hub-res" and env["REPROTECH_ROLE"] == "researcher"
     assert env["REPROTECH_DB_PORT"] and env["REPROTECH_DB_NAME"]
     assert env["MEM_LIMIT"] == str(8 * 1024**3)
     assert not any("DATABASE_URL" in key for key in env)
@@ -156,31 +156,31 @@ def test_researcher_server_has_their_own_limited_database_login(hub: Hub, resear
     import psycopg
 
     browser, _ = researcher
-    pids = [p for p in hub.server_pids() if process_env(p).get("JUPYTERHUB_USER") == "w-res"]
+    pids = [p for p in hub.server_pids() if process_env(p).get("JUPYTERHUB_USER") == "hub-res"]
     env = process_env(pids[0])
-    assert env["PGUSER"] == "rt_w_res" and env["PGPORT"] == str(pg_settings.db_port)
+    assert env["PGUSER"] == "rt_hub_res" and env["PGPORT"] == str(pg_settings.db_port)
     pgpass = Path(env["PGPASSFILE"])
     assert stat.S_IMODE(pgpass.stat().st_mode) == 0o600
     libpq = {k: env[k] for k in ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSFILE")}
     with psycopg.connect(**{"host": libpq["PGHOST"], "port": libpq["PGPORT"],
                             "dbname": libpq["PGDATABASE"], "user": libpq["PGUSER"],
                             "passfile": libpq["PGPASSFILE"]}) as conn:
-        assert conn.execute("SELECT current_user").fetchone()[0] == "rt_w_res"
+        assert conn.execute("SELECT current_user").fetchone()[0] == "rt_hub_res"
         assert conn.execute("SELECT count(*) FROM research.animals").fetchone()[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT official_id FROM core.animals")
-    kernels = browser.get(f"{hub.url}/user/w-res/api/kernelspecs", timeout=30).json()
+    kernels = browser.get(f"{hub.url}/user/hub-res/api/kernelspecs", timeout=30).json()
     assert kernels["default"] == "reprotech" and "reprotech" in kernels["kernelspecs"]
 
 
 def test_forged_user_url_never_reaches_another_server(hub: Hub, researcher) -> None:
-    lab_ops = signed_in(hub, "w-lab")
-    status = start_server(hub, lab_ops, "w-lab")
+    lab_ops = signed_in(hub, "hub-lab")
+    status = start_server(hub, lab_ops, "hub-lab")
     assert status.status_code == 200
     browser, _ = researcher
     for path in ("api/status", "lab", "api/contents"):
-        forged = browser.get(f"{hub.url}/user/w-lab/{path}", timeout=30)
+        forged = browser.get(f"{hub.url}/user/hub-lab/{path}", timeout=30)
         assert forged.status_code in (403, 404), (path, forged.status_code, forged.url)
-        assert "/user/w-lab/" not in forged.url or forged.status_code == 403
-    stranger = requests.get(f"{hub.url}/user/w-lab/api/status", timeout=30)
+        assert "/user/hub-lab/" not in forged.url or forged.status_code == 403
+    stranger = requests.get(f"{hub.url}/user/hub-lab/api/status", timeout=30)
     assert stranger.status_code in (302, 403) or "/hub/login" in stranger.url
