@@ -19,9 +19,10 @@ from sqlalchemy import func, select, text
 
 from data_models.animals import Animal
 from data_models.tenancy import Customer, User
-from reprotech_core import accounts, demo
 from jobs import cli as jobs_cli
+from reprotech_core import accounts, demo
 from reprotech_core.cli import context, evaluation, genotypes, lab, reproduction
+from reprotech_core.cli import hub as hub_cli
 from reprotech_core.cli.context import print_table, system_session
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
@@ -55,6 +56,7 @@ app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(evaluation.app, name="eval")
 app.add_typer(reproduction.app, name="repro")
 app.add_typer(reproduction.orders_app, name="orders")
+app.add_typer(hub_cli.app, name="hub")
 
 console = Console()
 err = Console(stderr=True)
@@ -73,12 +75,13 @@ def _system(db: Database) -> Identity:
 @app.command()
 def up(
     hub: Annotated[bool, typer.Option(
-        "--hub/--no-hub", help="End by running the hub (Ctrl-C stops it)")] = True,
+        "--hub/--no-hub", help="End with the hub running in the background")] = True,
 ) -> None:
     """Run the main job on the embedded default (safe to run again).
 
     Starts the database, migrates, loads and processes the demo data, prints the demo
-    accounts, then runs the hub at ``hub_bind_url`` until interrupted.
+    accounts, and ends with the hub running in the background at ``hub_bind_url``
+    (``reprotech hub stop`` stops it): the command returns, the platform stays up.
     """
     settings = _settings()
     if settings.embedded:
@@ -136,10 +139,15 @@ def up(
         "  .venv/bin/reprotech lab batches              genotyping batches and QC\n"
         "  .venv/bin/reprotech db stop                  stop the embedded database\n"
     )
-    if hub:
-        console.print(f"[bold]hub[/] starting at {settings.hub_bind_url} "
-                      "(customers, vets and technicians land on the dashboards; Ctrl-C stops)")
-        _exec_hub(settings)
+    if not hub:
+        return
+    with console.status(f"starting the hub at {settings.hub_bind_url}…"):
+        pid = hub_cli.start(settings)
+    console.print(
+        f"[bold]hub[/] running at {settings.hub_bind_url} (pid {pid}; log "
+        f"{hub_cli.log_file(settings)}): customers, vets and technicians land on the "
+        "dashboards, researchers and lab ops on JupyterLab. Stop: .venv/bin/reprotech hub stop"
+    )
 
 
 # db ------------------------------------------------------------------------------------------
@@ -348,30 +356,6 @@ def user_totp(
         console.print(uri, soft_wrap=True, markup=False)
     finally:
         db.dispose()
-
-
-@app.command()
-def hub() -> None:
-    """Run JupyterHub and its proxy with the platform's configuration (hub/jupyterhub_config.py)."""
-    _exec_hub(_settings())
-
-
-def _exec_hub(settings: Settings) -> None:
-    """Replace this process with the hub (its services and the proxy start with it)."""
-    import os
-    from pathlib import Path
-
-    from reprotech_core.settings import PROJECT_HOME
-
-    if not os.access(settings.proxy_command, os.X_OK):
-        err.print(f"configurable-http-proxy not found at {settings.proxy_command}: "
-                  "run `./run up` (it installs it from npm) or set hub_proxy_command")
-        raise typer.Exit(1)
-    config = PROJECT_HOME / "hub" / "jupyterhub_config.py"
-    binary = Path(sys.executable).with_name("jupyterhub")
-    settings.hub_dir.mkdir(parents=True, exist_ok=True)
-    os.chdir(settings.hub_dir)
-    os.execv(binary, [str(binary), "-f", str(config)])
 
 
 @user_app.command("deactivate")

@@ -31,9 +31,13 @@ def _prefix(path: str | Path) -> Path:
 def read_bim(path: str | Path) -> SnpMap:
     """Read a ``.bim``: chrom, SNP ID, cM, position, A1 (our B allele), A2 (our A allele)."""
     df = _read_table(path, 6, "bim")
-    return SnpMap.from_columns(
-        df[1], chrom=df[0], pos=pd.to_numeric(df[3]), allele_a=df[5], allele_b=df[4]
-    )
+    pos = pd.to_numeric(df[3], errors="coerce")
+    bad = pos.isna().to_numpy()
+    if bad.any():
+        line = int(np.argmax(bad))
+        raise GenotypeFileError(f"position {df[3].iloc[line]!r} is not a number", file=path,
+                                line=line + 1)
+    return SnpMap.from_columns(df[1], chrom=df[0], pos=pos, allele_a=df[5], allele_b=df[4])
 
 
 def read_fam(path: str | Path) -> pd.DataFrame:

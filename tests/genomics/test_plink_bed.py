@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from reprotech_core.genomics.errors import GenotypeFileError
@@ -56,6 +57,7 @@ def test_truncated_bad_magic_and_empty(tmp_path):
 
 
 @given(st.sampled_from(["bim", "fam", "bed"]), st.binary(max_size=120), st.integers(0, 60))
+@example(which="bim", junk=b"\x00", at=36)  # a NUL in a position once escaped as ValueError
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzzed_fileset_raises_only_the_named_error(tmp_path, which, junk, at):
     write_plink(genotype_set(np.ones((5, 6), np.int8)), tmp_path / "z")
