@@ -89,16 +89,16 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
             styles={"color": "white", "margin-left": "auto"},
         )
     )
-    if not visible:
+    if visible:
+        links = "\n".join(f"- [{p.title}](?page={p.slug})" for p in visible)
+        template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"]))
+    asked = query_param("page")
+    page = next((p for p in visible if p.slug == asked), None) if asked else (
+        visible[0] if visible else None)
+    if page is not None:
+        template.main.append(guarded(page.build, ctx))
+    elif asked:
+        template.main.append(pn.pane.Markdown(NOT_FOUND, sizing_mode="stretch_width"))
+    else:
         template.main.append(pn.pane.Markdown("There is nothing here for your account yet."))
-        return template
-    links = "\n".join(f"- [{p.title}](?page={p.slug})" for p in visible)
-    template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"]))
-    slug = query_param("page") or visible[0].slug
-    page = next((p for p in visible if p.slug == slug), None)
-    template.main.append(
-        guarded(page.build, ctx)
-        if page is not None
-        else pn.pane.Markdown(NOT_FOUND, sizing_mode="stretch_width")
-    )
     return template

@@ -1,0 +1,93 @@
+"""The platform as a person meets it: headless Chromium through the real hub and proxy.
+
+Sign-in with the hub's login form, the hub's OAuth into the shared dashboard service, the Panel
+page rendered by the browser (websocket through the proxy), and a forged dashboard URL. The
+screenshots are kept under ``tests/artifacts/hub/``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.hub.conftest import PASSWORD, Hub, otp_for
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "hub"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by ./run test when missing
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: ./run test installs Debian's chromium package")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        yield browser
+        browser.close()
+
+
+def sign_in(chromium, hub: Hub, username: str):
+    """A fresh browser context signed in through the hub's login form."""
+    context = chromium.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.goto(f"{hub.url}/hub/login", wait_until="domcontentloaded")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    otp = otp_for(username)
+    if otp is not None:
+        page.fill("input[name=otp]", otp)
+    page.click("input[type=submit], button[type=submit]")
+    return context, page
+
+
+def test_customer_signs_in_and_sees_their_dashboard(chromium, hub: Hub) -> None:
+    context, page = sign_in(chromium, hub, "w-a-user")
+    try:
+        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=60_000)
+        page.get_by_text("w-a-user · customer_user").wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "customer-landing.png"), full_page=True)
+        content = page.content()
+        assert "Farm B" not in content and "WB-SECRET" not in content
+    finally:
+        context.close()
+
+
+def test_a_forged_dashboard_url_reads_not_found(chromium, hub: Hub) -> None:
+    """A customer asking for a staff page by URL gets the same "Not found." as a typo."""
+    context, page = sign_in(chromium, hub, "w-a-user")
+    try:
+        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=60_000)
+        page.goto(f"{hub.url}/services/dashboards/?page=system", wait_until="domcontentloaded")
+        page.get_by_text("Not found.").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "customer-forged-url.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_vet_with_second_factor_reaches_the_staff_dashboards(chromium, hub: Hub) -> None:
+    context, page = sign_in(chromium, hub, "w-vet")
+    try:
+        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=60_000)
+        page.get_by_text("w-vet · veterinarian").wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "vet-landing.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_researcher_gets_jupyterlab_through_the_proxy(chromium, hub: Hub) -> None:
+    context, page = sign_in(chromium, hub, "hub-res")
+    try:
+        page.wait_for_url(re.compile(r".*/user/hub-res/lab.*"), timeout=120_000)
+        page.locator("#jp-main-dock-panel, .jp-LabShell").first.wait_for(timeout=120_000)
+        page.screenshot(path=str(ARTIFACTS / "researcher-lab.png"))
+    finally:
+        context.close()
