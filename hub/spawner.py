@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner, SpawnException
@@ -73,6 +74,13 @@ class RoleSpawnerMixin(HasTraits):
         help="REPROTECH_* variables naming the platform (no secrets), set by the hub config.",
     ).tag(config=True)
 
+    role_notebooks = Dict(
+        default_value={"researcher": ["research"], "lab_ops": ["jobs"],
+                       "admin": ["research", "jobs"], "super_admin": ["research", "jobs"]},
+        help="Folders of the platform's notebooks/ copied into a new user's home, per role "
+             "(never over the user's own copy).",
+    ).tag(config=True)
+
     _database_login: tuple[str, Path] | None = None  # (login, pgpass file) of the running server
 
     db_host = Unicode("127.0.0.1", help="PostgreSQL host the users' logins connect to.").tag(
@@ -113,7 +121,18 @@ class RoleSpawnerMixin(HasTraits):
                 "Your database login could not be prepared; ask your administrator.",
                 reason="database-login", status_code=500,
             ) from None
+        await asyncio.to_thread(self._seed_notebooks, role)
         return await super().start()
+
+    def _seed_notebooks(self, role: str) -> None:
+        """Give a user the curated notebooks of their role, once: later edits are theirs."""
+        from reprotech_core.settings import PROJECT_HOME
+
+        home = Path(self.home_dir)
+        for folder in self.role_notebooks.get(role, []):
+            source, target = PROJECT_HOME / "notebooks" / folder, home / folder
+            if source.is_dir() and not target.exists():
+                shutil.copytree(source, target, ignore=shutil.ignore_patterns(".*"))
 
     def _provision_database_login(self) -> tuple[str, Path]:
         """Create or rotate the user's own database login; write it to a 0600 libpq pgpass."""

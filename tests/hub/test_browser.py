@@ -87,7 +87,10 @@ def test_researcher_gets_jupyterlab_through_the_proxy(chromium, hub: Hub) -> Non
     context, page = sign_in(chromium, hub, "hub-res")
     try:
         page.wait_for_url(re.compile(r".*/user/hub-res/lab.*"), timeout=120_000)
-        page.locator("#jp-main-dock-panel, .jp-LabShell").first.wait_for(timeout=120_000)
+        # The launcher offers the platform's kernel (hub/kernel.py), named as users see it.
+        page.locator(".jp-LauncherCard", has_text="Reprotech").first.wait_for(timeout=120_000)
+        # Their curated notebooks are in their home (hub/spawner.py role_notebooks).
+        page.locator(".jp-DirListing-item", has_text="research").first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "researcher-lab.png"))
     finally:
         context.close()
