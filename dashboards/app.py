@@ -26,7 +26,7 @@ from reprotech_core.roles import Role, modules_for
 log = logging.getLogger("reprotech.dashboards")
 
 #: Modules that define ``PAGES: list[Page]``; a missing module is skipped (pages land by issue).
-REGISTRIES = ("dashboards.customer", "dashboards.staff")
+REGISTRIES = ("dashboards.customer", "dashboards.staff", "dashboards.entry")
 
 NOT_FOUND = "**Not found.** The page or record you asked for does not exist or is not yours to see."
 FAILED = "Something went wrong while building this page. It has been logged; please try again."
