@@ -21,7 +21,7 @@ from data_models.animals import Animal
 from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
 from jobs import cli as jobs_cli
-from reprotech_core.cli import context, evaluation, genotypes, lab, reproduction
+from reprotech_core.cli import context, evaluation, genotypes, lab, ops, reproduction
 from reprotech_core.cli.context import print_table, system_session
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
@@ -55,6 +55,7 @@ app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(evaluation.app, name="eval")
 app.add_typer(reproduction.app, name="repro")
 app.add_typer(reproduction.orders_app, name="orders")
+app.add_typer(ops.app, name="ops")
 
 console = Console()
 err = Console(stderr=True)
