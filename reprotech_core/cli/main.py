@@ -419,7 +419,13 @@ def settings_docs() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from reprotech_core.ops.logs import configure_logging
+    from reprotech_core.settings import get_settings
+
+    try:  # secrets scrubbed, JSON lines when log_format = "json"
+        configure_logging(get_settings(), level="WARNING")
+    except ValueError:  # a bad setting is reported by the command that reads it
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
     except (ReprotechError, ValueError) as exc:  # SettingsError and file errors are ValueErrors

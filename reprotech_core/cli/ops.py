@@ -111,3 +111,31 @@ def restore(
     report = run(settings(), _folder(backup), force=force)
     console.print(f"restored {report.backup.name}: {report.tables} tables, {report.rows} rows, "
                   f"{report.files} files, checked against the backup, in {report.seconds:.1f} s")
+
+
+# Sign-in lock-outs ---------------------------------------------------------------------------
+@app.command("lockouts")
+def lockouts() -> None:
+    """List active sign-in lock-outs (usernames and addresses)."""
+    from reprotech_core.cli.context import system_session
+    from reprotech_core.ops.lockout import active_lockouts
+
+    with system_session() as session:
+        rows = active_lockouts(session)
+    print_table(("username", "address", "failures", "locked at", "until"),
+                [(r.username, r.source, r.failures, f"{r.locked_at:%Y-%m-%d %H:%M}",
+                  f"{r.locked_until:%H:%M} UTC") for r in rows])
+
+
+@app.command("unlock")
+def unlock(
+    who: Annotated[str, typer.Argument(help="Username or address")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log)")],
+) -> None:
+    """Lift a sign-in lock-out early (audited with the reason)."""
+    from reprotech_core.cli.context import system_session
+    from reprotech_core.ops.lockout import unlock as lift
+
+    with system_session(reason=reason) as session:
+        count = lift(session, who)
+    console.print(f"{count} lock-out(s) of {who} lifted" if count else f"{who} is not locked out")
