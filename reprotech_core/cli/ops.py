@@ -139,3 +139,53 @@ def unlock(
     with system_session(reason=reason) as session:
         count = lift(session, who)
     console.print(f"{count} lock-out(s) of {who} lifted" if count else f"{who} is not locked out")
+
+
+# Customer data: export (portability) and erasure ------------------------------------------
+@app.command("export-customer")
+def export_customer(
+    code: Annotated[str, typer.Argument(help="Customer code")],
+    out: Annotated[Path | None, typer.Option(help="Zip file (default <data>/exports/…)")] = None,
+    as_user: Annotated[str | None, typer.Option("--as", help="Export as this user")] = None,
+) -> None:
+    """Export everything the platform holds about a customer as one zip (data portability)."""
+    from datetime import UTC, datetime
+
+    from reprotech_core.cli.context import open_database
+    from reprotech_core.ops.portability import export_customer as run
+
+    config = settings()
+    target = out or config.var_dir / "exports" / f"{code}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.zip"
+    db, system = open_database()
+    try:
+        result = run(db, db.identity(as_user) if as_user else system, config, code, target)
+    finally:
+        db.dispose()
+    console.print(f"{result.path}: {sum(result.rows.values())} rows in {len(result.rows)} "
+                  f"tables, {result.files} files; sha256 {result.sha256}")
+
+
+@app.command("erase-customer")
+def erase_customer(
+    code: Annotated[str, typer.Argument(help="Customer code")],
+    reason: Annotated[str, typer.Option(help="Why (the request reference; audited)")],
+    confirm: Annotated[str, typer.Option(help="Type the customer code again to confirm")],
+) -> None:
+    """Erase a customer's records and anonymise its users; the audit trail is kept.
+
+    Export first if the customer asked for their data. Cannot be undone except by restoring a
+    backup.
+    """
+    from reprotech_core.cli.context import open_database
+    from reprotech_core.ops.portability import erase_customer as run
+
+    if confirm != code:
+        console.print(f"--confirm must repeat the customer code {code!r}; nothing erased")
+        raise typer.Exit(2)
+    db, system = open_database()
+    try:
+        result = run(db, system, settings(), code, reason=reason)
+    finally:
+        db.dispose()
+    console.print(f"customer {code} erased: {sum(result.deleted.values())} records deleted, "
+                  f"{result.users_anonymised} user(s) anonymised; audit trail kept")
