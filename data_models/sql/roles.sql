@@ -33,6 +33,9 @@ END
 $$;
 -- The backup login reads every table and sequence (PostgreSQL's predefined read-only role).
 GRANT pg_read_all_data TO reprotech_backup;
+-- The application exports database metrics (connections by state, running statements): it may
+-- read other sessions' statistics. It sees no more data than before (row security still applies).
+GRANT pg_read_all_stats TO reprotech_app;
 CREATE SCHEMA IF NOT EXISTS core;
 CREATE SCHEMA IF NOT EXISTS audit;
 CREATE SCHEMA IF NOT EXISTS research;

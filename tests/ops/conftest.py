@@ -27,9 +27,10 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.db)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo_platform() -> Iterator[Settings]:
-    """A migrated embedded platform with the (small) demo loaded and some store files."""
+    """A migrated embedded platform with the (small) demo loaded and some store files; shared by
+    the operations tests (each leaves it working: a restore puts back what it replaced)."""
     root = Path(tempfile.mkdtemp(prefix="reprotech-ops-"))
     root.chmod(0o755)
     settings = make_settings(root, demo_snps=300)
