@@ -180,7 +180,7 @@ def restore_drill(settings: Settings, folder: Path | None = None) -> RestoreRepo
         t0 = time.perf_counter()
         report.files = extract_files(folder, scratch.var_dir)
         report.phases["restore files"] = time.perf_counter() - t0
-    report.seconds = time.perf_counter() - started
+        report.seconds = time.perf_counter() - started  # not counting the scratch clean-up
     record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "backup": folder.name,
               "ok": report.ok, "seconds": round(report.seconds, 2), "tables": report.tables,
               "rows": report.rows, "files": report.files, "mismatches": report.mismatches}
