@@ -45,6 +45,12 @@ def install(database: Database, token: str) -> None:
     global _token
     _token = token
     REGISTRY.register(JobQueueCollector(database))
+    from reprotech_core.ops.dbmetrics import DatabaseCollector, PlatformFilesCollector
+    from reprotech_core.settings import get_settings
+
+    settings = get_settings()
+    REGISTRY.register(DatabaseCollector(database, slow_seconds=settings.db_slow_query_seconds))
+    REGISTRY.register(PlatformFilesCollector(settings))
     pn.state.on_session_created(_opened)
     pn.state.on_session_destroyed(_closed)
 

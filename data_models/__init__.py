@@ -15,6 +15,7 @@ from data_models import (  # noqa: F401
     lab,
     operations,
     reproduction,
+    security,
     tenancy,
 )
 

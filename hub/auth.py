@@ -50,6 +50,7 @@ class ReprotechAuthenticator(Authenticator):
             signed = await asyncio.to_thread(
                 signin.check, self._database(), username, password, data.get("otp"),
                 require_staff_totp=self.require_staff_totp,
+                source=handler.request.remote_ip if handler is not None else None,
             )
         except signin.SignInRefused as exc:
             self.log.info("sign-in refused for %r: %s", username[:32], exc)

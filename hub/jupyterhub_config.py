@@ -37,6 +37,7 @@ c.CryptKeeper.keys = [bytes.fromhex(secret_file(settings.secrets_dir / "hub_cryp
 c.JupyterHub.db_url = f"sqlite:///{settings.hub_dir / 'jupyterhub.sqlite'}"
 c.JupyterHub.pid_file = str(settings.hub_dir / "jupyterhub.pid")
 c.JupyterHub.log_level = settings.log_level
+c.JupyterHub.cookie_max_age_days = settings.hub_session_hours / 24  # session timeout
 
 # Sign-in: role and customer travel as hub groups (hub/groups.py).
 c.Authenticator.manage_groups = True

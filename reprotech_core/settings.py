@@ -29,7 +29,8 @@ from pydantic_settings import (
 PROJECT_HOME = Path(__file__).resolve().parent.parent
 """The checkout the package runs from; the default home of data and configuration."""
 
-SECRET_FIELDS = frozenset({"database_url", "database_admin_url", "hub_oidc_client_secret"})
+SECRET_FIELDS = frozenset({"database_url", "database_admin_url", "database_backup_url",
+                           "hub_oidc_client_secret"})
 
 
 class SettingsError(ValueError):
@@ -93,6 +94,49 @@ class Settings(BaseSettings):
     )
     database_admin_url_file: Path | None = Field(
         default=None, description="A 0600 file holding `database_admin_url`."
+    )
+    database_backup_url: SecretStr | None = Field(
+        default=None,
+        description="External PostgreSQL URL of the backup login `reprotech_backup` (BYPASSRLS, "
+        "read-only through `pg_read_all_data`; see docs/operations.md). Unset with an external "
+        "database: backups use the admin URL. Secret: environment only.",
+    )
+    database_backup_url_file: Path | None = Field(
+        default=None, description="A 0600 file holding `database_backup_url`."
+    )
+    backup_dir: Path | None = Field(
+        default=None,
+        description="Folder of the backups (default: `<data_dir>/backups`); put it on another "
+        "disk, and copy it off the machine.",
+    )
+    backup_keep: int = Field(
+        default=7, ge=1, le=1000,
+        description="Verified backups kept; older ones are deleted after a new one verifies.",
+    )
+    signin_max_failures: int = Field(
+        default=5, ge=1, le=100,
+        description="Failed sign-ins of one username within `signin_failure_window_minutes` "
+        "that lock it out (local sign-in; recorded in the database, so every hub process agrees).",
+    )
+    signin_max_failures_per_source: int = Field(
+        default=50, ge=1, le=10_000,
+        description="Failed sign-ins from one address (any usernames) within the window that "
+        "lock that address out: slows password spraying.",
+    )
+    signin_failure_window_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="Window in which failed sign-ins are counted."
+    )
+    signin_lockout_minutes: int = Field(
+        default=15, ge=1, le=7 * 24 * 60,
+        description="How long a lock-out lasts (an admin may lift it: `reprotech ops unlock`).",
+    )
+    upload_max_mb: int = Field(
+        default=2048, ge=1, le=1_000_000,
+        description="Largest genotype file accepted for ingest (MiB), checked before parsing.",
+    )
+    db_slow_query_seconds: float = Field(
+        default=5.0, gt=0,
+        description="Statements running longer than this count as slow in the database metrics.",
     )
     db_host: str = Field(
         default="127.0.0.1", description="Address the embedded PostgreSQL listens on."
@@ -216,6 +260,11 @@ class Settings(BaseSettings):
         default=60, ge=5, le=3600, description="Seconds a single-user server may take to start."
     )
 
+    hub_session_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30,
+        description="A hub sign-in lasts this long (the hub cookie's max age); then the user "
+        "signs in again.",
+    )
     hub_staff_totp_required: bool = Field(
         default=True,
         description="Local sign-in: staff accounts must have a TOTP second factor enrolled "
@@ -246,7 +295,7 @@ class Settings(BaseSettings):
         "hub again.",
     )
 
-    @field_validator("home", "data_dir", "hub_state_dir", mode="after")
+    @field_validator("home", "data_dir", "hub_state_dir", "backup_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -309,6 +358,14 @@ class Settings(BaseSettings):
 
     def resolved_admin_url(self) -> str | None:
         return _secret(self.database_admin_url, self.database_admin_url_file, "database_admin_url")
+
+    def resolved_backup_url(self) -> str | None:
+        return _secret(self.database_backup_url, self.database_backup_url_file,
+                       "database_backup_url")
+
+    @property
+    def backups_dir(self) -> Path:
+        return self.backup_dir or self.var_dir / "backups"
 
 
 def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:

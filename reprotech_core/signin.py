@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from reprotech_core.accounts import user_by_name, verify_password
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound, PermissionDenied, ReprotechError
+from reprotech_core.ops import lockout
+from reprotech_core.ops.lockout import SigninLimits
 from reprotech_core.roles import Role
 
 WRONG_CREDENTIALS = "Invalid username or password."
@@ -44,13 +46,35 @@ STAFF_NEEDS_TOTP = (
 
 
 def check(db: Database, username: str, password: str, totp_code: str | None = None, *,
-          require_staff_totp: bool = True) -> SignedIn:
+          require_staff_totp: bool = True, source: str | None = None,
+          limits: SigninLimits | None = None) -> SignedIn:
     """Check a sign-in against the platform users table; raise :class:`SignInRefused`.
 
-    Refused: unknown user or wrong password (one message), deactivated user, unknown role,
-    customer role without a customer, staff without TOTP enrolled (when required), staff with
-    a missing/wrong code.
+    Refused: a username or source address locked out after too many failures
+    (``reprotech_core.ops.lockout``; every refusal below counts as a failure), unknown user or
+    wrong password (one message), deactivated user, unknown role, customer role without a
+    customer, staff without TOTP enrolled (when required), staff with a missing/wrong code.
     """
+    if limits is None:
+        from reprotech_core.settings import get_settings
+
+        limits = SigninLimits.from_settings(get_settings())
+    until = lockout.locked_until(db, username, source)
+    if until is not None:
+        raise SignInRefused(lockout.locked_message(until))
+    try:
+        signed = _check(db, username, password, totp_code, require_staff_totp=require_staff_totp)
+    except SignInRefused:
+        until = lockout.record_failure(db, username, source, limits)
+        if until is not None:
+            raise SignInRefused(lockout.locked_message(until)) from None
+        raise
+    lockout.record_success(db, username)
+    return signed
+
+
+def _check(db: Database, username: str, password: str, totp_code: str | None, *,
+           require_staff_totp: bool) -> SignedIn:
     try:
         identity = db.identity(username)
     except NotFound:

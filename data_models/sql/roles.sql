@@ -7,6 +7,10 @@
 --                     BYPASSRLS: it sees what the per-transaction identity may see.
 -- reprotech_notebook  group of staff notebook logins (one LOGIN role per user, rt_<name>).
 -- reprotech_research  group of researcher notebook logins: pseudonymised research views only.
+-- reprotech_backup    the backup login (pg_dump): BYPASSRLS, because FORCE ROW LEVEL SECURITY
+--                     would otherwise make pg_dump fail (it refuses to dump a table it would
+--                     see filtered); reads through pg_read_all_data, writes nothing, owns
+--                     nothing, not superuser. See docs/operations.md.
 DO $$
 DECLARE
   spec text[];
@@ -16,7 +20,8 @@ BEGIN
     ARRAY['reprotech_definer',  'NOLOGIN BYPASSRLS'],
     ARRAY['reprotech_app',      'LOGIN NOBYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE'],
     ARRAY['reprotech_notebook', 'NOLOGIN NOBYPASSRLS'],
-    ARRAY['reprotech_research', 'NOLOGIN NOBYPASSRLS']
+    ARRAY['reprotech_research', 'NOLOGIN NOBYPASSRLS'],
+    ARRAY['reprotech_backup',   'LOGIN BYPASSRLS NOSUPERUSER NOCREATEDB NOCREATEROLE']
   ] LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = spec[1]) THEN
       EXECUTE format('CREATE ROLE %I %s', spec[1], spec[2]);
@@ -26,6 +31,11 @@ BEGIN
   END LOOP;
 END
 $$;
+-- The backup login reads every table and sequence (PostgreSQL's predefined read-only role).
+GRANT pg_read_all_data TO reprotech_backup;
+-- The application exports database metrics (connections by state, running statements): it may
+-- read other sessions' statistics. It sees no more data than before (row security still applies).
+GRANT pg_read_all_stats TO reprotech_app;
 CREATE SCHEMA IF NOT EXISTS core;
 CREATE SCHEMA IF NOT EXISTS audit;
 CREATE SCHEMA IF NOT EXISTS research;

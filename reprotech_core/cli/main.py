@@ -21,7 +21,7 @@ from data_models.animals import Animal
 from data_models.tenancy import Customer, User
 from jobs import cli as jobs_cli
 from reprotech_core import accounts, demo
-from reprotech_core.cli import context, evaluation, genotypes, lab, reproduction
+from reprotech_core.cli import context, evaluation, genotypes, lab, ops, reproduction
 from reprotech_core.cli import hub as hub_cli
 from reprotech_core.cli.context import print_table, system_session
 from reprotech_core.db import logins
@@ -57,6 +57,7 @@ app.add_typer(evaluation.app, name="eval")
 app.add_typer(reproduction.app, name="repro")
 app.add_typer(reproduction.orders_app, name="orders")
 app.add_typer(hub_cli.app, name="hub")
+app.add_typer(ops.app, name="ops")
 
 console = Console()
 err = Console(stderr=True)
@@ -402,7 +403,13 @@ def settings_docs() -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from reprotech_core.ops.logs import configure_logging
+    from reprotech_core.settings import get_settings
+
+    try:  # secrets scrubbed, JSON lines when log_format = "json"
+        configure_logging(get_settings(), level="WARNING")
+    except ValueError:  # a bad setting is reported by the command that reads it
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
     except (ReprotechError, ValueError) as exc:  # SettingsError and file errors are ValueErrors

@@ -26,6 +26,7 @@ from reprotech_core.settings import Settings
 log = logging.getLogger(__name__)
 
 APP_LOGIN = "reprotech_app"
+BACKUP_LOGIN = "reprotech_backup"
 MIGRATIONS = Path(str(files("data_models") / "migrations"))
 SQL = Path(str(files("data_models") / "sql"))
 
@@ -93,6 +94,22 @@ def _app_password(settings: Settings) -> str | None:
     return make_url(settings.resolved_database_url() or "").password
 
 
+def _backup_password(settings: Settings) -> str | None:
+    if settings.embedded:
+        return Cluster(settings).password(BACKUP_LOGIN)
+    url = settings.resolved_backup_url()
+    return make_url(url).password if url else None
+
+
+def backup_url(settings: Settings) -> str:
+    """URL of the backup login (``reprotech_backup``: BYPASSRLS, read-only); for an external
+    database without ``database_backup_url``, the administrative login."""
+    if settings.embedded:
+        return Cluster(settings).url(BACKUP_LOGIN)
+    url = settings.resolved_backup_url()
+    return _psycopg(url) if url else admin_url(settings)
+
+
 def migrate(settings: Settings) -> str:
     """Upgrade the database to the newest revision. Returns the revision now applied."""
     ensure_database(settings)
@@ -100,13 +117,14 @@ def migrate(settings: Settings) -> str:
     try:
         with engine.begin() as conn:
             run_sql_file(conn, SQL / "roles.sql")
-            password = _app_password(settings)
-            if password:
-                conn.connection.driver_connection.execute(
-                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                        sql.Identifier(APP_LOGIN), sql.Literal(password)
+            for login, password in ((APP_LOGIN, _app_password(settings)),
+                                    (BACKUP_LOGIN, _backup_password(settings))):
+                if password:
+                    conn.connection.driver_connection.execute(
+                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                            sql.Identifier(login), sql.Literal(password)
+                        )
                     )
-                )
         with engine.connect() as conn:
             command.upgrade(alembic_config(conn), "head")
             conn.commit()

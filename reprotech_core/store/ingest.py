@@ -27,6 +27,8 @@ from reprotech_core.genomics.counts import count_genotypes
 from reprotech_core.genomics.finalreport import read_finalreport_files
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.snpmap import GenotypeSet
+from reprotech_core.ops.uploads import check_upload
+from reprotech_core.settings import get_settings
 from reprotech_core.store.panels import store_panel
 
 STAGES_TO_GENOTYPED = ("received", "extracted", "genotyped")
@@ -163,6 +165,9 @@ def ingest_finalreport(
 ) -> IngestReport:
     """Read a FinalReport export (one or several files) and ingest it as one batch."""
     files = [Path(p) for p in paths]
+    limit = get_settings().upload_max_mb * 2**20
+    for path in files:  # size and format before anything reads the file in full
+        check_upload(path, max_bytes=limit, kind="finalreport")
     sha = file_sha256(files)
     with db.session(identity) as session:
         previous = previous_ingest(session, sha, batch_name)

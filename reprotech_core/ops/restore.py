@@ -1,0 +1,210 @@
+"""Restores and restore drills.
+
+A backup nobody has restored is a hope, not a backup. ``restore_drill`` restores the newest
+(or a given) backup into a throwaway embedded cluster, compares every table's row count and
+content checksum with the ones taken in the dump's snapshot, checks every file of the file
+archive, and reports the recovery time. ``restore`` does the same onto the platform's own
+database and data folder, and refuses a database that already holds tables unless forced.
+
+Restoring needs the platform's cluster roles first (``data_models/sql/roles.sql``: roles are
+cluster objects a database dump does not carry); notebook SQL logins are not restored and are
+re-issued with ``reprotech user db-login``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from reprotech_core.db.cluster import Cluster, bin_dir
+from reprotech_core.db.migrate import SQL, admin_url, ensure_database, migrate
+from reprotech_core.db.scratch import scratch_settings
+from reprotech_core.errors import ReprotechError
+from reprotech_core.ops.backup import (
+    SCHEMAS,
+    BackupError,
+    conninfo,
+    fingerprints,
+    libpq_args,
+    newest,
+    verify,
+)
+from reprotech_core.settings import Settings
+
+
+class RestoreRefused(ReprotechError):
+    """The target is not empty and the restore was not forced."""
+
+
+@dataclass
+class RestoreReport:
+    backup: Path
+    schema_revision: str
+    tables: int
+    rows: int
+    files: int
+    mismatches: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+
+def user_tables(admin: str) -> int:
+    """Tables outside the system schemas in the database at ``admin`` (an SQLAlchemy URL)."""
+    with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', "
+            "'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'").fetchone()[0]
+
+
+def restore_database(admin: str, folder: Path, *, force: bool = False,
+                     report: RestoreReport | None = None) -> RestoreReport:
+    """Restore a verified backup's dump into the database at ``admin`` and check it.
+
+    ``admin`` must be a login that may create roles and bypasses row security (the
+    superuser of the target cluster). Refuses a database holding tables unless ``force``;
+    forced, the platform's schemas are dropped first (other schemas are left alone).
+    """
+    started = time.perf_counter()
+    verified = verify(folder)
+    manifest = verified.manifest
+    report = report or RestoreReport(folder, manifest["schema_revision"], 0, 0, 0)
+    report.phases["verify backup"] = time.perf_counter() - started
+    existing = user_tables(admin)
+    if existing and not force:
+        raise RestoreRefused(
+            f"the target database already holds {existing} table(s); restoring would replace "
+            "the platform's data. Restore into an empty database, or pass --force to drop the "
+            "platform schemas (core, audit, research) and restore over them")
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+        if existing:
+            conn.execute(f"DROP SCHEMA IF EXISTS {', '.join(SCHEMAS)} CASCADE")
+        conn.execute((SQL / "roles.sql").read_text())
+        # roles.sql also creates the (empty) schemas; the dump creates them itself.
+        conn.execute(f"DROP SCHEMA {', '.join(SCHEMAS)}")
+    args, env = libpq_args(admin)
+    result = subprocess.run(
+        [str(bin_dir() / "pg_restore"), "--exit-on-error", "--single-transaction",
+         "--no-password", *args, str(folder / "db.dump")],
+        capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise BackupError(f"pg_restore of {folder} failed: {result.stderr.strip()[-800:]}")
+    report.phases["restore dump"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+        restored = fingerprints(conn)
+    expected = manifest["tables"]
+    for table in sorted(set(expected) | set(restored)):
+        want, got = expected.get(table), restored.get(table)
+        if want is None or got is None:
+            report.mismatches.append(f"{table}: {'not in the backup' if want is None else 'missing'}")
+        elif want["rows"] != got["rows"]:
+            report.mismatches.append(f"{table}: {got['rows']} rows restored, {want['rows']} dumped")
+        elif want["checksum"] != got["checksum"]:
+            report.mismatches.append(f"{table}: content checksum differs")
+    report.tables = len(restored)
+    report.rows = sum(int(v["rows"]) for v in restored.values())
+    report.phases["compare tables"] = time.perf_counter() - t0
+    return report
+
+
+def extract_files(folder: Path, target: Path, *, replace: bool = False) -> int:
+    """Unpack a backup's file archive into ``target`` (the data folder); returns files.
+
+    Existing folders are kept aside as ``<name>.before-restore-<time>`` when ``replace``;
+    without it an existing folder refuses the restore.
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    staging = Path(tempfile.mkdtemp(prefix=".restore-", dir=target))
+    try:
+        with tarfile.open(folder / "files.tar") as tar:
+            tar.extractall(staging, filter="data")
+            count = sum(1 for m in tar.getmembers() if m.isfile())
+        for item in sorted(staging.iterdir()):
+            dest = target / item.name
+            if dest.exists():
+                if not replace:
+                    raise RestoreRefused(f"{dest} exists; pass --force to keep it aside and "
+                                         "restore the backup's copy")
+                dest.rename(target / f"{item.name}.before-restore-{stamp}")
+            item.rename(dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return count
+
+
+@contextmanager
+def scratch_cluster() -> Iterator[Settings]:
+    """An empty embedded cluster with an empty platform database; deleted on exit."""
+    root = Path(tempfile.mkdtemp(prefix="reprotech-drill-"))
+    root.chmod(0o755)  # as root, the cluster's unprivileged OS account must reach it
+    settings = scratch_settings(root)
+    cluster = Cluster(settings)
+    try:
+        cluster.start()
+        ensure_database(settings)
+        yield settings
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def restore_drill(settings: Settings, folder: Path | None = None) -> RestoreReport:
+    """Restore a backup (default: the newest) into a scratch cluster and check everything.
+
+    The recovery time counts what a real recovery needs: starting an empty server, restoring,
+    checking every table and file. Each drill is appended to ``<backups>/drills.jsonl``.
+    """
+    folder = folder or newest(settings)
+    started = time.perf_counter()
+    with scratch_cluster() as scratch:
+        report = RestoreReport(folder, "", 0, 0, 0)
+        report.phases["start empty cluster"] = time.perf_counter() - started
+        restore_database(admin_url(scratch), folder, report=report)
+        t0 = time.perf_counter()
+        report.files = extract_files(folder, scratch.var_dir)
+        report.phases["restore files"] = time.perf_counter() - t0
+        report.seconds = time.perf_counter() - started  # not counting the scratch clean-up
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "backup": folder.name,
+              "ok": report.ok, "seconds": round(report.seconds, 2), "tables": report.tables,
+              "rows": report.rows, "files": report.files, "mismatches": report.mismatches}
+    with open(settings.backups_dir / "drills.jsonl", "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+    return report
+
+
+def restore(settings: Settings, folder: Path, *, force: bool = False) -> RestoreReport:
+    """Restore a backup onto the platform's own database and data folder.
+
+    Then re-applies roles, passwords and privileges (``migrate``), so the application and
+    backup logins work as before. Raises :class:`RestoreRefused` when the database holds
+    tables (or a data folder exists) and ``force`` is not given.
+    """
+    started = time.perf_counter()
+    if settings.embedded:
+        Cluster(settings).start()
+    ensure_database(settings)
+    report = restore_database(admin_url(settings), folder, force=force)
+    if report.mismatches:
+        raise BackupError(f"restore of {folder.name} does not match the backup: "
+                          + "; ".join(report.mismatches[:5]))
+    report.files = extract_files(folder, settings.var_dir, replace=force)
+    migrate(settings)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,111 @@
+"""Secrets never reach a log line; uploads are checked before parsing."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from reprotech_core.ops.logs import JsonFormatter, SecretScrubber, register_secret, scrub
+from reprotech_core.ops.uploads import UploadRefused, check_upload
+from reprotech_core.settings import Settings
+
+
+@pytest.mark.parametrize(("line", "secret"), [
+    ("connect postgresql+psycopg://reprotech_app:s3cr3t-Pa55@127.0.0.1:5432/db failed",
+     "s3cr3t-Pa55"),
+    ("PGPASSWORD=hunter2hunter2 pg_dump", "hunter2hunter2"),
+    ("GET /hub/api?token=abcdef0123456789abcdef", "abcdef0123456789abcdef"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9.payload.sig"),
+    ("{'password': 'correct horse'}", "correct"),
+    ("client_secret=oidc-very-secret", "oidc-very-secret"),
+    ("otpauth://totp/Reprotech:ann?secret=JBSWY3DPEHPK3PXP&issuer=R", "JBSWY3DPEHPK3PXP"),
+])
+def test_secret_shapes_are_masked(line, secret):
+    assert secret not in scrub(line) and "***" in scrub(line)
+
+
+def test_ordinary_lines_are_left_alone():
+    line = "backup 20261203T070000Z: 42 tables, 1234 rows in 1.2 s (password policy ok)"
+    assert scrub(line) == line
+
+
+def record_through(handler_format, message, *args, exc=None, **extra):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(SecretScrubber())
+    handler.setFormatter(handler_format)
+    logger = logging.getLogger("reprotech.test.logs")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        if exc is not None:
+            try:
+                raise exc
+            except Exception:
+                logger.exception(message, *args, extra=extra)
+        else:
+            logger.warning(message, *args, extra=extra)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_arguments_tracebacks_and_registered_values_are_scrubbed_in_json_logs():
+    register_secret("the-metrics-token-value")
+    out = record_through(
+        JsonFormatter(), "calling %s with %s", "postgresql://u:topsecret1@h/db",
+        "the-metrics-token-value",
+        exc=RuntimeError("could not connect to postgresql://u:topsecret1@h/db"), job="backup")
+    assert "topsecret1" not in out and "the-metrics-token-value" not in out
+    event = json.loads(out)
+    assert event["level"] == "ERROR" and event["job"] == "backup"
+    assert "RuntimeError" in event["exception"] and "***" in event["message"]
+
+
+def test_text_logs_are_scrubbed_too():
+    out = record_through(logging.Formatter("%(message)s"), "url=%s", "https://a:b1c2d3e4@x/")
+    assert "b1c2d3e4" not in out
+
+
+# Uploads ---------------------------------------------------------------------------------------
+def test_uploads_are_checked_before_parsing(tmp_path):
+    good = tmp_path / "ok.txt"
+    good.write_text("[Header]\nGSGT Version\t2.0.5\n[Data]\n")
+    assert check_upload(good, max_bytes=1024) == good.stat().st_size
+    big = tmp_path / "big.txt"
+    big.write_text("[Header]\n" + "x" * 5000)
+    with pytest.raises(UploadRefused, match=r"big.txt: .* larger than the upload limit"):
+        check_upload(big, max_bytes=4096)
+    cases = {"empty.txt": b"", "zipped.txt.gz": b"\x1f\x8b\x08\x00rest",
+             "binary.txt": b"[Header]\x00\x01", "csv.txt": b"animal,call\n1,AB\n"}
+    expected = {"empty.txt": "empty", "zipped.txt.gz": "gzip-compressed",
+                "binary.txt": "binary content", "csv.txt": "not a finalreport"}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(UploadRefused, match=expected[name]):
+            check_upload(tmp_path / name, max_bytes=4096)
+    (tmp_path / "link.txt").symlink_to(good)
+    with pytest.raises(UploadRefused, match="not a regular file"):
+        check_upload(tmp_path / "link.txt", max_bytes=4096)
+
+
+def test_lab_ingest_refuses_an_oversized_file_naming_the_setting(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    big = tmp_path / "plate.txt"
+    big.write_text("[Header]\n" + "SNP\tSample\n" * 200_000)  # ~2.4 MB
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
+    env.update(REPROTECH_HOME=str(tmp_path), REPROTECH_UPLOAD_MAX_MB="1")
+    out = subprocess.run([str(Path(sys.executable).with_name("python")), "-c",
+                          "from reprotech_core.store.ingest import ingest_finalreport as f\n"
+                          "import sys\n"
+                          "f(None, None, [sys.argv[1]], None, batch_name='B')", str(big)],
+                         env=env, capture_output=True, text=True)
+    assert "UploadRefused" in out.stderr and "upload_max_mb" in out.stderr
+    assert Settings(upload_max_mb=1).upload_max_mb == 1
