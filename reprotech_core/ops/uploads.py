@@ -5,11 +5,13 @@ and time, a binary or compressed file fed to a text parser fails somewhere deep 
 nobody understands. So the ingest first checks what is cheap: the file is a regular file (not a
 link to somewhere else, not a device), not empty, not larger than ``upload_max_mb``, text
 without NUL bytes in its first block, and starting as its format must (a FinalReport starts with
-``[Header]``). Each refusal names the file and the limit.
+``[Header]``; a gzip-compressed FinalReport is checked inside). Each refusal names the file
+and the limit.
 """
 
 from __future__ import annotations
 
+import gzip
 import stat
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from reprotech_core.errors import ReprotechError
 
 SNIFF_BYTES = 64 * 1024
 SIGNATURES = {"finalreport": b"[Header]"}
+GZIP = b"\x1f\x8b"
+GZIP_READABLE = {"finalreport"}  # formats whose reader decompresses gzip itself
 COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ": "xz",
               b"\x28\xb5\x2f\xfd": "zstd"}
 
@@ -41,10 +45,18 @@ def check_upload(path: str | Path, *, max_bytes: int, kind: str = "finalreport")
                             f"upload limit of {max_bytes / 2**20:,.0f} MiB (setting upload_max_mb)")
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    for magic, name in COMPRESSED.items():
-        if head.startswith(magic):
-            raise UploadRefused(f"{path.name}: a {name}-compressed file; decompress it and "
-                                f"upload the {kind} text file")
+    if head.startswith(GZIP) and kind in GZIP_READABLE:
+        # The readers stream gzip (labs send FinalReports compressed): check what is inside.
+        try:
+            with gzip.open(path, "rb") as inner:
+                head = inner.read(SNIFF_BYTES)
+        except (OSError, EOFError) as exc:
+            raise UploadRefused(f"{path.name}: a damaged gzip file ({exc})") from None
+    else:
+        for magic, name in COMPRESSED.items():
+            if head.startswith(magic):
+                raise UploadRefused(f"{path.name}: a {name}-compressed file; decompress it and "
+                                    f"upload the {kind} text file")
     if b"\x00" in head:
         raise UploadRefused(f"{path.name}: binary content (NUL bytes) in a text format")
     signature = SIGNATURES.get(kind)

@@ -79,9 +79,17 @@ def test_uploads_are_checked_before_parsing(tmp_path):
     big.write_text("[Header]\n" + "x" * 5000)
     with pytest.raises(UploadRefused, match=r"big.txt: .* larger than the upload limit"):
         check_upload(big, max_bytes=4096)
-    cases = {"empty.txt": b"", "zipped.txt.gz": b"\x1f\x8b\x08\x00rest",
+    import gzip
+
+    packed = tmp_path / "ok.txt.gz"  # labs send FinalReports gzipped: the inside is checked
+    packed.write_bytes(gzip.compress(good.read_bytes()))
+    assert check_upload(packed, max_bytes=1024) == packed.stat().st_size
+    cases = {"empty.txt": b"", "broken.txt.gz": b"\x1f\x8b\x08\x00rest",
+             "csv.txt.gz": gzip.compress(b"animal,call\n1,AB\n"),
+             "zipped.zip": b"PK\x03\x04rest",
              "binary.txt": b"[Header]\x00\x01", "csv.txt": b"animal,call\n1,AB\n"}
-    expected = {"empty.txt": "empty", "zipped.txt.gz": "gzip-compressed",
+    expected = {"empty.txt": "empty", "broken.txt.gz": "damaged gzip",
+                "csv.txt.gz": "not a finalreport", "zipped.zip": "zip-compressed",
                 "binary.txt": "binary content", "csv.txt": "not a finalreport"}
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
