@@ -23,7 +23,8 @@ METHODS = ["ultrasound", "palpation", "blood", "milk"]
 
 
 class RecordWork(pn.viewable.Viewer):
-    """Forms for inseminations, pregnancy checks, calvings and embryo transfers, and an upload."""
+    """Forms for inseminations, pregnancy checks, calvings, embryo transfers, flushes and OPU/IVF
+    sessions, and an upload of a file of events."""
 
     status = param.String(default="")
 
@@ -75,6 +76,33 @@ class RecordWork(pn.viewable.Viewer):
                                                    options=["frozen", "fresh"])),
                 ("technician", pn.widgets.TextInput(label="Technician (optional)")),
             ])),
+            ("Flush", self._production_form("flush", [
+                ("donor", pn.widgets.TextInput(label="Donor (official ID)")),
+                ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
+                ("sire", pn.widgets.TextInput(label="Sire (official ID)")),
+                ("embryos", pn.widgets.TextInput(
+                    label="Embryos as stage/quality (IETS), e.g. 7/1, 7/2, 5/3")),
+                ("preservation", pn.widgets.Select(label="Preservation",
+                                                   options=["frozen", "fresh"])),
+                ("tank", pn.widgets.TextInput(label="Tank (frozen)")),
+                ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
+                ("technician", pn.widgets.TextInput(label="Technician (optional)")),
+            ])),
+            ("OPU/IVF", self._production_form("ivf", [
+                ("donor", pn.widgets.TextInput(label="Donor (official ID)")),
+                ("date", pn.widgets.DatePicker(label="OPU date", value=date.today())),
+                ("sire", pn.widgets.TextInput(label="Sire (official ID)")),
+                ("oocytes_collected", pn.widgets.TextInput(label="Oocytes collected")),
+                ("oocytes_cleaved", pn.widgets.TextInput(label="Cleaved")),
+                ("blastocysts", pn.widgets.TextInput(label="Blastocysts")),
+                ("embryos", pn.widgets.TextInput(
+                    label="Blastocysts kept as stage/quality, e.g. 7/1, 7/1")),
+                ("preservation", pn.widgets.Select(label="Preservation",
+                                                   options=["frozen", "fresh"])),
+                ("tank", pn.widgets.TextInput(label="Tank (frozen)")),
+                ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
+                ("technician", pn.widgets.TextInput(label="Technician (optional)")),
+            ])),
             ("Upload a file", self._upload()),
             dynamic=False,
         )
@@ -86,12 +114,24 @@ class RecordWork(pn.viewable.Viewer):
         button.on_click(lambda _: self.submit(event, widgets))
         return pn.Column(*widgets.values(), button, name=event)
 
-    def submit(self, event: str, widgets: dict[str, pn.widgets.Widget]) -> None:
+    def _production_form(self, kind: str,
+                         fields: list[tuple[str, pn.widgets.Widget]]) -> pn.Column:
+        button = pn.widgets.Button(label="Record", color="primary")
+        widgets = dict(fields)
+        button.on_click(lambda _: self.submit(kind, widgets, production=True))
+        return pn.Column(*widgets.values(), button, name=kind)
+
+    def submit(self, event: str, widgets: dict[str, pn.widgets.Widget], *,
+               production: bool = False) -> None:
         """Record one event from a form's widgets and show what happened."""
-        fields = {"event": event, **{k: w.value for k, w in widgets.items()}}
+        fields = {k: w.value for k, w in widgets.items()}
         try:
             with self.ctx.session() as s:
-                outcome = forms.record_event(s, self.farm.value or "", fields)
+                if production:
+                    outcome = forms.record_production(s, self.farm.value or "", event, fields)
+                else:
+                    outcome = forms.record_event(s, self.farm.value or "",
+                                                 {"event": event, **fields})
         except RecordRefused as refused:
             self._show("danger", "**Not recorded.**\n\n" + "\n".join(
                 f"- {p.message} (`{p.rule}`)" for p in refused.problems))

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from data_models.tenancy import Customer
 from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.reproduction import bulk_import, entry
-from reprotech_core.reproduction.records import Problem, RecordRefused
+from reprotech_core.reproduction.records import (
+    EmbryoGrade,
+    FlushEntry,
+    IvfEntry,
+    Problem,
+    RecordRefused,
+)
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
 MAX_UPLOAD_BYTES = 20 * 1024**2  # ~150,000 rows of CSV; bigger files go through the CLI
@@ -70,6 +76,61 @@ def record_event(session: Session, customer_code: str, fields: dict[str, object]
         raise RecordRefused([Problem("entry.value", column, f"{column}: {bad}")]) from None
     event = str(row["event"]).lower()
     return Outcome(event, entry.record(session, farm, parsed, today=today))
+
+
+def parse_grades(text: str) -> list[EmbryoGrade]:
+    """Embryo grades as typed on a form: ``stage/quality`` pairs separated by commas or spaces
+    (``"7/1, 7/2 5/3"``); the herd book judges the ranges (IETS stage 1-9, quality 1-4)."""
+    grades = []
+    for token in text.replace(",", " ").split():
+        stage, sep, quality = token.partition("/")
+        if not sep or not stage.isdigit() or not quality.isdigit():
+            raise RecordRefused([Problem("entry.value", "embryos",
+                                         f"embryos: {token!r} is not stage/quality, e.g. 7/1")])
+        grades.append(EmbryoGrade(int(stage), int(quality)))
+    return grades
+
+
+def _count(fields: dict[str, object], name: str) -> int:
+    value = str(fields.get(name) or "").strip()
+    if not value.isdigit():
+        raise RecordRefused([Problem("entry.value", name,
+                                     f"{name}: {value!r} is not a whole number")])
+    return int(value)
+
+
+def _required(fields: dict[str, object], *names: str) -> None:
+    missing = [n for n in names if not str(fields.get(n) or "").strip()]
+    if missing:
+        raise RecordRefused([Problem("entry.value", n, f"{n}: is needed") for n in missing])
+
+
+def record_production(session: Session, customer_code: str, kind: str,
+                      fields: dict[str, object], *, today: date | None = None) -> Outcome:
+    """Record an embryo flush (``kind="flush"``) or an OPU/IVF session (``kind="ivf"``) from a
+    form: donor, sire, date, the graded embryos kept, and for IVF the oocyte counts."""
+    farm = customer(session, customer_code)
+    _required(fields, "donor", "sire", "date")
+    day = fields["date"]
+    if not isinstance(day, date):
+        raise RecordRefused([Problem("entry.value", "date", "date: choose a date")])
+    grades = parse_grades(str(fields.get("embryos") or ""))
+    common = {"donor": str(fields["donor"]).strip(), "sire": str(fields["sire"]).strip(),
+              "embryos": grades, "preservation": str(fields.get("preservation") or "frozen"),
+              "tank": str(fields.get("tank") or "").strip() or None,
+              "canister": str(fields.get("canister") or "").strip() or None,
+              "technician": str(fields.get("technician") or "").strip() or None}
+    if kind == "flush":
+        production = FlushEntry(flush_date=day, **common)
+        event = "embryo_flush"
+    elif kind == "ivf":
+        production = IvfEntry(opu_date=day, oocytes_collected=_count(fields, "oocytes_collected"),
+                              oocytes_cleaved=_count(fields, "oocytes_cleaved"),
+                              blastocysts=_count(fields, "blastocysts"), **common)
+        event = "OPU/IVF session"
+    else:
+        raise ValueError(f"unknown production kind {kind!r}")
+    return Outcome(event, entry.record(session, farm, production, today=today))
 
 
 def import_upload(session: Session, customer_code: str, filename: str, content: bytes, *,

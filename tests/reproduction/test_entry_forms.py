@@ -154,3 +154,27 @@ def test_the_page_is_for_staff_who_record_work(db, pg_settings, world, vet):
     unassigned = world.users["w-lab"]
     ctx = PageContext(database=db, identity=unassigned, settings=pg_settings)
     assert "record" not in {p.slug for p in pages_for(ctx, pages)}
+
+
+def test_a_flush_and_an_ivf_session_from_the_forms(db, system, farm, vet):
+    from data_models.reproduction import Embryo
+
+    flush = {"donor": farm.cow(4), "sire": farm.ref_bull, "date": DAY,
+             "embryos": "7/1, 7/2 3/4", "preservation": "frozen", "tank": "T1", "canister": "C2"}
+    with db.session(vet) as s:
+        outcome = forms.record_production(s, farm.code, "flush", flush)
+    assert outcome.record_id is not None and "embryo flush is recorded" in outcome.message
+    with db.session(system) as s:
+        stock = s.scalars(select(Embryo.status).where(Embryo.customer_id == farm.id)).all()
+    assert sorted(stock) == ["discarded", "in_stock", "in_stock"]  # 3/4 is not transferable
+    ivf = {"donor": farm.cow(5), "sire": farm.ref_bull, "date": DAY, "oocytes_collected": "12",
+           "oocytes_cleaved": "15", "blastocysts": "4", "embryos": "7/1"}
+    with db.session(vet) as s, pytest.raises(RecordRefused) as refused:
+        forms.record_production(s, farm.code, "ivf", ivf)
+    assert "cleaved" in str(refused.value)
+    with db.session(vet) as s, pytest.raises(RecordRefused) as refused:
+        forms.record_production(s, farm.code, "flush", {**flush, "embryos": "7-1"})
+    assert refused.value.problems[0].column == "embryos" and "'7-1'" in str(refused.value)
+    with db.session(vet) as s, pytest.raises(RecordRefused) as refused:
+        forms.record_production(s, farm.code, "ivf", {**ivf, "oocytes_cleaved": "ten"})
+    assert refused.value.problems[0].column == "oocytes_cleaved"
