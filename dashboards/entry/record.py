@@ -76,7 +76,7 @@ class RecordWork(pn.viewable.Viewer):
                                                    options=["frozen", "fresh"])),
                 ("technician", pn.widgets.TextInput(label="Technician (optional)")),
             ])),
-            ("Flush", self._production_form("flush", [
+            ("Flush", self._form("flush", production=True, fields=[
                 ("donor", pn.widgets.TextInput(label="Donor (official ID)")),
                 ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
                 ("sire", pn.widgets.TextInput(label="Sire (official ID)")),
@@ -88,7 +88,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
                 ("technician", pn.widgets.TextInput(label="Technician (optional)")),
             ])),
-            ("OPU/IVF", self._production_form("ivf", [
+            ("OPU/IVF", self._form("ivf", production=True, fields=[
                 ("donor", pn.widgets.TextInput(label="Donor (official ID)")),
                 ("date", pn.widgets.DatePicker(label="OPU date", value=date.today())),
                 ("sire", pn.widgets.TextInput(label="Sire (official ID)")),
@@ -108,18 +108,12 @@ class RecordWork(pn.viewable.Viewer):
         )
 
     # Forms ------------------------------------------------------------------------------------
-    def _form(self, event: str, fields: list[tuple[str, pn.widgets.Widget]]) -> pn.Column:
+    def _form(self, event: str, fields: list[tuple[str, pn.widgets.Widget]], *,
+              production: bool = False) -> pn.Column:
         button = pn.widgets.Button(label="Record", color="primary")
         widgets = dict(fields)
-        button.on_click(lambda _: self.submit(event, widgets))
+        button.on_click(lambda _: self.submit(event, widgets, production=production))
         return pn.Column(*widgets.values(), button, name=event)
-
-    def _production_form(self, kind: str,
-                         fields: list[tuple[str, pn.widgets.Widget]]) -> pn.Column:
-        button = pn.widgets.Button(label="Record", color="primary")
-        widgets = dict(fields)
-        button.on_click(lambda _: self.submit(kind, widgets, production=True))
-        return pn.Column(*widgets.values(), button, name=kind)
 
     def submit(self, event: str, widgets: dict[str, pn.widgets.Widget], *,
                production: bool = False) -> None:
