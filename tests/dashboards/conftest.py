@@ -9,15 +9,13 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
 from reprotech_core.db.session import Database, Identity
-from tests.dashboards.herds import BuiltFarm, FarmSpec, add_user, build_farm, release_run
-
-REFERENCE = "p-sires"
-
+from tests.dashboards.herds import Portal, build_portal
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -25,34 +23,110 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.db)
 
 
+@pytest.fixture(scope="session")
+def portal(db: Database, system: Identity) -> Portal:
+    return build_portal(db, system)
+
+
+# ---------------------------------------------------------------------------------------------
+# Browser tests: the real app in a test server (tests/dashboards/server.py), driven by
+# Debian's Chromium through Playwright.
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import requests  # noqa: E402
+
+from reprotech_core.settings import PROJECT_HOME, Settings  # noqa: E402
+from tests.support import free_port  # noqa: E402
+
+ARTIFACTS = PROJECT_HOME / "tests" / "artifacts" / "dashboards"
+CHROMIUM = "/usr/bin/chromium"
+SERVED_USERS = ("pa-user", "pa-admin", "pb-user", "pone-user", "pempty-user", "pbasic-user",
+                "p-vet")
+
+
 @dataclass(frozen=True)
-class Portal:
-    farms: dict[str, BuiltFarm]
-    users: dict[str, Identity]
-    run_id: int
+class PortalServer:
+    url: str
+    log: Path
+
+    def of(self, user: str, query: str = "") -> str:
+        return f"{self.url}/{user}" + (f"?{query}" if query else "")
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
+    env.update(REPROTECH_HOME=str(settings.home), REPROTECH_DATA_DIR=str(settings.var_dir),
+               REPROTECH_DB_PORT=str(settings.db_port))
+    return env
+
+
+@contextmanager
+def running_server(settings: Settings, users: tuple[str, ...], log: Path
+                   ) -> Iterator[PortalServer]:
+    port = free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.dashboards.server", str(port),
+                                 *users], cwd=PROJECT_HOME, env=server_env(settings),
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"test dashboard server exited: {log.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{url}/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"test dashboard server did not start: {log}")
+            time.sleep(0.3)
+        yield PortalServer(url, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.fixture(scope="session")
-def portal(db: Database, system: Identity) -> Portal:
-    specs = [FarmSpec("pa", 40, reproduction=True), FarmSpec("pb", 20), FarmSpec("pc", 12),
-             FarmSpec("pone", 1, genotyped_share=0.0, evaluated=False),
-             FarmSpec("pempty", 0), FarmSpec("pbasic", 6, tier="basic")]
-    farms = {spec.code: build_farm(db, system, spec, REFERENCE, seed=11 + i)
-             for i, spec in enumerate(specs)}
-    run = release_run(db, system, [farms[c] for c in ("pa", "pb", "pc", "pbasic")], REFERENCE,
-                      seed=3)
-    users = {
-        "pa-user": add_user(db, system, "pa-user", "customer_user", "pa"),
-        "pa-admin": add_user(db, system, "pa-admin", "customer_admin", "pa"),
-        "pb-user": add_user(db, system, "pb-user", "customer_user", "pb"),
-        "pone-user": add_user(db, system, "pone-user", "customer_user", "pone"),
-        "pempty-user": add_user(db, system, "pempty-user", "customer_user", "pempty"),
-        "pbasic-user": add_user(db, system, "pbasic-user", "customer_user", "pbasic"),
-        "p-vet": add_user(db, system, "p-vet", "veterinarian"),
-    }
-    from reprotech_core import accounts
+def portal_server(pg_settings: Settings, portal: Portal) -> Iterator[PortalServer]:
+    with running_server(pg_settings, SERVED_USERS, ARTIFACTS / "server.log") as server:
+        yield server
 
-    with db.session(system) as s:
-        accounts.assign(s, "p-vet", "pa")
-        accounts.assign(s, "p-vet", "pone")
-    return Portal(farms, users, run)
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run `./run test` (installs Debian's chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  accept_downloads=True)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def screenshot(pg, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    return path

@@ -66,7 +66,7 @@ def _pedigree(code: str, n: int, bulls: dict[str, date], rng: np.random.Generato
     k = 0
     previous: list[AnimalRecord] = []
     for gen, size in enumerate(sizes):
-        base = date(2014 + 3 * gen, 3, 1)
+        base = date(2015 + 3 * gen, 3, 1)
         born_now: list[AnimalRecord] = []
         for _ in range(size):
             k += 1
@@ -257,3 +257,33 @@ def add_user(db: Database, system: Identity, username: str, role: str,
     with db.session(system) as s:
         accounts.create_user(s, accounts.NewUser(username, username, role, customer))
     return db.identity(username)
+
+
+REFERENCE = "p-sires"
+
+
+@dataclass(frozen=True)
+class Portal:
+    farms: dict[str, BuiltFarm]
+    users: dict[str, Identity]
+    run_id: int
+
+
+def build_portal(db: Database, system: Identity) -> Portal:
+    """The portal tests' farms and users (see tests/dashboards/conftest.py)."""
+    specs = [FarmSpec("pa", 40, reproduction=True), FarmSpec("pb", 20), FarmSpec("pc", 12),
+             FarmSpec("pone", 1, genotyped_share=0.0, evaluated=False),
+             FarmSpec("pempty", 0), FarmSpec("pbasic", 6, tier="basic")]
+    farms = {spec.code: build_farm(db, system, spec, REFERENCE, seed=11 + i)
+             for i, spec in enumerate(specs)}
+    run = release_run(db, system, [farms[c] for c in ("pa", "pb", "pc", "pbasic")], REFERENCE,
+                      seed=3)
+    users = {name: add_user(db, system, name, role, customer) for name, role, customer in (
+        ("pa-user", "customer_user", "pa"), ("pa-admin", "customer_admin", "pa"),
+        ("pb-user", "customer_user", "pb"), ("pone-user", "customer_user", "pone"),
+        ("pempty-user", "customer_user", "pempty"), ("pbasic-user", "customer_user", "pbasic"),
+        ("p-vet", "veterinarian", None), ("p-lab", "lab_ops", None))}
+    with db.session(system) as s:
+        accounts.assign(s, "p-vet", "pa")
+        accounts.assign(s, "p-vet", "pone")
+    return Portal(farms, users, run)
