@@ -20,20 +20,22 @@ from reprotech_core.portal.exports import csv_bytes, excel_bytes
 from reprotech_core.portal.herd import TRAIT_LABELS
 
 COLUMNS = ["id", "official_id", "name", "sex", "birth_date", "herd", "sire", "dam",
-           "genotype_qc", "parentage", "index",
+           "genotype_qc", "parentage", "selection_index",
            *[c for t in TRAITS for c in (t, f"{t}_rel")], "f_genomic", "f_pedigree"]
 TITLES = {"official_id": "Animal", "name": "Name", "sex": "Sex", "birth_date": "Born",
           "herd": "Herd", "sire": "Sire", "dam": "Dam", "genotype_qc": "Genotype QC",
-          "parentage": "Parentage", "index": "Index", "f_genomic": "F genomic",
+          "parentage": "Parentage", "selection_index": "Index", "f_genomic": "F genomic",
           "f_pedigree": "F pedigree",
           **{t: label for t, label in TRAIT_LABELS.items()},
           **{f"{t}_rel": "Rel." for t in TRAITS}}
+#: Column names in downloads: unique (a spreadsheet cannot tell four "Rel." columns apart).
+EXPORT_TITLES = {**TITLES, **{f"{t}_rel": f"{TRAIT_LABELS[t]} reliability" for t in TRAITS}}
 PAGE_SIZE = 25
 
 
 def display_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The table's columns in display order; unknown QC reads "not genotyped"."""
-    out = table[COLUMNS].copy()
+    out = table.rename(columns={"index": "selection_index"})[COLUMNS].copy()
     out["genotype_qc"] = out["genotype_qc"].fillna("not genotyped")
     out["parentage"] = out["parentage"].fillna("")
     return out
@@ -53,7 +55,8 @@ def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
 def animals_table(frame: pd.DataFrame, h: common.Herd) -> pn.widgets.Tabulator:
     numbers = {c: common.number(3 if c.endswith("_rel") or c.startswith("f_") else 1)
                for c in frame.columns
-               if c in ("index", "f_genomic", "f_pedigree") or c in TRAITS or c.endswith("_rel")}
+               if c in ("selection_index", "f_genomic", "f_pedigree") or c in TRAITS
+               or c.endswith("_rel")}
     prefix = common.link("animal", h) + "&animal="
     return pn.widgets.Tabulator(
         frame, pagination="remote", page_size=PAGE_SIZE, show_index=False, disabled=True,
@@ -70,7 +73,7 @@ def animals_table(frame: pd.DataFrame, h: common.Herd) -> pn.widgets.Tabulator:
         },
         formatters={"official_id": {"type": "link", "urlPrefix": prefix, "urlField": "id",
                                     "labelField": "official_id"}, **numbers},
-        sorters=[{"field": "index", "dir": "desc"}],
+        sorters=[{"field": "selection_index", "dir": "desc"}],
         css_classes=["rt-animals"])
 
 
@@ -90,7 +93,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     grid.add_filter(pn.bind(search, text=box.param.value_input))
 
     def on_screen() -> pd.DataFrame:
-        return grid.current_view.drop(columns=["id"]).rename(columns=TITLES)
+        return grid.current_view.drop(columns=["id"]).rename(columns=EXPORT_TITLES)
 
     downloads = pn.Row(
         pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(on_screen())),

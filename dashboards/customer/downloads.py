@@ -7,7 +7,7 @@ import io
 import panel as pn
 
 from dashboards.customer import common
-from dashboards.customer.animals import TITLES, display_frame
+from dashboards.customer.animals import EXPORT_TITLES, display_frame
 from dashboards.pages import PageContext
 from reprotech_core.portal import herd
 from reprotech_core.portal.exports import csv_bytes, excel_bytes, herd_report_pdf
@@ -17,7 +17,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     h = common.resolve(ctx)
     table, run = common.herd_table(ctx, h)
     layout = pn.Column(common.heading("Downloads", h, "downloads"), sizing_mode="stretch_width")
-    frame = display_frame(table).drop(columns=["id"]).rename(columns=TITLES)
+    frame = display_frame(table).drop(columns=["id"]).rename(columns=EXPORT_TITLES)
     code = h.customer.code
 
     def report() -> io.BytesIO:

@@ -18,10 +18,18 @@ from reprotech_core.portal import rankings
 from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.portal.herd import TRAIT_LABELS
 
-COLUMNS = ["rank", "id", "official_id", "sex", "birth_year", "index", *TRAITS,
+# "index" would clash with the table's own row index in Tabulator: shown as selection_index.
+COLUMNS = ["rank", "id", "official_id", "sex", "birth_year", "selection_index", *TRAITS,
            *[f"{t}_rel" for t in TRAITS]]
+EXPORT_TITLES = {"rank": "Rank", "official_id": "Animal", "sex": "Sex", "birth_year": "Born",
+                 "selection_index": "Index", **TRAIT_LABELS,
+                 **{f"{t}_rel": f"{TRAIT_LABELS[t]} reliability" for t in TRAITS}}
 TITLES = {"rank": "Rank", "official_id": "Animal", "sex": "Sex", "birth_year": "Born",
-          "index": "Index", **TRAIT_LABELS, **{f"{t}_rel": "Rel." for t in TRAITS}}
+          "selection_index": "Index", **TRAIT_LABELS, **{f"{t}_rel": "Rel." for t in TRAITS}}
+
+
+def shown(frame):  # noqa: ANN001, ANN201
+    return frame.rename(columns={"index": "selection_index"})[COLUMNS]
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
@@ -43,12 +51,13 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     status = pn.pane.Markdown("")
     prefix = common.link("animal", h) + "&animal="
     grid = pn.widgets.Tabulator(
-        table.head(0).assign(rank=0)[COLUMNS], pagination="remote", page_size=20,
+        shown(table.head(0).assign(rank=0)), pagination="remote", page_size=20,
         show_index=False, disabled=True, selectable=False, hidden_columns=["id"], titles=TITLES,
         sizing_mode="stretch_width", layout="fit_data_fill", theme="simple",
         formatters={"official_id": {"type": "link", "urlPrefix": prefix, "urlField": "id",
                                     "labelField": "official_id"},
-                    **{c: common.number(2) for c in ("index", *TRAITS)},
+                    **{c: common.number(2) for c in ("selection_index", *TRAITS)},
+                    "birth_year": common.number(0),
                     **{f"{t}_rel": common.number(2) for t in TRAITS}},
         css_classes=["rt-rankings"])
 
@@ -62,7 +71,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         except ValueError as exc:
             status.object = f"**{exc}**"
             return
-        grid.value = ranked[COLUMNS]
+        grid.value = shown(ranked)
         left = rankings.unranked(table, w)
         status.object = (f"{len(ranked):,} animals ranked"
                          + (f"; {left:,} without a GEBV for every weighted trait are left out"
@@ -78,7 +87,8 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     reset.on_click(restore)
     rerank()
     download = pn.widgets.FileDownload(
-        callback=lambda: io.BytesIO(csv_bytes(grid.current_view.drop(columns=["id"]))),
+        callback=lambda: io.BytesIO(csv_bytes(grid.current_view.drop(columns=["id"])
+                                              .rename(columns=EXPORT_TITLES))),
         filename="rankings.csv", label="CSV of this ranking", button_type="light")
     layout.extend([
         pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values per "

@@ -25,6 +25,9 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def excel_bytes(frame: pd.DataFrame, *, sheet: str = "animals") -> bytes:
     buffer = io.BytesIO()
+    if frame.columns.duplicated().any():
+        dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
+        raise ValueError(f"columns named twice cannot go to a spreadsheet: {dupes}")
     out = frame.copy()
     for col in out.columns:  # Excel has no timezone-aware datetimes
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):

@@ -130,3 +130,14 @@ def screenshot(pg, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     pg.screenshot(path=str(path), full_page=True)
     return path
+
+
+DEEP_TEXT = """() => { const out = [];
+  const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
+    for (const c of n.childNodes) { if (c.nodeType === 3) out.push(c.textContent); else walk(c); } };
+  walk(document.body); return out.join(' '); }"""
+
+
+def deep_text(pg) -> str:
+    """All text of the page, including Panel's shadow DOM (``inner_text`` stops at it)."""
+    return pg.evaluate(DEEP_TEXT)
