@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -33,69 +32,16 @@ def portal(db: Database, system: Identity) -> Portal:
 # Debian's Chromium through Playwright.
 
 import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import requests  # noqa: E402
-
 from reprotech_core.settings import PROJECT_HOME, Settings  # noqa: E402
-from tests.support import free_port  # noqa: E402
+from tests.dashboards.server import PortalServer, running_server  # noqa: E402
 
 ARTIFACTS = PROJECT_HOME / "tests" / "artifacts" / "dashboards"
 CHROMIUM = "/usr/bin/chromium"
 SERVED_USERS = ("pa-user", "pa-admin", "pb-user", "pone-user", "pempty-user", "pbasic-user",
                 "p-vet")
-
-
-@dataclass(frozen=True)
-class PortalServer:
-    url: str
-    log: Path
-
-    def of(self, user: str, query: str = "") -> str:
-        return f"{self.url}/{user}" + (f"?{query}" if query else "")
-
-
-def server_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
-    env.update(REPROTECH_HOME=str(settings.home), REPROTECH_DATA_DIR=str(settings.var_dir),
-               REPROTECH_DB_PORT=str(settings.db_port))
-    return env
-
-
-@contextmanager
-def running_server(settings: Settings, users: tuple[str, ...], log: Path
-                   ) -> Iterator[PortalServer]:
-    port = free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.dashboards.server", str(port),
-                                 *users], cwd=PROJECT_HOME, env=server_env(settings),
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"test dashboard server exited: {log.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{url}/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"test dashboard server did not start: {log}")
-            time.sleep(0.3)
-        yield PortalServer(url, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
