@@ -1,0 +1,232 @@
+"""Customer portal benchmark: first meaningful paint and interaction latency in Chromium.
+
+One tenant with N animals (default 10,000; pedigree, genotypes with QC, a released run with
+four GEBVs + reliabilities, inbreeding, parentage, and optionally the demo's reproduction
+history), two small farms so the population comparison has three customers. The real pages run
+in the test server (``tests/dashboards/server.py``: the product's ``build_app`` with a fixed
+identity per route), measured from Debian's Chromium through Playwright:
+
+- first meaningful paint: navigation start until the overview's herd figures (the "Animals"
+  card showing N) / the animals page's first table row are visible; cold (first session after
+  start, caches empty) and warm (median and p95 of repeated visits)
+- interactions on the animals page: sort (click a column header), filter (type into the ID
+  header filter; clear it), page (next page) — time from the action until the table's rows
+  changed in the browser
+- the same with ``--sessions`` concurrent browser sessions (default 50), each opening the
+  animals page and doing interactions at the same time
+
+Run under the machine's benchmark lock (see README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from reprotech_core.db.migrate import app_url  # noqa: E402
+from reprotech_core.db.scratch import scratch_platform  # noqa: E402
+from reprotech_core.db.session import Database  # noqa: E402
+from tests.dashboards.herds import (  # noqa: E402
+    FarmSpec,
+    add_user,
+    build_farm,
+    release_run,
+)
+from tests.dashboards.server import running_server  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+REFERENCE = "bench-sires"
+TIMEOUT_MS = 120_000
+
+# Signature of the animals table's visible rows (inside Panel's shadow DOM).
+SIGNATURE = """() => {
+  if (!window.__rtTable) {
+    const walk = (n) => { if (n.shadowRoot) { const f = walk(n.shadowRoot); if (f) return f; }
+      for (const c of n.children || []) {
+        if (c.classList && c.classList.contains('tabulator-tableholder')) return c;
+        const f = walk(c); if (f) return f; }
+      return null; };
+    window.__rtTable = walk(document.body);
+  }
+  const t = window.__rtTable; return t ? t.innerText.slice(0, 2000) : '';
+}"""
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def summary(values: list[float]) -> dict:
+    ms = [v * 1000 for v in values]
+    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1),
+            "p95_ms": round(pct(ms, 95), 1), "max_ms": round(max(ms), 1)}
+
+
+def build(db: Database, n: int, reproduction: bool) -> dict:
+    system = db.identity("system")
+    t0 = time.perf_counter()
+    farms = [build_farm(db, system, FarmSpec("bench", n, reproduction=reproduction),
+                        REFERENCE, seed=1),
+             build_farm(db, system, FarmSpec("bench-b", 50), REFERENCE, seed=2),
+             build_farm(db, system, FarmSpec("bench-c", 50), REFERENCE, seed=3)]
+    release_run(db, system, farms, REFERENCE, seed=4)
+    add_user(db, system, "bench-user", "customer_user", "bench")
+    return {"animals": n, "evaluated": len(farms[0].evaluated),
+            "setup_s": round(time.perf_counter() - t0, 1)}
+
+
+def paint(page, url: str, selector_text: str) -> float:
+    t0 = time.perf_counter()
+    page.goto(url)
+    page.get_by_text(selector_text).first.wait_for(timeout=TIMEOUT_MS)
+    return time.perf_counter() - t0
+
+
+def timed(page, action) -> float:  # noqa: ANN001
+    before = page.evaluate(SIGNATURE)
+    t0 = time.perf_counter()
+    action()
+    page.wait_for_function(f"(b) => ({SIGNATURE})() !== b", arg=before, timeout=TIMEOUT_MS)
+    return time.perf_counter() - t0
+
+
+SORT_FIELDS = ("milk_production", "birth_date", "official_id", "selection_index", "fertility")
+
+
+def single_session(browser, server, n: int, rounds: int) -> dict:
+    out: dict = {}
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    out["overview_cold_s"] = round(paint(page, server.of("bench-user", "page=overview"),
+                                         f"{n:,}"), 3)
+    out["animals_cold_s"] = round(paint(page, server.of("bench-user", "page=animals"),
+                                        f"{n:,} animals"), 3)
+    page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
+    warm_o, warm_a = [], []
+    for _ in range(rounds):
+        warm_o.append(paint(page, server.of("bench-user", "page=overview"), f"{n:,}"))
+        t = paint(page, server.of("bench-user", "page=animals"), f"{n:,} animals")
+        page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
+        warm_a.append(t)
+    out["overview_warm"] = summary(warm_o)
+    # animals paint until the first row is visible (not just the heading)
+    rows = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        page.goto(server.of("bench-user", "page=animals"))
+        page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
+        rows.append(time.perf_counter() - t0)
+    out["animals_first_row_warm"] = summary(rows)
+    page.evaluate("() => { window.__rtTable = null; }")
+    out["interactions"] = interactions(page, rounds)
+    ctx.close()
+    return out
+
+
+def interactions(page, rounds: int) -> dict:
+    sort, filt, paging = [], [], []
+    for i in range(rounds):
+        field = SORT_FIELDS[i % len(SORT_FIELDS)]
+        title = page.locator(f".tabulator-col[tabulator-field='{field}'] .tabulator-col-title")
+        sort.append(timed(page, title.click))
+        box = page.locator(".tabulator-col[tabulator-field='official_id'] input")
+        filt.append(timed(page, lambda b=box, i=i: b.fill(f"BENCH-00{i % 9 + 1}")))
+        filt.append(timed(page, lambda b=box: b.fill("")))
+        nxt = page.locator("button.tabulator-page[data-page='next']")
+        paging.append(timed(page, nxt.click))
+    return {"sort": summary(sort), "filter": summary(filt), "page": summary(paging)}
+
+
+async def concurrent(server, n: int, sessions: int, rounds: int) -> dict:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM,
+                                          args=["--no-sandbox", "--headless=new"])
+        paints: list[float] = []
+        acts: dict[str, list[float]] = {"sort": [], "filter": [], "page": []}
+        errors: list[str] = []
+
+        async def one(k: int) -> None:
+            ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = await ctx.new_page()
+            try:
+                t0 = time.perf_counter()
+                await page.goto(server.of("bench-user", "page=animals"), timeout=TIMEOUT_MS)
+                await page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
+                paints.append(time.perf_counter() - t0)
+
+                async def timed_a(kind: str, action) -> None:  # noqa: ANN001
+                    before = await page.evaluate(SIGNATURE)
+                    t = time.perf_counter()
+                    await action()
+                    await page.wait_for_function(f"(b) => ({SIGNATURE})() !== b", arg=before,
+                                                 timeout=TIMEOUT_MS)
+                    acts[kind].append(time.perf_counter() - t)
+
+                for i in range(rounds):
+                    field = SORT_FIELDS[(i + k) % len(SORT_FIELDS)]
+                    await timed_a("sort", page.locator(
+                        f".tabulator-col[tabulator-field='{field}'] .tabulator-col-title").click)
+                    box = page.locator(".tabulator-col[tabulator-field='official_id'] input")
+                    await timed_a("filter", lambda b=box, i=i: b.fill(f"BENCH-00{i % 9 + 1}"))
+                    await timed_a("filter", lambda b=box: b.fill(""))
+                    await timed_a("page", page.locator(
+                        "button.tabulator-page[data-page='next']").click)
+            except Exception as exc:  # reported, not hidden: the run records how many failed
+                errors.append(f"session {k}: {type(exc).__name__}: {str(exc)[:200]}")
+            finally:
+                await ctx.close()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(k) for k in range(sessions)))
+        wall = time.perf_counter() - t0
+        await browser.close()
+    return {"sessions": sessions, "wall_s": round(wall, 1), "errors": errors,
+            "animals_first_row": summary(paints) if paints else None,
+            **{k: summary(v) for k, v in acts.items() if v}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--animals", type=int, default=10_000)
+    ap.add_argument("--sessions", type=int, default=50)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--concurrent-rounds", type=int, default=4)
+    ap.add_argument("--no-reproduction", action="store_true")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "dashboards")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    with scratch_platform(demo_customers=1, demo_animals_per_customer=10) as settings:
+        db = Database(app_url(settings))
+        result = {"setup": build(db, args.animals, not args.no_reproduction)}
+        print(json.dumps(result["setup"]), flush=True)
+        with running_server(settings, ("bench-user",), args.out / "server.log") as server:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM,
+                                            args=["--no-sandbox", "--headless=new"])
+                result["single"] = single_session(browser, server, args.animals, args.rounds)
+                browser.close()
+            print(json.dumps(result["single"]), flush=True)
+            if args.sessions:
+                result["concurrent"] = asyncio.run(concurrent(server, args.animals, args.sessions,
+                                                              args.concurrent_rounds))
+                print(json.dumps(result["concurrent"]), flush=True)
+        db.dispose()
+    (args.out / "result.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

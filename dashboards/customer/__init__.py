@@ -1,0 +1,25 @@
+"""The customer herd portal: the pages a breeder (and their vet) opens.
+
+Each page is a thin layout over ``reprotech_core.portal``; every query runs as the signed-in
+user, so row security decides what a page can show. Module gating: the herd, animals, animal
+and download pages need ``genomics`` (every tier), rankings and mating need ``breeding``;
+reproduction KPIs on the overview appear with ``reproduction``.
+"""
+
+from __future__ import annotations
+
+from dashboards.customer import animal, animals, downloads, mating, overview, rankings
+from dashboards.pages import Page
+from reprotech_core.roles import Role
+
+CUSTOMERS = frozenset({Role.CUSTOMER_ADMIN, Role.CUSTOMER_USER})
+FIELD_STAFF = frozenset({Role.VETERINARIAN, Role.TECHNICIAN})
+
+PAGES: list[Page] = [
+    Page("overview", "Herd overview", CUSTOMERS | FIELD_STAFF, "genomics", overview.build),
+    Page("animals", "Animals", CUSTOMERS | FIELD_STAFF, "genomics", animals.build),
+    Page("animal", "Animal", CUSTOMERS | FIELD_STAFF, "genomics", animal.build),
+    Page("rankings", "Rankings", CUSTOMERS | {Role.VETERINARIAN}, "breeding", rankings.build),
+    Page("mating", "Mating advice", CUSTOMERS | {Role.VETERINARIAN}, "breeding", mating.build),
+    Page("downloads", "Downloads", CUSTOMERS | FIELD_STAFF, "genomics", downloads.build),
+]

@@ -1,0 +1,188 @@
+"""A customer's herd as the portal shows it: one row per animal, and the overview's figures.
+
+Results come from the customer's newest *released* evaluation run (what the lab has signed
+off); unreleased runs never reach a customer page. Genomic and pedigree inbreeding and
+parentage come from the same run, so every number on a page belongs to one evaluation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from reprotech_core.evaluation.gblup import TRAITS
+
+#: Trait labels as breeders read them (and the column names of the herd table).
+TRAIT_LABELS = {
+    "milk_production": "Milk (kg)",
+    "fertility": "Fertility",
+    "disease_resistance": "Disease resistance",
+    "longevity": "Longevity (months)",
+}
+
+ANIMAL_COLUMNS = ["id", "official_id", "name", "sex", "breed", "birth_date", "birth_year",
+                  "herd", "sire", "dam", "genotyped", "genotype_qc", "f_genomic", "f_pedigree",
+                  "parentage"]
+
+
+def released_run(session: Session, customer_id: int) -> int | None:
+    """The customer's newest released evaluation run (``None`` before the first release)."""
+    return session.scalar(text(
+        "SELECT max(run_id) FROM core.evaluation_results WHERE customer_id = :c AND released"),
+        {"c": customer_id})
+
+
+def data_version(session: Session, customer_id: int) -> tuple:
+    """A cheap fingerprint of what the herd table depends on: cached tables are keyed by it,
+    so a new animal, genotype or released run shows on the next page load."""
+    row = session.execute(text(
+        """
+        SELECT (SELECT count(*) FROM core.animals WHERE customer_id = :c) AS animals,
+               (SELECT max(created_at) FROM core.animals WHERE customer_id = :c) AS animal_at,
+               (SELECT max(id) FROM core.genotypes WHERE customer_id = :c) AS genotype,
+               (SELECT max(id) FROM core.qc_results WHERE customer_id = :c) AS qc,
+               (SELECT max(run_id) FROM core.evaluation_results
+                 WHERE customer_id = :c AND released) AS run
+        """), {"c": customer_id}).one()
+    return tuple(row)
+
+
+def herd_animals(session: Session, customer_id: int) -> pd.DataFrame:
+    """Every animal of the customer with parents, genotype status and inbreeding (released
+    run), one row each, in official-ID order (columns ``ANIMAL_COLUMNS``)."""
+    run = released_run(session, customer_id)
+    rows = session.execute(text(
+        """
+        SELECT a.id, a.official_id, a.name, a.sex, a.breed, a.birth_date,
+               extract(year FROM a.birth_date)::int AS birth_year, h.code AS herd,
+               s.official_id AS sire, d.official_id AS dam,
+               g.animal_id IS NOT NULL AS genotyped, q.decision AS genotype_qc,
+               i.f_genomic, i.f_pedigree, p.parentage
+          FROM core.animals a
+          LEFT JOIN core.herds h ON h.id = a.herd_id
+          LEFT JOIN core.animals s ON s.id = a.sire_id
+          LEFT JOIN core.animals d ON d.id = a.dam_id
+          LEFT JOIN (SELECT DISTINCT ON (animal_id) animal_id, sample_id FROM core.genotypes
+                      WHERE customer_id = :c ORDER BY animal_id, created_at DESC) g
+                 ON g.animal_id = a.id
+          LEFT JOIN (SELECT DISTINCT ON (sample_id) sample_id, decision FROM core.qc_results
+                      WHERE customer_id = :c ORDER BY sample_id, decided_at DESC) q
+                 ON q.sample_id = g.sample_id
+          LEFT JOIN core.inbreeding i ON i.animal_id = a.id AND i.run_id = :r
+          LEFT JOIN (SELECT animal_id,
+                            CASE WHEN bool_or(status = 'excluded') THEN 'excluded'
+                                 WHEN bool_and(status = 'verified') THEN 'verified'
+                                 ELSE 'undetermined' END AS parentage
+                       FROM core.parentage_results WHERE customer_id = :c AND run_id = :r
+                      GROUP BY animal_id) p ON p.animal_id = a.id
+         WHERE a.customer_id = :c
+         ORDER BY a.official_id
+        """), {"c": customer_id, "r": run}).all()
+    frame = pd.DataFrame(rows, columns=ANIMAL_COLUMNS)
+    frame["birth_year"] = frame["birth_year"].astype("Int64")
+    return frame
+
+
+def released_results(session: Session, customer_id: int) -> pd.DataFrame:
+    """Long table ``animal, trait, gebv, reliability`` of the newest released run."""
+    rows = session.execute(text(
+        """
+        SELECT animal_id, trait, gebv, reliability FROM core.evaluation_results
+         WHERE customer_id = :c AND released
+           AND run_id = (SELECT max(run_id) FROM core.evaluation_results
+                          WHERE customer_id = :c AND released)
+        """), {"c": customer_id}).all()
+    return pd.DataFrame(rows, columns=["animal", "trait", "gebv", "reliability"])
+
+
+def index_values(frame: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
+    """The selection index ``I = sum_t w_t GEBV_t`` (Hazel 1943) of each row of a herd table;
+    NaN for an animal lacking a GEBV of a weighted trait (never a partial index)."""
+    check_weights(weights)
+    used = {t: w for t, w in weights.items() if w != 0}
+    if not used:
+        return pd.Series(np.nan, index=frame.index, name="index")
+    missing = [t for t in used if t not in frame.columns]
+    if missing:
+        return pd.Series(np.nan, index=frame.index, name="index")
+    values = frame[list(used)].to_numpy(dtype=np.float64)
+    return pd.Series(values @ np.array(list(used.values()), dtype=np.float64),
+                     index=frame.index, name="index")
+
+
+def check_weights(weights: Mapping[str, float]) -> None:
+    """Refuse unknown traits and non-finite weights, naming them."""
+    unknown = sorted(set(weights) - set(TRAITS))
+    if unknown:
+        raise ValueError(f"index weights for unknown traits {unknown}; traits are {list(TRAITS)}")
+    bad = sorted(t for t, w in weights.items() if not np.isfinite(float(w)))
+    if bad:
+        raise ValueError(f"index weights must be finite numbers; not for {bad}")
+
+
+def herd_table(animals: pd.DataFrame, results: pd.DataFrame,
+               weights: Mapping[str, float]) -> pd.DataFrame:
+    """The animals table: ``herd_animals`` plus, per trait, the GEBV (column = trait code) and
+    its reliability (``<trait>_rel``), and the selection ``index``. Animals without results
+    keep empty cells: no result is not a zero."""
+    out = animals.copy()
+    if len(results):
+        gebv = results.pivot(index="animal", columns="trait", values="gebv")
+        rel = results.pivot(index="animal", columns="trait", values="reliability")
+        rel.columns = [f"{c}_rel" for c in rel.columns]
+        out = out.join(gebv.join(rel), on="id")
+    for trait in TRAITS:
+        for col in (trait, f"{trait}_rel"):
+            if col not in out:
+                out[col] = np.nan
+    out["index"] = index_values(out, weights)
+    return out
+
+
+@dataclass(frozen=True)
+class HerdSummary:
+    animals: int
+    females: int
+    males: int
+    genotyped: int
+    qc_pass: int
+    qc_review: int
+    qc_fail: int
+    with_results: int
+    release_run: int | None
+    newest_birth: date | None
+
+    @property
+    def genotyped_share(self) -> float | None:
+        return self.genotyped / self.animals if self.animals else None
+
+
+def herd_summary(table: pd.DataFrame, release_run: int | None) -> HerdSummary:
+    """Counts for the overview from a herd table (pure)."""
+    n = len(table)
+    has_result = table[list(TRAITS)].notna().any(axis=1) if n else pd.Series(dtype=bool)
+    qc = table["genotype_qc"] if n else pd.Series(dtype=object)
+    births = table["birth_date"].dropna() if n else pd.Series(dtype=object)
+    return HerdSummary(
+        animals=n, females=int((table["sex"] == "F").sum()) if n else 0,
+        males=int((table["sex"] == "M").sum()) if n else 0,
+        genotyped=int(table["genotyped"].sum()) if n else 0,
+        qc_pass=int((qc == "pass").sum()), qc_review=int((qc == "review").sum()),
+        qc_fail=int((qc == "fail").sum()), with_results=int(has_result.sum()),
+        release_run=release_run, newest_birth=max(births) if len(births) else None)
+
+
+def top_animals(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` best animals by index with their GEBVs (the overview's "latest results")."""
+    ranked = table.dropna(subset=["index"]).sort_values("index", ascending=False, kind="stable")
+    return ranked.head(n)[["id", "official_id", "sex", "birth_year", "index", *TRAITS]]
+
+
+def as_of(value: datetime | None) -> str:
+    return "never" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
