@@ -128,3 +128,21 @@ def notebook(world: World):
     yield connect
     for conn in opened:
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium for every browser test of the session (Playwright's sync API
+    allows one running instance per thread, so the test folders share it)."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.support import CHROMIUM, CHROMIUM_ARGS
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} missing: run `./run test` (installs Debian's chromium)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from reprotech_core.db.session import Database, Identity
+from reprotech_core.settings import PROJECT_HOME, Settings
 from tests.dashboards.herds import Portal, build_portal
+from tests.dashboards.server import PortalServer, running_server
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -29,17 +33,9 @@ def portal(db: Database, system: Identity) -> Portal:
 
 # ---------------------------------------------------------------------------------------------
 # Browser tests: the real app in a test server (tests/dashboards/server.py), driven by
-# Debian's Chromium through Playwright.
-
-import os  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from reprotech_core.settings import PROJECT_HOME, Settings  # noqa: E402
-from tests.dashboards.server import PortalServer, running_server  # noqa: E402
+# Debian's Chromium through Playwright (the session's one browser, tests/conftest.py).
 
 ARTIFACTS = PROJECT_HOME / "tests" / "artifacts" / "dashboards"
-CHROMIUM = "/usr/bin/chromium"
 SERVED_USERS = ("pa-user", "pa-admin", "pb-user", "pone-user", "pempty-user", "pbasic-user",
                 "p-vet")
 
@@ -51,15 +47,8 @@ def portal_server(pg_settings: Settings, portal: Portal) -> Iterator[PortalServe
 
 
 @pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} missing: run `./run test` (installs Debian's chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"])
-        yield b
-        b.close()
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ tests/artifacts/dashboards/. Includes the isolation checks: another customer's a
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -50,9 +51,15 @@ def test_animals_table_sorts_filters_pages_and_downloads_the_view(page, portal_s
     page.get_by_text("PA-0000").first.wait_for()
     box = page.get_by_placeholder("Search animal, name, sire or dam…")
     box.fill("PA-00001")  # PA-000010 .. PA-000019 (and their progeny by sire/dam)
-    page.wait_for_timeout(800)
-    shown = page.locator(".tabulator-row").count()
-    assert 10 <= shown <= 25
+    # The filter runs on the server: wait until the table shows only matching rows (a fixed
+    # sleep fails on a loaded machine).
+    deadline = time.monotonic() + LOAD_MS / 1000
+    while True:
+        texts = page.locator(".tabulator-row").all_inner_texts()
+        if texts and all("PA-00001" in t for t in texts) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert 10 <= len(texts) <= 25 and all("PA-00001" in t for t in texts)
     with page.expect_download() as download:
         page.get_by_text("CSV of this view").click()
     lines = open(download.value.path()).read().splitlines()

@@ -8,7 +8,6 @@ screenshots are kept under ``tests/artifacts/hub/``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,21 +17,11 @@ from tests.hub.conftest import PASSWORD, Hub, otp_for
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "hub"
-CHROMIUM = "/usr/bin/chromium"  # Debian's package, installed by ./run test when missing
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: ./run test installs Debian's chromium package")
+@pytest.fixture(autouse=True, scope="module")
+def artifacts() -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
-        yield browser
-        browser.close()
 
 
 def sign_in(chromium, hub: Hub, username: str):
