@@ -77,7 +77,7 @@ def _pca(ctx: PageContext) -> pn.viewable.Viewable:
         result = _structure(*snap)
     except NotFound as exc:
         return note(str(exc))
-    a = result.animals.fillna({"herd": "(no herd)"})
+    a = result.animals.fillna({"herd": "(no herd: AI sires)"})
     ve = result.variance_explained
     herds = sorted(a["herd"].unique())
     colours = {h: PALETTE[i % len(PALETTE)] for i, h in enumerate(herds)}

@@ -46,7 +46,7 @@ from reprotech_core.store.simulated import as_lab_file, place_herd
 from reprotech_core.store.snapshots import write_snapshots
 
 CUSTOMERS = {"CUST00": "st-one", "CUST01": "st-two"}
-STAFF = {"st-vet": "veterinarian", "st-tech": "technician", "st-lab": "lab_ops",
+STAFF = {"st-vet": "veterinarian", "st-vet2": "veterinarian", "st-tech": "technician", "st-lab": "lab_ops",
          "st-res": "researcher", "st-admin": "admin", "st-super": "super_admin"}
 FAILED_ROWS = (3, 7)  # samples of batch ST-1 whose calls are blanked: QC fails them
 
@@ -109,9 +109,11 @@ def build_staff_world(db: Database, system: Identity, pg_settings: Settings,
                          .all())
         for name, role in STAFF.items():
             accounts.create_user(s, accounts.NewUser(name, name, role, None))
+        run_id = _evaluation(s, herd, ids)
+    # An administrator assigns the customers (st-vet2 gets none): an audited action today.
+    with db.session(db.identity("st-admin"), reason="staff dashboard tests") as s:
         accounts.assign(s, "st-vet", "st-one")
         accounts.assign(s, "st-tech", "st-one")
-        run_id = _evaluation(s, herd, ids)
     today = date.today()
     _reproduction(db, system, today)
     runs = _job_runs(db, system, settings)

@@ -62,7 +62,6 @@ def page(browser):
 def visit(page, server, user: str, query: str = "") -> float:
     """Open a page and wait until its sections have loaded; returns the seconds it took."""
     started = time.perf_counter()
-    print(f"visit {user} {query}")
     page.goto(server.url(user, query), wait_until="domcontentloaded")
     page.get_by_text("Reprotech Analytics").first.wait_for()
     wait_loaded(page)
@@ -131,6 +130,10 @@ def test_lab_ops_batches_qc_and_failed_samples(page, server, sw):
     page.get_by_text(sw.failed_barcodes[0]).first.wait_for()
     assert page.get_by_text("My customers").count() == 0
     shot(page, "lab-ops-lab-batches")
+    # Lab operations read every customer's lab records, not their herds' reproduction.
+    visit(page, server, "st-lab", f"page=my-customers&customer={sw.customers['st-one']}")
+    page.get_by_text("Not found.").wait_for()
+    assert page.get_by_text("Reproduction KPIs").count() == 0
 
 
 def test_lab_ops_sees_failed_and_long_running_jobs(page, server, sw):

@@ -37,6 +37,7 @@ def text_of(view) -> str:
 
 @pytest.mark.parametrize(("name", "slugs"), [
     ("st-vet", ["my-customers"]),
+    ("st-vet2", ["my-customers"]),
     ("st-tech", ["my-customers", "lab"]),
     ("st-lab", ["lab", "jobs"]),
     ("st-res", ["population"]),
@@ -59,6 +60,7 @@ def test_my_customers_sections(db, sw):
     animals = text_of(page._animals(""))
     assert "?page=animal&animal=" in animals and "STCAN" in animals
     assert "No animal matches" in text_of(page._animals("no-such-cow"))
+    assert "no assigned customers yet" in text_of(customers._list(ctx_of(db, sw, "st-vet2")))
 
 
 @pytest.mark.parametrize(("name", "page", "param", "value"), [
