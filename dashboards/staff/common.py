@@ -8,7 +8,10 @@ that fails says so in its own place; the rest of the page stays.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import TypeVar
 
 import holoviews as hv
 import holoviews.plotting.bokeh  # noqa: F401  (registers the Bokeh backend for plot options)
@@ -20,9 +23,38 @@ from dashboards.pages import PageContext
 
 hv.Store.set_current_backend("bokeh")
 
+T = TypeVar("T")
+_shared: dict[Hashable, tuple[float, object]] = {}
+_locks: dict[Hashable, threading.Lock] = {}
+_locks_guard = threading.Lock()
+MAX_SHARED = 32
+
 ACCENT = "#1f4e5f"
 PALETTE = ["#1f4e5f", "#e07a1f", "#3b9c6d", "#b23a48", "#7d5ba6", "#8c8c8c", "#c9a227",
            "#2c7fb8"]
+
+
+def shared(key: Hashable, compute: Callable[[], T], *, ttl: float) -> T:
+    """A value computed once and shared by every session of this process for ``ttl``
+    seconds.
+
+    For data that is the same for every reader who may see it (pseudonymised research data,
+    checked by the caller *before* asking): the first session computes it, sessions asking
+    meanwhile for the same key wait for that one computation instead of repeating it, and
+    sessions asking for other keys are not held up at all (one lock per key).
+    """
+    with _locks_guard:
+        lock = _locks.setdefault(key, threading.Lock())
+    with lock:
+        hit = _shared.get(key)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]  # type: ignore[return-value]
+        value = compute()
+        with _locks_guard:
+            if len(_shared) >= MAX_SHARED:
+                _shared.pop(min(_shared, key=lambda k: _shared[k][0]))
+            _shared[key] = (time.monotonic(), value)
+        return value
 
 
 def deferred(build: Callable[[], pn.viewable.Viewable], ctx: PageContext

@@ -14,7 +14,6 @@ import panel as pn
 from dashboards.app import query_param
 from dashboards.pages import PageContext
 from dashboards.staff.common import (
-    rounded,
     ACCENT,
     deferred,
     figure,
@@ -22,6 +21,7 @@ from dashboards.staff.common import (
     int_param,
     link_formatter,
     note,
+    rounded,
     table,
 )
 from reprotech_core.staffviews import customers as views

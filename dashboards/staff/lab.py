@@ -6,7 +6,7 @@ import holoviews as hv
 import panel as pn
 
 from dashboards.pages import PageContext
-from dashboards.staff.common import rounded, ACCENT, deferred, figure, heading, note, table
+from dashboards.staff.common import ACCENT, deferred, figure, heading, note, rounded, table
 from reprotech_core.staffviews import lab as views
 
 SLUG = "lab"

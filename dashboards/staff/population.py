@@ -1,9 +1,11 @@
 """Population analytics (researchers, administrators), on pseudonymised data only.
 
 The PCA and the allele-frequency spectrum are the same for every reader, so they are computed
-once per research snapshot and shared across sessions (``pn.cache``, keyed by the snapshot's
-file times): the first reader after a snapshot waits for the PCA, everyone after gets it at
-once. Each section loads on its own after the page is shown.
+once per research snapshot and shared across sessions (keyed by the snapshot's file times):
+the first reader after a snapshot waits for the PCA, everyone after gets it at once. The
+research views' GEBVs and pedigree inbreeding are also the same for every reader allowed to
+see them (``research:read``, checked in the reader's own session first), so they are shared
+for a few minutes. Each section loads on its own after the page is shown.
 """
 
 from __future__ import annotations
@@ -15,26 +17,52 @@ import pandas as pd
 import panel as pn
 
 from dashboards.pages import PageContext
-from dashboards.staff.common import rounded, PALETTE, deferred, figure, heading, note, table
+from dashboards.staff.common import (
+    PALETTE,
+    deferred,
+    figure,
+    heading,
+    note,
+    rounded,
+    shared,
+    table,
+)
 from reprotech_core.errors import NotFound
 from reprotech_core.staffviews import population as views
 
 SLUG = "population"
 
 
-@pn.cache(max_items=4)
+SNAPSHOT_TTL = 24 * 3600.0  # keyed by file times: a new snapshot is a new key anyway
+RESEARCH_TTL = 300.0
+
+
 def _structure(folder: str, version: tuple) -> views.PopulationStructure:
-    return views.population_structure(Path(folder))
+    return shared(("pca", folder, version),
+                  lambda: views.population_structure(Path(folder)), ttl=SNAPSHOT_TTL)
 
 
-@pn.cache(max_items=4)
 def _spectrum(folder: str, version: tuple) -> pd.DataFrame:
-    return views.allele_frequency_spectrum(Path(folder))
+    return shared(("afs", folder, version),
+                  lambda: views.allele_frequency_spectrum(Path(folder)), ttl=SNAPSHOT_TTL)
 
 
-@pn.cache(max_items=4)
 def _heterozygosity(folder: str, version: tuple) -> pd.DataFrame:
-    return views.heterozygosity_by_herd(Path(folder))
+    return shared(("het", folder, version),
+                  lambda: views.heterozygosity_by_herd(Path(folder)), ttl=SNAPSHOT_TTL)
+
+
+def _research(ctx: PageContext, what: str, query) -> pd.DataFrame:
+    """A research-view table shared by research readers; the reader's permission is checked
+    in their own session before the shared value is handed out."""
+    with ctx.session() as s:
+        views.require_research(s)
+
+    def compute() -> pd.DataFrame:
+        with ctx.session() as s:
+            return query(s)
+
+    return shared(("research", what, str(ctx.database.engine.url)), compute, ttl=RESEARCH_TTL)
 
 
 def store_of(ctx: PageContext) -> Path:
@@ -115,8 +143,7 @@ def _spectrum_section(ctx: PageContext) -> pn.viewable.Viewable:
 
 
 def _gebvs(ctx: PageContext) -> pn.viewable.Viewable:
-    with ctx.session() as s:
-        gebvs = views.research_gebvs(s)
+    gebvs = _research(ctx, "gebvs", views.research_gebvs)
     if gebvs.empty:
         return note("No released genomic evaluation yet: GEBVs appear here once a run is "
                     "released (`reprotech eval release`).")
@@ -148,8 +175,7 @@ def _gebvs(ctx: PageContext) -> pn.viewable.Viewable:
 
 
 def _inbreeding(ctx: PageContext) -> pn.viewable.Viewable:
-    with ctx.session() as s:
-        ped = views.pedigree_inbreeding(s)
+    ped = _research(ctx, "pedigree_inbreeding", views.pedigree_inbreeding)
     years = views.inbreeding_by_year(ped)
     if years.empty:
         return note("No animals with a birth year in the research data.")

@@ -46,8 +46,9 @@ from reprotech_core.store.simulated import as_lab_file, place_herd
 from reprotech_core.store.snapshots import write_snapshots
 
 CUSTOMERS = {"CUST00": "st-one", "CUST01": "st-two"}
-STAFF = {"st-vet": "veterinarian", "st-vet2": "veterinarian", "st-tech": "technician", "st-lab": "lab_ops",
-         "st-res": "researcher", "st-admin": "admin", "st-super": "super_admin"}
+STAFF = {"st-vet": "veterinarian", "st-vet2": "veterinarian", "st-tech": "technician",
+         "st-lab": "lab_ops", "st-res": "researcher", "st-admin": "admin",
+         "st-super": "super_admin"}
 FAILED_ROWS = (3, 7)  # samples of batch ST-1 whose calls are blanked: QC fails them
 
 

@@ -10,7 +10,6 @@ import pytest
 from dashboards.app import NOT_FOUND, build_app, guarded, pages_for
 from dashboards.pages import PageContext
 from dashboards.staff import PAGES, customers, jobs, lab, population, system
-from reprotech_core.errors import NotFound, PermissionDenied
 from tests.dashboards.staff_support import StaffWorld, staff_world_for
 
 pytestmark = pytest.mark.db
