@@ -7,6 +7,7 @@ One test-only server (``staff_support.serve``) serves the dashboards once per us
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-component-update", "--disable-sync"]
 USERS = ["st-vet", "st-tech", "st-lab", "st-res", "st-admin"]
 TIMEOUT_MS = 30_000
+TIMINGS: dict[str, float] = {}  # page -> seconds until every section had loaded
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +50,7 @@ def browser():
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield b
         b.close()
+    (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=1))
 
 
 @pytest.fixture
@@ -65,7 +68,9 @@ def visit(page, server, user: str, query: str = "") -> float:
     page.goto(server.url(user, query), wait_until="domcontentloaded")
     page.get_by_text("Reprotech Analytics").first.wait_for()
     wait_loaded(page)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    TIMINGS.setdefault(f"{user} {query or '(home)'}", round(seconds, 2))
+    return seconds
 
 
 def wait_loaded(page) -> None:

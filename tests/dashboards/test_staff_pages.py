@@ -132,3 +132,33 @@ def test_build_app_lists_staff_pages_in_the_navigation(db, sw):
     app = build_app(ctx_of(db, sw, "st-lab"), PAGES)
     nav = "\n".join(str(o.object) for o in app.sidebar)
     assert "?page=lab" in nav and "?page=jobs" in nav and "?page=population" not in nav
+
+
+def test_shared_values_are_computed_once_and_other_keys_are_not_held_up():
+    import threading
+    import time
+
+    from dashboards.staff.common import shared
+
+    calls: list[str] = []
+    started = threading.Event()
+
+    def slow() -> str:
+        calls.append("slow")
+        started.set()
+        time.sleep(0.5)
+        return "slow value"
+
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        shared(("test", "slow"), slow, ttl=60))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    started.wait(5)
+    t0 = time.perf_counter()
+    assert shared(("test", "fast"), lambda: "fast value", ttl=60) == "fast value"
+    assert time.perf_counter() - t0 < 0.2  # not queued behind the slow key
+    for t in threads:
+        t.join(5)
+    assert results == ["slow value"] * 3 and calls == ["slow"]
+    assert shared(("test", "slow"), slow, ttl=0) == "slow value" and calls == ["slow", "slow"]
