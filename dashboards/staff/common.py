@@ -57,11 +57,20 @@ def shared(key: Hashable, compute: Callable[[], T], *, ttl: float) -> T:
         return value
 
 
-def deferred(build: Callable[[], pn.viewable.Viewable], ctx: PageContext
-             ) -> pn.viewable.Viewable:
-    """A page section built after the page loads, with a loading indicator meanwhile."""
-    return pn.panel(lambda: guarded(lambda _ctx: build(), ctx), defer_load=True,
-                    loading_indicator=True, sizing_mode="stretch_width", min_height=60)
+def deferred(build: Callable[[], pn.viewable.Viewable], ctx: PageContext, *,
+             refresh: pn.widgets.Button | None = None) -> pn.viewable.Viewable:
+    """A page section built after the page loads, with a loading indicator meanwhile;
+    built again (same indicator) each time ``refresh`` is clicked."""
+    def section(*_clicks: int) -> pn.viewable.Viewable:
+        return guarded(lambda _ctx: build(), ctx)
+
+    source = pn.bind(section, refresh.param.clicks) if refresh is not None else section
+    return pn.panel(source, defer_load=True, loading_indicator=True,
+                    sizing_mode="stretch_width", min_height=60)
+
+
+def refresh_button() -> pn.widgets.Button:
+    return pn.widgets.Button(label="Refresh", width=110, css_classes=["rt-refresh"])
 
 
 def table(frame: pd.DataFrame, *, page_size: int = 15, formatters: dict | None = None,

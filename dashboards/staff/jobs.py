@@ -24,6 +24,7 @@ from dashboards.staff.common import (
     int_param,
     link_formatter,
     note,
+    refresh_button,
     table,
 )
 from reprotech_core.staffviews import jobs as views
@@ -41,9 +42,10 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
             run = views.run_by_id(s, run_id)  # NotFound when absent or not visible
     if run_id is not None:
         return _run_page(ctx, run)
+    refresh = refresh_button()
     return pn.Column(
-        pn.pane.Markdown("## Jobs"),
-        deferred(lambda: _overview(ctx), ctx),
+        pn.Row(pn.pane.Markdown("## Jobs"), pn.Spacer(), refresh, sizing_mode="stretch_width"),
+        deferred(lambda: _overview(ctx), ctx, refresh=refresh),
         sizing_mode="stretch_width")
 
 

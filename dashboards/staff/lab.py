@@ -6,7 +6,16 @@ import holoviews as hv
 import panel as pn
 
 from dashboards.pages import PageContext
-from dashboards.staff.common import ACCENT, deferred, figure, heading, note, rounded, table
+from dashboards.staff.common import (
+    ACCENT,
+    deferred,
+    figure,
+    heading,
+    note,
+    refresh_button,
+    rounded,
+    table,
+)
 from reprotech_core.staffviews import lab as views
 
 SLUG = "lab"
@@ -16,11 +25,14 @@ DECISION_COLOURS = {"pass": "#3b9c6d", "review": "#e07a1f", "fail": "#b23a48"}
 def build(ctx: PageContext) -> pn.viewable.Viewable:
     with ctx.session() as s:
         views.require_lab(s)
+    refresh = refresh_button()
     return pn.Column(
-        pn.pane.Markdown("## Lab batches"),
-        deferred(lambda: _batches(ctx), ctx),
-        heading("QC per batch and chip"), deferred(lambda: _qc(ctx), ctx),
-        heading("Failed samples and samples to review"), deferred(lambda: _failed(ctx), ctx),
+        pn.Row(pn.pane.Markdown("## Lab batches"), pn.Spacer(), refresh,
+               sizing_mode="stretch_width"),
+        deferred(lambda: _batches(ctx), ctx, refresh=refresh),
+        heading("QC per batch and chip"), deferred(lambda: _qc(ctx), ctx, refresh=refresh),
+        heading("Failed samples and samples to review"),
+        deferred(lambda: _failed(ctx), ctx, refresh=refresh),
         sizing_mode="stretch_width")
 
 

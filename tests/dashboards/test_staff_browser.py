@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from reprotech_core.db.migrate import app_url
 from reprotech_core.db.scratch import free_port
@@ -141,12 +142,26 @@ def test_lab_ops_batches_qc_and_failed_samples(page, server, sw):
     assert page.get_by_text("Reproduction KPIs").count() == 0
 
 
-def test_lab_ops_sees_failed_and_long_running_jobs(page, server, sw):
+def test_lab_ops_sees_failed_and_long_running_jobs(page, server, sw, db, system):
     visit(page, server, "st-lab", "page=jobs")
     page.get_by_text("long-running and 1 failed run(s) need attention").wait_for()
     page.get_by_text("past its timeout").first.wait_for()
     page.get_by_text("FileNotFoundError").first.wait_for()
     shot(page, "lab-ops-jobs")
+    # A run failing while the page is open shows up on Refresh.
+    with db.session(system) as s:
+        new = s.scalar(text(
+            "INSERT INTO core.job_runs (job, status, attempts, max_attempts, started_at, "
+            "finished_at, error) VALUES ('st_refresh_check', 'failed', 1, 1, now(), now(), "
+            "'ValueError: st-refresh') RETURNING id"))
+    try:
+        assert page.get_by_text("st_refresh_check").count() == 0
+        page.get_by_role("button", name="Refresh").click()
+        page.get_by_text("long-running and 2 failed run(s) need attention").wait_for()
+        page.get_by_text("st_refresh_check").first.wait_for()
+    finally:
+        with db.session(system) as s:
+            s.execute(text("DELETE FROM core.job_runs WHERE id = :i"), {"i": new})
 
     visit(page, server, "st-lab", f"page=jobs&run={sw.runs['failed']}")
     page.get_by_text("Download HTML").wait_for()
