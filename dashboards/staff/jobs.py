@@ -113,27 +113,32 @@ def _run_page(ctx: PageContext, run: dict) -> pn.viewable.Viewable:
         mine = views.annotate_runs(pd.DataFrame([run]).reindex(columns=list(views.RUN_COLUMNS)))
     r = mine.iloc[0]
     outputs = views.run_outputs(run, ctx.settings.jobs_dir)
-    facts = pd.DataFrame([
+    def when(value: object) -> str:
+        return "" if pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M:%S} UTC"
+
+    facts = [
         ("job", r.job), ("status", r.status), ("attempts", f"{r.attempts} of {r.max_attempts}"),
-        ("progress", r.progress or ""), ("queued", str(r.queued_at)),
-        ("started", "" if pd.isna(r.started_at) else str(r.started_at)),
-        ("finished", "" if pd.isna(r.finished_at) else str(r.finished_at)),
+        ("progress", r.progress or ""), ("queued", when(r.queued_at)),
+        ("started", when(r.started_at)), ("finished", when(r.finished_at)),
         ("waited", views.format_duration(r.wait_s)),
         ("duration", views.format_duration(r.duration_s)),
         ("timeout", views.format_duration(r.timeout_s)),
         ("requested by", r.requested_by or ""),
         ("parameters", str(run.get("parameters") or {})),
-    ], columns=["", "value"])
+    ]
+    rows = "\n".join(f"| {k} | {html.escape(str(v)).replace('|', '&#124;')} |"
+                     for k, v in facts if v not in ("", None))
     parts: list = [pn.pane.Markdown(f"[← Jobs](?page={SLUG})\n\n## Run {run['id']}: "
                                     f"{html.escape(str(r.job))}")]
     if r.flag:
         parts.append(pn.pane.Alert(f"**{r.flag}**: {html.escape(r.why)}", alert_type="danger",
                                    css_classes=["rt-attention"]))
-    parts.append(table(facts, name="run", page_size=20))
+    parts.append(pn.pane.Markdown(f"| | |\n|---|---|\n{rows}", css_classes=["rt-run"]))
     if r.error:
         cell = f" (cell {int(r.error_cell)})" if pd.notna(r.error_cell) else ""
-        parts.append(pn.pane.Markdown(f"**Error{cell}**\n\n```\n{r.error}\n```",
-                                      sizing_mode="stretch_width"))
+        parts.append(pn.pane.HTML(f"<b>Error{cell}</b><pre class='rt-error'>"
+                                  f"{html.escape(str(r.error))}</pre>",
+                                  sizing_mode="stretch_width"))
     downloads = [pn.widgets.FileDownload(file=str(p), filename=p.name, label=f"Download {what}",
                                          color="primary", embed=False)
                  for what, p in (("notebook", outputs.notebook), ("HTML", outputs.html)) if p]
