@@ -75,14 +75,13 @@ def _overview(ctx: PageContext) -> pn.viewable.Viewable:
     flagged = views.attention(runs)
     parts: list = []
     if flagged.empty:
-        parts.append(pn.pane.Alert("No failed or long-running runs.", alert_type="success",
+        parts.append(pn.pane.Alert("No failed, long-running or waiting runs.",
+                                   alert_type="success",
                                    css_classes=["rt-attention"]))
     else:
-        n_long = int((flagged["flag"] == "long-running").sum())
-        n_failed = int((flagged["flag"] == "failed").sum())
         parts += [
-            pn.pane.Alert(f"**{n_long} long-running and {n_failed} failed run(s) need "
-                          "attention.**", alert_type="danger", css_classes=["rt-attention"]),
+            pn.pane.Alert(f"**{views.attention_summary(flagged)}**", alert_type="danger",
+                          css_classes=["rt-attention"]),
             table(_shown(flagged), name="attention",
                   formatters={"run": link_formatter("run_label")}, hidden=["run_label"]),
         ]

@@ -6,6 +6,8 @@ past its own ``timeout_s`` (the rule of the ``reprotech_job_runs_overdue`` gauge
 :mod:`reprotech_core.metrics`), or running more than ``slow_factor`` times the median duration
 of its job's recent successful runs. The second rule catches a stuck run long before a
 generous timeout expires; it needs ``min_history`` successful runs of the job to judge by.
+A run **waiting** has been due in the queue for longer than ``max_queue_wait_s`` with no worker
+taking it (usually: no worker is running).
 
 Output notebooks are files the workers wrote under the jobs folder; :func:`run_outputs` returns
 only files that exist inside that folder, so a path in the database can never make a page
@@ -27,12 +29,15 @@ from reprotech_core.errors import NotFound, PermissionDenied
 from reprotech_core.roles import has_permission
 
 RUN_COLUMNS = ("id", "job", "status", "attempts", "max_attempts", "progress", "queued_at",
-               "started_at", "finished_at", "timeout_s", "error", "error_cell", "output_path",
-               "output_html", "requested_by")
+               "not_before", "started_at", "finished_at", "timeout_s", "error", "error_cell",
+               "output_path", "output_html", "requested_by")
 
 SLOW_FACTOR = 3.0
 MIN_HISTORY = 3
 MIN_LONG_SECONDS = 60.0
+MAX_QUEUE_WAIT_SECONDS = 900.0
+#: Flags in the order the attention list shows them: what is happening now first.
+FLAG_ORDER = ("long-running", "waiting", "failed")
 
 
 def require_jobs(session: Session) -> None:
@@ -60,14 +65,19 @@ def job_runs(session: Session, *, limit: int = 500) -> pd.DataFrame:
 
 def annotate_runs(runs: pd.DataFrame, *, now: datetime | None = None,
                   slow_factor: float = SLOW_FACTOR, min_history: int = MIN_HISTORY,
-                  min_long_s: float = MIN_LONG_SECONDS) -> pd.DataFrame:
+                  min_long_s: float = MIN_LONG_SECONDS,
+                  max_queue_wait_s: float = MAX_QUEUE_WAIT_SECONDS) -> pd.DataFrame:
     """Add ``wait_s`` (queued to started), ``duration_s`` (started to finished, or to ``now``
     while running), ``typical_s`` (median successful duration of the job), ``flag``
-    (``failed``, ``long-running`` or ``""``) and ``why`` (the reason, for people)."""
+    (``failed``, ``long-running``, ``waiting`` or ``""``) and ``why`` (the reason, for
+    people)."""
     now_ts = pd.Timestamp(now or datetime.now(UTC))
     out = runs.copy()
-    for col in ("queued_at", "started_at", "finished_at"):
+    if "not_before" not in out:
+        out["not_before"] = out["queued_at"]
+    for col in ("queued_at", "not_before", "started_at", "finished_at"):
         out[col] = pd.to_datetime(out[col], utc=True)
+    due = out[["queued_at", "not_before"]].max(axis=1)
     end = out["finished_at"].where(out["status"] != "running", now_ts)
     out["wait_s"] = (out["started_at"] - out["queued_at"]).dt.total_seconds()
     out["duration_s"] = (end - out["started_at"]).dt.total_seconds()
@@ -76,7 +86,7 @@ def annotate_runs(runs: pd.DataFrame, *, now: datetime | None = None,
     typical = history["median"].where(history["count"] >= min_history)
     out["typical_s"] = out["job"].map(typical).astype(float)
     flags, why = [], []
-    for r in out.itertuples():
+    for r, due_at in zip(out.itertuples(), due, strict=True):
         if r.status == "failed":
             cell = f" in cell {int(r.error_cell)}" if pd.notna(r.error_cell) else ""
             first = str(r.error or "no error recorded").strip().splitlines()[0][:160]
@@ -91,6 +101,11 @@ def annotate_runs(runs: pd.DataFrame, *, now: datetime | None = None,
             flags.append("long-running")
             why.append(f"running {format_duration(r.duration_s)}, {r.duration_s / r.typical_s:.0f}"
                        f"x its usual {format_duration(r.typical_s)}")
+        elif (r.status == "queued" and pd.notna(due_at)
+              and (now_ts - due_at).total_seconds() > max_queue_wait_s):
+            flags.append("waiting")
+            why.append(f"due for {format_duration((now_ts - due_at).total_seconds())} and "
+                       "not started: is a worker running? (`reprotech jobs serve`)")
         else:
             flags.append("")
             why.append("")
@@ -100,10 +115,22 @@ def annotate_runs(runs: pd.DataFrame, *, now: datetime | None = None,
 
 
 def attention(annotated: pd.DataFrame) -> pd.DataFrame:
-    """The flagged runs: long-running first (they are happening now), then failed, newest
-    first within each."""
+    """The flagged runs in :data:`FLAG_ORDER` (long-running, waiting, failed), newest first
+    within each."""
     flagged = annotated[annotated["flag"] != ""]
-    return flagged.sort_values(["flag", "id"], ascending=[False, False], kind="stable")
+    rank = flagged["flag"].map({f: i for i, f in enumerate(FLAG_ORDER)})
+    return (flagged.assign(_rank=rank).sort_values(["_rank", "id"], ascending=[True, False],
+                                                   kind="stable").drop(columns="_rank"))
+
+
+def attention_summary(flagged: pd.DataFrame) -> str:
+    """``"2 long-running and 1 failed run(s) need attention."`` ("" when none)."""
+    counts = [f"{int((flagged['flag'] == f).sum())} {f}" for f in FLAG_ORDER
+              if (flagged["flag"] == f).any()]
+    if not counts:
+        return ""
+    text = counts[0] if len(counts) == 1 else ", ".join(counts[:-1]) + " and " + counts[-1]
+    return f"{text} run(s) need attention."
 
 
 def job_durations(annotated: pd.DataFrame) -> pd.DataFrame:

@@ -188,8 +188,9 @@ def test_annotate_runs_rules_on_a_frame():
         return {"id": i, "job": job, "status": status, "attempts": 1, "max_attempts": 1,
                 "progress": None, "queued_at": started, "started_at": started,
                 "finished_at": started + timedelta(seconds=seconds) if seconds else None,
-                "timeout_s": timeout, "error": None, "error_cell": None, "output_path": None,
-                "output_html": None, "requested_by": None}
+                "not_before": started, "timeout_s": timeout, "error": None,
+                "error_cell": None, "output_path": None, "output_html": None,
+                "requested_by": None}
 
     few = pd.DataFrame([run(1, "succeeded", 100, 5), run(2, "succeeded", 90, 5),
                         run(3, "running", 30)])
@@ -205,6 +206,17 @@ def test_annotate_runs_rules_on_a_frame():
     failed.loc[0, "error"] = None
     out = jobs.annotate_runs(failed, now=now)
     assert out.at[0, "flag"] == "failed" and "no error recorded" in out.at[0, "why"]
+    # Queued and due for 20 minutes with no worker taking it; one not yet due is fine.
+    queued = pd.DataFrame([run(1, "queued", 20), run(2, "queued", 20), run(3, "queued", 5)])
+    queued["started_at"] = pd.NaT
+    queued.loc[1, "not_before"] = now + timedelta(hours=1)
+    waits = jobs.annotate_runs(queued, now=now)
+    assert list(waits["flag"]) == ["waiting", "", ""] and "worker" in waits.at[0, "why"]
+    both = jobs.attention(pd.concat([jobs.annotate_runs(more, now=now), waits, out]))
+    assert list(both["flag"]) == ["long-running", "waiting", "failed"]
+    assert jobs.attention_summary(both) == (
+        "1 long-running, 1 waiting and 1 failed run(s) need attention.")
+    assert jobs.attention_summary(both.iloc[:0]) == ""
 
 
 def test_job_durations_and_formatting(db, sw):
