@@ -17,8 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from reprotech_core.errors import NotFound
-from reprotech_core.reproduction.kpis import HerdKpis
-from reprotech_core.reproduction.queries import herd_kpis, kpi_breakdown
+from reprotech_core.reproduction.kpis import HerdKpis, herd_kpis_from, kpi_breakdown_from
+from reprotech_core.reproduction.queries import load_frames
 
 CUSTOMER_COLUMNS = ("id", "code", "name", "tier", "herds", "animals", "females", "genotyped",
                     "last_service")
@@ -106,11 +106,12 @@ def customer_view(session: Session, customer_id: int, *, today: date | None = No
     if days is not None and days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     start = None if days is None else today - timedelta(days=days)
+    frames = load_frames(session, cid)  # read once: the same records feed both tables
     return CustomerView(
         id=cid, code=code, name=name, tier=tier,
         herds=herd_figures(session, cid),
-        kpis=herd_kpis(session, cid, start=start, end=today, as_of=today),
-        kpis_by_herd=kpi_breakdown(session, cid, "herd", start=start, end=today, as_of=today),
+        kpis=herd_kpis_from(frames, start=start, end=today, as_of=today),
+        kpis_by_herd=kpi_breakdown_from(frames, "herd", start=start, end=today, as_of=today),
         period=(start, today),
     )
 
