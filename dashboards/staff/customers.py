@@ -55,9 +55,12 @@ def _list(ctx: PageContext) -> pn.viewable.Viewable:
         title="Animals and genotyped animals per customer")
     return pn.Column(
         table(shown[["open", "code", "name", "tier", "herds", "animals", "females",
-                     "genotyped", "genotyped_share", "last_service"]],
+                     "genotyped", "genotyped_share", "samples_pending", "samples_failed",
+                     "last_service"]],
               formatters={"open": link_formatter("name")}, name="customers",
-              titles={"open": "customer", "genotyped_share": "genotyped %"}),
+              titles={"open": "customer", "genotyped_share": "genotyped %",
+                      "samples_pending": "samples waiting",
+                      "samples_failed": "samples failed QC"}),
         figure(bars, height=280), sizing_mode="stretch_width")
 
 

@@ -21,7 +21,7 @@ from reprotech_core.reproduction.kpis import HerdKpis, herd_kpis_from, kpi_break
 from reprotech_core.reproduction.queries import load_frames
 
 CUSTOMER_COLUMNS = ("id", "code", "name", "tier", "herds", "animals", "females", "genotyped",
-                    "last_service")
+                    "samples_pending", "samples_failed", "last_service")
 
 _ASSIGNED = text(
     """
@@ -32,6 +32,13 @@ _ASSIGNED = text(
              WHERE a.customer_id = c.id AND a.sex = 'F') AS females,
            (SELECT count(DISTINCT g.animal_id) FROM core.genotypes g
              WHERE g.customer_id = c.id) AS genotyped,
+           (SELECT count(*) FROM core.samples sa WHERE sa.customer_id = c.id
+               AND NOT EXISTS (SELECT 1 FROM core.genotypes g WHERE g.sample_id = sa.id))
+             AS samples_pending,
+           (SELECT count(*) FROM core.samples sa WHERE sa.customer_id = c.id
+               AND (SELECT q.decision FROM core.qc_results q WHERE q.sample_id = sa.id
+                     ORDER BY q.decided_at DESC, q.id DESC LIMIT 1) = 'fail')
+             AS samples_failed,
            (SELECT max(s.service_date) FROM core.reproduction_services s
              WHERE s.customer_id = c.id) AS last_service
       FROM core.user_customer_assignments ua
@@ -43,7 +50,9 @@ _ASSIGNED = text(
 
 
 def assigned_customers(session: Session) -> pd.DataFrame:
-    """The actor's assigned customers with herd figures (empty for an unassigned user)."""
+    """The actor's assigned customers with herd figures (empty for an unassigned user):
+    animals, females, genotyped animals, samples still waiting for genotypes, samples whose
+    latest QC decision is ``fail`` (a vet's cue to take a new sample), last service date."""
     rows = session.execute(_ASSIGNED).all()
     out = pd.DataFrame(rows, columns=list(CUSTOMER_COLUMNS))
     out["genotyped_share"] = (out["genotyped"] / out["animals"].where(out["animals"] > 0)

@@ -41,6 +41,12 @@ def test_vet_sees_only_assigned_customers_with_herd_figures(db, system, sw):
             {"c": sw.customers["st-one"]}).one()
     row = mine.iloc[0]
     assert (row.animals, row.females, row.genotyped) == tuple(expected)
+    with db.session(system) as s:
+        failed = s.scalar(text(
+            "SELECT count(*) FROM core.samples WHERE customer_id = :c AND barcode = ANY(:b)"),
+            {"c": sw.customers["st-one"], "b": list(sw.failed_barcodes)})
+    # Every st-one sample was genotyped (ST-1 or ST-2); the blanked ones of it failed QC.
+    assert row.samples_pending == 0 and row.samples_failed == failed
     assert 0 < row.genotyped_share <= 1 and row.herds >= 1 and row.last_service is not None
 
 
