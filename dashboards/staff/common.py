@@ -58,15 +58,30 @@ def shared(key: Hashable, compute: Callable[[], T], *, ttl: float) -> T:
 
 
 def deferred(build: Callable[[], pn.viewable.Viewable], ctx: PageContext, *,
-             refresh: pn.widgets.Button | None = None) -> pn.viewable.Viewable:
-    """A page section built after the page loads, with a loading indicator meanwhile;
-    built again (same indicator) each time ``refresh`` is clicked."""
-    def section(*_clicks: int) -> pn.viewable.Viewable:
-        return guarded(lambda _ctx: build(), ctx)
+             refresh: pn.widgets.Button | None = None,
+             watch: tuple[pn.widgets.Widget, ...] = ()) -> pn.viewable.Viewable:
+    """A page section built after the page is on screen, with a loading indicator meanwhile;
+    built again (same indicator) when ``refresh`` is clicked or a ``watch``ed widget changes.
 
-    source = pn.bind(section, refresh.param.clicks) if refresh is not None else section
-    return pn.panel(source, defer_load=True, loading_indicator=True,
-                    sizing_mode="stretch_width", min_height=60)
+    The first build runs as an on-load callback in the service's thread pool; outside a
+    server (tests) it runs at once. (Panel's own ``defer_load`` left a section spinning now
+    and then when several loaded in threads at once; a plain holder has no such race.)
+    """
+    holder = pn.Column(sizing_mode="stretch_width", min_height=60, loading=True)
+
+    def load(*_events: object) -> None:
+        holder.loading = True
+        try:
+            holder.objects = [guarded(lambda _ctx: build(), ctx)]
+        finally:
+            holder.loading = False
+
+    pn.state.onload(load, threaded=True)
+    if refresh is not None:
+        refresh.on_click(load)
+    for widget in watch:
+        widget.param.watch(load, "value")
+    return holder
 
 
 def refresh_button() -> pn.widgets.Button:

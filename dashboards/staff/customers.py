@@ -77,11 +77,9 @@ class CustomerPage:
             pn.pane.Markdown(f"[← My customers](?page={SLUG})\n\n## {title}"),
             deferred(self._herds, ctx),
             heading("Reproduction KPIs"), self.period,
-            pn.panel(pn.bind(self._kpis, self.period), loading_indicator=True,
-                     defer_load=True, sizing_mode="stretch_width"),
+            deferred(lambda: self._kpis(self.period.value), ctx, watch=(self.period,)),
             heading("Animals"), self.search,
-            pn.panel(pn.bind(self._animals, self.search), loading_indicator=True,
-                     defer_load=True, sizing_mode="stretch_width"),
+            deferred(lambda: self._animals(self.search.value), ctx, watch=(self.search,)),
             sizing_mode="stretch_width")
 
     def _herds(self) -> pn.viewable.Viewable:

@@ -80,6 +80,7 @@ def wait_loaded(page) -> None:
     page.wait_for_timeout(200)
     while page.locator(".pn-loading").count() and time.monotonic() < deadline:
         page.wait_for_timeout(100)
+    assert page.locator(".pn-loading").count() == 0, f"a section kept loading: {page.url}"
 
 
 def shot(page, name: str) -> None:
@@ -170,7 +171,9 @@ def test_lab_ops_sees_failed_and_long_running_jobs(page, server, sw, db, system)
     shot(page, "lab-ops-failed-run")
 
 
-def test_technician_sees_lab_but_not_jobs(page, server):
+def test_technician_sees_assigned_customer_and_lab_but_not_jobs(page, server, sw):
+    visit(page, server, "st-tech", f"page=my-customers&customer={sw.customers['st-one']}")
+    page.get_by_text("Farm st-one (st-one, professional)").wait_for()
     visit(page, server, "st-tech", "page=lab")
     page.get_by_text("ST-1").first.wait_for()
     visit(page, server, "st-tech", "page=jobs")
@@ -178,9 +181,16 @@ def test_technician_sees_lab_but_not_jobs(page, server):
     shot(page, "technician-jobs-not-found")
 
 
-def test_admin_system_figures(page, server):
+def test_admin_system_figures_and_every_staff_page(page, server):
     visit(page, server, "st-admin", "page=system")
     page.get_by_text("Active today").first.wait_for()
     page.get_by_text("Job durations (successful runs)").wait_for()
     page.get_by_text("st_population").first.wait_for()
     shot(page, "admin-system")
+    for slug, expected in (("lab", "QC per batch and chip"), ("jobs", "need attention"),
+                           ("population", "f_pedigree_mean")):
+        visit(page, server, "st-admin", f"page={slug}")
+        page.get_by_text(expected).first.wait_for()
+        shot(page, f"admin-{slug}")
+    visit(page, server, "st-admin", "page=my-customers")  # not an admin's page
+    page.get_by_text("Not found.").wait_for()
