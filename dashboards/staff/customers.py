@@ -54,10 +54,11 @@ def _list(ctx: PageContext) -> pn.viewable.Viewable:
         tools=["hover"], xlabel="", ylabel="animals", color=hv.Cycle([ACCENT, "#e07a1f"]),
         title="Animals and genotyped animals per customer")
     return pn.Column(
-        table(shown[["open", "code", "tier", "herds", "animals", "females",
+        table(shown[["open", "name", "code", "tier", "herds", "animals", "females",
                      "genotyped", "genotyped_share", "samples_pending", "samples_failed",
                      "last_service"]],
               formatters={"open": link_formatter("name")}, name="customers",
+              hidden=["name"],  # the link's text
               titles={"open": "customer", "genotyped_share": "genotyped %",
                       "samples_pending": "samples waiting",
                       "samples_failed": "samples failed QC"}),
