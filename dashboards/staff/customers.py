@@ -1,0 +1,134 @@
+"""My customers (veterinarians, technicians): assigned customers, their herds, KPIs, animals.
+
+``?page=my-customers`` lists the customers; ``&customer=<id>`` opens one. An id that is not
+one of the user's assigned customers reads "Not found." (decided by the query, under row
+security). Animal rows link to the portal's animal page (``?page=animal&animal=<id>``).
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+
+from dashboards.app import query_param
+from dashboards.pages import PageContext
+from dashboards.staff.common import (
+    ACCENT,
+    deferred,
+    figure,
+    heading,
+    int_param,
+    link_formatter,
+    note,
+    rounded,
+    table,
+)
+from reprotech_core.staffviews import customers as views
+
+SLUG = "my-customers"
+PERIODS = {"Last 12 months": 365, "Last 3 years": 3 * 365, "All records": None}
+
+
+def build(ctx: PageContext) -> pn.viewable.Viewable:
+    customer_id = int_param(query_param("customer"), "customer")
+    if customer_id is None:
+        return pn.Column(pn.pane.Markdown("## My customers"), deferred(lambda: _list(ctx), ctx),
+                         sizing_mode="stretch_width")
+    with ctx.session() as s:
+        _, code, name, tier = views.assigned_customer(s, customer_id)  # NotFound if not mine
+    return CustomerPage(ctx, customer_id, f"{name} ({code}, {tier})").layout
+
+
+def _list(ctx: PageContext) -> pn.viewable.Viewable:
+    with ctx.session() as s:
+        mine = views.assigned_customers(s)
+    if mine.empty:
+        return note("You have no assigned customers yet. An administrator assigns customers "
+                    "to veterinarians and technicians (`reprotech user assign`).")
+    shown = mine.assign(open=[f"?page={SLUG}&customer={i}" for i in mine["id"]],
+                        genotyped_share=(100 * mine["genotyped_share"]).round(1))
+    bars = hv.Bars(pd.concat([
+        mine.assign(kind="animals", n=mine["animals"]),
+        mine.assign(kind="genotyped", n=mine["genotyped"])]), ["code", "kind"], "n").opts(
+        tools=["hover"], xlabel="", ylabel="animals", color=hv.Cycle([ACCENT, "#e07a1f"]),
+        title="Animals and genotyped animals per customer")
+    return pn.Column(
+        table(shown[["open", "name", "code", "tier", "herds", "animals", "females",
+                     "genotyped", "genotyped_share", "samples_pending", "samples_failed",
+                     "last_service"]],
+              formatters={"open": link_formatter("name")}, name="customers",
+              hidden=["name"],  # the link's text
+              titles={"open": "customer", "genotyped_share": "genotyped %",
+                      "samples_pending": "samples waiting",
+                      "samples_failed": "samples failed QC"}),
+        figure(bars, height=280), sizing_mode="stretch_width")
+
+
+class CustomerPage:
+    """One assigned customer: herds, reproduction KPIs for a chosen period, animals."""
+
+    def __init__(self, ctx: PageContext, customer_id: int, title: str) -> None:
+        self.ctx, self.customer_id = ctx, customer_id
+        self.period = pn.widgets.RadioButtonGroup(label="Period", options=list(PERIODS),
+                                                  value="Last 12 months")
+        self.search = pn.widgets.TextInput(label="Find an animal",
+                                           placeholder="official ID or name")
+        self.layout = pn.Column(
+            pn.pane.Markdown(f"[← My customers](?page={SLUG})\n\n## {title}"),
+            deferred(self._herds, ctx),
+            heading("Reproduction KPIs"), self.period,
+            deferred(lambda: self._kpis(self.period.value), ctx, watch=(self.period,)),
+            heading("Animals"), self.search,
+            deferred(lambda: self._animals(self.search.value), ctx, watch=(self.search,)),
+            sizing_mode="stretch_width")
+
+    def _herds(self) -> pn.viewable.Viewable:
+        with self.ctx.session() as s:
+            herds = views.herd_figures(s, self.customer_id)
+        if herds.empty:
+            return note("This customer has no animals recorded yet.")
+        bars = hv.Bars(pd.concat([herds.assign(kind="animals", n=herds["animals"]),
+                                  herds.assign(kind="genotyped", n=herds["genotyped"])]),
+                       ["herd", "kind"], "n").opts(tools=["hover"], xlabel="", ylabel="animals",
+                                                   title="Herds")
+        return pn.Row(table(herds, name="herds"), figure(bars, height=240),
+                      sizing_mode="stretch_width")
+
+    def _kpis(self, period: str) -> pn.viewable.Viewable:
+        from dashboards.app import guarded
+
+        def build(_ctx: PageContext) -> pn.viewable.Viewable:
+            with self.ctx.session() as s:
+                view = views.customer_view(s, self.customer_id, days=PERIODS[period])
+            if view.kpis.services == 0 and view.kpis.flushes == 0 and view.kpis.ivf_sessions == 0:
+                return note(f"No services, flushes or IVF sessions recorded in this period "
+                            f"({period.lower()}). Choose a longer period.")
+            by_herd = view.kpis_by_herd[["herd", "services", "conception_rate",
+                                         "services_per_conception", "pregnancy_rate_21d",
+                                         "days_open", "calving_interval"]].copy()
+            for col in ("conception_rate", "pregnancy_rate_21d"):
+                by_herd[col] = (100 * by_herd[col].astype(float)).round(1)
+            return pn.Row(table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
+                          table(rounded(by_herd, 2), name="kpis-by-herd",
+                                titles={"conception_rate": "conception %",
+                                        "pregnancy_rate_21d": "21-d pregnancy %"}),
+                          sizing_mode="stretch_width")
+
+        return guarded(build, self.ctx)
+
+    def _animals(self, search: str) -> pn.viewable.Viewable:
+        from dashboards.app import guarded
+
+        def build(_ctx: PageContext) -> pn.viewable.Viewable:
+            with self.ctx.session() as s:
+                animals = views.customer_animals(s, self.customer_id, search=search or "")
+            if animals.empty:
+                return note("No animal matches." if search else "No animals recorded yet.")
+            shown = animals.assign(animal=[f"?page=animal&animal={i}" for i in animals["id"]])
+            return table(shown[["animal", "official_id", "name", "sex", "birth_date", "herd",
+                                "genotyped"]],
+                         formatters={"animal": link_formatter("official_id")},
+                         hidden=["official_id"], name="animals")
+
+        return guarded(build, self.ctx)
