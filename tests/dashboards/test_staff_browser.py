@@ -21,9 +21,6 @@ from tests.dashboards.staff_support import StaffWorld, staff_world_for, start_se
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "staff"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 USERS = ["st-vet", "st-tech", "st-lab", "st-res", "st-admin"]
 TIMEOUT_MS = 30_000
 TIMINGS: dict[str, float] = {}  # page -> seconds until every section had loaded
@@ -43,14 +40,10 @@ def server(sw, pg_settings, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
+def browser(chromium):
+    """The session's Chromium (tests/conftest.py); the page timings are written after."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+    yield chromium
     (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=1))
 
 
