@@ -117,7 +117,8 @@ class DatabaseCollector(Collector):
                      "1 when pg_stat_statements is installed and preloaded (the embedded "
                      "PostgreSQL has no such extension)", int(available))
         if statements is not None:
-            yield _gauge("reprotech_db_statements_calls", "Statements executed (pg_stat_statements)",
+            yield _gauge("reprotech_db_statements_calls",
+                         "Statements executed (pg_stat_statements)",
                          float(statements.calls))
             yield _gauge("reprotech_db_statements_seconds", "Time spent executing statements "
                          "(pg_stat_statements)", float(statements.seconds))

@@ -30,7 +30,8 @@ PATTERNS = [
                 r"client_secret|cookie_secret)\b[\"']?\s*[=:]\s*)"
                 r"(?:\"[^\"]*\"|'[^']*'|[^\s\"',;&]+)", re.I),
      rf"\g<keep>{MASK}"),
-    (re.compile(r"(?P<keep>\b(?:Bearer|token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I), rf"\g<keep>{MASK}"),
+    (re.compile(r"(?P<keep>\b(?:Bearer|token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I),
+     rf"\g<keep>{MASK}"),
     (re.compile(r"(?P<keep>otpauth://[^\s?]*\?(?:[^\s]*&)?secret=)[A-Z2-7]+", re.I),
      rf"\g<keep>{MASK}"),
 ]
@@ -78,7 +79,8 @@ class JsonFormatter(logging.Formatter):
                "level": record.levelname, "logger": record.name, "message": record.getMessage()}
         for key, value in vars(record).items():
             if key not in STANDARD and not key.startswith("_"):
-                out[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                plain = isinstance(value, (int, float, bool, type(None)))
+                out[key] = value if plain else str(value)
         if record.exc_text or record.exc_info:
             out["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)

@@ -71,7 +71,8 @@ def customer_tables(session: Session) -> list[str]:
         leaves = sorted(t for t in pending
                         if not any(t in ps for other, ps in pending.items() if other != t))
         if not leaves:
-            raise RuleViolation("erasure.cycle", f"foreign keys form a cycle among {sorted(pending)}")
+            raise RuleViolation("erasure.cycle",
+                                f"foreign keys form a cycle among {sorted(pending)}")
         for t in leaves:
             ordered.append(t)
             del pending[t]
@@ -125,8 +126,8 @@ def export_customer(db: Database, identity: Identity, settings: Settings, code: 
         members["customer.csv"], _ = _csv(session, "SELECT * FROM core.customers WHERE id = :c",
                                           params)
         for table in customer_tables(session):
-            data, count = _csv(session, f"SELECT * FROM {table} WHERE customer_id = :c "  # noqa: S608
-                               "ORDER BY 1", params)
+            query = f"SELECT * FROM {table} WHERE customer_id = :c ORDER BY 1"  # noqa: S608
+            data, count = _csv(session, query, params)
             members[f"records/{table.removeprefix('core.')}.csv"] = data
             rows[table] = count
         members["audit.csv"], rows["audit.log"] = _csv(

@@ -113,7 +113,8 @@ def restore_database(admin: str, folder: Path, *, force: bool = False,
     for table in sorted(set(expected) | set(restored)):
         want, got = expected.get(table), restored.get(table)
         if want is None or got is None:
-            report.mismatches.append(f"{table}: {'not in the backup' if want is None else 'missing'}")
+            problem = "not in the backup" if want is None else "missing"
+            report.mismatches.append(f"{table}: {problem}")
         elif want["rows"] != got["rows"]:
             report.mismatches.append(f"{table}: {got['rows']} rows restored, {want['rows']} dumped")
         elif want["checksum"] != got["checksum"]:

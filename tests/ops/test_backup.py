@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,7 +15,14 @@ from sqlalchemy import text
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url
 from reprotech_core.db.session import Database
-from reprotech_core.ops.backup import BackupError, backups, conninfo, fingerprints, run_backup, verify
+from reprotech_core.ops.backup import (
+    BackupError,
+    backups,
+    conninfo,
+    fingerprints,
+    run_backup,
+    verify,
+)
 from reprotech_core.ops.restore import RestoreRefused, restore, restore_drill
 
 
