@@ -114,3 +114,21 @@ def configure_logging(settings: Settings, *, level: str | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level or settings.log_level)
+
+
+def traitlets_logging_config(settings: Settings) -> dict:
+    """``logging_config`` for a traitlets application (JupyterHub): its console handler gets
+    the secret scrubber, and the JSON formatter when ``log_format = "json"``.
+
+    traitlets merges this into its default configuration, so the hub keeps its own handler
+    and level; every record the hub prints passes through the filter.
+    """
+    register_settings_secrets(settings)
+    config: dict = {
+        "filters": {"scrub_secrets": {"()": f"{__name__}.SecretScrubber"}},
+        "handlers": {"console": {"filters": ["scrub_secrets"]}},
+    }
+    if settings.log_format == "json":
+        config["formatters"] = {"json": {"()": f"{__name__}.JsonFormatter"}}
+        config["handlers"]["console"]["formatter"] = "json"
+    return config
