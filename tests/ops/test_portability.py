@@ -116,3 +116,23 @@ def test_erasure_deletes_records_anonymises_users_and_keeps_the_audit_trail(plat
                    "'core.data_requests' ORDER BY id DESC LIMIT 1")
     assert "contract ended, request 17" in reason
     assert not (settings.var_dir / "reports" / "farm01").exists()
+
+
+def test_a_customer_exports_their_own_data_and_nothing_else(platform, tmp_path):
+    from reprotech_core.errors import NotFound
+
+    settings, db, system = platform
+    admin = count(db, system, "SELECT u.username FROM core.users u JOIN core.customers c ON "
+                  "c.id = u.customer_id WHERE c.code = 'farm02' AND u.role = 'customer_admin'")
+    me = db.identity(admin)
+    export = export_customer(db, me, settings, "farm02", tmp_path / "mine.zip")
+    assert export.rows["core.animals"] > 0
+    with zipfile.ZipFile(export.path) as archive:
+        assert all(n.startswith("farm02/") for n in archive.namelist())
+    from reprotech_core import accounts
+
+    with db.session(system) as s:
+        accounts.create_customer(s, code="farm-other", name="Another farm")
+    with pytest.raises(NotFound):  # row security hides it: "no customer", not "forbidden"
+        export_customer(db, me, settings, "farm-other", tmp_path / "theirs.zip")
+    assert not (tmp_path / "theirs.zip").exists()
