@@ -85,6 +85,9 @@ def restore_drill(
     report = drill(settings(), _folder(backup))
     for phase, seconds in report.phases.items():
         console.print(f"  {phase:<22} {seconds:6.2f} s")
+    if report.skipped_extensions:
+        console.print(f"  (extensions not available here, left out: "
+                      f"{', '.join(report.skipped_extensions)})")
     if not report.ok:
         for line in report.mismatches:
             console.print(f"[red]{line}[/]")

@@ -14,6 +14,7 @@ re-issued with ``reprotech user db-login``.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -55,12 +56,34 @@ class RestoreReport:
     rows: int
     files: int
     mismatches: list[str] = field(default_factory=list)
+    skipped_extensions: list[str] = field(default_factory=list)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+
+EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(\S+)")
+
+
+def restorable_toc(toc: str, available: set[str]) -> tuple[str, list[str]]:
+    """The dump's table of contents without extensions the target server lacks.
+
+    Production servers preload ``pg_stat_statements``; the embedded PostgreSQL of a drill
+    has no such extension. The platform's schema uses no extension objects, so leaving the
+    extension out loses nothing; which ones were left out is reported.
+    """
+    kept, skipped = [], []
+    for line in toc.splitlines():
+        match = EXTENSION_ENTRY.match(line)
+        if match and match.group(1) not in available:
+            if match.group(1) not in skipped:
+                skipped.append(match.group(1))
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n", skipped
 
 
 def user_tables(admin: str) -> int:
@@ -98,11 +121,20 @@ def restore_database(admin: str, folder: Path, *, force: bool = False,
         conn.execute((SQL / "roles.sql").read_text())
         # roles.sql also creates the (empty) schemas; the dump creates them itself.
         conn.execute(f"DROP SCHEMA {', '.join(SCHEMAS)}")
+        available = {r[0] for r in conn.execute("SELECT name FROM pg_available_extensions")}
+    listing = subprocess.run([str(bin_dir() / "pg_restore"), "--list", str(folder / "db.dump")],
+                             capture_output=True, text=True, check=True)
+    toc, report.skipped_extensions = restorable_toc(listing.stdout, available)
+    toc_file = Path(tempfile.mkstemp(prefix="reprotech-toc-", suffix=".list")[1])
+    toc_file.write_text(toc)
     args, env = libpq_args(admin)
-    result = subprocess.run(
-        [str(bin_dir() / "pg_restore"), "--exit-on-error", "--single-transaction",
-         "--no-password", *args, str(folder / "db.dump")],
-        capture_output=True, text=True, env=env)
+    try:
+        result = subprocess.run(
+            [str(bin_dir() / "pg_restore"), "--exit-on-error", "--single-transaction",
+             "--no-password", f"--use-list={toc_file}", *args, str(folder / "db.dump")],
+            capture_output=True, text=True, env=env)
+    finally:
+        toc_file.unlink(missing_ok=True)
     if result.returncode != 0:
         raise BackupError(f"pg_restore of {folder} failed: {result.stderr.strip()[-800:]}")
     report.phases["restore dump"] = time.perf_counter() - t0

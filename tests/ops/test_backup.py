@@ -130,3 +130,15 @@ def test_retention_keeps_the_newest_verified_backups(demo_platform):
     for _ in range(3):
         run_backup(demo_platform, keep=2)
     assert len(backups(demo_platform)) == 2
+
+
+def test_extensions_the_target_lacks_are_left_out_of_the_restore():
+    from reprotech_core.ops.restore import restorable_toc
+
+    toc = ("; header\n2; 3079 17710 EXTENSION - pg_stat_statements \n"
+           "3; 3079 17711 EXTENSION - vector \n3696; 0 0 COMMENT - EXTENSION pg_stat_statements \n"
+           "8; 2615 16393 SCHEMA - core reprotech_owner\n")
+    kept, skipped = restorable_toc(toc, {"vector", "plpgsql"})
+    assert skipped == ["pg_stat_statements"]
+    assert "pg_stat_statements" not in kept and "EXTENSION - vector" in kept
+    assert "SCHEMA - core" in kept
