@@ -91,13 +91,16 @@ def test_erasure_deletes_records_anonymises_users_and_keeps_the_audit_trail(plat
     audit_before = count(db, system, "SELECT count(*) FROM audit.log WHERE customer_id = :c", c=cid)
     other_before = count(db, system, "SELECT count(*) FROM core.animals WHERE customer_id <> :c",
                          c=cid)
+    invoices_before = count(db, system, "SELECT count(*) FROM core.invoices WHERE "
+                            "customer_id = :c", c=cid)
     (settings.var_dir / "reports" / "farm01").mkdir(parents=True, exist_ok=True)
     erasure = erase_customer(db, system, settings, "farm01", reason="contract ended, request 17")
     assert erasure.deleted["core.animals"] > 0 and erasure.deleted["core.genotypes"] > 0
     assert erasure.users_anonymised >= 1
     with db.session(system) as s:
         for table in customer_tables(s):
-            if table not in ("core.customers", "core.users", "core.data_requests"):
+            if table not in ("core.customers", "core.users", "core.data_requests",
+                             "core.invoices", "core.service_orders"):
                 left = s.scalar(text(f"SELECT count(*) FROM {table} WHERE customer_id = :c"),
                                 {"c": cid})
                 assert left == 0, table
@@ -108,6 +111,11 @@ def test_erasure_deletes_records_anonymises_users_and_keeps_the_audit_trail(plat
     assert all(u.username.startswith("erased-") and u.email is None and u.password_hash is None
                and not u.active for u in users)
     assert customer == (f"erased-{cid}", f"Erased customer {cid}", False)
+    # Accounting records stay for their retention period, no longer pointing at an animal.
+    assert count(db, system, "SELECT count(*) FROM core.invoices WHERE customer_id = :c",
+                 c=cid) == invoices_before > 0
+    assert count(db, system, "SELECT count(*) FROM core.service_orders WHERE customer_id = :c "
+                 "AND animal_id IS NOT NULL", c=cid) == 0
     assert count(db, system, "SELECT count(*) FROM core.animals WHERE customer_id <> :c",
                  c=cid) == other_before
     audit_after = count(db, system, "SELECT count(*) FROM audit.log WHERE customer_id = :c", c=cid)
