@@ -89,3 +89,27 @@ def test_database_down_is_reported_not_raised(tmp_path):
         assert value(scrape(registry), "reprotech_db_up") == 0
     finally:
         db.dispose()
+
+
+def test_the_exporter_command_serves_the_metrics_until_terminated(demo_platform):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
+    env.update(REPROTECH_HOME=str(demo_platform.home),
+               REPROTECH_DATA_DIR=str(demo_platform.var_dir),
+               REPROTECH_DB_PORT=str(demo_platform.db_port))
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("reprotech")), "ops", "exporter",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "metrics at" in proc.stdout.readline()
+        body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+        assert "reprotech_db_up 1.0" in body and "reprotech_job_queue_oldest_seconds" in body
+        assert "reprotech_disk_free_bytes" in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
