@@ -27,9 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import create_engine
 
 from reprotech_core.db.cluster import Cluster, bin_dir
-from reprotech_core.db.migrate import SQL, admin_url, ensure_database, migrate
+from reprotech_core.db.migrate import (
+    SQL,
+    admin_url,
+    backup_url,
+    ensure_database,
+    migrate,
+    set_login_passwords,
+)
 from reprotech_core.db.scratch import scratch_settings
 from reprotech_core.errors import ReprotechError
 from reprotech_core.ops.backup import (
@@ -96,17 +104,19 @@ def user_tables(admin: str) -> int:
 
 
 def restore_database(admin: str, folder: Path, *, force: bool = False,
-                     report: RestoreReport | None = None) -> RestoreReport:
-    """Restore a verified backup's dump into the database at ``admin`` and check it.
+                     report: RestoreReport | None = None, check: bool = True) -> RestoreReport:
+    """Restore a verified backup's dump into the database at ``admin`` and (``check``)
+    compare it with the backup.
 
-    ``admin`` must be a login that may create roles and bypasses row security (the
-    superuser of the target cluster). Refuses a database holding tables unless ``force``;
+    ``admin`` must be a login that may create roles (and, to check, bypass row security: the
+    superuser of a drill's cluster). Refuses a database holding tables unless ``force``;
     forced, the platform's schemas are dropped first (other schemas are left alone).
     """
     started = time.perf_counter()
     verified = verify(folder)
     manifest = verified.manifest
-    report = report or RestoreReport(folder, manifest["schema_revision"], 0, 0, 0)
+    report = report or RestoreReport(folder, "", 0, 0, 0)
+    report.schema_revision = manifest["schema_revision"]
     report.phases["verify backup"] = time.perf_counter() - started
     existing = user_tables(admin)
     if existing and not force:
@@ -138,8 +148,16 @@ def restore_database(admin: str, folder: Path, *, force: bool = False,
     if result.returncode != 0:
         raise BackupError(f"pg_restore of {folder} failed: {result.stderr.strip()[-800:]}")
     report.phases["restore dump"] = time.perf_counter() - t0
+    if check:
+        compare_tables(admin, manifest, report)
+    return report
+
+
+def compare_tables(url: str, manifest: dict, report: RestoreReport) -> RestoreReport:
+    """Compare every table's row count and checksum at ``url`` (a login that bypasses row
+    security: a superuser or ``reprotech_backup``) with the backup's manifest."""
     t0 = time.perf_counter()
-    with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
         restored = fingerprints(conn)
     expected = manifest["tables"]
     for table in sorted(set(expected) | set(restored)):
@@ -226,18 +244,30 @@ def restore(settings: Settings, folder: Path, *, force: bool = False) -> Restore
     """Restore a backup onto the platform's own database and data folder.
 
     Then re-applies roles, passwords and privileges (``migrate``), so the application and
-    backup logins work as before. Raises :class:`RestoreRefused` when the database holds
-    tables (or a data folder exists) and ``force`` is not given.
+    backup logins work as before (and a newer release's migrations apply). Every table is compared with the backup before that,
+    through the backup login (it bypasses row security; a managed service's admin login may
+    not). Raises
+    :class:`RestoreRefused` when the database holds tables (or a data folder exists) and
+    ``force`` is not given, :class:`BackupError` when the restored data do not match.
     """
     started = time.perf_counter()
     if settings.embedded:
         Cluster(settings).start()
     ensure_database(settings)
-    report = restore_database(admin_url(settings), folder, force=force)
+    admin = admin_url(settings)
+    report = restore_database(admin, folder, force=force, check=False)
+    engine = create_engine(admin)
+    try:
+        with engine.begin() as conn:
+            set_login_passwords(conn, settings)
+    finally:
+        engine.dispose()
+    # Compared before migrate: a newer release's migrations may rightly change the data.
+    compare_tables(backup_url(settings), verify(folder).manifest, report)
     if report.mismatches:
         raise BackupError(f"restore of {folder.name} does not match the backup: "
                           + "; ".join(report.mismatches[:5]))
-    report.files = extract_files(folder, settings.var_dir, replace=force)
     migrate(settings)
+    report.files = extract_files(folder, settings.var_dir, replace=force)
     report.seconds = time.perf_counter() - started
     return report
