@@ -243,10 +243,9 @@ def restore_drill(settings: Settings, folder: Path | None = None) -> RestoreRepo
 def restore(settings: Settings, folder: Path, *, force: bool = False) -> RestoreReport:
     """Restore a backup onto the platform's own database and data folder.
 
-    Then re-applies roles, passwords and privileges (``migrate``), so the application and
-    backup logins work as before (and a newer release's migrations apply). Every table is compared with the backup before that,
-    through the backup login (it bypasses row security; a managed service's admin login may
-    not). Raises
+    Every table is compared with the backup through the backup login (it bypasses row
+    security; a managed service's admin login may not), before ``migrate`` re-applies roles,
+    passwords and privileges and a newer release's migrations. Raises
     :class:`RestoreRefused` when the database holds tables (or a data folder exists) and
     ``force`` is not given, :class:`BackupError` when the restored data do not match.
     """
