@@ -6,6 +6,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 import requests
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
@@ -91,6 +92,7 @@ def test_database_down_is_reported_not_raised(tmp_path):
         db.dispose()
 
 
+@pytest.mark.slow
 def test_the_exporter_command_serves_the_metrics_until_terminated(demo_platform):
     import os
     import signal
