@@ -47,6 +47,9 @@ def test_database_metrics_see_a_slow_statement_and_the_pool(demo_platform):
     sleeper = threading.Thread(target=lambda: psycopg.connect(
         conninfo(app_url(demo_platform)), autocommit=True).execute("SELECT pg_sleep(3)"))
     sleeper.start()
+    from reprotech_core.ops.lockout import SigninLimits, record_failure
+
+    assert record_failure(db, "metrics-probe", None, SigninLimits(max_failures=1)) is not None
     try:
         time.sleep(1.2)
         with db.engine.connect():  # one pooled connection checked out during the scrape
@@ -64,6 +67,8 @@ def test_database_metrics_see_a_slow_statement_and_the_pool(demo_platform):
     # pgserver's PostgreSQL is built without pg_stat_statements: said, not hidden.
     assert value(metrics, "reprotech_db_pg_stat_statements_available") == 0
     assert "reprotech_job_queue_oldest_seconds" in metrics
+    assert value(metrics, "reprotech_signin_lockouts_active") >= 1
+    assert value(metrics, "reprotech_signin_lockouts_1h") >= 1
 
 
 def test_backup_drill_and_disk_metrics(demo_platform):
