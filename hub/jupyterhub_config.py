@@ -13,6 +13,7 @@ from pathlib import Path
 from hub.kernel import install_kernel_spec
 from hub.secrets import secret_file
 from hub.services import landing_url, services
+from reprotech_core.ops.logs import traitlets_logging_config
 from reprotech_core.settings import get_settings
 
 settings = get_settings()
@@ -38,6 +39,7 @@ c.JupyterHub.db_url = f"sqlite:///{settings.hub_dir / 'jupyterhub.sqlite'}"
 c.JupyterHub.pid_file = str(settings.hub_dir / "jupyterhub.pid")
 c.JupyterHub.log_level = settings.log_level
 c.JupyterHub.cookie_max_age_days = settings.hub_session_hours / 24  # session timeout
+c.JupyterHub.logging_config = traitlets_logging_config(settings)  # secrets scrubbed; JSON option
 
 # Sign-in: role and customer travel as hub groups (hub/groups.py).
 c.Authenticator.manage_groups = True

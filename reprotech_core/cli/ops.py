@@ -85,6 +85,9 @@ def restore_drill(
     report = drill(settings(), _folder(backup))
     for phase, seconds in report.phases.items():
         console.print(f"  {phase:<22} {seconds:6.2f} s")
+    if report.skipped_extensions:
+        console.print(f"  (extensions not available here, left out: "
+                      f"{', '.join(report.skipped_extensions)})")
     if not report.ok:
         for line in report.mismatches:
             console.print(f"[red]{line}[/]")
@@ -189,3 +192,43 @@ def erase_customer(
         db.dispose()
     console.print(f"customer {code} erased: {sum(result.deleted.values())} records deleted, "
                   f"{result.users_anonymised} user(s) anonymised; audit trail kept")
+
+
+# Metrics exporter ----------------------------------------------------------------------------
+@app.command("exporter")
+def exporter(
+    port: Annotated[int, typer.Option(help="Port of /metrics")] = 9108,
+    bind: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+) -> None:
+    """Serve the database, job-queue, backup and disk metrics on http://BIND:PORT/metrics.
+
+    Run it where the backups and the data folder are (next to the job workers); the dashboard
+    service exports the same figures behind the hub's metrics token. Ctrl-C / SIGTERM stops it.
+    """
+    import signal
+    import threading
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from reprotech_core.cli.context import database
+    from reprotech_core.metrics import JobQueueCollector
+    from reprotech_core.ops.dbmetrics import DatabaseCollector, PlatformFilesCollector
+
+    config = settings()
+    db = database(config, start=False)
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(db, slow_seconds=config.db_slow_query_seconds))
+    registry.register(JobQueueCollector(db))
+    registry.register(PlatformFilesCollector(config))
+    server, thread = start_http_server(port, addr=bind, registry=registry)
+    console.print(f"metrics at http://{bind}:{port}/metrics", soft_wrap=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        thread.join()
+        db.dispose()

@@ -110,6 +110,19 @@ def backup_url(settings: Settings) -> str:
     return _psycopg(url) if url else admin_url(settings)
 
 
+def set_login_passwords(conn: Connection, settings: Settings) -> None:
+    """Give the application and backup logins their passwords (from the secrets files of the
+    embedded cluster, or the external URLs); run as the administrative login."""
+    for login, password in ((APP_LOGIN, _app_password(settings)),
+                            (BACKUP_LOGIN, _backup_password(settings))):
+        if password:
+            conn.connection.driver_connection.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(login), sql.Literal(password)
+                )
+            )
+
+
 def migrate(settings: Settings) -> str:
     """Upgrade the database to the newest revision. Returns the revision now applied."""
     ensure_database(settings)
@@ -117,14 +130,7 @@ def migrate(settings: Settings) -> str:
     try:
         with engine.begin() as conn:
             run_sql_file(conn, SQL / "roles.sql")
-            for login, password in ((APP_LOGIN, _app_password(settings)),
-                                    (BACKUP_LOGIN, _backup_password(settings))):
-                if password:
-                    conn.connection.driver_connection.execute(
-                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                            sql.Identifier(login), sql.Literal(password)
-                        )
-                    )
+            set_login_passwords(conn, settings)
         with engine.connect() as conn:
             command.upgrade(alembic_config(conn), "head")
             conn.commit()

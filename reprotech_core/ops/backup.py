@@ -47,6 +47,8 @@ FILE_FOLDERS = ("store", "jobs", "reports", "evaluations")
 analytics tables, executed job notebooks, customer reports, evaluation artefacts."""
 SCHEMAS = ("core", "audit", "research")
 FILES = ("db.dump", "files.tar", "manifest.json")
+STALE_PARTIAL_S = 6 * 3600
+"""A partial folder untouched this long belongs to a crashed backup and is removed."""
 
 
 class BackupError(ReprotechError):
@@ -223,8 +225,9 @@ def run_backup(settings: Settings, *, keep: int | None = None) -> Backup:
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     final = root / name
-    for stale in root.glob(".*.partial"):  # a crashed earlier run (jobs never overlap: exclusive)
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in root.glob(".*.partial"):  # a crashed run's leftovers, not a running backup's
+        if time.time() - stale.stat().st_mtime > STALE_PARTIAL_S:
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".{name}.partial"
     tmp.mkdir(mode=0o700)
     try:

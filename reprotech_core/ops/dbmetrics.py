@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from reprotech_core.db.session import Database
+from reprotech_core.errors import ReprotechError
 from reprotech_core.settings import Settings
 
 ACTIVITY_SQL = text(
@@ -56,6 +57,15 @@ STATEMENTS_SQL = text(
            count(*) FILTER (WHERE mean_exec_time > :slow * 1000) AS slow_kinds
       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database
                                              WHERE datname = current_database())
+    """
+)
+
+
+SIGNIN_SQL = text(
+    """
+    SELECT count(*) FILTER (WHERE locked_until > clock_timestamp()) AS active,
+           count(*) FILTER (WHERE locked_at > clock_timestamp() - interval '1 hour') AS last_hour
+      FROM core.signin_lockouts
     """
 )
 
@@ -117,12 +127,14 @@ class DatabaseCollector(Collector):
                      "1 when pg_stat_statements is installed and preloaded (the embedded "
                      "PostgreSQL has no such extension)", int(available))
         if statements is not None:
-            yield _gauge("reprotech_db_statements_calls", "Statements executed (pg_stat_statements)",
+            yield _gauge("reprotech_db_statements_calls",
+                         "Statements executed (pg_stat_statements)",
                          float(statements.calls))
             yield _gauge("reprotech_db_statements_seconds", "Time spent executing statements "
                          "(pg_stat_statements)", float(statements.seconds))
             yield _gauge("reprotech_db_slow_statement_kinds", "Statement kinds whose mean time "
                          "exceeds db_slow_query_seconds", statements.slow_kinds)
+        yield from self._signin()
         pool = self.database.engine.pool
         if isinstance(pool, QueuePool):
             family = GaugeMetricFamily("reprotech_db_pool_connections",
@@ -132,6 +144,19 @@ class DatabaseCollector(Collector):
             family.add_metric(["overflow"], max(pool.overflow(), 0))
             family.add_metric(["size"], pool.size())
             yield family
+
+
+    def _signin(self) -> Iterator[GaugeMetricFamily]:
+        """Sign-in lock-outs (read as the platform's system user: they are admin-only rows)."""
+        try:
+            with self.database.session(self.database.identity("system")) as session:
+                row = session.execute(SIGNIN_SQL).one()
+        except ReprotechError:  # no system user yet (an empty database): nothing to report
+            return
+        yield _gauge("reprotech_signin_lockouts_active", "Usernames and addresses locked out "
+                     "now after repeated failed sign-ins", row.active)
+        yield _gauge("reprotech_signin_lockouts_1h", "Lock-outs started in the last hour",
+                     row.last_hour)
 
 
 class PlatformFilesCollector(Collector):

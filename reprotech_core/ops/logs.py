@@ -30,7 +30,8 @@ PATTERNS = [
                 r"client_secret|cookie_secret)\b[\"']?\s*[=:]\s*)"
                 r"(?:\"[^\"]*\"|'[^']*'|[^\s\"',;&]+)", re.I),
      rf"\g<keep>{MASK}"),
-    (re.compile(r"(?P<keep>\b(?:Bearer|token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I), rf"\g<keep>{MASK}"),
+    (re.compile(r"(?P<keep>\b(?:Bearer|token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I),
+     rf"\g<keep>{MASK}"),
     (re.compile(r"(?P<keep>otpauth://[^\s?]*\?(?:[^\s]*&)?secret=)[A-Z2-7]+", re.I),
      rf"\g<keep>{MASK}"),
 ]
@@ -78,7 +79,8 @@ class JsonFormatter(logging.Formatter):
                "level": record.levelname, "logger": record.name, "message": record.getMessage()}
         for key, value in vars(record).items():
             if key not in STANDARD and not key.startswith("_"):
-                out[key] = value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                plain = isinstance(value, (int, float, bool, type(None)))
+                out[key] = value if plain else str(value)
         if record.exc_text or record.exc_info:
             out["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
@@ -112,3 +114,21 @@ def configure_logging(settings: Settings, *, level: str | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level or settings.log_level)
+
+
+def traitlets_logging_config(settings: Settings) -> dict:
+    """``logging_config`` for a traitlets application (JupyterHub): its console handler gets
+    the secret scrubber, and the JSON formatter when ``log_format = "json"``.
+
+    traitlets merges this into its default configuration, so the hub keeps its own handler
+    and level; every record the hub prints passes through the filter.
+    """
+    register_settings_secrets(settings)
+    config: dict = {
+        "filters": {"scrub_secrets": {"()": f"{__name__}.SecretScrubber"}},
+        "handlers": {"console": {"filters": ["scrub_secrets"]}},
+    }
+    if settings.log_format == "json":
+        config["formatters"] = {"json": {"()": f"{__name__}.JsonFormatter"}}
+        config["handlers"]["console"]["formatter"] = "json"
+    return config

@@ -11,7 +11,9 @@ requesting identity, so row security decides what it can hold.
 transaction, and anonymises what must stay for the integrity of others: the customer row (its
 id is referenced by the audit trail and by this request) and its users (referenced by job runs
 and audit entries): names, e-mails, passwords, second factors and logins are cleared and the
-accounts deactivated. The **audit log is kept unchanged**: it is append-only even for the
+accounts deactivated. Invoices and service orders are accounting records under a legal
+retention period: they stay (amounts, services, dates) under the anonymised customer, their link
+to an animal cleared. The **audit log is kept unchanged**: it is append-only even for the
 database superuser, and it is the platform's accountability record (GDPR Art. 17(3)(b) and (e):
 retention for legal obligations and claims). It is readable only by platform administrators
 once the customer's users are gone, and ages out by partition (docs/threat-model.md). The erasure
@@ -47,6 +49,10 @@ from reprotech_core.settings import Settings
 SECRET_COLUMNS = {"password_hash", "totp_secret", "db_login"}
 KEPT_TABLES = {"core.customers", "core.users", "core.data_requests"}
 """Tables whose customer rows are anonymised (or kept, for the request log), not deleted."""
+RETAINED_TABLES = {"core.invoices", "core.service_orders"}
+"""Accounting records, kept for their legal retention period (commercial and tax law): their
+link to an animal is cleared, the amounts, services and dates stay, under the anonymised
+customer."""
 
 
 def customer_tables(session: Session) -> list[str]:
@@ -71,7 +77,8 @@ def customer_tables(session: Session) -> list[str]:
         leaves = sorted(t for t in pending
                         if not any(t in ps for other, ps in pending.items() if other != t))
         if not leaves:
-            raise RuleViolation("erasure.cycle", f"foreign keys form a cycle among {sorted(pending)}")
+            raise RuleViolation("erasure.cycle",
+                                f"foreign keys form a cycle among {sorted(pending)}")
         for t in leaves:
             ordered.append(t)
             del pending[t]
@@ -125,8 +132,8 @@ def export_customer(db: Database, identity: Identity, settings: Settings, code: 
         members["customer.csv"], _ = _csv(session, "SELECT * FROM core.customers WHERE id = :c",
                                           params)
         for table in customer_tables(session):
-            data, count = _csv(session, f"SELECT * FROM {table} WHERE customer_id = :c "  # noqa: S608
-                               "ORDER BY 1", params)
+            query = f"SELECT * FROM {table} WHERE customer_id = :c ORDER BY 1"  # noqa: S608
+            data, count = _csv(session, query, params)
             members[f"records/{table.removeprefix('core.')}.csv"] = data
             rows[table] = count
         members["audit.csv"], rows["audit.log"] = _csv(
@@ -196,8 +203,10 @@ def erase_customer(db: Database, identity: Identity, settings: Settings, code: s
                                 "other customers' pedigrees rely on; it cannot be erased")
         params = {"c": customer.id}
         deleted: dict[str, int] = {}
+        session.execute(text("UPDATE core.service_orders SET animal_id = NULL "
+                             "WHERE customer_id = :c AND animal_id IS NOT NULL"), params)
         for table in customer_tables(session):
-            if table in KEPT_TABLES:
+            if table in KEPT_TABLES | RETAINED_TABLES:
                 continue
             deleted[table] = session.execute(
                 text(f"DELETE FROM {table} WHERE customer_id = :c"), params).rowcount  # noqa: S608

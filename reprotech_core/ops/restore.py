@@ -14,6 +14,7 @@ re-issued with ``reprotech user db-login``.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -26,9 +27,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import create_engine
 
 from reprotech_core.db.cluster import Cluster, bin_dir
-from reprotech_core.db.migrate import SQL, admin_url, ensure_database, migrate
+from reprotech_core.db.migrate import (
+    SQL,
+    admin_url,
+    backup_url,
+    ensure_database,
+    migrate,
+    set_login_passwords,
+)
 from reprotech_core.db.scratch import scratch_settings
 from reprotech_core.errors import ReprotechError
 from reprotech_core.ops.backup import (
@@ -55,12 +64,34 @@ class RestoreReport:
     rows: int
     files: int
     mismatches: list[str] = field(default_factory=list)
+    skipped_extensions: list[str] = field(default_factory=list)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.mismatches
+
+
+EXTENSION_ENTRY = re.compile(r"^\d+; \d+ \d+ (?:EXTENSION - |COMMENT - EXTENSION )(\S+)")
+
+
+def restorable_toc(toc: str, available: set[str]) -> tuple[str, list[str]]:
+    """The dump's table of contents without extensions the target server lacks.
+
+    Production servers preload ``pg_stat_statements``; the embedded PostgreSQL of a drill
+    has no such extension. The platform's schema uses no extension objects, so leaving the
+    extension out loses nothing; which ones were left out is reported.
+    """
+    kept, skipped = [], []
+    for line in toc.splitlines():
+        match = EXTENSION_ENTRY.match(line)
+        if match and match.group(1) not in available:
+            if match.group(1) not in skipped:
+                skipped.append(match.group(1))
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n", skipped
 
 
 def user_tables(admin: str) -> int:
@@ -73,17 +104,19 @@ def user_tables(admin: str) -> int:
 
 
 def restore_database(admin: str, folder: Path, *, force: bool = False,
-                     report: RestoreReport | None = None) -> RestoreReport:
-    """Restore a verified backup's dump into the database at ``admin`` and check it.
+                     report: RestoreReport | None = None, check: bool = True) -> RestoreReport:
+    """Restore a verified backup's dump into the database at ``admin`` and (``check``)
+    compare it with the backup.
 
-    ``admin`` must be a login that may create roles and bypasses row security (the
-    superuser of the target cluster). Refuses a database holding tables unless ``force``;
+    ``admin`` must be a login that may create roles (and, to check, bypass row security: the
+    superuser of a drill's cluster). Refuses a database holding tables unless ``force``;
     forced, the platform's schemas are dropped first (other schemas are left alone).
     """
     started = time.perf_counter()
     verified = verify(folder)
     manifest = verified.manifest
-    report = report or RestoreReport(folder, manifest["schema_revision"], 0, 0, 0)
+    report = report or RestoreReport(folder, "", 0, 0, 0)
+    report.schema_revision = manifest["schema_revision"]
     report.phases["verify backup"] = time.perf_counter() - started
     existing = user_tables(admin)
     if existing and not force:
@@ -98,22 +131,40 @@ def restore_database(admin: str, folder: Path, *, force: bool = False,
         conn.execute((SQL / "roles.sql").read_text())
         # roles.sql also creates the (empty) schemas; the dump creates them itself.
         conn.execute(f"DROP SCHEMA {', '.join(SCHEMAS)}")
+        available = {r[0] for r in conn.execute("SELECT name FROM pg_available_extensions")}
+    listing = subprocess.run([str(bin_dir() / "pg_restore"), "--list", str(folder / "db.dump")],
+                             capture_output=True, text=True, check=True)
+    toc, report.skipped_extensions = restorable_toc(listing.stdout, available)
+    toc_file = Path(tempfile.mkstemp(prefix="reprotech-toc-", suffix=".list")[1])
+    toc_file.write_text(toc)
     args, env = libpq_args(admin)
-    result = subprocess.run(
-        [str(bin_dir() / "pg_restore"), "--exit-on-error", "--single-transaction",
-         "--no-password", *args, str(folder / "db.dump")],
-        capture_output=True, text=True, env=env)
+    try:
+        result = subprocess.run(
+            [str(bin_dir() / "pg_restore"), "--exit-on-error", "--single-transaction",
+             "--no-password", f"--use-list={toc_file}", *args, str(folder / "db.dump")],
+            capture_output=True, text=True, env=env)
+    finally:
+        toc_file.unlink(missing_ok=True)
     if result.returncode != 0:
         raise BackupError(f"pg_restore of {folder} failed: {result.stderr.strip()[-800:]}")
     report.phases["restore dump"] = time.perf_counter() - t0
+    if check:
+        compare_tables(admin, manifest, report)
+    return report
+
+
+def compare_tables(url: str, manifest: dict, report: RestoreReport) -> RestoreReport:
+    """Compare every table's row count and checksum at ``url`` (a login that bypasses row
+    security: a superuser or ``reprotech_backup``) with the backup's manifest."""
     t0 = time.perf_counter()
-    with psycopg.connect(conninfo(admin), autocommit=True) as conn:
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
         restored = fingerprints(conn)
     expected = manifest["tables"]
     for table in sorted(set(expected) | set(restored)):
         want, got = expected.get(table), restored.get(table)
         if want is None or got is None:
-            report.mismatches.append(f"{table}: {'not in the backup' if want is None else 'missing'}")
+            problem = "not in the backup" if want is None else "missing"
+            report.mismatches.append(f"{table}: {problem}")
         elif want["rows"] != got["rows"]:
             report.mismatches.append(f"{table}: {got['rows']} rows restored, {want['rows']} dumped")
         elif want["checksum"] != got["checksum"]:
@@ -192,19 +243,30 @@ def restore_drill(settings: Settings, folder: Path | None = None) -> RestoreRepo
 def restore(settings: Settings, folder: Path, *, force: bool = False) -> RestoreReport:
     """Restore a backup onto the platform's own database and data folder.
 
-    Then re-applies roles, passwords and privileges (``migrate``), so the application and
-    backup logins work as before. Raises :class:`RestoreRefused` when the database holds
-    tables (or a data folder exists) and ``force`` is not given.
+    Every table is compared with the backup through the backup login (it bypasses row
+    security; a managed service's admin login may not), before ``migrate`` re-applies roles,
+    passwords and privileges and a newer release's migrations. Raises
+    :class:`RestoreRefused` when the database holds tables (or a data folder exists) and
+    ``force`` is not given, :class:`BackupError` when the restored data do not match.
     """
     started = time.perf_counter()
     if settings.embedded:
         Cluster(settings).start()
     ensure_database(settings)
-    report = restore_database(admin_url(settings), folder, force=force)
+    admin = admin_url(settings)
+    report = restore_database(admin, folder, force=force, check=False)
+    engine = create_engine(admin)
+    try:
+        with engine.begin() as conn:
+            set_login_passwords(conn, settings)
+    finally:
+        engine.dispose()
+    # Compared before migrate: a newer release's migrations may rightly change the data.
+    compare_tables(backup_url(settings), verify(folder).manifest, report)
     if report.mismatches:
         raise BackupError(f"restore of {folder.name} does not match the backup: "
                           + "; ".join(report.mismatches[:5]))
-    report.files = extract_files(folder, settings.var_dir, replace=force)
     migrate(settings)
+    report.files = extract_files(folder, settings.var_dir, replace=force)
     report.seconds = time.perf_counter() - started
     return report

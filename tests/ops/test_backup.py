@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,7 +15,14 @@ from sqlalchemy import text
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url
 from reprotech_core.db.session import Database
-from reprotech_core.ops.backup import BackupError, backups, conninfo, fingerprints, run_backup, verify
+from reprotech_core.ops.backup import (
+    BackupError,
+    backups,
+    conninfo,
+    fingerprints,
+    run_backup,
+    verify,
+)
 from reprotech_core.ops.restore import RestoreRefused, restore, restore_drill
 
 
@@ -124,3 +130,15 @@ def test_retention_keeps_the_newest_verified_backups(demo_platform):
     for _ in range(3):
         run_backup(demo_platform, keep=2)
     assert len(backups(demo_platform)) == 2
+
+
+def test_extensions_the_target_lacks_are_left_out_of_the_restore():
+    from reprotech_core.ops.restore import restorable_toc
+
+    toc = ("; header\n2; 3079 17710 EXTENSION - pg_stat_statements \n"
+           "3; 3079 17711 EXTENSION - vector \n3696; 0 0 COMMENT - EXTENSION pg_stat_statements \n"
+           "8; 2615 16393 SCHEMA - core reprotech_owner\n")
+    kept, skipped = restorable_toc(toc, {"vector", "plpgsql"})
+    assert skipped == ["pg_stat_statements"]
+    assert "pg_stat_statements" not in kept and "EXTENSION - vector" in kept
+    assert "SCHEMA - core" in kept

@@ -38,6 +38,7 @@ def reprotech(settings, *args, check=True):
     return result
 
 
+@pytest.mark.slow
 def test_ops_backup_drill_and_refused_restore_from_the_command_line(demo_platform):
     out = reprotech(demo_platform, "ops", "backup").stdout
     assert re.search(r"backup .*: \d+ tables, \d+ rows, .* verified", out), out

@@ -65,7 +65,8 @@ def test_alert_rules_are_complete_and_use_exported_metrics():
             assert rule["annotations"]["summary"] and rule["annotations"]["description"]
             assert DURATION.match(rule.get("for", "0s")), rule["alert"]
             assert balanced(rule["expr"]), rule["alert"]
-            assert series_in(rule["expr"]) <= known, (rule["alert"], series_in(rule["expr"]) - known)
+            unknown = series_in(rule["expr"]) - known
+            assert not unknown, (rule["alert"], unknown)
     assert len(names) == len(set(names))
     covered = " ".join(names)
     for topic in ("JobFailed", "QueueStuck", "ErrorRate", "Disk", "Backup", "Drill"):
@@ -75,9 +76,12 @@ def test_alert_rules_are_complete_and_use_exported_metrics():
 def test_prometheus_scrape_config_loads_the_rules():
     config = yaml.safe_load((ROOT / "config/prometheus/prometheus.yml").read_text())
     assert config["rule_files"] == ["alerts.yml"]
-    paths = {job["metrics_path"] for job in config["scrape_configs"]}
-    assert paths == {"/hub/metrics", "/services/dashboards/metrics"}
-    assert all("authorization" in job for job in config["scrape_configs"])
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert jobs["reprotech-hub"]["metrics_path"] == "/hub/metrics"
+    assert jobs["reprotech-dashboards"]["metrics_path"] == "/services/dashboards/metrics"
+    assert jobs["reprotech-exporter"]["metrics_path"] == "/metrics"
+    # the public endpoints need the metrics token
+    assert all("authorization" in jobs[j] for j in ("reprotech-hub", "reprotech-dashboards"))
 
 
 def test_grafana_dashboard_panels_query_exported_metrics():
@@ -147,5 +151,12 @@ def test_kubernetes_values_parse_and_keep_secrets_out():
     jobs = yaml.safe_load((ROOT / "deploy/k8s/jobs.yaml").read_text())
     assert jobs["kind"] == "Deployment"
     assert jobs["spec"]["template"]["spec"]["containers"][0]["command"][-1] == "serve"
-    text = (ROOT / "deploy/k8s/values.yaml").read_text() + (ROOT / "deploy/compose.yaml").read_text()
+    files = ("deploy/k8s/values.yaml", "deploy/compose.yaml")
+    text = "".join((ROOT / f).read_text() for f in files)
     assert not re.search(r"postgresql://[^:\s]+:[^@\s…]+@", text)  # no password in a URL
+
+
+def test_grafana_provisioning_files_parse():
+    for path in (ROOT / "config/grafana/provisioning").rglob("*.yml"):
+        data = yaml.safe_load(path.read_text())
+        assert data["apiVersion"] == 1 and (data.get("providers") or data.get("datasources"))

@@ -117,3 +117,22 @@ def test_lab_ingest_refuses_an_oversized_file_naming_the_setting(tmp_path):
                          env=env, capture_output=True, text=True)
     assert "UploadRefused" in out.stderr and "upload_max_mb" in out.stderr
     assert Settings(upload_max_mb=1).upload_max_mb == 1
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_traitlets_application_like_the_hub_logs_through_the_scrubber(log_format, capsys):
+    from traitlets.config import Application
+
+    from reprotech_core.ops.logs import traitlets_logging_config
+
+    class Hubish(Application):
+        pass
+
+    app = Hubish()
+    app.logging_config = traitlets_logging_config(Settings(log_format=log_format))
+    app._configure_logging()
+    app.log.warning("proxy at http://hub:Sup3rS3cretPw@127.0.0.1:8001 answered")
+    err = capsys.readouterr().err
+    assert "Sup3rS3cretPw" not in err and "***" in err
+    if log_format == "json":
+        assert json.loads(err.strip().splitlines()[-1])["logger"] == "Hubish"

@@ -6,6 +6,7 @@ import threading
 import time
 
 import psycopg
+import pytest
 import requests
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.parser import text_string_to_metric_families
@@ -46,6 +47,9 @@ def test_database_metrics_see_a_slow_statement_and_the_pool(demo_platform):
     sleeper = threading.Thread(target=lambda: psycopg.connect(
         conninfo(app_url(demo_platform)), autocommit=True).execute("SELECT pg_sleep(3)"))
     sleeper.start()
+    from reprotech_core.ops.lockout import SigninLimits, record_failure
+
+    assert record_failure(db, "metrics-probe", None, SigninLimits(max_failures=1)) is not None
     try:
         time.sleep(1.2)
         with db.engine.connect():  # one pooled connection checked out during the scrape
@@ -63,6 +67,8 @@ def test_database_metrics_see_a_slow_statement_and_the_pool(demo_platform):
     # pgserver's PostgreSQL is built without pg_stat_statements: said, not hidden.
     assert value(metrics, "reprotech_db_pg_stat_statements_available") == 0
     assert "reprotech_job_queue_oldest_seconds" in metrics
+    assert value(metrics, "reprotech_signin_lockouts_active") >= 1
+    assert value(metrics, "reprotech_signin_lockouts_1h") >= 1
 
 
 def test_backup_drill_and_disk_metrics(demo_platform):
@@ -89,3 +95,28 @@ def test_database_down_is_reported_not_raised(tmp_path):
         assert value(scrape(registry), "reprotech_db_up") == 0
     finally:
         db.dispose()
+
+
+@pytest.mark.slow
+def test_the_exporter_command_serves_the_metrics_until_terminated(demo_platform):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
+    env.update(REPROTECH_HOME=str(demo_platform.home),
+               REPROTECH_DATA_DIR=str(demo_platform.var_dir),
+               REPROTECH_DB_PORT=str(demo_platform.db_port))
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("reprotech")), "ops", "exporter",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert "metrics at" in proc.stdout.readline()
+        body = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+        assert "reprotech_db_up 1.0" in body and "reprotech_job_queue_oldest_seconds" in body
+        assert "reprotech_disk_free_bytes" in body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0

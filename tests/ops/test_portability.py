@@ -91,13 +91,16 @@ def test_erasure_deletes_records_anonymises_users_and_keeps_the_audit_trail(plat
     audit_before = count(db, system, "SELECT count(*) FROM audit.log WHERE customer_id = :c", c=cid)
     other_before = count(db, system, "SELECT count(*) FROM core.animals WHERE customer_id <> :c",
                          c=cid)
+    invoices_before = count(db, system, "SELECT count(*) FROM core.invoices WHERE "
+                            "customer_id = :c", c=cid)
     (settings.var_dir / "reports" / "farm01").mkdir(parents=True, exist_ok=True)
     erasure = erase_customer(db, system, settings, "farm01", reason="contract ended, request 17")
     assert erasure.deleted["core.animals"] > 0 and erasure.deleted["core.genotypes"] > 0
     assert erasure.users_anonymised >= 1
     with db.session(system) as s:
         for table in customer_tables(s):
-            if table not in ("core.customers", "core.users", "core.data_requests"):
+            if table not in ("core.customers", "core.users", "core.data_requests",
+                             "core.invoices", "core.service_orders"):
                 left = s.scalar(text(f"SELECT count(*) FROM {table} WHERE customer_id = :c"),
                                 {"c": cid})
                 assert left == 0, table
@@ -108,6 +111,11 @@ def test_erasure_deletes_records_anonymises_users_and_keeps_the_audit_trail(plat
     assert all(u.username.startswith("erased-") and u.email is None and u.password_hash is None
                and not u.active for u in users)
     assert customer == (f"erased-{cid}", f"Erased customer {cid}", False)
+    # Accounting records stay for their retention period, no longer pointing at an animal.
+    assert count(db, system, "SELECT count(*) FROM core.invoices WHERE customer_id = :c",
+                 c=cid) == invoices_before > 0
+    assert count(db, system, "SELECT count(*) FROM core.service_orders WHERE customer_id = :c "
+                 "AND animal_id IS NOT NULL", c=cid) == 0
     assert count(db, system, "SELECT count(*) FROM core.animals WHERE customer_id <> :c",
                  c=cid) == other_before
     audit_after = count(db, system, "SELECT count(*) FROM audit.log WHERE customer_id = :c", c=cid)
@@ -116,3 +124,23 @@ def test_erasure_deletes_records_anonymises_users_and_keeps_the_audit_trail(plat
                    "'core.data_requests' ORDER BY id DESC LIMIT 1")
     assert "contract ended, request 17" in reason
     assert not (settings.var_dir / "reports" / "farm01").exists()
+
+
+def test_a_customer_exports_their_own_data_and_nothing_else(platform, tmp_path):
+    from reprotech_core.errors import NotFound
+
+    settings, db, system = platform
+    admin = count(db, system, "SELECT u.username FROM core.users u JOIN core.customers c ON "
+                  "c.id = u.customer_id WHERE c.code = 'farm02' AND u.role = 'customer_admin'")
+    me = db.identity(admin)
+    export = export_customer(db, me, settings, "farm02", tmp_path / "mine.zip")
+    assert export.rows["core.animals"] > 0
+    with zipfile.ZipFile(export.path) as archive:
+        assert all(n.startswith("farm02/") for n in archive.namelist())
+    from reprotech_core import accounts
+
+    with db.session(system) as s:
+        accounts.create_customer(s, code="farm-other", name="Another farm")
+    with pytest.raises(NotFound):  # row security hides it: "no customer", not "forbidden"
+        export_customer(db, me, settings, "farm-other", tmp_path / "theirs.zip")
+    assert not (tmp_path / "theirs.zip").exists()

@@ -90,7 +90,13 @@ GRANT EXECUTE ON FUNCTION core.signin_locked_until(text, text),
   core.signin_unlock(text) TO reprotech_app;
 
 -- Customer data requests: export (portability) and erasure. Read by whoever sees the customer;
--- written by customer administrators of the platform (customers:manage). Audited.
+-- written by the platform's customer administrators (customers:manage). Audited.
 SELECT core.apply_tenant_policies('core.data_requests', 'customers:manage');
+-- Data portability is self-service: whoever sees a customer may record an export of it (the
+-- export holds only what row security lets them read), in their own name.
+CREATE POLICY export_by_viewer ON core.data_requests FOR INSERT WITH CHECK (
+  kind = 'export' AND requested_by = (SELECT core.actor_id())
+  AND ((SELECT core.sees_all_customers())
+       OR customer_id = ANY ((SELECT core.visible_customer_ids())::bigint[])));
 CREATE TRIGGER audit AFTER INSERT OR UPDATE OR DELETE ON core.data_requests
   FOR EACH ROW EXECUTE FUNCTION audit.record_change();
