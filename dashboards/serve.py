@@ -16,7 +16,6 @@ import base64
 import hashlib
 import logging
 import os
-import sys
 from urllib.parse import urlparse
 
 import panel as pn
@@ -27,6 +26,7 @@ from hub.secrets import secret_file
 from hub.services import dashboards_redirect_uri
 from reprotech_core.db.session import Database, get_database
 from reprotech_core.errors import NotFound, PermissionDenied
+from reprotech_core.ops.logs import configure_logging
 from reprotech_core.settings import Settings, get_settings
 
 log = logging.getLogger("reprotech.dashboards")
@@ -89,9 +89,8 @@ def hub_oauth(settings: Settings, env: dict[str, str]) -> dict:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    configure_logging(settings, level="INFO")  # secrets scrubbed; JSON when log_format = json
     options = hub_oauth(settings, dict(os.environ))
     database = get_database()
     metrics.install(database, secret_file(settings.secrets_dir / "metrics_token"))
