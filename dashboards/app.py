@@ -1,8 +1,9 @@
 """The dashboard frame: navigation, the page a URL names, and "not found" for everything else.
 
-One frame for every role. The pages come from the registries (``dashboards.customer.PAGES``,
-``dashboards.staff.PAGES``); a user sees the pages whose ``roles`` hold their role and whose
-``module`` their role and subscription tier open (``reprotech_core.roles.modules_for``).
+One frame for every role. The pages come from the registries (``dashboards.staff.PAGES``,
+``dashboards.entry.PAGES``, ``dashboards.customer.PAGES``); a user sees the pages whose
+``roles`` hold their role and whose ``module`` their role and subscription tier open
+(``reprotech_core.roles.modules_for``).
 
 The URL carries only *what* to show (``?page=animals&animal=123``), never *whose*: every query
 runs as the signed-in identity under row security, so an animal id from another customer finds
@@ -25,8 +26,9 @@ from reprotech_core.roles import Role, modules_for
 
 log = logging.getLogger("reprotech.dashboards")
 
-#: Modules that define ``PAGES: list[Page]``; a missing module is skipped (pages land by issue).
-REGISTRIES = ("dashboards.customer", "dashboards.staff", "dashboards.entry")
+#: Modules that define ``PAGES: list[Page]``, in navigation order: a user lands on the first
+#: page they may open (staff on "My customers" and their work, customers on their herd).
+REGISTRIES = ("dashboards.staff", "dashboards.entry", "dashboards.customer")
 
 NOT_FOUND = "**Not found.** The page or record you asked for does not exist or is not yours to see."
 FAILED = "Something went wrong while building this page. It has been logged; please try again."
@@ -35,13 +37,7 @@ FAILED = "Something went wrong while building this page. It has been logged; ple
 def registered_pages(registries: Iterable[str] = REGISTRIES) -> list[Page]:
     pages: list[Page] = []
     for name in registries:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        pages.extend(module.PAGES)
+        pages.extend(importlib.import_module(name).PAGES)
     return pages
 
 
