@@ -27,6 +27,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import statistics
 import sys
 import threading
@@ -49,7 +50,7 @@ from reprotech_core.db.session import Database
 from reprotech_core.settings import PROJECT_HOME, Settings
 from reprotech_core.signin import enrol_totp
 
-PASSWORD = "load-test-password-1"
+PASSWORD = secrets.token_urlsafe(16)  # fresh per run: the accounts live only as long as it
 XSRF = re.compile(r'name="_xsrf"\s+value="([^"]+)"')
 CHROMIUM = "/usr/bin/chromium"
 
@@ -114,7 +115,7 @@ def populate(settings: Settings, customers: int, researchers: int) -> dict[str, 
     """Customer farms with one user and three animals each; researchers with TOTP."""
     db = Database(app_url(settings))
     system = db.identity("system")
-    secrets: dict[str, str] = {}
+    totp: dict[str, str] = {}
     with db.session(system) as s:
         for i in range(customers):
             c = accounts.create_customer(s, code=f"load{i:03d}", name=f"Load farm {i:03d}")
@@ -128,9 +129,9 @@ def populate(settings: Settings, customers: int, researchers: int) -> dict[str, 
         for i in range(researchers):
             name = f"res{i:02d}"
             accounts.create_user(s, accounts.NewUser(name, name, "researcher", password=PASSWORD))
-            secrets[name] = pyotp.parse_uri(enrol_totp(s, name)).secret
+            totp[name] = pyotp.parse_uri(enrol_totp(s, name)).secret
     db.dispose()
-    return secrets
+    return totp
 
 
 def hub_environment(settings: Settings) -> dict[str, str]:
@@ -229,7 +230,7 @@ def main() -> None:
     report: dict[str, object] = {"args": {k: str(v) for k, v in vars(args).items()}}
     with scratch_platform() as base:
         t0 = time.perf_counter()
-        secrets = populate(base, args.customers, args.researchers)
+        totp = populate(base, args.customers, args.researchers)
         report["populate_s"] = round(time.perf_counter() - t0, 1)
         os.environ.update(hub_environment(base))
         settings = Settings()
@@ -266,7 +267,7 @@ def main() -> None:
                 time.sleep(5)
                 with ThreadPoolExecutor(args.researchers) as pool:
                     for f in [pool.submit(researcher_spawn, url, name, secret)
-                              for name, secret in secrets.items()]:
+                              for name, secret in totp.items()]:
                         try:
                             spawns.append(f.result())
                         except Exception as exc:  # noqa: BLE001 (counted)
