@@ -72,6 +72,15 @@ def pedigree(conn: psycopg.Connection) -> pd.DataFrame:
                        "FROM research.animals ORDER BY animal")
 
 
+def phenotypes(conn: psycopg.Connection, *, trait: str | None = None) -> pd.DataFrame:
+    """Recorded performance (``research.phenotypes``): animal pseudonym, trait, value, year of
+    recording — joins ``pedigree`` and cohorts on ``animal``."""
+    sql = "SELECT animal, trait, value, record_year FROM research.phenotypes"
+    if trait is None:
+        return query(conn, sql + " ORDER BY animal, trait, record_year")
+    return query(conn, sql + " WHERE trait = %s ORDER BY animal, record_year", [trait])
+
+
 def _panel_map(conn: psycopg.Connection, panel_id: int) -> SnpMap:
     s = query(conn, "SELECT name, chrom, position, allele_a, allele_b FROM core.panel_snps "
                     "WHERE panel_id = %s ORDER BY idx", [panel_id])

@@ -69,7 +69,7 @@ def test_up_from_scratch_then_again_reuses_everything(demo_home):
     listing = run(["customer", "list"], env).stdout
     assert "farm01" in listing and "ai-sires" in listing
     status = run(["db", "status"], env).stdout
-    assert "running" in status and "schema revision 0007" in status
+    assert "running" in status and "schema revision 0008" in status
 
 
 @pytest.mark.slow

@@ -107,3 +107,20 @@ def test_staff_without_research_permission_sees_no_cohort(world, placed):
             access.load_cohort(conn)
     finally:
         conn.close()
+
+
+def test_phenotypes_under_the_research_pseudonyms(researcher, world, db, system, notebook):
+    from datetime import date
+
+    from data_models.evaluation import Phenotype
+
+    with db.session(system) as s:
+        s.add(Phenotype(customer_id=world.farm_a, animal_id=world.animals["WA-COW"],
+                        trait="milk_production", value=9876.5, recorded_on=date(2023, 5, 1)))
+    records = access.phenotypes(researcher, trait="milk_production")
+    mine = records[records["value"] == 9876.5]
+    assert len(mine) == 1 and mine.iloc[0]["record_year"] == 2023
+    assert mine.iloc[0]["animal"] in set(access.pedigree(researcher)["animal"])  # joins
+    assert "WA-COW" not in records.to_csv()
+    vet = notebook("w-vet")  # no research:read: the view is empty for them
+    assert vet.execute("SELECT count(*) FROM research.phenotypes").fetchone()[0] == 0
