@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.orm import Session
 
 from data_models.animals import Animal
 from data_models.evaluation import Phenotype
@@ -217,26 +218,36 @@ def _reproduction(db: Database, actor: Identity, settings: Settings) -> bool:
                                 .order_by(Customer.code)).all()
         today = date.today()
         for i, customer in enumerate(farms):
-            animals, bulls = _farm_animals(session, customer)
-            history = simulate_history(animals, bulls, seed=settings.demo_seed + i, today=today)
-            if history.receipts:
-                repro.receive_semen_many(session, customer, history.receipts, today=today)
-            book = HerdBook.load(session, customer, animals=[*animals["official_id"], *bulls],
-                                 today=today)
-            accepted = []
-            for e in sorted(history.events, key=_event_order):
-                verdict = repro.check(book, e)
-                if verdict.problems:
-                    raise RecordRefused(verdict.problems)
-                book.apply(e, verdict)
-                accepted.append((e, verdict))
-            repro.write_accepted(session, customer, book, accepted)
+            animals, bulls = write_history(session, customer, seed=settings.demo_seed + i,
+                                           today=today)
             _embryo_work(session, customer, animals, bulls, today)
         if farms:
             set_tier(session, farms[0].code, "enterprise")
             finance.invoice_period(session, _flush_day(today).strftime("%Y-%m"),
                                    issued_on=today)
     return True
+
+
+def write_history(session: Session, customer: Customer, *, seed: int,
+                  today: date) -> tuple[pd.DataFrame, dict[str, date]]:
+    """Simulate a farm's breeding history over its registered animals and record it through
+    the herd book, every rule checked (a refusal is a bug in the simulator, raised as such).
+    Returns the farm's animals and its sires' birth dates."""
+    animals, bulls = _farm_animals(session, customer)
+    history = simulate_history(animals, bulls, seed=seed, today=today)
+    if history.receipts:
+        repro.receive_semen_many(session, customer, history.receipts, today=today)
+    book = HerdBook.load(session, customer, animals=[*animals["official_id"], *bulls],
+                         today=today)
+    accepted = []
+    for e in sorted(history.events, key=_event_order):
+        verdict = repro.check(book, e)
+        if verdict.problems:
+            raise RecordRefused(verdict.problems)
+        book.apply(e, verdict)
+        accepted.append((e, verdict))
+    repro.write_accepted(session, customer, book, accepted)
+    return animals, bulls
 
 
 def _event_order(e: object) -> tuple:

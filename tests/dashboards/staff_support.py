@@ -23,7 +23,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import insert, select, text
 
 from data_models.evaluation import EvaluationResult, EvaluationRun
@@ -31,13 +30,10 @@ from data_models.lab import GenotypingBatch
 from data_models.tenancy import Customer
 from reprotech_core import accounts
 from reprotech_core.db.session import Database, Identity
+from reprotech_core.demo import write_history
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
 from reprotech_core.genomics.snpmap import GenotypeSet
-from reprotech_core.reproduction import entry as repro
-from reprotech_core.reproduction.book import HerdBook
-from reprotech_core.reproduction.records import RecordRefused
-from reprotech_core.reproduction.simulate import simulate_history
 from reprotech_core.settings import Settings
 from reprotech_core.store.batch_qc import qc_batch, release_batches
 from reprotech_core.store.evaluations import release_run
@@ -150,36 +146,7 @@ def _reproduction(db: Database, system: Identity, today: date) -> None:
     """st-one's reproduction history, simulated and checked as the demo does."""
     with db.session(system, reason="staff dashboard tests") as session:
         customer = session.scalar(select(Customer).where(Customer.code == "st-one"))
-        rows = session.execute(text("""
-            SELECT a.official_id, a.sex, a.birth_date, h.code AS herd, s.official_id AS sire,
-                   d.official_id AS dam, s.birth_date AS sire_born
-              FROM core.animals a LEFT JOIN core.herds h ON h.id = a.herd_id
-              LEFT JOIN core.animals s ON s.id = a.sire_id
-              LEFT JOIN core.animals d ON d.id = a.dam_id
-             WHERE a.customer_id = :c ORDER BY a.official_id"""), {"c": customer.id}).all()
-        animals = pd.DataFrame(rows, columns=["official_id", "sex", "birth_date", "herd",
-                                              "sire", "dam", "sire_born"])
-        bulls = dict(zip(animals["sire"].dropna(),
-                         animals.dropna(subset=["sire"])["sire_born"], strict=True))
-        history = simulate_history(animals, bulls, seed=3, today=today)
-        if history.receipts:
-            repro.receive_semen_many(session, customer, history.receipts, today=today)
-        book = HerdBook.load(session, customer, animals=[*animals["official_id"], *bulls],
-                             today=today)
-        accepted = []
-        for e in sorted(history.events, key=_event_order):
-            verdict = repro.check(book, e)
-            if verdict.problems:
-                raise RecordRefused(verdict.problems)
-            book.apply(e, verdict)
-            accepted.append((e, verdict))
-        repro.write_accepted(session, customer, book, accepted)
-
-
-def _event_order(e: object) -> tuple:
-    day = next(getattr(e, f) for f in ("service_date", "diagnosis_date", "calving_date")
-               if hasattr(e, f))
-    return day, type(e).__name__ == "CalvingEntry", type(e).__name__ == "DiagnosisEntry"
+        write_history(session, customer, seed=3, today=today)
 
 
 def _job_runs(db: Database, system: Identity, settings: Settings) -> dict[str, int]:
