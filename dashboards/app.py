@@ -92,7 +92,11 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
     if not visible:
         template.main.append(pn.pane.Markdown("There is nothing here for your account yet."))
         return template
-    links = "\n".join(f"- [{p.title}](?page={p.slug})" for p in visible)
+    # A staff user's chosen customer (?customer=) follows them from page to page; for a
+    # customer user the pages ignore it, and row security decides either way.
+    customer = query_param("customer")
+    keep = f"&customer={customer}" if customer and customer.isdigit() else ""
+    links = "\n".join(f"- [{p.title}](?page={p.slug}{keep})" for p in visible)
     template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"]))
     slug = query_param("page") or visible[0].slug
     page = next((p for p in visible if p.slug == slug), None)

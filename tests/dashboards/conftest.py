@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 import pytest
 
@@ -80,7 +79,8 @@ def screenshot(pg, name: str) -> Path:
 
 DEEP_TEXT = """() => { const out = [];
   const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
-    for (const c of n.childNodes) { if (c.nodeType === 3) out.push(c.textContent); else walk(c); } };
+    for (const c of n.childNodes) {
+      if (c.nodeType === 3) out.push(c.textContent); else walk(c); } };
   walk(document.body); return out.join(' '); }"""
 
 

@@ -149,7 +149,8 @@ def build_farm(db: Database, system: Identity, spec: FarmSpec, reference: str,
 
 def _panel(s) -> int:
     snps = SnpMap(names=np.array([f"snp{i}" for i in range(N_SNPS)]),
-                  chrom=np.array(["1"] * N_SNPS), pos=np.arange(1, N_SNPS + 1, dtype=np.int64) * 1000,
+                  chrom=np.array(["1"] * N_SNPS),
+                  pos=np.arange(1, N_SNPS + 1, dtype=np.int64) * 1000,
                   allele_a=np.array(["A"] * N_SNPS), allele_b=np.array(["G"] * N_SNPS))
     return store_panel(s, PanelManifest(chip="PortalTest40", snps=snps)).id
 
