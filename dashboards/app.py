@@ -86,7 +86,11 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
         )
     )
     if visible:
-        links = "\n".join(f"- [{p.title}](?page={p.slug})" for p in visible)
+        # A staff user's chosen customer (?customer=) follows them from page to page; for a
+        # customer user the pages ignore it, and row security decides either way.
+        customer = query_param("customer")
+        keep = f"&customer={customer}" if customer and customer.isdigit() else ""
+        links = "\n".join(f"- [{p.title}](?page={p.slug}{keep})" for p in visible)
         template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"]))
     asked = query_param("page")
     page = next((p for p in visible if p.slug == asked), None) if asked else (

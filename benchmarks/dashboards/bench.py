@@ -133,6 +133,18 @@ def single_session(browser, server, n: int, rounds: int) -> dict:
     return out
 
 
+def type_filter(box, text: str) -> None:  # noqa: ANN001
+    """Type into a header filter and press Enter (Tabulator filters on Enter at once, or
+    after its 300 ms typing pause)."""
+    box.fill(text)
+    box.press("Enter")
+
+
+async def type_filter_async(box, text: str) -> None:  # noqa: ANN001
+    await box.fill(text)
+    await box.press("Enter")
+
+
 def interactions(page, rounds: int) -> dict:
     sort, filt, paging = [], [], []
     for i in range(rounds):
@@ -140,59 +152,80 @@ def interactions(page, rounds: int) -> dict:
         title = page.locator(f".tabulator-col[tabulator-field='{field}'] .tabulator-col-title")
         sort.append(timed(page, title.click))
         box = page.locator(".tabulator-col[tabulator-field='official_id'] input")
-        filt.append(timed(page, lambda b=box, i=i: b.fill(f"BENCH-00{i % 9 + 1}")))
-        filt.append(timed(page, lambda b=box: b.fill("")))
+        filt.append(timed(page, lambda b=box, i=i: type_filter(b, f"BENCH-00{i % 9 + 1}")))
+        filt.append(timed(page, lambda b=box: type_filter(b, "")))
         nxt = page.locator("button.tabulator-page[data-page='next']")
         paging.append(timed(page, nxt.click))
     return {"sort": summary(sort), "filter": summary(filt), "page": summary(paging)}
 
 
-async def concurrent(server, n: int, sessions: int, rounds: int) -> dict:
+async def concurrent(server, n: int, sessions: int, rounds: int, *, ramp: int,
+                     think: tuple[float, float]) -> dict:
+    """``sessions`` browser sessions open at once: opened ``ramp`` at a time (the first-row
+    time of each is measured under that load), then all of them interact concurrently, each
+    waiting a random think time between its actions, as people do."""
+    import random
+
     from playwright.async_api import async_playwright
 
+    rng = random.Random(7)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM,
                                           args=["--no-sandbox", "--headless=new"])
         paints: list[float] = []
         acts: dict[str, list[float]] = {"sort": [], "filter": [], "page": []}
         errors: list[str] = []
+        gate = asyncio.Semaphore(ramp)
+        pages = []
 
-        async def one(k: int) -> None:
-            ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = await ctx.new_page()
+        async def open_one(k: int) -> None:
+            async with gate:
+                ctx = await browser.new_context(viewport={"width": 1400, "height": 1000})
+                page = await ctx.new_page()
+                try:
+                    t0 = time.perf_counter()
+                    await page.goto(server.of("bench-user", "page=animals"), timeout=TIMEOUT_MS)
+                    await page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
+                    paints.append(time.perf_counter() - t0)
+                    pages.append((k, page))
+                except Exception as exc:  # reported in the result, not hidden
+                    errors.append(f"open {k}: {type(exc).__name__}: {str(exc)[:200]}")
+
+        async def interact(k: int, page) -> None:  # noqa: ANN001
+            async def timed_a(kind: str, action) -> None:  # noqa: ANN001
+                await asyncio.sleep(rng.uniform(*think))
+                before = await page.evaluate(SIGNATURE)
+                t = time.perf_counter()
+                await action()
+                await page.wait_for_function(f"(b) => ({SIGNATURE})() !== b", arg=before,
+                                             timeout=TIMEOUT_MS)
+                acts[kind].append(time.perf_counter() - t)
+
             try:
-                t0 = time.perf_counter()
-                await page.goto(server.of("bench-user", "page=animals"), timeout=TIMEOUT_MS)
-                await page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
-                paints.append(time.perf_counter() - t0)
-
-                async def timed_a(kind: str, action) -> None:  # noqa: ANN001
-                    before = await page.evaluate(SIGNATURE)
-                    t = time.perf_counter()
-                    await action()
-                    await page.wait_for_function(f"(b) => ({SIGNATURE})() !== b", arg=before,
-                                                 timeout=TIMEOUT_MS)
-                    acts[kind].append(time.perf_counter() - t)
-
                 for i in range(rounds):
                     field = SORT_FIELDS[(i + k) % len(SORT_FIELDS)]
                     await timed_a("sort", page.locator(
                         f".tabulator-col[tabulator-field='{field}'] .tabulator-col-title").click)
                     box = page.locator(".tabulator-col[tabulator-field='official_id'] input")
-                    await timed_a("filter", lambda b=box, i=i: b.fill(f"BENCH-00{i % 9 + 1}"))
-                    await timed_a("filter", lambda b=box: b.fill(""))
+                    await timed_a("filter", lambda b=box, i=i: type_filter_async(
+                        b, f"BENCH-00{i % 9 + 1}"))
+                    await timed_a("filter", lambda b=box: type_filter_async(b, ""))
                     await timed_a("page", page.locator(
                         "button.tabulator-page[data-page='next']").click)
-            except Exception as exc:  # reported, not hidden: the run records how many failed
+            except Exception as exc:  # reported in the result, not hidden
                 errors.append(f"session {k}: {type(exc).__name__}: {str(exc)[:200]}")
-            finally:
-                await ctx.close()
 
         t0 = time.perf_counter()
-        await asyncio.gather(*(one(k) for k in range(sessions)))
-        wall = time.perf_counter() - t0
+        await asyncio.gather(*(open_one(k) for k in range(sessions)))
+        opened = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        await asyncio.gather(*(interact(k, page) for k, page in pages))
+        wall = time.perf_counter() - t1
         await browser.close()
-    return {"sessions": sessions, "wall_s": round(wall, 1), "errors": errors,
+    done = sum(len(v) for v in acts.values())
+    return {"sessions": sessions, "open": len(pages), "ramp": ramp, "think_s": list(think),
+            "open_all_s": round(opened, 1), "interaction_phase_s": round(wall, 1),
+            "interactions_per_s": round(done / wall, 1) if wall else None, "errors": errors,
             "animals_first_row": summary(paints) if paints else None,
             **{k: summary(v) for k, v in acts.items() if v}}
 
@@ -203,6 +236,9 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--concurrent-rounds", type=int, default=4)
+    ap.add_argument("--ramp", type=int, default=5, help="sessions opening at the same time")
+    ap.add_argument("--think", type=float, nargs=2, default=(3.0, 8.0),
+                    help="think time between a session's actions, uniform, seconds")
     ap.add_argument("--no-reproduction", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "dashboards")
     args = ap.parse_args()
@@ -221,8 +257,9 @@ def main() -> None:
                 browser.close()
             print(json.dumps(result["single"]), flush=True)
             if args.sessions:
-                result["concurrent"] = asyncio.run(concurrent(server, args.animals, args.sessions,
-                                                              args.concurrent_rounds))
+                result["concurrent"] = asyncio.run(concurrent(
+                    server, args.animals, args.sessions, args.concurrent_rounds,
+                    ramp=args.ramp, think=tuple(args.think)))
                 print(json.dumps(result["concurrent"]), flush=True)
         db.dispose()
     (args.out / "result.json").write_text(json.dumps(result, indent=2))

@@ -7,9 +7,9 @@ with its proxy and the shared dashboard service, started like ``reprotech up`` d
    the hub's login form and follow the hub OAuth into the dashboard service, ``--http-workers``
    at a time: sign-in time (the form post, password hash included) and landing time (until the
    dashboard document answers).
-2. ``--sessions`` of them open the dashboards in headless Chromium at the same time and stay
-   open: time until the page shows the signed-in user (the Panel document rendered over its
-   websocket).
+2. ``--sessions`` of them open the dashboards in headless Chromium, ``--arriving`` signing in
+   at the same moment, and all stay open together: time from the sign-in click until the page
+   shows the signed-in user (the Panel document rendered over its websocket).
 3. With those sessions open, ``--researchers`` researchers (TOTP) sign in and spawn JupyterLab
    at once: time until the server answers through the proxy.
 
@@ -175,23 +175,28 @@ def customer_http(url: str, username: str) -> tuple[float, float]:
     return sign_in, time.perf_counter() - t0
 
 
-async def browser_sessions(url: str, usernames: list[str], hold: float) -> tuple[list[float], int]:
+async def browser_sessions(url: str, usernames: list[str], hold: float,
+                           arriving: int) -> tuple[list[float], int]:
+    """Sign ``usernames`` in, ``arriving`` at a time, and keep every session open together."""
     from playwright.async_api import async_playwright
 
+    gate = asyncio.Semaphore(arriving)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                           args=["--no-sandbox", "--disable-dev-shm-usage"])
 
         async def one(username: str) -> float:
-            context = await browser.new_context()
-            page = await context.new_page()
-            await page.goto(f"{url}/hub/login", wait_until="domcontentloaded", timeout=180_000)
-            await page.fill("input[name=username]", username)
-            await page.fill("input[name=password]", PASSWORD)
-            t0 = time.perf_counter()
-            await page.click("input[type=submit], button[type=submit]")
-            await page.get_by_text(f"{username} · customer_user").wait_for(timeout=180_000)
-            return time.perf_counter() - t0
+            async with gate:
+                context = await browser.new_context()
+                context.set_default_timeout(180_000)
+                page = await context.new_page()
+                await page.goto(f"{url}/hub/login", wait_until="domcontentloaded")
+                await page.fill("input[name=username]", username)
+                await page.fill("input[name=password]", PASSWORD)
+                t0 = time.perf_counter()
+                await page.click("input[type=submit], button[type=submit]")
+                await page.get_by_text(f"{username} · customer_user").wait_for()
+                return time.perf_counter() - t0
 
         results = await asyncio.gather(*(one(u) for u in usernames), return_exceptions=True)
         await asyncio.sleep(hold)  # every session open at once while the researchers spawn
@@ -222,6 +227,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--researchers", type=int, default=10)
     parser.add_argument("--http-workers", type=int, default=20)
+    parser.add_argument("--arriving", type=int, default=10,
+                        help="browser sessions signing in at the same moment")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "hub-load.json")
     args = parser.parse_args()
 
@@ -277,7 +284,8 @@ def main() -> None:
             spawner = threading.Thread(target=researchers)
             spawner.start()
             users = [f"cust{i:03d}" for i in range(args.sessions)]
-            page_loads, session_errors = asyncio.run(browser_sessions(url, users, hold=30))
+            page_loads, session_errors = asyncio.run(
+                browser_sessions(url, users, hold=30, arriving=args.arriving))
             spawner.join()
             report["browser_sessions"] = {"page_load_s": percentiles(page_loads),
                                           "errors": session_errors}

@@ -69,7 +69,8 @@ def screenshot(pg, name: str) -> Path:
 
 DEEP_TEXT = """() => { const out = [];
   const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
-    for (const c of n.childNodes) { if (c.nodeType === 3) out.push(c.textContent); else walk(c); } };
+    for (const c of n.childNodes) {
+      if (c.nodeType === 3) out.push(c.textContent); else walk(c); } };
   walk(document.body); return out.join(' '); }"""
 
 

@@ -53,6 +53,20 @@ class BuiltFarm:
     evaluated: list[int] = field(default_factory=list)
 
 
+def _pick_dam(born: date, previous: list[AnimalRecord], females: list[AnimalRecord],
+              rng: np.random.Generator) -> str | None:
+    """A cow of the previous generation old enough to calve (> 700 days older), else any
+    older cow of the farm; random picks keep this linear in the herd size."""
+    for pool in (previous, females):
+        for _ in range(8):
+            if not pool:
+                break
+            cow = pool[int(rng.integers(len(pool)))]
+            if (born - cow.birth_date).days > 700:
+                return cow.official_id
+    return None
+
+
 def _pedigree(code: str, n: int, bulls: dict[str, date], rng: np.random.Generator,
               herd: str) -> list[AnimalRecord]:
     """Four generations; each calf's dam is an older cow of the farm, its sire an AI bull or,
@@ -74,9 +88,7 @@ def _pedigree(code: str, n: int, bulls: dict[str, date], rng: np.random.Generato
             sex = "F" if rng.random() < (0.85 if gen else 1.0) else "M"
             sire = dam = None
             if gen:
-                older = [f for f in females if (born - f.birth_date).days > 700]
-                dams = [f for f in older if f in previous] or older
-                dam = dams[int(rng.integers(len(dams)))].official_id if dams else None
+                dam = _pick_dam(born, [f for f in previous if f.sex == "F"], females, rng)
                 own = [m.official_id for m in males if (born - m.birth_date).days > 500]
                 ai = [b for b, d in bulls.items() if (born - d).days > 500]
                 pool = ai + own if gen >= 2 else ai
@@ -137,7 +149,8 @@ def build_farm(db: Database, system: Identity, spec: FarmSpec, reference: str,
 
 def _panel(s) -> int:
     snps = SnpMap(names=np.array([f"snp{i}" for i in range(N_SNPS)]),
-                  chrom=np.array(["1"] * N_SNPS), pos=np.arange(1, N_SNPS + 1, dtype=np.int64) * 1000,
+                  chrom=np.array(["1"] * N_SNPS),
+                  pos=np.arange(1, N_SNPS + 1, dtype=np.int64) * 1000,
                   allele_a=np.array(["A"] * N_SNPS), allele_b=np.array(["G"] * N_SNPS))
     return store_panel(s, PanelManifest(chip="PortalTest40", snps=snps)).id
 

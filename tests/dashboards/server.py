@@ -23,8 +23,8 @@ import requests
 
 from dashboards.app import build_app
 from dashboards.pages import PageContext
-from reprotech_core.db.session import get_database
 from reprotech_core.db.scratch import free_port
+from reprotech_core.db.session import get_database
 from reprotech_core.settings import PROJECT_HOME, Settings, get_settings
 
 
