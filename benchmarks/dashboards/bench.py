@@ -12,8 +12,9 @@ identity per route), measured from Debian's Chromium through Playwright:
 - interactions on the animals page: sort (click a column header), filter (type into the ID
   header filter; clear it), page (next page) — time from the action until the table's rows
   changed in the browser
-- the same with ``--sessions`` concurrent browser sessions (default 50), each opening the
-  animals page and doing interactions at the same time
+- the same with ``--sessions`` concurrent browser sessions (default 50): opened ``--ramp`` at a
+  time and kept open, then all interacting at once with a random think time between actions;
+  the CPU used by the server and by the browsers during that phase is recorded
 
 Run under the machine's benchmark lock (see README.md).
 """
