@@ -12,8 +12,9 @@ identity per route), measured from Debian's Chromium through Playwright:
 - interactions on the animals page: sort (click a column header), filter (type into the ID
   header filter; clear it), page (next page) — time from the action until the table's rows
   changed in the browser
-- the same with ``--sessions`` concurrent browser sessions (default 50), each opening the
-  animals page and doing interactions at the same time
+- the same with ``--sessions`` concurrent browser sessions (default 50): opened ``--ramp`` at a
+  time and kept open, then all interacting at once with a random think time between actions;
+  the CPU used by the server and by the browsers during that phase is recorded
 
 Run under the machine's benchmark lock (see README.md).
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -58,6 +60,27 @@ SIGNATURE = """() => {
   }
   const t = window.__rtTable; return t ? t.innerText.slice(0, 2000) : '';
 }"""
+
+
+def cpu_seconds(match: str | int) -> float:
+    """CPU seconds (user + system) used so far by a process id, or by every process whose
+    command line contains ``match`` (the browser's processes): who is busy under load."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if isinstance(match, int):
+                if int(entry.name) != match:
+                    continue
+            elif match not in (entry / "cmdline").read_bytes().decode(errors="replace"):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -170,8 +193,10 @@ async def concurrent(server, n: int, sessions: int, rounds: int, *, ramp: int,
 
     rng = random.Random(7)
     async with async_playwright() as p:
+        # No GPU: 50 renderers compositing through SwiftShader would only add CPU work.
         browser = await p.chromium.launch(executable_path=CHROMIUM,
-                                          args=["--no-sandbox", "--headless=new"])
+                                          args=["--no-sandbox", "--headless=new",
+                                                "--disable-gpu"])
         paints: list[float] = []
         acts: dict[str, list[float]] = {"sort": [], "filter": [], "page": []}
         errors: list[str] = []
@@ -219,13 +244,17 @@ async def concurrent(server, n: int, sessions: int, rounds: int, *, ramp: int,
         await asyncio.gather(*(open_one(k) for k in range(sessions)))
         opened = time.perf_counter() - t0
         t1 = time.perf_counter()
+        cpu0 = cpu_seconds(server.pid), cpu_seconds("chromium")
         await asyncio.gather(*(interact(k, page) for k, page in pages))
         wall = time.perf_counter() - t1
+        cpu1 = cpu_seconds(server.pid), cpu_seconds("chromium")
         await browser.close()
     done = sum(len(v) for v in acts.values())
     return {"sessions": sessions, "open": len(pages), "ramp": ramp, "think_s": list(think),
             "open_all_s": round(opened, 1), "interaction_phase_s": round(wall, 1),
             "interactions_per_s": round(done / wall, 1) if wall else None, "errors": errors,
+            "cpu_cores_busy": {"server": round((cpu1[0] - cpu0[0]) / wall, 2),
+                               "chromium": round((cpu1[1] - cpu0[1]) / wall, 2)},
             "animals_first_row": summary(paints) if paints else None,
             **{k: summary(v) for k, v in acts.items() if v}}
 
@@ -240,6 +269,7 @@ def main() -> None:
     ap.add_argument("--think", type=float, nargs=2, default=(3.0, 8.0),
                     help="think time between a session's actions, uniform, seconds")
     ap.add_argument("--no-reproduction", action="store_true")
+    ap.add_argument("--skip-single", action="store_true", help="only the concurrent sessions")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "dashboards")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -250,19 +280,21 @@ def main() -> None:
         result = {"setup": build(db, args.animals, not args.no_reproduction)}
         print(json.dumps(result["setup"]), flush=True)
         with running_server(settings, ("bench-user",), args.out / "server.log") as server:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM,
-                                            args=["--no-sandbox", "--headless=new"])
-                result["single"] = single_session(browser, server, args.animals, args.rounds)
-                browser.close()
-            print(json.dumps(result["single"]), flush=True)
+            if not args.skip_single:
+                with sync_playwright() as p:
+                    browser = p.chromium.launch(executable_path=CHROMIUM,
+                                                args=["--no-sandbox", "--headless=new"])
+                    result["single"] = single_session(browser, server, args.animals,
+                                                      args.rounds)
+                    browser.close()
+                print(json.dumps(result["single"]), flush=True)
             if args.sessions:
                 result["concurrent"] = asyncio.run(concurrent(
                     server, args.animals, args.sessions, args.concurrent_rounds,
                     ramp=args.ramp, think=tuple(args.think)))
                 print(json.dumps(result["concurrent"]), flush=True)
         db.dispose()
-    (args.out / "result.json").write_text(json.dumps(result, indent=2))
+    (args.out / f"result-{int(time.time())}.json").write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

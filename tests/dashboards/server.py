@@ -55,6 +55,7 @@ def main(argv: list[str]) -> None:
 class PortalServer:
     url: str
     log: Path
+    pid: int = 0
 
     def of(self, user: str, query: str = "") -> str:
         return f"{self.url}/{user}" + (f"?{query}" if query else "")
@@ -90,7 +91,7 @@ def running_server(settings: Settings, users: tuple[str, ...], log: Path
             if time.monotonic() > deadline:
                 raise RuntimeError(f"test dashboard server did not start: {log}")
             time.sleep(0.3)
-        yield PortalServer(url, log)
+        yield PortalServer(url, log, proc.pid)
     finally:
         proc.terminate()
         try:
