@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,15 +30,17 @@ def scratch_settings(root: Path, **overrides: object) -> Settings:
 
 
 @contextmanager
-def scratch_platform(**overrides: object) -> Iterator[Settings]:
-    """Start and migrate a fresh embedded cluster; stop and delete it on exit."""
-    root = Path(tempfile.mkdtemp(prefix="reprotech-scratch-"))
+def scratch_platform(*, prepare: Callable[[Settings], object] = migrate, prefix: str = "scratch",
+                     **overrides: object) -> Iterator[Settings]:
+    """Start a fresh embedded cluster and ``prepare`` it (default: migrate the platform; a
+    restore drill only creates the empty database); stop and delete it on exit."""
+    root = Path(tempfile.mkdtemp(prefix=f"reprotech-{prefix}-"))
     root.chmod(0o755)  # the cluster's OS account (as root: an unprivileged one) must reach it
     settings = scratch_settings(root, **overrides)
     cluster = Cluster(settings)
     try:
         cluster.start()
-        migrate(settings)
+        prepare(settings)
         yield settings
     finally:
         cluster.stop()

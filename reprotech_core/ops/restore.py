@@ -20,8 +20,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +37,7 @@ from reprotech_core.db.migrate import (
     migrate,
     set_login_passwords,
 )
-from reprotech_core.db.scratch import scratch_settings
+from reprotech_core.db.scratch import scratch_platform
 from reprotech_core.errors import ReprotechError
 from reprotech_core.ops.backup import (
     SCHEMAS,
@@ -200,20 +199,9 @@ def extract_files(folder: Path, target: Path, *, replace: bool = False) -> int:
     return count
 
 
-@contextmanager
-def scratch_cluster() -> Iterator[Settings]:
+def scratch_cluster() -> AbstractContextManager[Settings]:
     """An empty embedded cluster with an empty platform database; deleted on exit."""
-    root = Path(tempfile.mkdtemp(prefix="reprotech-drill-"))
-    root.chmod(0o755)  # as root, the cluster's unprivileged OS account must reach it
-    settings = scratch_settings(root)
-    cluster = Cluster(settings)
-    try:
-        cluster.start()
-        ensure_database(settings)
-        yield settings
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    return scratch_platform(prepare=ensure_database, prefix="drill")
 
 
 def restore_drill(settings: Settings, folder: Path | None = None) -> RestoreReport:

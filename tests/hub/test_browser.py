@@ -8,6 +8,7 @@ screenshots are kept under ``tests/artifacts/hub/``.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,48 +25,43 @@ def artifacts() -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
 
-def sign_in(chromium, hub: Hub, username: str):
-    """A fresh browser context signed in through the hub's login form."""
+@contextmanager
+def signed_in(chromium, hub: Hub, username: str, lands: str = "/services/dashboards/"):
+    """A fresh browser context signed in through the hub's login form, on its landing page."""
     context = chromium.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.goto(f"{hub.url}/hub/login", wait_until="domcontentloaded")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    otp = otp_for(username)
-    if otp is not None:
-        page.fill("input[name=otp]", otp)
-    page.click("input[type=submit], button[type=submit]")
-    return context, page
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.url}/hub/login", wait_until="domcontentloaded")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        otp = otp_for(username)
+        if otp is not None:
+            page.fill("input[name=otp]", otp)
+        page.click("input[type=submit], button[type=submit]")
+        page.wait_for_url(re.compile(f".*{re.escape(lands)}.*"), timeout=120_000)
+        yield page
+    finally:
+        context.close()
 
 
 def test_customer_signs_in_and_sees_their_dashboard(chromium, hub: Hub) -> None:
-    context, page = sign_in(chromium, hub, "w-a-user")
-    try:
-        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=60_000)
+    with signed_in(chromium, hub, "w-a-user") as page:
         page.get_by_text("w-a-user · customer_user").wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "customer-landing.png"), full_page=True)
         assert page.get_by_text("Farm B").count() == 0
         assert page.get_by_text("WB-SECRET").count() == 0
-    finally:
-        context.close()
 
 
 def test_a_forged_dashboard_url_reads_not_found(chromium, hub: Hub) -> None:
     """A customer asking for a staff page by URL gets the same "Not found." as a typo."""
-    context, page = sign_in(chromium, hub, "w-a-user")
-    try:
-        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=60_000)
+    with signed_in(chromium, hub, "w-a-user") as page:
         page.goto(f"{hub.url}/services/dashboards/?page=system", wait_until="domcontentloaded")
         page.get_by_text("Not found.").first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "customer-forged-url.png"), full_page=True)
-    finally:
-        context.close()
 
 
 def test_vet_with_second_factor_reaches_the_staff_dashboards(chromium, hub: Hub) -> None:
-    context, page = sign_in(chromium, hub, "w-vet")
-    try:
-        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=60_000)
+    with signed_in(chromium, hub, "w-vet") as page:
         page.get_by_text("w-vet · veterinarian").wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "vet-landing.png"), full_page=True)
         page.goto(f"{hub.url}/services/dashboards/?page=record", wait_until="domcontentloaded")
@@ -75,18 +71,12 @@ def test_vet_with_second_factor_reaches_the_staff_dashboards(chromium, hub: Hub)
         assert page.get_by_text("Farm A (w-a)").count() >= 1
         assert page.get_by_text("Farm B").count() == 0
         page.screenshot(path=str(ARTIFACTS / "vet-record-work.png"), full_page=True)
-    finally:
-        context.close()
 
 
 def test_researcher_gets_jupyterlab_through_the_proxy(chromium, hub: Hub) -> None:
-    context, page = sign_in(chromium, hub, "hub-res")
-    try:
-        page.wait_for_url(re.compile(r".*/user/hub-res/lab.*"), timeout=120_000)
+    with signed_in(chromium, hub, "hub-res", lands="/user/hub-res/lab") as page:
         # The launcher offers the platform's kernel (hub/kernel.py), named as users see it.
         page.locator(".jp-LauncherCard", has_text="Reprotech").first.wait_for(timeout=120_000)
         # Their curated notebooks are in their home (hub/spawner.py role_notebooks).
         page.locator(".jp-DirListing-item", has_text="research").first.wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "researcher-lab.png"))
-    finally:
-        context.close()
