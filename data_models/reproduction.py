@@ -1,5 +1,6 @@
 """Reproduction and lab records: services (AI and embryo transfer), embryo production
-(flushes, OPU/IVF), pregnancy diagnoses, calvings, and semen and embryo inventory.
+(flushes, OPU/IVF), pregnancy diagnoses, calvings, exits from the herd, and semen and embryo
+inventory.
 
 Every table is a tenant table (``customer_id``, forced row security, audit trigger; writes need
 ``reproduction:write``). Animals of the record's own customer are tied to it by composite
@@ -35,6 +36,7 @@ DIAGNOSIS_RESULTS = ("pregnant", "open")
 PRESERVATIONS = ("fresh", "frozen")
 EMBRYO_STATUSES = ("in_stock", "transferred", "discarded")
 MOVEMENT_KINDS = ("receipt", "transfer_out", "transfer_in", "discard")
+EXIT_REASONS = ("sold", "slaughter", "died")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -281,4 +283,26 @@ class InventoryMovement(Base):
     straws: Mapped[int | None] = mapped_column(Integer)
     moved_on: Mapped[date] = mapped_column(Date, nullable=False)
     counterpart: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = created_at()
+
+
+class AnimalExit(Base):
+    """An animal left the customer's herds: sold (alive, to another farm), slaughter (culled)
+    or died; ``cause`` says why (infertility, mastitis, lameness, …). No reproduction event of
+    the animal may be dated after it, and it ends the cow's eligible time in the 21-day
+    pregnancy rate. One exit per animal: a bought-back animal is registered again."""
+
+    __tablename__ = "animal_exits"
+    __table_args__ = (
+        UniqueConstraint("animal_id"),
+        _own_animal("animal_id"),
+        CheckConstraint(_in("reason", EXIT_REASONS), name="reason"),
+        {"schema": CORE},
+    )
+    id: Mapped[int] = pk()
+    customer_id: Mapped[int] = _customer()
+    animal_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    exit_date: Mapped[date] = mapped_column(Date, nullable=False)
+    reason: Mapped[str] = mapped_column(String(12), nullable=False)
+    cause: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at()

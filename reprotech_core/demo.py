@@ -218,9 +218,9 @@ def _reproduction(db: Database, actor: Identity, settings: Settings) -> bool:
                                 .order_by(Customer.code)).all()
         today = date.today()
         for i, customer in enumerate(farms):
-            animals, bulls = write_history(session, customer, seed=settings.demo_seed + i,
-                                           today=today)
-            _embryo_work(session, customer, animals, bulls, today)
+            farm = write_history(session, customer, seed=settings.demo_seed + i, today=today,
+                                 reserve=(_flush_day(today), 5))
+            _embryo_work(session, customer, farm, today)
         if farms:
             set_tier(session, farms[0].code, "enterprise")
             finance.invoice_period(session, _flush_day(today).strftime("%Y-%m"),
@@ -228,13 +228,19 @@ def _reproduction(db: Database, actor: Identity, settings: Settings) -> bool:
     return True
 
 
-def write_history(session: Session, customer: Customer, *, seed: int,
-                  today: date) -> tuple[pd.DataFrame, dict[str, date]]:
+@dataclass(frozen=True)
+class FarmHistory:
+    animals: pd.DataFrame  # the farm's registered animals before the history (see _farm_animals)
+    bulls: dict[str, date]  # birth dates of the sires used
+    reserved: list[str]  # heifers left free of records (``reserve`` of simulate_history)
+
+
+def write_history(session: Session, customer: Customer, *, seed: int, today: date,
+                  reserve: tuple[date, int] | None = None) -> FarmHistory:
     """Simulate a farm's breeding history over its registered animals and record it through
-    the herd book, every rule checked (a refusal is a bug in the simulator, raised as such).
-    Returns the farm's animals and its sires' birth dates."""
+    the herd book, every rule checked (a refusal is a bug in the simulator, raised as such)."""
     animals, bulls = _farm_animals(session, customer)
-    history = simulate_history(animals, bulls, seed=seed, today=today)
+    history = simulate_history(animals, bulls, seed=seed, today=today, reserve=reserve)
     if history.receipts:
         repro.receive_semen_many(session, customer, history.receipts, today=today)
     book = HerdBook.load(session, customer, animals=[*animals["official_id"], *bulls],
@@ -247,33 +253,28 @@ def write_history(session: Session, customer: Customer, *, seed: int,
         book.apply(e, verdict)
         accepted.append((e, verdict))
     repro.write_accepted(session, customer, book, accepted)
-    return animals, bulls
+    return FarmHistory(animals, bulls, history.reserved)
 
 
 def _event_order(e: object) -> tuple:
-    day = next(getattr(e, f) for f in ("service_date", "diagnosis_date", "calving_date")
-               if hasattr(e, f))
-    return day, type(e).__name__ == "CalvingEntry", type(e).__name__ == "DiagnosisEntry"
+    """Date order; within a day services, then calvings, diagnoses and exits."""
+    day = next(getattr(e, f) for f in ("service_date", "diagnosis_date", "calving_date",
+                                       "exit_date") if hasattr(e, f))
+    kind = type(e).__name__
+    return day, kind == "CalvingEntry", kind == "DiagnosisEntry", kind == "ExitEntry"
 
 
 def _flush_day(today: date) -> date:
     return date(today.year, today.month, 1) - timedelta(days=120)
 
 
-def _embryo_work(session, customer: Customer, animals: pd.DataFrame, bulls: dict,
-                 today: date) -> None:
+def _embryo_work(session, customer: Customer, farm: FarmHistory, today: date) -> None:
     """A flush (fresh transfers the same day, a frozen one later), an OPU/IVF session, their
-    pregnancy diagnoses, and the orders for them; cows with no service in the past year are
-    the donors and recipients."""
+    pregnancy diagnoses, and the orders for them; the donors and recipients are heifers the
+    simulated history left unbred for this."""
     day = _flush_day(today)
-    busy = set(session.scalars(text("""
-        SELECT a.official_id FROM core.reproduction_services s
-          JOIN core.animals a ON a.id = s.cow_id
-         WHERE s.customer_id = :c AND s.service_date > :d"""),
-                                {"c": customer.id, "d": day - timedelta(days=365)}))
-    cows = [r.official_id for r in animals.itertuples() if r.sex == "F" and r.herd
-            and r.official_id not in busy and (day - r.birth_date).days > 500]
-    sires = sorted(b for b, born in bulls.items() if born and (day - born).days > 400)
+    cows = farm.reserved
+    sires = sorted(b for b, born in farm.bulls.items() if born and (day - born).days > 400)
     if len(cows) < 5 or not sires:
         return
     donor, ivf_donor, *recipients = cows[:5]
@@ -296,7 +297,7 @@ def _embryo_work(session, customer: Customer, animals: pd.DataFrame, bulls: dict
         orders += [("embryo_transfer", cow, when), ("pregnancy_diagnosis", cow, check)]
     orders.append(("genotyping", None, day - timedelta(days=60)))
     for n, (service, cow, when) in enumerate(orders):
-        qty = len(animals) if service == "genotyping" else 1
+        qty = len(farm.animals) if service == "genotyping" else 1
         order = finance.place_order(session, customer, finance.OrderEntry(
             service, when - timedelta(days=7), cow, qty, f"DEMO-{customer.code}-{n + 1:03d}"))
         finance.complete_order(session, order.id, when)

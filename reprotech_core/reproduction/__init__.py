@@ -19,6 +19,7 @@ from reprotech_core.reproduction.entry import (
     receive_semen_many,
     record_calving,
     record_diagnosis,
+    record_exit,
     record_flush,
     record_insemination,
     record_ivf_session,
@@ -31,6 +32,7 @@ from reprotech_core.reproduction.records import (
     DiagnosisEntry,
     EmbryoGrade,
     EmbryoReceipt,
+    ExitEntry,
     FlushEntry,
     InseminationEntry,
     IvfEntry,
@@ -41,11 +43,11 @@ from reprotech_core.reproduction.records import (
 )
 
 __all__ = [
-    "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "EmbryoReceipt", "FlushEntry", "HerdKpis", "ImportReport",
+    "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "EmbryoReceipt", "ExitEntry", "FlushEntry", "HerdKpis", "ImportReport",
     "InseminationEntry", "IvfEntry", "Problem", "RecordRefused", "ReproFrames", "RowError",
     "SemenReceipt", "TransferEntry", "herd_kpis", "import_events", "kpi_breakdown",
     "load_frames", "move_embryo", "move_straws", "receive_embryos", "receive_semen", "receive_semen_many",
-    "record_calving", "record_diagnosis", "record_flush", "record_insemination",
+    "record_calving", "record_diagnosis", "record_exit", "record_flush", "record_insemination",
     "record_ivf_session",
     "record_transfer",
 ]

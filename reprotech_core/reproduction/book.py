@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from data_models.reproduction import (
     DIAGNOSIS_METHODS,
+    EXIT_REASONS,
     DIAGNOSIS_RESULTS,
     PRESERVATIONS,
     SERVICE_TYPES,
@@ -32,6 +33,7 @@ from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
     EmbryoReceipt,
+    ExitEntry,
     FlushEntry,
     InseminationEntry,
     IvfEntry,
@@ -58,6 +60,11 @@ class BookAnimal:
     sire_id: int | None
     dam_id: int | None
     own: bool
+    exit: tuple[date, str] | None = None  # (day, reason) it left the herd
+
+
+# Roles an animal plays in its own herd's events; a bull's semen outlives him.
+HERD_ROLES = ("cow", "dam", "donor", "recipient")
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,7 @@ class HerdBook:
         self.lots: dict[tuple[int, int, str], list[list[int]]] = defaultdict(list)
         self.embryos: dict[str, BookEmbryo] = {}
         self.productions: dict[tuple[str, int, date], int] = {}  # (kind, donor, day) -> sire
+        self.exits: dict[str, tuple[date, str, str | None]] = {}  # official ID -> exit
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
@@ -131,15 +139,19 @@ class HerdBook:
         params = {"c": customer.id, "names": names}
         rows = session.execute(text("""
             SELECT a.id, a.official_id, a.sex, a.birth_date, a.herd_id, a.breed, a.sire_id,
-                   a.dam_id, a.customer_id = :c AS own
+                   a.dam_id, a.customer_id = :c AS own, x.exit_date, x.reason, x.cause
               FROM core.animals a JOIN core.customers c ON c.id = a.customer_id
+              LEFT JOIN core.animal_exits x ON x.animal_id = a.id AND a.customer_id = :c
              WHERE (a.customer_id = :c OR c.kind = 'reference')
                AND (CAST(:names AS text[]) IS NULL AND a.customer_id = :c
                     OR a.official_id = ANY (CAST(:names AS text[])))
              ORDER BY own"""), params)
         for r in rows:  # the customer's own animal wins over a reference one of the same ID
-            book.animals[r.official_id] = BookAnimal(*r)
+            book.animals[r.official_id] = BookAnimal(
+                *r[:9], exit=(r.exit_date, r.reason) if r.exit_date else None)
             book.names[r.id] = r.official_id
+            if r.exit_date:
+                book.exits[r.official_id] = (r.exit_date, r.reason, r.cause)
         for hid, code in session.execute(
                 text("SELECT id, code FROM core.herds WHERE customer_id = :c"), params):
             book.herds[hid] = code
@@ -225,6 +237,10 @@ class HerdBook:
             problems.append(Problem("repro.before_birth", column,
                                     f"{record}: {role} {a.official_id} was born {a.birth_date}, "
                                     "after this date"))
+        if a.own and role in HERD_ROLES and a.exit is not None and on > a.exit[0]:
+            problems.append(Problem("repro.after_exit", column,
+                                    f"{record}: {role} {a.official_id} left the herd on "
+                                    f"{a.exit[0]} ({a.exit[1]})"))
         return a
 
     def _date(self, day: date, record: str, column: str, problems: list[Problem]) -> None:
@@ -541,6 +557,51 @@ class HerdBook:
                        "status": "in_stock", "tank": e.tank, "canister": e.canister}
         return out
 
+    def events_of(self, a: BookAnimal) -> list[tuple[str, date]]:
+        """The animal's recorded events as (what, day), for the exit rule."""
+        if a.id is None:
+            return []
+        out = [("insemination" if s.kind == "ai" else "embryo transfer", s.day)
+               for s in self.services.get(a.id, ())]
+        out += [("pregnancy diagnosis", d) for cow, d in self.diagnoses if cow == a.id]
+        out += [("calving", d) for dam, d, _ in self.calvings if dam == a.id]
+        out += [("embryo flush" if kind == "embryo_flushes" else "OPU/IVF session", d)
+                for kind, donor, d in self.productions if donor == a.id]
+        return sorted(out, key=lambda e: e[1])
+
+    def check_exit(self, e: ExitEntry) -> Checked:
+        rec = f"exit of {e.animal} on {e.exit_date}"
+        out = Checked()
+        p = out.problems
+        a = self.animals.get(e.animal)
+        if a is None or not a.own:
+            p.append(Problem("repro.animal_unknown", "animal",
+                             f"{rec}: {e.animal!r} is not an animal of this customer"))
+            return out
+        self._date(e.exit_date, rec, "date", p)
+        self._choice(e.reason, EXIT_REASONS, "exit_reason", rec, "reason", p)
+        if a.birth_date is not None and e.exit_date < a.birth_date:
+            p.append(Problem("repro.before_birth", "date",
+                             f"{rec}: the animal was born {a.birth_date}, after this date"))
+        stored = self.exits.get(e.animal)
+        if stored is not None:
+            if stored == (e.exit_date, e.reason, e.cause):
+                out.present = True
+                return out
+            p.append(Problem("exit.duplicate", "date",
+                             f"{rec}: the animal already left the herd on {stored[0]} "
+                             f"({stored[1]})"))
+        later = [(what, d) for what, d in self.events_of(a) if d > e.exit_date]
+        if later:
+            p.append(Problem("exit.events_after", "date",
+                             f"{rec}: the animal has a {later[-1][0]} recorded on {later[-1][1]}, "
+                             "after it left"))
+        if p:
+            return out
+        out.row = {"customer_id": self.customer_id, "animal": a.official_id, "animal_id": a.id,
+                   "exit_date": e.exit_date, "reason": e.reason, "cause": e.cause}
+        return out
+
     # -- applying accepted records -----------------------------------------------------------
     def apply(self, entry: object, checked: Checked) -> None:
         """Add an accepted record to the book (the next entries are judged with it)."""
@@ -579,3 +640,6 @@ class HerdBook:
             kind = "embryo_flushes" if isinstance(entry, FlushEntry) else "ivf_sessions"
             day = row.get("flush_date") or row.get("opu_date")
             self.productions[(kind, row["donor_id"], day)] = row["sire_id"]
+        elif isinstance(entry, ExitEntry):
+            self.exits[entry.animal] = (entry.exit_date, entry.reason, entry.cause)
+            self.animals[entry.animal].exit = (entry.exit_date, entry.reason)

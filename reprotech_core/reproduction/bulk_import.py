@@ -1,6 +1,7 @@
 """Bulk import of breeding events from CSV or Excel: judged whole, written only when clean.
 
-One row per event (``insemination``, ``pregnancy_check``, ``calving``, ``embryo_transfer``);
+One row per event (``insemination``, ``pregnancy_check``, ``calving``, ``embryo_transfer``,
+``exit``);
 columns are the union of the events' fields (see :data:`COLUMNS`; a column may be left out when
 no event of the file needs it). Every row is parsed and judged with the same rules as a form
 entry (:class:`~reprotech_core.reproduction.book.HerdBook`), in date order so that a diagnosis
@@ -28,6 +29,7 @@ from reprotech_core.reproduction.entry import Entry, check, write_accepted
 from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
+    ExitEntry,
     InseminationEntry,
     TransferEntry,
 )
@@ -37,10 +39,11 @@ EVENTS = {  # event -> (fields it needs besides animal and date, order within a 
     "embryo_transfer": (("embryo", "preservation"), 0),
     "pregnancy_check": (("method", "result"), 1),
     "calving": (("ease", "calf_sex"), 2),
+    "exit": (("reason",), 3),  # last in its day: a cow may be checked, then sold
 }
 COLUMNS = ("event", "animal", "date", "bull", "semen_lot", "service_type", "technician",
            "method", "result", "days_pregnant", "embryo", "preservation", "ease", "calf",
-           "calf_sex", "calf_number", "stillborn", "sire")
+           "calf_sex", "calf_number", "stillborn", "sire", "reason", "cause")
 REQUIRED = ("event", "animal", "date")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BOOL = {"": False, "no": False, "false": False, "0": False, "yes": True, "true": True, "1": True}
@@ -160,6 +163,8 @@ def parse_row(row: dict[str, object]) -> Entry:
     if event == "embryo_transfer":
         return TransferEntry(animal, _text(row, "embryo"), day,
                              _text(row, "preservation").lower(), tech)
+    if event == "exit":
+        return ExitEntry(animal, day, _text(row, "reason").lower(), _text(row, "cause"))
     stillborn = (_text(row, "stillborn") or "").lower()
     if stillborn not in _BOOL:
         raise _BadValue("stillborn", f"{stillborn!r} is not yes or no")
@@ -180,12 +185,14 @@ def _key(entry: Entry) -> tuple:
             return ("diagnosis", entry.cow, entry.diagnosis_date)
         case CalvingEntry():
             return ("calving", entry.dam, entry.calving_date, entry.calf_number)
+        case ExitEntry():
+            return ("exit", entry.animal, entry.exit_date)
     raise TypeError(entry)
 
 
 def _day(entry: Entry) -> date:
     return next(getattr(entry, f) for f in ("service_date", "transfer_date", "diagnosis_date",
-                                           "calving_date") if hasattr(entry, f))
+                                           "calving_date", "exit_date") if hasattr(entry, f))
 
 
 def import_events(session: Session, customer: Customer, path: Path, *,
@@ -224,7 +231,8 @@ def import_events(session: Session, customer: Customer, path: Path, *,
         parsed.append((line, entry))
     if report.rows == 0:
         report.errors.append(RowError(1, "", "import.empty", f"{path.name}: no rows"))
-    names = {n for _, e in parsed for f in ("cow", "bull", "dam", "calf", "sire", "recipient")
+    names = {n for _, e in parsed
+             for f in ("cow", "bull", "dam", "calf", "sire", "recipient", "animal")
              if isinstance(n := getattr(e, f, None), str)}
     embryos = {e.embryo for _, e in parsed if isinstance(e, TransferEntry)}
     book = HerdBook.load(session, customer, animals=names, embryos=embryos, today=today)
@@ -252,7 +260,8 @@ def import_events(session: Session, customer: Customer, path: Path, *,
 
 def _event_name(entry: Entry) -> str:
     return {InseminationEntry: "insemination", DiagnosisEntry: "pregnancy_check",
-            CalvingEntry: "calving", TransferEntry: "embryo_transfer"}[type(entry)]
+            CalvingEntry: "calving", TransferEntry: "embryo_transfer",
+            ExitEntry: "exit"}[type(entry)]
 
 
 def _order(entry: Entry) -> int:

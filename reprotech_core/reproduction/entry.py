@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from data_models.reproduction import (
+    AnimalExit,
     Calving,
     Embryo,
     EmbryoFlush,
@@ -34,6 +35,7 @@ from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
     EmbryoReceipt,
+    ExitEntry,
     FlushEntry,
     InseminationEntry,
     IvfEntry,
@@ -43,7 +45,8 @@ from reprotech_core.reproduction.records import (
     TransferEntry,
 )
 
-Entry = InseminationEntry | DiagnosisEntry | CalvingEntry | TransferEntry | FlushEntry | IvfEntry
+Entry = (InseminationEntry | DiagnosisEntry | CalvingEntry | TransferEntry | FlushEntry
+         | IvfEntry | ExitEntry)
 
 
 def check(book: HerdBook, entry: Entry) -> Checked:
@@ -59,11 +62,13 @@ def check(book: HerdBook, entry: Entry) -> Checked:
             return book.check_transfer(entry)
         case FlushEntry() | IvfEntry():
             return book.check_production(entry)
+        case ExitEntry():
+            return book.check_exit(entry)
     raise TypeError(f"not a reproduction entry: {entry!r}")
 
 
 def _names(entry: Entry) -> list[str]:
-    fields = ("cow", "bull", "dam", "calf", "sire", "recipient", "donor")
+    fields = ("cow", "bull", "dam", "calf", "sire", "recipient", "donor", "animal")
     return [v for f in fields if isinstance(v := getattr(entry, f, None), str)]
 
 
@@ -116,10 +121,17 @@ def record_ivf_session(session: Session, customer: Customer, entry: IvfEntry,
     return record(session, customer, entry, **kw)
 
 
+def record_exit(session: Session, customer: Customer, entry: ExitEntry,
+                **kw: object) -> int | None:
+    """Record that an animal left the herd (sold, slaughter, died); refused if any of its
+    events is dated after the exit, and no event may be recorded after it later."""
+    return record(session, customer, entry, **kw)
+
+
 def write_accepted(session: Session, customer: Customer, book: HerdBook,
                    accepted: Sequence[tuple[Entry, Checked]]) -> list[int | None]:
     """Write accepted entries in an order the database rules accept (productions, services,
-    diagnoses, calvings); returns the new ids in the order given (``None`` for present ones)."""
+    diagnoses, calvings, exits); returns the new ids in the order given (``None`` for present ones)."""
     ids: list[int | None] = [None] * len(accepted)
     todo = [(i, e, c) for i, (e, c) in enumerate(accepted) if not c.present and c.row]
     for i, e, c in todo:
@@ -137,12 +149,18 @@ def write_accepted(session: Session, customer: Customer, book: HerdBook,
     rows = [c.row | ({"calf_id": calf_ids[e.calf]} if c.new_calf else {}) for _, e, c in calvings]
     for (i, _, _), new_id in zip(calvings, insert_rows(session, Calving, rows), strict=True):
         ids[i] = new_id
+    exits = [(i, c.row) for i, e, c in todo if isinstance(e, ExitEntry)]
+    rows = [{k: v for k, v in r.items() if k != "animal"}
+            | {"animal_id": r["animal_id"] or calf_ids[r["animal"]]} for _, r in exits]
+    for (i, _), new_id in zip(exits, insert_rows(session, AnimalExit, rows), strict=True):
+        ids[i] = new_id
     return ids
 
 
 NATURAL_KEYS = {Insemination: ("cow_id", "service_date"), EmbryoTransfer: ("embryo_id",),
                 PregnancyDiagnosis: ("cow_id", "diagnosis_date"),
-                Calving: ("dam_id", "calving_date", "calf_number")}
+                Calving: ("dam_id", "calving_date", "calf_number"),
+                AnimalExit: ("animal_id",)}
 
 
 def insert_rows(session: Session, model: type, rows: list[dict]) -> list[int]:

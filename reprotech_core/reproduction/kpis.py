@@ -7,6 +7,7 @@ Inputs (:class:`ReproFrames`), one row per record, dates as datetimes:
 - ``calvings``: cow, date, herd (one row per calving, twins once)
 - ``flushes``: date, donor, sire, herd, embryos (structures recovered), transferable
 - ``ivf``: date, donor, sire, herd, oocytes, cleaved, blastocysts
+- ``exits``: cow, date (the day an animal left the herd: it is no longer eligible to conceive)
 
 The outcome of every service is decided once (:func:`service_outcomes`) and every rate is a
 ratio of counts over the services, cycles or calvings *in the period*, so a breakdown by herd
@@ -17,7 +18,7 @@ pregnancy loss after a positive diagnosis); thresholds are keyword arguments.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 
 import numpy as np
@@ -33,6 +34,7 @@ DIAGNOSIS_COLUMNS = ("cow", "date", "result")
 CALVING_COLUMNS = ("cow", "date", "herd")
 FLUSH_COLUMNS = ("date", "donor", "sire", "herd", "embryos", "transferable")
 IVF_COLUMNS = ("date", "donor", "sire", "herd", "oocytes", "cleaved", "blastocysts")
+EXIT_COLUMNS = ("cow", "date")
 
 
 def frame(rows: object = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -50,6 +52,7 @@ class ReproFrames:
     calvings: pd.DataFrame
     flushes: pd.DataFrame
     ivf: pd.DataFrame
+    exits: pd.DataFrame = field(default_factory=lambda: frame(None, EXIT_COLUMNS))
 
     @classmethod
     def empty(cls) -> ReproFrames:
@@ -58,13 +61,15 @@ class ReproFrames:
                    frame(None, IVF_COLUMNS))
 
     def where(self, column: str, value: object) -> ReproFrames:
-        """Only the records whose ``column`` (herd) equals ``value``; diagnoses follow their
-        cows' services."""
+        """Only the records whose ``column`` (herd) equals ``value``; diagnoses and exits follow
+        their cows' services and calvings."""
         services = self.services[self.services[column] == value]
+        calvings = self.calvings[self.calvings[column] == value]
+        cows = set(services["cow"]) | set(calvings["cow"])
         return ReproFrames(services, self.diagnoses[self.diagnoses["cow"].isin(services["cow"])],
-                           self.calvings[self.calvings[column] == value],
-                           self.flushes[self.flushes[column] == value],
-                           self.ivf[self.ivf[column] == value])
+                           calvings, self.flushes[self.flushes[column] == value],
+                           self.ivf[self.ivf[column] == value],
+                           self.exits[self.exits["cow"].isin(cows)])
 
 
 @dataclass(frozen=True)
@@ -166,10 +171,13 @@ def service_kpis(outcomes: pd.DataFrame) -> dict[str, object]:
             "pregnancies_per_transfer": _ratio((et["outcome"] == "pregnant").sum(), len(et))}
 
 
-def conceptions_after_calvings(outcomes: pd.DataFrame, calvings: pd.DataFrame) -> pd.DataFrame:
-    """Per calving: the next calving and the first conceiving service after it (if any)."""
+def conceptions_after_calvings(outcomes: pd.DataFrame, calvings: pd.DataFrame,
+                               exits: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per calving: the next calving, the first conceiving service after it (if any) and the
+    day the cow left the herd (if she did)."""
     preg = outcomes[outcomes["outcome"] == "pregnant"]
     by_cow = {cow: list(g) for cow, g in preg.groupby("cow")["date"]}
+    left = {} if exits is None else dict(zip(exits["cow"], exits["date"], strict=True))
     rows = []
     for cow, g in calvings.groupby("cow"):
         dates = sorted(set(g["date"]))
@@ -178,9 +186,11 @@ def conceptions_after_calvings(outcomes: pd.DataFrame, calvings: pd.DataFrame) -
             nxt = dates[i + 1] if i + 1 < len(dates) else pd.NaT
             conc = next((d for d in by_cow.get(cow, ()) if d > c
                          and (pd.isna(nxt) or d < nxt)), pd.NaT)
-            rows.append((cow, herd, c, nxt, conc))
-    out = pd.DataFrame(rows, columns=["cow", "herd", "calving", "next_calving", "conception"])
-    return out.astype({c: "datetime64[us]" for c in ("calving", "next_calving", "conception")})
+            rows.append((cow, herd, c, nxt, conc, left.get(cow, pd.NaT)))
+    out = pd.DataFrame(rows, columns=["cow", "herd", "calving", "next_calving", "conception",
+                                      "exit"])
+    return out.astype({c: "datetime64[us]"
+                       for c in ("calving", "next_calving", "conception", "exit")})
 
 
 def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
@@ -188,17 +198,21 @@ def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
     """21-day cycles in which a cow was eligible to become pregnant, and whether she did.
 
     A cow is eligible from calving + the voluntary waiting period until she conceives (the
-    date of the conceiving service); her time is cut into 21-day cycles from that start, the
-    cycle holding the conception included, and only cycles that ended by ``as_of`` count. A
-    conception before the waiting period ended gives no cycle.
+    date of the conceiving service) or leaves the herd (``exit``, if the frame has it); her
+    time is cut into 21-day cycles from that start, the cycle holding the conception included,
+    and only cycles that ended by ``as_of`` count — for a cow that left without conceiving,
+    only those that ended by her exit (she was eligible for the whole cycle). A conception
+    before the waiting period ended gives no cycle.
     """
     rows = []
     for r in lactations.itertuples():
         start = r.calving + pd.Timedelta(days=vwp_days)
         conceived = not pd.isna(r.conception)
+        exit_day = getattr(r, "exit", pd.NaT)
+        until = as_of if conceived or pd.isna(exit_day) else min(as_of, exit_day)
         k = start
-        while (k <= r.conception if conceived else k < as_of) and (
-                k + pd.Timedelta(days=CYCLE_DAYS) <= as_of):
+        while (k <= r.conception if conceived else k < until) and (
+                k + pd.Timedelta(days=CYCLE_DAYS) <= until):
             stop = k + pd.Timedelta(days=CYCLE_DAYS)
             rows.append((r.cow, r.herd, k, conceived and k <= r.conception < stop))
             k = stop
@@ -227,7 +241,7 @@ def herd_kpis_from(frames: ReproFrames, *, start: date | None = None, end: date 
     if outcomes is None:
         outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
     svc = service_kpis(_in(outcomes, "date", t0, t1))
-    lact = conceptions_after_calvings(outcomes, frames.calvings)
+    lact = conceptions_after_calvings(outcomes, frames.calvings, frames.exits)
     cycles = _in(pregnancy_cycles(lact, as_of=now, vwp_days=vwp_days), "cycle_start", t0, t1)
     opened = _in(lact.dropna(subset=["conception"]), "conception", t0, t1)
     intervals = _in(lact.dropna(subset=["next_calving"]), "next_calving", t0, t1)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from reprotech_core.reproduction.kpis import (
     CALVING_COLUMNS,
     DIAGNOSIS_COLUMNS,
+    EXIT_COLUMNS,
     FLUSH_COLUMNS,
     IVF_COLUMNS,
     SERVICE_COLUMNS,
@@ -59,9 +60,12 @@ _SQL = {
           LEFT JOIN core.animals s ON s.id = v.sire_id
           LEFT JOIN core.herds h ON h.id = d.herd_id
          WHERE v.customer_id = :c""",
+    "exits": """
+        SELECT animal_id, exit_date FROM core.animal_exits WHERE customer_id = :c""",
 }
 _COLUMNS = {"services": SERVICE_COLUMNS, "diagnoses": DIAGNOSIS_COLUMNS,
-            "calvings": CALVING_COLUMNS, "flushes": FLUSH_COLUMNS, "ivf": IVF_COLUMNS}
+            "calvings": CALVING_COLUMNS, "flushes": FLUSH_COLUMNS, "ivf": IVF_COLUMNS,
+            "exits": EXIT_COLUMNS}
 
 
 def load_frames(session: Session, customer_id: int) -> ReproFrames:

@@ -71,6 +71,17 @@ class CalvingEntry:
 
 
 @dataclass(frozen=True)
+class ExitEntry:
+    """An animal left the herd: ``reason`` sold, slaughter or died; ``cause`` is free text
+    (infertility, mastitis, lameness, age, …)."""
+
+    animal: str
+    exit_date: date
+    reason: str
+    cause: str | None = None
+
+
+@dataclass(frozen=True)
 class TransferEntry:
     recipient: str
     embryo: str

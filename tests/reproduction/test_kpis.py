@@ -16,6 +16,7 @@ import pytest
 from reprotech_core.reproduction.kpis import (
     CALVING_COLUMNS,
     DIAGNOSIS_COLUMNS,
+    EXIT_COLUMNS,
     FLUSH_COLUMNS,
     IVF_COLUMNS,
     SERVICE_COLUMNS,
@@ -75,6 +76,29 @@ def test_herd_kpis(herd):
     assert (k.flushes, k.embryos_per_flush, k.transferable_embryos_per_flush) == (2, 7.0, 4.0)
     assert (k.ivf_sessions, k.blastocyst_rate) == (2, pytest.approx(9 / 30))
     assert (k.transfers, k.pregnancies_per_transfer) == (1, 1.0)
+
+
+def test_a_cow_that_left_is_no_longer_eligible(herd):
+    """B never conceives after her loss; without an exit her cycles run on to as_of."""
+    open_to_as_of = herd_kpis_from(herd, as_of=date(2022, 9, 1))
+    # B: cycles from 03-01 … (conceived 04-12: 3 cycles), then served again 07-05 without news
+    # — her lactation's conception is 04-12 (the lost one); only that counts. Leaving before
+    # the end changes nothing for a conceived cow, but cuts an open cow's time:
+    assert (open_to_as_of.eligible_cycles, open_to_as_of.pregnancy_rate_21d) == (5, 0.4)
+    lone = ReproFrames(
+        frame([("D", "2022-03-01", "ai", "S1", "T1", "H1")], SERVICE_COLUMNS),
+        frame([("D", "2022-04-05", "open")], DIAGNOSIS_COLUMNS),
+        frame([("D", "2022-01-01", "H1")], CALVING_COLUMNS),
+        frame(None, FLUSH_COLUMNS), frame(None, IVF_COLUMNS))
+    # eligible from 02-20: cycles 02-20, 03-13, 04-03, 04-24 … to 08-31 (as_of 09-01): 9 cycles
+    assert herd_kpis_from(lone, as_of=date(2022, 9, 1)).eligible_cycles == 9
+    left = ReproFrames(lone.services, lone.diagnoses, lone.calvings, lone.flushes, lone.ivf,
+                       frame([("D", "2022-05-10")], EXIT_COLUMNS))
+    # sold 05-10: only the cycles that ended by then (02-20, 03-13, 04-03 … ends 04-24) count
+    k = herd_kpis_from(left, as_of=date(2022, 9, 1))
+    assert (k.eligible_cycles, k.pregnancy_rate_21d) == (3, 0.0)
+    assert kpi_breakdown_from(left, "herd", as_of=date(2022, 9, 1)).set_index("herd").loc[
+        "H1", "eligible_cycles"] == 3
 
 
 def test_period_selects_records_by_their_own_dates(herd):
