@@ -114,7 +114,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
                 ("technician", pn.widgets.TextInput(label="Technician (optional)")),
             ])),
-            ("Semen receipt", self._inventory_form("semen_receipt", forms.receive_semen, [
+            ("Semen receipt", self._record_form("semen_receipt", forms.receive_semen, [
                 ("herd", self._herd_picker("Herd")),
                 ("bull", pn.widgets.TextInput(label="Bull (official ID, own or catalogue)")),
                 ("lot", pn.widgets.TextInput(label="Lot code")),
@@ -124,7 +124,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("date", pn.widgets.DatePicker(label="Received on", value=date.today())),
                 ("supplier", pn.widgets.TextInput(label="Supplier (optional)")),
             ])),
-            ("Embryo receipt", self._inventory_form("embryo_receipt", forms.receive_embryo, [
+            ("Embryo receipt", self._record_form("embryo_receipt", forms.receive_embryo, [
                 ("code", pn.widgets.TextInput(label="Embryo code")),
                 ("sire", pn.widgets.TextInput(label="Sire (official ID, own or catalogue)")),
                 ("donor", pn.widgets.TextInput(label="Donor (official ID, optional)")),
@@ -137,7 +137,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("date", pn.widgets.DatePicker(label="Received on", value=date.today())),
                 ("supplier", pn.widgets.TextInput(label="Supplier (optional)")),
             ])),
-            ("Move straws", self._inventory_form("straw_move", forms.move_straws, [
+            ("Move straws", self._record_form("straw_move", forms.move_straws, [
                 ("lot", self.lot_picker),
                 ("straws", pn.widgets.TextInput(label="Straws")),
                 ("herd", self._herd_picker("To herd")),
@@ -145,7 +145,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("canister", pn.widgets.TextInput(label="Canister")),
                 ("date", pn.widgets.DatePicker(label="Moved on", value=date.today())),
             ])),
-            ("Move an embryo", self._inventory_form("embryo_move", forms.move_embryo, [
+            ("Move an embryo", self._record_form("embryo_move", forms.move_embryo, [
                 ("embryo", self.embryo_picker),
                 ("herd", self._herd_picker("To herd")),
                 ("tank", pn.widgets.TextInput(label="Tank (frozen)")),
@@ -170,10 +170,10 @@ class RecordWork(pn.viewable.Viewer):
         else:
             def record(s: Session, code: str, values: dict) -> forms.Outcome:
                 return forms.record_event(s, code, {"event": event, **values})
-        return self._inventory_form(event, record, fields)
+        return self._record_form(event, record, fields)
 
-    def _inventory_form(self, name: str, record: Record,
-                        fields: list[tuple[str, pn.widgets.Widget]]) -> pn.Column:
+    def _record_form(self, name: str, record: Record,
+                     fields: list[tuple[str, pn.widgets.Widget]]) -> pn.Column:
         button = pn.widgets.Button(label="Record", color="primary")
         widgets = dict(fields)
         button.on_click(lambda _: self.submit(record, widgets))
@@ -219,9 +219,9 @@ class RecordWork(pn.viewable.Viewer):
         with self.ctx.session() as s:
             stock = forms.inventory(s, self.farm.value)
         for picker in self._herd_pickers:
-            picker.options = stock.herds
-        self.lot_picker.options = stock.lot_choices()
-        self.embryo_picker.options = stock.embryo_choices()
+            _offer(picker, stock.herds)
+        _offer(self.lot_picker, stock.lot_choices())
+        _offer(self.embryo_picker, stock.embryo_choices())
         self.semen_stock.value = stock.semen
         self.embryo_stock.value = stock.embryos
 
@@ -260,6 +260,7 @@ class RecordWork(pn.viewable.Viewer):
         self.report.visible = bool(len(errors))
         imported = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.imported.items())
         if report.written:
+            self.refresh_stock()  # inseminations naming a lot and transfers use stock
             self._show("success" if report.ok else "warning",
                        f"Imported {imported or 'nothing new'} from {report.file}; "
                        f"{report.present} row(s) were already recorded"
@@ -282,6 +283,14 @@ class RecordWork(pn.viewable.Viewer):
             pn.pane.Markdown("## Record work\nBreeding events for the customers you work for. "
                              "Every record is checked against the herd book and audited."),
             self.farm, self._tabs, self.result, sizing_mode="stretch_width")
+
+
+def _offer(picker: pn.widgets.Select, options: list | dict) -> None:
+    """New options for a picker, keeping its choice if still offered, else the first one."""
+    values = list(options.values()) if isinstance(options, dict) else list(options)
+    keep = picker.value in values
+    picker.options = options
+    picker.value = picker.value if keep else (values[0] if values else None)
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:

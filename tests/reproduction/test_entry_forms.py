@@ -374,6 +374,17 @@ def page_as(db, pg_settings, identity) -> RecordWork:
     return RecordWork(PageContext(database=db, identity=identity, settings=pg_settings))
 
 
+def form_named(page: RecordWork, name: str):
+    """A form of the page (its column) and its widgets by label."""
+    form = next(tab for tab in page._tabs if tab.name == name)
+    return form, {w.label: w for w in form.objects if hasattr(w, "value")}
+
+
+def fill(widgets, values: dict[str, object]) -> None:
+    for label, value in values.items():
+        widgets[label].value = value
+
+
 def test_the_page_records_through_its_form_and_shows_refusals(db, system, pg_settings, farm, vet):
     page = page_as(db, pg_settings, vet)
     assert page.farm.value == farm.code and list(page.farm.options.values()) == [farm.code]
@@ -390,6 +401,64 @@ def test_the_page_records_through_its_form_and_shows_refusals(db, system, pg_set
     assert page.result.alert_type == "danger" and "Not recorded" in page.result.object
     assert farm.own_bull in page.result.object
     assert services(db, system, farm) == 1
+
+    # Semen received into the first herd shows in the stock and in the lot picker
+    receipt, widgets = form_named(page, "semen_receipt")
+    assert widgets["Herd"].options == list(farm.herds)
+    fill(widgets, {"Bull (official ID, own or catalogue)": farm.ref_bull, "Lot code": "L-7",
+                   "Tank": "T1", "Canister": "C1", "Straws": "12", "Received on": DAY})
+    receipt.objects[-1].clicks += 1
+    assert page.result.alert_type == "success" and "12 straw(s)" in page.result.object, page.result.object
+    assert page.semen_stock.value[["herd", "lot", "straws"]].values.tolist() == [
+        [farm.herds[0], "L-7", 12]]
+    # … and 5 of them move to the second herd through the lot picker
+    move, widgets = form_named(page, "straw_move")
+    assert len(widgets["Lot in stock"].options) == 1
+    assert widgets["Lot in stock"].value == page.semen_stock.value["lot_id"][0]
+    fill(widgets, {"Straws": "5", "To herd": farm.herds[1], "Tank": "T2", "Canister": "C4",
+                   "Moved on": DAY})
+    move.objects[-1].clicks += 1
+    assert page.result.alert_type == "success" and "5 straw(s) moved" in page.result.object
+    assert sorted(page.semen_stock.value[["herd", "straws"]].values.tolist()) == [
+        [farm.herds[0], 7], [farm.herds[1], 5]]
+    assert len(widgets["Lot in stock"].options) == 2
+    # more straws than the lot holds: refused by its rule, nothing moved
+    widgets["Lot in stock"].value = page.semen_stock.value["lot_id"][0]
+    fill(widgets, {"Straws": "50"})
+    move.objects[-1].clicks += 1
+    assert page.result.alert_type == "danger" and "inventory.out_of_stock" in page.result.object
+    assert stock_rows(db, system, farm)[0] == {(farm.herds[0], "L-7", "T1", "C1", 7),
+                                               (farm.herds[1], "L-7", "T2", "C4", 5)}
+
+
+def test_the_page_receives_and_moves_an_embryo_and_follows_the_customer(
+        db, system, pg_settings, reference_bull, farm, vet):
+    other = make_farm(db, system, reference_bull)
+    with db.session(system) as s:
+        accounts.assign(s, vet.username, other.code)
+        forms.receive_semen(s, other.code, semen_fields(other))
+    page = page_as(db, pg_settings, vet)
+    page.farm.value = farm.code
+    receipt, widgets = form_named(page, "embryo_receipt")
+    fill(widgets, {"Embryo code": "BANK-9", "Sire (official ID, own or catalogue)": farm.ref_bull,
+                   "Grade as stage/quality (IETS), e.g. 7/1": "6/2",
+                   "Produced on": date(2023, 6, 1), "Herd": farm.herds[0],
+                   "Tank (frozen)": "T1", "Canister (frozen)": "C1", "Received on": DAY})
+    receipt.objects[-1].clicks += 1
+    assert page.result.alert_type == "success" and "BANK-9 is in stock" in page.result.object
+    assert page.embryo_stock.value[["code", "grade", "herd"]].values.tolist() == [
+        ["BANK-9", "6/2", farm.herds[0]]]
+    move, widgets = form_named(page, "embryo_move")
+    assert list(widgets["Embryo in stock"].options.values()) == ["BANK-9"]
+    fill(widgets, {"To herd": farm.herds[1], "Moved on": DAY})
+    move.objects[-1].clicks += 1
+    assert page.result.alert_type == "success" and "now in" in page.result.object, page.result.object
+    assert page.embryo_stock.value["herd"].tolist() == [farm.herds[1]]
+    # the other customer: its herds and stock replace the first one's in pickers and tables
+    page.farm.value = other.code
+    assert form_named(page, "straw_move")[1]["To herd"].options == list(other.herds)
+    assert page.semen_stock.value["herd"].tolist() == [other.herds[0]]
+    assert page.embryo_stock.value.empty and not widgets["Embryo in stock"].options
 
 
 def test_the_page_imports_an_uploaded_file(db, system, pg_settings, farm, vet):
