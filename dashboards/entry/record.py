@@ -1,14 +1,18 @@
-"""The "Record work" page: one breeding event by form, or a CSV/Excel file of them.
+"""The "Record work" page: one breeding event by form, a CSV/Excel file of them, semen and
+embryo receipts and moves between herds, and the customer's stock.
 
 A thin view over ``reprotech_core.reproduction.forms``: the callbacks collect widget values,
 call one function inside the signed-in user's transaction, and show its outcome or every
 problem it names. The customer list is what row security lets the user see, and the chosen
-customer is looked up again under row security when the record is written.
+customer is looked up again under row security when the record is written. The herd and stock
+pickers and the stock tables are reloaded when the customer changes and after each record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import panel as pn
@@ -19,12 +23,18 @@ from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.reproduction import forms
 from reprotech_core.reproduction.records import RecordRefused
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 METHODS = ["ultrasound", "palpation", "blood", "milk"]
+PRESERVATIONS = ["frozen", "fresh"]
+Record = Callable[["Session", str, dict[str, object]], forms.Outcome]
 
 
 class RecordWork(pn.viewable.Viewer):
     """Forms for inseminations, pregnancy checks, calvings, embryo transfers, flushes and OPU/IVF
-    sessions, and an upload of a file of events."""
+    sessions, semen and embryo receipts and moves, an upload of a file of events, and the
+    stock."""
 
     status = param.String(default="")
 
@@ -40,6 +50,7 @@ class RecordWork(pn.viewable.Viewer):
                                            show_index=False, sizing_mode="stretch_width",
                                            pagination="local", page_size=20)
         self._farms = farms
+        self._stock_widgets()
         self._tabs = pn.Tabs(
             ("Insemination", self._form("insemination", [
                 ("animal", pn.widgets.TextInput(label="Cow (official ID)")),
@@ -103,29 +114,78 @@ class RecordWork(pn.viewable.Viewer):
                 ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
                 ("technician", pn.widgets.TextInput(label="Technician (optional)")),
             ])),
+            ("Semen receipt", self._record_form("semen_receipt", forms.receive_semen, [
+                ("herd", self._herd_picker("Herd")),
+                ("bull", pn.widgets.TextInput(label="Bull (official ID, own or catalogue)")),
+                ("lot", pn.widgets.TextInput(label="Lot code")),
+                ("tank", pn.widgets.TextInput(label="Tank")),
+                ("canister", pn.widgets.TextInput(label="Canister")),
+                ("straws", pn.widgets.TextInput(label="Straws")),
+                ("date", pn.widgets.DatePicker(label="Received on", value=date.today())),
+                ("supplier", pn.widgets.TextInput(label="Supplier (optional)")),
+            ])),
+            ("Embryo receipt", self._record_form("embryo_receipt", forms.receive_embryo, [
+                ("code", pn.widgets.TextInput(label="Embryo code")),
+                ("sire", pn.widgets.TextInput(label="Sire (official ID, own or catalogue)")),
+                ("donor", pn.widgets.TextInput(label="Donor (official ID, optional)")),
+                ("grade", pn.widgets.TextInput(label="Grade as stage/quality (IETS), e.g. 7/1")),
+                ("preservation", pn.widgets.Select(label="Preservation", options=PRESERVATIONS)),
+                ("produced", pn.widgets.DatePicker(label="Produced on", value=date.today())),
+                ("herd", self._herd_picker("Herd")),
+                ("tank", pn.widgets.TextInput(label="Tank (frozen)")),
+                ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
+                ("date", pn.widgets.DatePicker(label="Received on", value=date.today())),
+                ("supplier", pn.widgets.TextInput(label="Supplier (optional)")),
+            ])),
+            ("Move straws", self._record_form("straw_move", forms.move_straws, [
+                ("lot", self.lot_picker),
+                ("straws", pn.widgets.TextInput(label="Straws")),
+                ("herd", self._herd_picker("To herd")),
+                ("tank", pn.widgets.TextInput(label="Tank")),
+                ("canister", pn.widgets.TextInput(label="Canister")),
+                ("date", pn.widgets.DatePicker(label="Moved on", value=date.today())),
+            ])),
+            ("Move an embryo", self._record_form("embryo_move", forms.move_embryo, [
+                ("embryo", self.embryo_picker),
+                ("herd", self._herd_picker("To herd")),
+                ("tank", pn.widgets.TextInput(label="Tank (frozen)")),
+                ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
+                ("date", pn.widgets.DatePicker(label="Moved on", value=date.today())),
+            ])),
+            ("Stock", pn.Column(pn.pane.Markdown("**Semen in stock**"), self.semen_stock,
+                                pn.pane.Markdown("**Embryos in stock**"), self.embryo_stock,
+                                name="stock")),
             ("Upload a file", self._upload()),
             dynamic=False,
         )
+        self.farm.param.watch(lambda _: self.refresh_stock(), "value")
+        self.refresh_stock()
 
     # Forms ------------------------------------------------------------------------------------
     def _form(self, event: str, fields: list[tuple[str, pn.widgets.Widget]], *,
               production: bool = False) -> pn.Column:
+        if production:
+            def record(s: Session, code: str, values: dict) -> forms.Outcome:
+                return forms.record_production(s, code, event, values)
+        else:
+            def record(s: Session, code: str, values: dict) -> forms.Outcome:
+                return forms.record_event(s, code, {"event": event, **values})
+        return self._record_form(event, record, fields)
+
+    def _record_form(self, name: str, record: Record,
+                     fields: list[tuple[str, pn.widgets.Widget]]) -> pn.Column:
         button = pn.widgets.Button(label="Record", color="primary")
         widgets = dict(fields)
-        button.on_click(lambda _: self.submit(event, widgets, production=production))
-        return pn.Column(*widgets.values(), button, name=event)
+        button.on_click(lambda _: self.submit(record, widgets))
+        return pn.Column(*widgets.values(), button, name=name)
 
-    def submit(self, event: str, widgets: dict[str, pn.widgets.Widget], *,
-               production: bool = False) -> None:
-        """Record one event from a form's widgets and show what happened."""
+    def submit(self, record: Record, widgets: dict[str, pn.widgets.Widget]) -> None:
+        """Record one form's widgets' values and show what happened; reload the stock, which
+        a receipt, a move, an insemination naming its lot or a transfer changes."""
         fields = {k: w.value for k, w in widgets.items()}
         try:
             with self.ctx.session() as s:
-                if production:
-                    outcome = forms.record_production(s, self.farm.value or "", event, fields)
-                else:
-                    outcome = forms.record_event(s, self.farm.value or "",
-                                                 {"event": event, **fields})
+                outcome = record(s, self.farm.value or "", fields)
         except RecordRefused as refused:
             self._show("danger", "**Not recorded.**\n\n" + "\n".join(
                 f"- {p.message} (`{p.rule}`)" for p in refused.problems))
@@ -134,6 +194,36 @@ class RecordWork(pn.viewable.Viewer):
             self._show("danger", f"**Not recorded.** {exc}")
             return
         self._show("success", outcome.message)
+        self.refresh_stock()
+
+    # Stock ------------------------------------------------------------------------------------
+    def _stock_widgets(self) -> None:
+        table = {"disabled": True, "show_index": False, "sizing_mode": "stretch_width",
+                 "pagination": "local", "page_size": 10}
+        self.semen_stock = pn.widgets.Tabulator(pd.DataFrame(), hidden_columns=["lot_id"],
+                                                **table)
+        self.embryo_stock = pn.widgets.Tabulator(pd.DataFrame(), **table)
+        self.lot_picker = pn.widgets.Select(label="Lot in stock", options={})
+        self.embryo_picker = pn.widgets.Select(label="Embryo in stock", options={})
+        self._herd_pickers: list[pn.widgets.Select] = []
+
+    def _herd_picker(self, label: str) -> pn.widgets.Select:
+        picker = pn.widgets.Select(label=label, options=[])
+        self._herd_pickers.append(picker)
+        return picker
+
+    def refresh_stock(self) -> None:
+        """Reload the chosen customer's herds and stock into the pickers and tables."""
+        if not self.farm.value:
+            return
+        with self.ctx.session() as s:
+            stock = forms.inventory(s, self.farm.value)
+        for picker in self._herd_pickers:
+            _offer(picker, stock.herds)
+        _offer(self.lot_picker, stock.lot_choices())
+        _offer(self.embryo_picker, stock.embryo_choices())
+        self.semen_stock.value = stock.semen
+        self.embryo_stock.value = stock.embryos
 
     # Upload -----------------------------------------------------------------------------------
     def _upload(self) -> pn.Column:
@@ -170,6 +260,7 @@ class RecordWork(pn.viewable.Viewer):
         self.report.visible = bool(len(errors))
         imported = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.imported.items())
         if report.written:
+            self.refresh_stock()  # inseminations naming a lot and transfers use stock
             self._show("success" if report.ok else "warning",
                        f"Imported {imported or 'nothing new'} from {report.file}; "
                        f"{report.present} row(s) were already recorded"
@@ -192,6 +283,14 @@ class RecordWork(pn.viewable.Viewer):
             pn.pane.Markdown("## Record work\nBreeding events for the customers you work for. "
                              "Every record is checked against the herd book and audited."),
             self.farm, self._tabs, self.result, sizing_mode="stretch_width")
+
+
+def _offer(picker: pn.widgets.Select, options: list | dict) -> None:
+    """New options for a picker, keeping its choice if still offered, else the first one."""
+    values = list(options.values()) if isinstance(options, dict) else list(options)
+    keep = picker.value in values
+    picker.options = options
+    picker.value = picker.value if keep else (values[0] if values else None)
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:

@@ -5,7 +5,9 @@
 - ``entry``: one function per record type (``record_insemination`` …) and inventory moves
 - ``bulk_import``: CSV/Excel import, all or nothing (or the clean rows on request), idempotent
 - ``kpis``: the KPI definitions as pure functions over DataFrames
-- ``queries``: ``herd_kpis`` and ``kpi_breakdown`` for a customer, from the database
+- ``queries``: ``herd_kpis``, ``kpi_breakdown`` and the semen/embryo stock of a customer, from
+  the database
+- ``forms``: what the "Record work" page calls (events, uploads, receipts, moves, stock)
 
 See docs/reproduction.md.
 """

@@ -1,10 +1,12 @@
-"""What the data-entry forms of vets and technicians call: one event, or one uploaded file.
+"""What the data-entry forms of vets and technicians call: one event, one uploaded file, or a
+semen/embryo receipt or move, and the stock those forms pick from.
 
 A form hands over the same fields as a bulk-import row (``bulk_import.COLUMNS``), so a record
 entered by hand and a row of a file are parsed and judged by the same code
-(``bulk_import.parse_row`` and the herd book), and a refusal reads the same in both. The
-customer is looked up under row security: a vet or technician can only pick a customer they are
-assigned to, whatever the form sends.
+(``bulk_import.parse_row`` and the herd book), and a refusal reads the same in both. Inventory
+forms hand over their fields to the inventory functions of :mod:`~.entry`, which judge them by
+the same rules as a notebook or the CLI. The customer is looked up under row security: a vet or
+technician can only pick a customer they are assigned to, whatever the form sends.
 """
 
 from __future__ import annotations
@@ -12,21 +14,25 @@ from __future__ import annotations
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data_models.tenancy import Customer
+from data_models.reproduction import Embryo
+from data_models.tenancy import Customer, Herd
 from reprotech_core.errors import NotFound, RuleViolation
-from reprotech_core.reproduction import bulk_import, entry
+from reprotech_core.reproduction import bulk_import, entry, queries
 from reprotech_core.reproduction.records import (
     EmbryoGrade,
+    EmbryoReceipt,
     FlushEntry,
     IvfEntry,
     Problem,
     RecordRefused,
+    SemenReceipt,
 )
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
@@ -38,14 +44,16 @@ class Outcome:
     """What happened to one entered event."""
 
     event: str
-    record_id: int | None  # None: the identical record was already stored
+    record_id: int | None  # None: the identical record was already stored (or nothing to do)
+    note: str = ""  # what the record changed, or why nothing changed
 
     @property
     def message(self) -> str:
         name = self.event.replace("_", " ")
         if self.record_id is None:
-            return f"This {name} was already recorded; nothing changed."
-        return f"The {name} is recorded (record {self.record_id})."
+            return self.note or f"This {name} was already recorded; nothing changed."
+        head = f"The {name} is recorded (record {self.record_id})."
+        return f"{head} {self.note}" if self.note else head
 
 
 def farms_for_entry(session: Session) -> list[tuple[str, str]]:
@@ -78,15 +86,15 @@ def record_event(session: Session, customer_code: str, fields: dict[str, object]
     return Outcome(event, entry.record(session, farm, parsed, today=today))
 
 
-def parse_grades(text: str) -> list[EmbryoGrade]:
+def parse_grades(text: str, column: str = "embryos") -> list[EmbryoGrade]:
     """Embryo grades as typed on a form: ``stage/quality`` pairs separated by commas or spaces
     (``"7/1, 7/2 5/3"``); the herd book judges the ranges (IETS stage 1-9, quality 1-4)."""
     grades = []
     for token in text.replace(",", " ").split():
         stage, sep, quality = token.partition("/")
         if not sep or not stage.isdigit() or not quality.isdigit():
-            raise RecordRefused([Problem("entry.value", "embryos",
-                                         f"embryos: {token!r} is not stage/quality, e.g. 7/1")])
+            raise RecordRefused([Problem("entry.value", column,
+                                         f"{column}: {token!r} is not stage/quality, e.g. 7/1")])
         grades.append(EmbryoGrade(int(stage), int(quality)))
     return grades
 
@@ -103,6 +111,27 @@ def _required(fields: dict[str, object], *names: str) -> None:
     missing = [n for n in names if not str(fields.get(n) or "").strip()]
     if missing:
         raise RecordRefused([Problem("entry.value", n, f"{n}: is needed") for n in missing])
+
+
+def _text(fields: dict[str, object], name: str) -> str | None:
+    return str(fields.get(name) or "").strip() or None
+
+
+def _day(fields: dict[str, object], name: str = "date") -> date:
+    """A date picker's value, or a date typed as YYYY-MM-DD."""
+    value = fields.get(name)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    typed = str(value or "").strip()
+    try:
+        if len(typed) != 10:
+            raise ValueError(typed)
+        return date.fromisoformat(typed)
+    except ValueError:
+        raise RecordRefused([Problem("entry.value", name,
+                                     f"{name}: {typed!r} is not a date as YYYY-MM-DD")]) from None
 
 
 def record_production(session: Session, customer_code: str, kind: str,
@@ -163,3 +192,99 @@ def import_upload(session: Session, customer_code: str, filename: str, content: 
             # openpyxl and csv raise these on a file that is not what its name says
             raise RuleViolation("import.unreadable",
                                 f"{filename}: not a readable {suffix} file ({exc})") from None
+
+
+# -- semen and embryo inventory ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Inventory:
+    """What the inventory forms of one customer pick from: herd codes and the stock."""
+
+    herds: list[str]
+    semen: pd.DataFrame  # queries.SEMEN_STOCK_COLUMNS
+    embryos: pd.DataFrame  # queries.EMBRYO_STOCK_COLUMNS
+
+    def lot_choices(self) -> dict[str, int]:
+        """Lots in stock as a picker shows them (``label -> lot id``)."""
+        return {f"{r.bull} lot {r.lot} · {r.herd} {r.tank}/{r.canister} · {r.straws} straw(s)":
+                int(r.lot_id) for r in self.semen.itertuples()}
+
+    def embryo_choices(self) -> dict[str, str]:
+        return {f"{r.code} ({r.grade}, {r.preservation}) · {r.herd}"
+                f"{f' {r.tank}/{r.canister}' if r.tank else ''}": r.code
+                for r in self.embryos.itertuples()}
+
+
+def inventory(session: Session, customer_code: str) -> Inventory:
+    """The customer's herds and its semen and embryo stock, read under row security."""
+    farm = customer(session, customer_code)
+    herds = session.scalars(select(Herd.code).where(Herd.customer_id == farm.id)
+                            .order_by(Herd.code)).all()
+    return Inventory(list(herds), queries.semen_stock(session, farm.id),
+                     queries.embryo_stock(session, farm.id))
+
+
+def receive_semen(session: Session, customer_code: str, fields: dict[str, object], *,
+                  today: date | None = None) -> Outcome:
+    """Straws of a bull's lot received into a herd's tank and canister (``entry.receive_semen``:
+    a lot already in that place is topped up, so entering a receipt twice counts it twice)."""
+    farm = customer(session, customer_code)
+    _required(fields, "herd", "bull", "lot", "tank", "canister", "straws", "date")
+    receipt = SemenReceipt(herd=_text(fields, "herd"), bull=_text(fields, "bull"),
+                           lot_code=_text(fields, "lot"), tank=_text(fields, "tank"),
+                           canister=_text(fields, "canister"), straws=_count(fields, "straws"),
+                           received_on=_day(fields), supplier=_text(fields, "supplier"))
+    lot_id = entry.receive_semen(session, farm, receipt, today=today)
+    return Outcome("semen_receipt", lot_id,
+                   f"{receipt.straws} straw(s) of {receipt.bull} lot {receipt.lot_code} into "
+                   f"{receipt.herd}, tank {receipt.tank}, canister {receipt.canister}.")
+
+
+def receive_embryo(session: Session, customer_code: str, fields: dict[str, object], *,
+                   today: date | None = None) -> Outcome:
+    """An embryo bought in (``entry.receive_embryos``): its code, sire, donor if known, IETS
+    grade as ``stage/quality``, production and receipt dates; a code already in the inventory
+    is refused (``embryo.duplicate``)."""
+    farm = customer(session, customer_code)
+    _required(fields, "code", "sire", "grade", "herd", "produced", "date")
+    grades = parse_grades(str(fields["grade"]), "grade")
+    if len(grades) != 1:
+        raise RecordRefused([Problem("entry.value", "grade",
+                                     f"grade: {fields['grade']!r} is not one stage/quality, "
+                                     "e.g. 7/1")])
+    receipt = EmbryoReceipt(herd=_text(fields, "herd"), code=_text(fields, "code"),
+                            sire=_text(fields, "sire"), stage=grades[0].stage,
+                            quality=grades[0].quality, produced_on=_day(fields, "produced"),
+                            received_on=_day(fields), donor=_text(fields, "donor"),
+                            preservation=_text(fields, "preservation") or "frozen",
+                            tank=_text(fields, "tank"), canister=_text(fields, "canister"),
+                            supplier=_text(fields, "supplier"))
+    [embryo_id] = entry.receive_embryos(session, farm, [receipt], today=today)
+    return Outcome("embryo_receipt", embryo_id,
+                   f"Embryo {receipt.code} is in stock in {receipt.herd}.")
+
+
+def move_straws(session: Session, customer_code: str, fields: dict[str, object]) -> Outcome:
+    """Straws of a lot in stock (``lot``: its id, from :meth:`Inventory.lot_choices`) moved to
+    a herd's tank and canister (``entry.move_straws``); a lot of another customer is unknown."""
+    farm = customer(session, customer_code)
+    _required(fields, "lot", "straws", "herd", "tank", "canister", "date")
+    lot_id, straws = _count(fields, "lot"), _count(fields, "straws")
+    to = {"to_herd": _text(fields, "herd"), "tank": _text(fields, "tank"),
+          "canister": _text(fields, "canister")}
+    target = entry.move_straws(session, farm, lot_id, straws=straws, moved_on=_day(fields), **to)
+    place = f"{to['to_herd']}, tank {to['tank']}, canister {to['canister']}"
+    if target == lot_id:
+        return Outcome("straw_move", None, f"The lot is already in {place}; nothing moved.")
+    return Outcome("straw_move", target, f"{straws} straw(s) moved to {place}.")
+
+
+def move_embryo(session: Session, customer_code: str, fields: dict[str, object]) -> Outcome:
+    """An embryo in stock moved to a herd's tank and canister (``entry.move_embryo``)."""
+    farm = customer(session, customer_code)
+    _required(fields, "embryo", "herd", "date")
+    code, herd = _text(fields, "embryo"), _text(fields, "herd")
+    entry.move_embryo(session, farm, code, to_herd=herd, tank=_text(fields, "tank"),
+                      canister=_text(fields, "canister"), moved_on=_day(fields))
+    embryo_id = session.scalar(select(Embryo.id).where(Embryo.customer_id == farm.id,
+                                                       Embryo.code == code))
+    return Outcome("embryo_move", embryo_id, f"Embryo {code} is now in {herd}.")

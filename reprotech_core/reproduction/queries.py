@@ -1,4 +1,5 @@
-"""KPIs of a customer's herds from the database, for dashboards, notebooks and the CLI.
+"""KPIs and semen/embryo stock of a customer's herds from the database, for dashboards,
+notebooks and the CLI.
 
 The records are read through the reader's row security (``core.reproduction_services`` is a
 ``security_invoker`` view), then the pure functions of :mod:`~reprotech_core.reproduction.kpis`
@@ -85,3 +86,38 @@ def kpi_breakdown(session: Session, customer_id: int, by: str, *, start: date | 
     """KPIs per ``herd``, ``month``, ``sire`` or ``technician`` (see ``kpi_breakdown_from``)."""
     return kpi_breakdown_from(load_frames(session, customer_id), by, start=start, end=end,
                               as_of=as_of)
+
+
+# -- stock -------------------------------------------------------------------------------------
+SEMEN_STOCK_COLUMNS = ["lot_id", "herd", "bull", "lot", "tank", "canister", "straws"]
+EMBRYO_STOCK_COLUMNS = ["code", "grade", "preservation", "sire", "herd", "tank", "canister"]
+
+# Outer joins: a lot or embryo whose bull or sire the reader cannot see is still listed.
+_SEMEN_STOCK = """
+    SELECT l.id, h.code, b.official_id, l.lot_code, l.tank, l.canister, l.straws_in_stock
+      FROM core.semen_lots l
+      JOIN core.herds h ON h.id = l.herd_id
+      LEFT JOIN core.animals b ON b.id = l.bull_id
+     WHERE l.customer_id = :c AND l.straws_in_stock > 0
+     ORDER BY h.code, b.official_id, l.lot_code, l.tank, l.canister"""
+_EMBRYO_STOCK = """
+    SELECT e.code, e.stage || '/' || e.quality, e.preservation, s.official_id, h.code, e.tank,
+           e.canister
+      FROM core.embryos e
+      JOIN core.herds h ON h.id = e.herd_id
+      LEFT JOIN core.animals s ON s.id = e.sire_id
+     WHERE e.customer_id = :c AND e.status = 'in_stock'
+     ORDER BY h.code, e.code"""
+
+
+def semen_stock(session: Session, customer_id: int) -> pd.DataFrame:
+    """The customer's semen lots with straws in stock, one row per herd, bull, lot, tank and
+    canister (``lot_id`` is what ``entry.move_straws`` takes)."""
+    rows = session.execute(text(_SEMEN_STOCK), {"c": customer_id}).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=SEMEN_STOCK_COLUMNS)
+
+
+def embryo_stock(session: Session, customer_id: int) -> pd.DataFrame:
+    """The customer's embryos in stock; ``grade`` is IETS ``stage/quality``."""
+    rows = session.execute(text(_EMBRYO_STOCK), {"c": customer_id}).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=EMBRYO_STOCK_COLUMNS)
