@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ from reprotech_core.genomics.simulate import SimulatedHerd, simulate_herd
 from reprotech_core.reproduction import entry as repro
 from reprotech_core.reproduction.book import HerdBook
 from reprotech_core.reproduction.records import (
+    CalvingEntry,
     DiagnosisEntry,
     EmbryoGrade,
     FlushEntry,
@@ -236,23 +238,34 @@ class FarmHistory:
 
 
 def write_history(session: Session, customer: Customer, *, seed: int, today: date,
-                  reserve: tuple[date, int] | None = None) -> FarmHistory:
+                  reserve: tuple[date, int] | None = None, strict: bool = True) -> FarmHistory:
     """Simulate a farm's breeding history over its registered animals and record it through
-    the herd book, every rule checked (a refusal is a bug in the simulator, raised as such)."""
+    the herd book, every rule checked: a refusal is a bug in the simulator, raised as such
+    (``strict=False`` leaves refused records out, for test herds that are not real herds).
+
+    The history is written a year at a time: a calf registered by a calving gets an id when its
+    year is written, and its own records (bred at 13 months or later) are judged against it."""
     animals, bulls = _farm_animals(session, customer)
     history = simulate_history(animals, bulls, seed=seed, today=today, reserve=reserve)
     if history.receipts:
         repro.receive_semen_many(session, customer, history.receipts, today=today)
-    book = HerdBook.load(session, customer, animals=[*animals["official_id"], *bulls],
-                         today=today)
-    accepted = []
-    for e in sorted(history.events, key=_event_order):
-        verdict = repro.check(book, e)
-        if verdict.problems:
-            raise RecordRefused(verdict.problems)
-        book.apply(e, verdict)
-        accepted.append((e, verdict))
-    repro.write_accepted(session, customer, book, accepted)
+    names = [*animals["official_id"], *bulls]
+    events = sorted(history.events, key=_event_order)
+    for _, year in groupby(events, key=lambda e: _event_order(e)[0].year):
+        year = list(year)
+        calves = [e.calf for e in year if isinstance(e, CalvingEntry) and e.calf]
+        book = HerdBook.load(session, customer, animals=names + calves, today=today)
+        accepted = []
+        for e in year:
+            verdict = repro.check(book, e)
+            if verdict.problems:
+                if strict:
+                    raise RecordRefused(verdict.problems)
+                continue
+            book.apply(e, verdict)
+            accepted.append((e, verdict))
+        repro.write_accepted(session, customer, book, accepted)
+        names += calves
     return FarmHistory(animals, bulls, history.reserved)
 
 

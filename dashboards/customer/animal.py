@@ -32,6 +32,8 @@ def identity(a: AnimalPage) -> pn.viewable.Viewable:
     facts = [("Official ID", a.official_id), ("Name", a.name or "—"), ("Sex", sex),
              ("Breed", a.breed), ("Born", a.birth_date or "not recorded"),
              ("Herd", a.herd or ("AI catalogue" if a.reference else "—")),
+             ("Status", "in the herd" if a.left is None else
+              f"left {a.left[0]}: {a.left[1]}" + (f" ({a.left[2]})" if a.left[2] else "")),
              ("Recorded progeny", a.progeny)]
     rows = "\n".join(f"| {k} | {_esc(v)} |" for k, v in facts)
     return pn.pane.Markdown(f"#### Identity\n| | |\n|---|---|\n{rows}", css_classes=["rt-identity"])

@@ -19,11 +19,12 @@ from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.portal.exports import csv_bytes, excel_bytes
 from reprotech_core.portal.herd import TRAIT_LABELS
 
-COLUMNS = ["id", "official_id", "name", "sex", "birth_date", "herd", "sire", "dam",
+COLUMNS = ["id", "official_id", "name", "sex", "birth_date", "herd", "status", "left_on",
+           "sire", "dam",
            "genotype_qc", "parentage", "selection_index",
            *[c for t in TRAITS for c in (t, f"{t}_rel")], "f_genomic", "f_pedigree"]
 TITLES = {"official_id": "Animal", "name": "Name", "sex": "Sex", "birth_date": "Born",
-          "herd": "Herd", "sire": "Sire", "dam": "Dam", "genotype_qc": "Genotype QC",
+          "herd": "Herd", "status": "Status", "left_on": "Left", "sire": "Sire", "dam": "Dam", "genotype_qc": "Genotype QC",
           "parentage": "Parentage", "selection_index": "Index", "f_genomic": "F genomic",
           "f_pedigree": "F pedigree",
           **{t: label for t, label in TRAIT_LABELS.items()},
@@ -66,6 +67,8 @@ def animals_table(frame: pd.DataFrame, h: common.Herd) -> pn.widgets.Tabulator:
             "official_id": {"type": "input", "func": "like", "placeholder": "ID"},
             "sex": {"type": "list", "values": ["", "F", "M"], "func": "="},
             "herd": {"type": "input", "func": "like", "placeholder": "herd"},
+            "status": {"type": "list", "func": "=",
+                       "values": ["", "in herd", "sold", "slaughter", "died"]},
             "genotype_qc": {"type": "list", "func": "=",
                             "values": ["", "pass", "review", "fail", "not genotyped"]},
             "parentage": {"type": "list", "func": "=",
@@ -102,7 +105,9 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         pn.widgets.FileDownload(callback=lambda: io.BytesIO(excel_bytes(on_screen())),
                                 filename="animals.xlsx", label="Excel of this view",
                                 button_type="light"))
-    count = pn.pane.Markdown(f"{len(frame):,} animals · index weights: " + ", ".join(
+    present = int((frame["status"] == "in herd").sum())
+    count = pn.pane.Markdown(f"{len(frame):,} animals ({present:,} in the herd) · index weights: "
+                             + ", ".join(
         f"{TRAIT_LABELS[t]} {w:g}" for t, w in common.weights(ctx).items()))
     layout.extend([pn.Row(box, downloads), count, grid])
     return layout

@@ -29,7 +29,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         layout.append(common.notice(common.NO_HERD))
         return layout
     w = common.weights(ctx)
-    cows = rankings.ranked(table, w, sex="F")
+    cows = rankings.ranked(table, w, sex="F", in_herd=True)
     with ctx.session() as s:
         bulls = mating.candidate_bulls(s, h.customer.id, w)
     if cows.empty or bulls.empty:

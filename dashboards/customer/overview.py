@@ -36,7 +36,8 @@ def card(label: str, value: str, note: str = "") -> pn.viewable.Viewable:
 def figures(summary: herd.HerdSummary) -> pn.viewable.Viewable:
     share = common.fmt(summary.genotyped_share, percent=True)
     return pn.FlexBox(
-        card("Animals", f"{summary.animals:,}", f"{summary.females:,} F · {summary.males:,} M"),
+        card("In the herd", f"{summary.in_herd:,}",
+             f"{summary.females:,} F · {summary.males:,} M · {summary.animals:,} recorded"),
         card("Genotyped", share, f"{summary.genotyped:,} animals"),
         card("Genotype QC", f"{summary.qc_pass:,} pass",
              f"{summary.qc_review:,} review · {summary.qc_fail:,} failed"),

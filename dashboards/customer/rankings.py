@@ -47,6 +47,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
                                        step=0.01, width=170) for t in TRAITS}
     sex = pn.widgets.RadioButtonGroup(options={"All": "", "Cows": "F", "Bulls": "M"}, value="",
                                       button_type="light")
+    present = pn.widgets.Checkbox(name="In the herd only", value=True)
     reset = pn.widgets.Button(name="Reset to Reprotech's weights", button_type="light")
     status = pn.pane.Markdown("")
     prefix = common.link("animal", h) + "&animal="
@@ -67,17 +68,17 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     def rerank(*_events) -> None:
         w = current_weights()
         try:
-            ranked = rankings.ranked(table, w, sex=sex.value or None)
+            ranked = rankings.ranked(table, w, sex=sex.value or None, in_herd=present.value)
         except ValueError as exc:
             status.object = f"**{exc}**"
             return
         grid.value = shown(ranked)
-        left = rankings.unranked(table, w)
+        left = rankings.unranked(table, w, in_herd=present.value)
         status.object = (f"{len(ranked):,} animals ranked"
                          + (f"; {left:,} without a GEBV for every weighted trait are left out"
                             if left else "") + ".")
 
-    for w in (*inputs.values(), sex):
+    for w in (*inputs.values(), sex, present):
         w.param.watch(rerank, "value")
 
     def restore(_event) -> None:
@@ -93,7 +94,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     layout.extend([
         pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values per "
                          "trait unit; a negative weight prefers lower values."),
-        pn.Row(*inputs.values()), pn.Row(sex, reset, download), status, grid,
+        pn.Row(*inputs.values()), pn.Row(sex, present, reset, download), status, grid,
         common.deferred(ctx, lambda: trend_and_distribution(ctx, h, table)),
     ])
     return layout

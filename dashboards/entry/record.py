@@ -32,9 +32,9 @@ Record = Callable[["Session", str, dict[str, object]], forms.Outcome]
 
 
 class RecordWork(pn.viewable.Viewer):
-    """Forms for inseminations, pregnancy checks, calvings, embryo transfers, flushes and OPU/IVF
-    sessions, semen and embryo receipts and moves, an upload of a file of events, and the
-    stock."""
+    """Forms for inseminations, pregnancy checks, calvings, exits from the herd, embryo
+    transfers, flushes and OPU/IVF sessions, semen and embryo receipts and moves, an upload of a
+    file of events, and the stock."""
 
     status = param.String(default="")
 
@@ -78,6 +78,14 @@ class RecordWork(pn.viewable.Viewer):
                 ("calf_number", pn.widgets.Select(label="Calf number", options=["1", "2", "3"])),
                 ("stillborn", pn.widgets.Select(label="Stillborn", options=["no", "yes"])),
                 ("sire", pn.widgets.TextInput(label="Sire (optional, checked)")),
+            ])),
+            ("Left the herd", self._form("exit", [
+                ("animal", pn.widgets.TextInput(label="Animal (official ID)")),
+                ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
+                ("reason", pn.widgets.Select(label="Reason",
+                                             options=["slaughter", "sold", "died"])),
+                ("cause", pn.widgets.TextInput(
+                    label="Cause (optional: infertility, mastitis, lameness, …)")),
             ])),
             ("Embryo transfer", self._form("embryo_transfer", [
                 ("animal", pn.widgets.TextInput(label="Recipient (official ID)")),

@@ -45,6 +45,7 @@ class AnimalPage:
     birth_date: date | None
     herd: str | None
     reference: bool  # a bull of the shared AI-sire catalogue
+    left: tuple[date, str, str | None] | None = None  # exit day, reason, cause
     pedigree: dict[str, Ancestor] = field(default_factory=dict)
     genotype: dict | None = None  # call_rate, panel, qc decision, reasons, decided_at, batch
     parentage: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -63,9 +64,11 @@ def _animal(session: Session, animal_id: int):
     row = session.execute(text(
         """
         SELECT a.id, a.customer_id, a.official_id, a.name, a.sex, a.breed, a.birth_date,
-               a.sire_id, a.dam_id, h.code AS herd, c.kind = 'reference' AS reference
+               a.sire_id, a.dam_id, h.code AS herd, c.kind = 'reference' AS reference,
+               x.exit_date, x.reason, x.cause
           FROM core.animals a JOIN core.customers c ON c.id = a.customer_id
           LEFT JOIN core.herds h ON h.id = a.herd_id
+          LEFT JOIN core.animal_exits x ON x.animal_id = a.id
          WHERE a.id = :a
         """), {"a": animal_id}).one_or_none()
     if row is None:
@@ -153,7 +156,8 @@ def animal_page(session: Session, animal_id: int) -> AnimalPage:
     """Everything the animal page shows; ``NotFound`` when the reader may not see the animal."""
     a = _animal(session, animal_id)
     page = AnimalPage(a.id, a.customer_id, a.official_id, a.name, a.sex, a.breed, a.birth_date,
-                      a.herd, bool(a.reference))
+                      a.herd, bool(a.reference),
+                      (a.exit_date, a.reason, a.cause) if a.exit_date else None)
     page.pedigree = three_generations(session, a.sire_id, a.dam_id)
     page.genotype = _genotype(session, a.id)
     run = _run_for(session, a.customer_id)

@@ -78,8 +78,8 @@ def herd_report_pdf(*, customer: str, summary: HerdSummary, top: pd.DataFrame,
     pdf.set_font("helvetica", "B", 12)
     pdf.cell(0, 8, "Herd", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     share = summary.genotyped_share
-    facts = [("Animals", summary.animals), ("Females / males", f"{summary.females} / "
-                                                               f"{summary.males}"),
+    facts = [("Animals in the herd", f"{summary.in_herd} (of {summary.animals} recorded)"),
+             ("Females / males in the herd", f"{summary.females} / {summary.males}"),
              ("Genotyped", f"{summary.genotyped}"
                            + (f" ({share:.0%})" if share is not None else "")),
              ("Genotype QC pass / review / fail",

@@ -27,7 +27,7 @@ TRAIT_LABELS = {
 }
 
 ANIMAL_COLUMNS = ["id", "official_id", "name", "sex", "breed", "birth_date", "birth_year",
-                  "herd", "sire", "dam", "genotyped", "genotype_qc", "f_genomic", "f_pedigree",
+                  "herd", "status", "left_on", "sire", "dam", "genotyped", "genotype_qc", "f_genomic", "f_pedigree",
                   "parentage"]
 
 
@@ -45,6 +45,7 @@ def data_version(session: Session, customer_id: int) -> tuple:
         """
         SELECT (SELECT count(*) FROM core.animals WHERE customer_id = :c) AS animals,
                (SELECT max(created_at) FROM core.animals WHERE customer_id = :c) AS animal_at,
+               (SELECT max(id) FROM core.animal_exits WHERE customer_id = :c) AS exit,
                (SELECT max(id) FROM core.genotypes WHERE customer_id = :c) AS genotype,
                (SELECT max(id) FROM core.qc_results WHERE customer_id = :c) AS qc,
                (SELECT max(run_id) FROM core.evaluation_results
@@ -54,18 +55,21 @@ def data_version(session: Session, customer_id: int) -> tuple:
 
 
 def herd_animals(session: Session, customer_id: int) -> pd.DataFrame:
-    """Every animal of the customer with parents, genotype status and inbreeding (released
+    """Every animal of the customer with its status (``in herd``, or how it left: ``sold``,
+    ``slaughter``, ``died`` on ``left_on``), parents, genotype status and inbreeding (released
     run), one row each, in official-ID order (columns ``ANIMAL_COLUMNS``)."""
     run = released_run(session, customer_id)
     rows = session.execute(text(
         """
         SELECT a.id, a.official_id, a.name, a.sex, a.breed, a.birth_date,
                extract(year FROM a.birth_date)::int AS birth_year, h.code AS herd,
+               coalesce(x.reason, 'in herd') AS status, x.exit_date AS left_on,
                s.official_id AS sire, d.official_id AS dam,
                g.animal_id IS NOT NULL AS genotyped, q.decision AS genotype_qc,
                i.f_genomic, i.f_pedigree, p.parentage
           FROM core.animals a
           LEFT JOIN core.herds h ON h.id = a.herd_id
+          LEFT JOIN core.animal_exits x ON x.animal_id = a.id
           LEFT JOIN core.animals s ON s.id = a.sire_id
           LEFT JOIN core.animals d ON d.id = a.dam_id
           LEFT JOIN (SELECT DISTINCT ON (animal_id) animal_id, sample_id FROM core.genotypes
@@ -147,8 +151,9 @@ def herd_table(animals: pd.DataFrame, results: pd.DataFrame,
 
 @dataclass(frozen=True)
 class HerdSummary:
-    animals: int
-    females: int
+    animals: int  # every animal recorded, including those that left
+    in_herd: int
+    females: int  # in the herd
     males: int
     genotyped: int
     qc_pass: int
@@ -169,9 +174,10 @@ def herd_summary(table: pd.DataFrame, release_run: int | None) -> HerdSummary:
     has_result = table[list(TRAITS)].notna().any(axis=1) if n else pd.Series(dtype=bool)
     qc = table["genotype_qc"] if n else pd.Series(dtype=object)
     births = table["birth_date"].dropna() if n else pd.Series(dtype=object)
+    present = table[table["status"] == "in herd"] if n else table
     return HerdSummary(
-        animals=n, females=int((table["sex"] == "F").sum()) if n else 0,
-        males=int((table["sex"] == "M").sum()) if n else 0,
+        animals=n, in_herd=len(present), females=int((present["sex"] == "F").sum()),
+        males=int((present["sex"] == "M").sum()),
         genotyped=int(table["genotyped"].sum()) if n else 0,
         qc_pass=int((qc == "pass").sum()), qc_review=int((qc == "review").sum()),
         qc_fail=int((qc == "fail").sum()), with_results=int(has_result.sum()),
@@ -179,8 +185,11 @@ def herd_summary(table: pd.DataFrame, release_run: int | None) -> HerdSummary:
 
 
 def top_animals(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
-    """The ``n`` best animals by index with their GEBVs (the overview's "latest results")."""
-    ranked = table.dropna(subset=["index"]).sort_values("index", ascending=False, kind="stable")
+    """The ``n`` best animals in the herd by index with their GEBVs (the overview's "latest
+    results")."""
+    present = table[table["status"] == "in herd"] if "status" in table else table
+    ranked = present.dropna(subset=["index"]).sort_values("index", ascending=False,
+                                                          kind="stable")
     return ranked.head(n)[["id", "official_id", "sex", "birth_year", "index", *TRAITS]]
 
 

@@ -26,22 +26,28 @@ MIN_POPULATION_HERDS = 3
 BINS = 30
 
 
-def ranked(table: pd.DataFrame, weights: Mapping[str, float], *, sex: str | None = None
-           ) -> pd.DataFrame:
+def ranked(table: pd.DataFrame, weights: Mapping[str, float], *, sex: str | None = None,
+           in_herd: bool = False) -> pd.DataFrame:
     """Animals with an index under ``weights``, best first, with ``rank`` (1 = best); animals
-    lacking a weighted GEBV are left out (see ``unranked``)."""
+    lacking a weighted GEBV are left out (see ``unranked``); ``in_herd``: only those still in
+    the herd (not sold, slaughtered or dead)."""
     if sex not in (None, "F", "M"):
         raise ValueError(f"sex must be 'F', 'M' or None, got {sex!r}")
     out = table.assign(index=index_values(table, weights))
     if sex is not None:
         out = out[out["sex"] == sex]
+    if in_herd:
+        out = out[out["status"] == "in herd"]
     out = out.dropna(subset=["index"]).sort_values("index", ascending=False, kind="stable")
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out.reset_index(drop=True)
 
 
-def unranked(table: pd.DataFrame, weights: Mapping[str, float]) -> int:
-    """How many animals cannot be ranked (no GEBV for a weighted trait)."""
+def unranked(table: pd.DataFrame, weights: Mapping[str, float], *, in_herd: bool = False) -> int:
+    """How many animals (``in_herd``: of those in the herd) cannot be ranked (no GEBV for a
+    weighted trait)."""
+    if in_herd:
+        table = table[table["status"] == "in herd"]
     return int(index_values(table, weights).isna().sum())
 
 

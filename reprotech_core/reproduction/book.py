@@ -237,6 +237,10 @@ class HerdBook:
             problems.append(Problem("repro.before_birth", column,
                                     f"{record}: {role} {a.official_id} was born {a.birth_date}, "
                                     "after this date"))
+        if a.id is None and role in HERD_ROLES:
+            problems.append(Problem("repro.animal_pending", column, (
+                f"{record}: {role} {a.official_id} is registered by a calving in the same "
+                "batch; record her own events once that calving is stored")))
         if a.own and role in HERD_ROLES and a.exit is not None and on > a.exit[0]:
             problems.append(Problem("repro.after_exit", column,
                                     f"{record}: {role} {a.official_id} left the herd on "

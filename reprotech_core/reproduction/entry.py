@@ -278,17 +278,24 @@ def _lot(session: Session, key: dict) -> int:
 
 def move_straws(session: Session, customer: Customer, lot_id: int, *, to_herd: str, tank: str,
                 canister: str, straws: int, moved_on: date) -> int:
-    """Move straws of a lot to another herd (or tank); returns the receiving lot's id."""
-    lot = session.get(SemenLot, lot_id)
+    """Move straws of a lot to another herd (or tank); returns the receiving lot's id. The lot
+    is locked while its stock is checked and taken, so two moves at once cannot both spend
+    the same straws."""
+    lot = session.scalar(select(SemenLot).where(SemenLot.id == lot_id).with_for_update()
+                         .execution_options(populate_existing=True))
     herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
                              {"c": customer.id, "h": to_herd})
     rec = f"transfer of {straws} straw(s) of lot {lot.lot_code if lot else lot_id} on {moved_on}"
     problems = []
+    if straws <= 0:
+        problems.append(Problem("inventory.straws", "straws",
+                                f"{rec}: a transfer moves at least one straw"))
     if lot is None or lot.customer_id != customer.id:
         problems.append(Problem("inventory.lot_unknown", "lot", f"{rec}: no such lot"))
-    elif straws <= 0 or straws > lot.straws_in_stock:
+    elif straws > lot.straws_in_stock:
         problems.append(Problem("inventory.out_of_stock", "straws",
                                 f"{rec}: {lot.straws_in_stock} straw(s) in stock"))
+    problems += _move_problems(rec, moved_on, tank, canister)
     if herd_id is None:
         problems.append(Problem("repro.herd_unknown", "herd",
                                 f"{rec}: herd {to_herd!r} is not a herd of {customer.code}"))
@@ -299,7 +306,8 @@ def move_straws(session: Session, customer: Customer, lot_id: int, *, to_herd: s
                             "canister": canister})
     if target == lot.id:
         return target
-    lot.straws_in_stock -= straws
+    session.execute(update(SemenLot).where(SemenLot.id == lot.id)
+                    .values(straws_in_stock=SemenLot.straws_in_stock - straws))
     session.execute(update(SemenLot).where(SemenLot.id == target)
                     .values(straws_in_stock=SemenLot.straws_in_stock + straws))
     session.add_all([
@@ -315,9 +323,10 @@ def move_straws(session: Session, customer: Customer, lot_id: int, *, to_herd: s
 
 def move_embryo(session: Session, customer: Customer, code: str, *, to_herd: str,
                 tank: str | None, canister: str | None, moved_on: date) -> None:
-    """Move an embryo in stock to another herd's tank."""
+    """Move an embryo in stock to another herd's tank (nothing is written if it is there)."""
     embryo = session.scalar(select(Embryo).where(Embryo.customer_id == customer.id,
-                                                 Embryo.code == code))
+                                                 Embryo.code == code).with_for_update()
+                           .execution_options(populate_existing=True))
     herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
                              {"c": customer.id, "h": to_herd})
     rec = f"transfer of embryo {code} to herd {to_herd} on {moved_on}"
@@ -327,12 +336,15 @@ def move_embryo(session: Session, customer: Customer, code: str, *, to_herd: str
     elif embryo.status != "in_stock":
         problems.append(Problem("embryo.not_in_stock", "embryo",
                                 f"{rec}: the embryo is {embryo.status.replace('_', ' ')}"))
+    problems += _move_problems(rec, moved_on, tank, canister, location_needed=False)
     if herd_id is None:
         problems.append(Problem("repro.herd_unknown", "herd",
                                 f"{rec}: herd {to_herd!r} is not a herd of {customer.code}"))
     if problems:
         raise RecordRefused(problems)
     from_herd = embryo.herd_id
+    if (from_herd, embryo.tank, embryo.canister) == (herd_id, tank, canister):
+        return
     embryo.herd_id, embryo.tank, embryo.canister = herd_id, tank, canister
     session.add_all([
         InventoryMovement(customer_id=customer.id, kind="transfer_out", embryo_id=embryo.id,
@@ -341,3 +353,14 @@ def move_embryo(session: Session, customer: Customer, code: str, *, to_herd: str
                           moved_on=moved_on, counterpart=session.scalar(text(
                               "SELECT code FROM core.herds WHERE id = :h"), {"h": from_herd}))])
     session.flush()
+
+
+def _move_problems(rec: str, moved_on: date, tank: str | None, canister: str | None, *,
+                   location_needed: bool = True) -> list[Problem]:
+    problems = []
+    if moved_on > date.today():
+        problems.append(Problem("repro.future_date", "date", f"{rec}: {moved_on} is in the future"))
+    if location_needed and (not tank or not canister):
+        problems.append(Problem("inventory.location", "tank",
+                                f"{rec}: the receiving tank and canister are needed"))
+    return problems

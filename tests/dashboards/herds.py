@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select, text
 
+from data_models.animals import Animal
 from data_models.evaluation import EvaluationResult, EvaluationRun, Inbreeding, ParentageResult
 from data_models.lab import Genotype, GenotypingBatch, QcResult, Sample
 from reprotech_core import accounts
@@ -51,6 +52,11 @@ class BuiltFarm:
     animals: dict[str, int] = field(default_factory=dict)  # official id -> id
     genotyped: list[int] = field(default_factory=list)
     evaluated: list[int] = field(default_factory=list)
+    calves: dict[str, int] = field(default_factory=dict)  # registered by simulated calvings
+
+    @property
+    def every_animal(self) -> dict[str, int]:
+        return self.animals | self.calves
 
 
 def _pick_dam(born: date, previous: list[AnimalRecord], females: list[AnimalRecord],
@@ -143,7 +149,7 @@ def build_farm(db: Database, system: Identity, spec: FarmSpec, reference: str,
     built.evaluated = list(built.genotyped) if spec.evaluated else []
     _genotypes(db, system, built, rng)
     if spec.reproduction:
-        _reproduction(db, system, spec.code, seed)
+        built.calves = _reproduction(db, system, spec.code, seed, set(built.animals))
     return built
 
 
@@ -238,31 +244,20 @@ def release_run(db: Database, system: Identity, farms: list[BuiltFarm], referenc
     return run_id
 
 
-def _reproduction(db: Database, system: Identity, code: str, seed: int) -> None:
+def _reproduction(db: Database, system: Identity, code: str, seed: int,
+                  registered: set[str]) -> dict[str, int]:
     """The demo's reproduction simulator over this farm's pedigree; entries the herd book
-    refuses (the simulated pedigree is not a real herd) are left out."""
+    refuses (the simulated pedigree is not a real herd) are left out. Returns the calves its
+    calvings registered (official ID -> id)."""
     from data_models.tenancy import Customer
-    from reprotech_core.demo import _event_order, _farm_animals
-    from reprotech_core.reproduction import entry as repro
-    from reprotech_core.reproduction.book import HerdBook
-    from reprotech_core.reproduction.simulate import simulate_history
+    from reprotech_core.demo import write_history
 
-    today = date.today()
     with db.session(system, reason="test reproduction") as s:
         customer = s.scalar(select(Customer).where(Customer.code == code))
-        animals, bulls = _farm_animals(s, customer)
-        history = simulate_history(animals, bulls, seed=seed, today=today)
-        if history.receipts:
-            repro.receive_semen_many(s, customer, history.receipts, today=today)
-        book = HerdBook.load(s, customer, animals=[*animals["official_id"], *bulls], today=today)
-        accepted = []
-        for e in sorted(history.events, key=_event_order):
-            verdict = repro.check(book, e)
-            if verdict.problems:
-                continue
-            book.apply(e, verdict)
-            accepted.append((e, verdict))
-        repro.write_accepted(s, customer, book, accepted)
+        write_history(s, customer, seed=seed, today=date.today(), strict=False)
+        animals = s.execute(select(Animal.official_id, Animal.id)
+                            .where(Animal.customer_id == customer.id)).all()
+    return {name: aid for name, aid in animals if name not in registered}
 
 
 def add_user(db: Database, system: Identity, username: str, role: str,

@@ -12,6 +12,8 @@ def test_farms_have_the_promised_shape(db, system, portal):
                                  "AND released"), {"r": portal.run_id})
         services = s.scalar(text("SELECT count(*) FROM core.reproduction_services "
                                  "WHERE customer_id = :c"), {"c": portal.farms["pa"].id})
-    assert n["pa"] == 40 and n["pone"] == 1 and n["pempty"] == 0
+    pa = portal.farms["pa"]
+    assert len(pa.animals) == 40 and len(pa.calves) > 0  # + the calves of simulated calvings
+    assert n["pa"] == len(pa.every_animal) and n["pone"] == 1 and n["pempty"] == 0
     assert released > 0
     assert services > 0

@@ -43,7 +43,7 @@ def test_herd_table_has_gebvs_index_and_inbreeding_of_own_animals_only(db, porta
     farm = portal.farms["pa"]
     table, run = table_for(db, portal.users["pa-user"], farm.id)
     assert run == portal.run_id
-    assert set(table["id"]) == set(farm.animals.values())
+    assert set(table["id"]) == set(farm.every_animal.values())
     evaluated = table[table["id"].isin(farm.evaluated)]
     assert evaluated[list(TRAITS)].notna().all().all()
     assert evaluated["f_genomic"].notna().all()
@@ -60,9 +60,12 @@ def test_herd_table_has_gebvs_index_and_inbreeding_of_own_animals_only(db, porta
 def test_summary_of_full_empty_and_single_animal_herds(db, portal):
     table, run = table_for(db, portal.users["pa-user"], portal.farms["pa"].id)
     s = herd.herd_summary(table, run)
-    assert s.animals == 40 and s.genotyped == len(portal.farms["pa"].genotyped)
+    every = len(portal.farms["pa"].every_animal)
+    assert s.animals == every and s.genotyped == len(portal.farms["pa"].genotyped)
+    assert s.in_herd == (table["status"] == "in herd").sum() and 0 < s.in_herd < every
+    assert s.females + s.males == s.in_herd
     assert s.qc_pass + s.qc_review + s.qc_fail == s.genotyped
-    assert s.genotyped_share == pytest.approx(s.genotyped / 40)
+    assert s.genotyped_share == pytest.approx(s.genotyped / every)
     assert len(herd.top_animals(table, 5)) == 5
     empty, run = table_for(db, portal.users["pempty-user"], portal.farms["pempty"].id)
     e = herd.herd_summary(empty, run)
@@ -128,7 +131,12 @@ def test_rankings_trend_and_population_distribution(db, portal):
     assert list(r["rank"]) == list(range(1, len(r) + 1))
     assert r["index"].is_monotonic_decreasing
     np.testing.assert_allclose(r["index"], r["milk_production"])
-    assert rankings.unranked(table, {"milk_production": 1.0}) == 40 - len(r)
+    assert rankings.unranked(table, {"milk_production": 1.0}) == len(table) - len(r)
+    present = rankings.ranked(table, {"milk_production": 1.0}, in_herd=True)
+    assert set(present["id"]) == set(r.loc[r["status"] == "in herd", "id"])
+    assert list(present["rank"]) == list(range(1, len(present) + 1)) and len(present) < len(r)
+    assert rankings.unranked(table, {"milk_production": 1.0}, in_herd=True) == (
+        (table["status"] == "in herd").sum() - len(present))
     cows = rankings.ranked(table, WEIGHTS, sex="F")
     assert (cows["sex"] == "F").all()
     trend = rankings.genetic_trend(table)
@@ -191,7 +199,7 @@ def test_changes_since_last_visit(db, portal, tmp_path):
     with db.session(user) as s:
         changes = dict(visits.changes_since(s, farm.id, visits.Visit(
             datetime.now(UTC) - timedelta(days=1), None)))
-        assert changes["new animals registered"] == 40
+        assert changes["new animals registered"] == len(farm.every_animal)
         assert changes["animals with newly released genomic results"] == len(farm.evaluated)
         assert visits.changes_since(s, farm.id, visits.Visit(visits.now(), portal.run_id)) == []
     log.record(user.user_id, farm.id, visits.Visit(visits.now(), portal.run_id))

@@ -8,7 +8,7 @@ the way a browser session drives it; what it writes is read back from the databa
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -243,8 +243,9 @@ def test_straws_move_to_another_herd(db, system, farm, vet, lot):
 
 @pytest.mark.parametrize(("changes", "rule", "column"), [
     ({"straws": "11"}, "inventory.out_of_stock", "straws"),
-    ({"straws": "0"}, "inventory.out_of_stock", "straws"),
+    ({"straws": "0"}, "inventory.straws", "straws"),
     ({"straws": "4.5"}, "entry.value", "straws"),
+    ({"date": date(2099, 1, 1)}, "repro.future_date", "date"),
     ({"herd": "h-unknown"}, "repro.herd_unknown", "herd"),
     ({"lot": 987654321}, "inventory.lot_unknown", "lot"),
     ({"lot": "L-24-01"}, "entry.value", "lot"),  # a lot code is not the picker's lot id
@@ -508,3 +509,24 @@ def test_a_flush_and_an_ivf_session_from_the_forms(db, system, farm, vet):
     with db.session(vet) as s, pytest.raises(RecordRefused) as refused:
         forms.record_production(s, farm.code, "ivf", {**ivf, "oocytes_cleaved": "ten"})
     assert refused.value.problems[0].column == "oocytes_cleaved"
+
+
+def test_the_page_records_an_exit_and_then_refuses_her_events(db, system, pg_settings, farm,
+                                                              vet):
+    page = page_as(db, pg_settings, vet)
+    form, widgets = form_named(page, "exit")
+    fill(widgets, {"Animal (official ID)": farm.cow(4), "Date": DAY, "Reason": "slaughter",
+                   "Cause (optional: infertility, mastitis, lameness, …)": "lameness"})
+    form.objects[-1].clicks += 1
+    assert page.result.alert_type == "success" and "exit is recorded" in page.result.object
+    with db.session(system) as s:
+        row = s.execute(text("SELECT x.exit_date, x.reason, x.cause FROM core.animal_exits x "
+                             "JOIN core.animals a ON a.id = x.animal_id "
+                             "WHERE a.official_id = :c"), {"c": farm.cow(4)}).one()
+    assert tuple(row) == (DAY, "slaughter", "lameness")
+    ai, widgets = form_named(page, "insemination")
+    fill(widgets, {"Cow (official ID)": farm.cow(4), "Date": DAY + timedelta(days=3),
+                   "Bull (official ID)": farm.ref_bull})
+    ai.objects[-1].clicks += 1
+    assert page.result.alert_type == "danger" and "repro.after_exit" in page.result.object
+    assert services(db, system, farm) == 0

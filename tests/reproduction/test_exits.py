@@ -170,3 +170,35 @@ def test_a_refused_exit_writes_nothing(db, system, customer_of, farm):
     with pytest.raises(RecordRefused):
         put(db, system, customer_of, farm, record_exit, ExitEntry(farm.cow(1), D0, "gone"))
     assert exits(db, system, farm) == 0
+
+
+def test_a_calf_of_the_same_file_gets_its_own_records_in_a_later_file(db, system, customer_of,
+                                                                      farm, tmp_path):
+    """Her calving registers her when the file is written; her own insemination in the same
+    file is named as such instead of failing at the write (or being dropped)."""
+    calf = f"{farm.code}-K7"
+    header = ["event", "animal", "date", "bull", "ease", "calf", "calf_sex"]
+    rows = [
+        {"event": "insemination", "animal": farm.cow(1), "date": "2021-01-10",
+         "bull": "R-AIBULL"},
+        {"event": "calving", "animal": farm.cow(1), "date": "2021-10-19", "ease": "1",
+         "calf": calf, "calf_sex": "F"},
+        {"event": "insemination", "animal": calf, "date": "2023-01-10", "bull": "R-AIBULL"},
+    ]
+    path = tmp_path / "calf.csv"
+    with open(path, "w", newline="") as handle:
+        w = csv.DictWriter(handle, fieldnames=header)
+        w.writeheader()
+        w.writerows(rows)
+    with db.session(system) as s:
+        report = import_events(s, customer_of(s, farm), path, today=date(2024, 1, 1))
+    assert not report.written
+    assert [(e.line, e.rule) for e in report.errors] == [(4, "repro.animal_pending")]
+    assert f"cow {calf} is registered by a calving in the same batch" in report.errors[0].message
+    with db.session(system) as s:  # the clean rows first, then the rest: all stored
+        first = import_events(s, customer_of(s, farm), path, today=date(2024, 1, 1),
+                              clean_rows_only=True)
+    assert first.imported == {"insemination": 1, "calving": 1}
+    with db.session(system) as s:
+        second = import_events(s, customer_of(s, farm), path, today=date(2024, 1, 1))
+    assert second.ok and second.imported == {"insemination": 1} and second.present == 2
