@@ -117,7 +117,8 @@ def trend_and_distribution(ctx: PageContext, h: common.Herd, table) -> pn.viewab
     def distribution_view(t: str):
         if t == "index":
             return common.notice("The population comparison is per trait; choose a trait.")
-        d = rankings.population_distribution(ctx.database, table[t], t)
+        with ctx.session() as s:
+            d = rankings.population_distribution(s, table[t], t)
         if d is None:
             return common.notice("Not enough evaluated herds on the platform yet to compare "
                                  "with the population anonymously.")

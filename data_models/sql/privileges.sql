@@ -58,6 +58,9 @@ GRANT EXECUTE ON FUNCTION core.actor_id(), core.actor_has_permission(text), core
   core.raise_rule(text, text)
   TO reprotech_app, reprotech_notebook, reprotech_research;
 GRANT EXECUTE ON FUNCTION core.resolve_login(text) TO reprotech_app;
+-- The portal's anonymous population comparison (shares per bin, three customers at least).
+GRANT EXECUTE ON FUNCTION core.population_gebv_bins(text, float8, float8, int, float8)
+  TO reprotech_app;
 -- The financial records' read policies ask whether the actor may open the module.
 GRANT EXECUTE ON FUNCTION core.actor_has_module(text) TO reprotech_app, reprotech_notebook;
 

@@ -1,11 +1,13 @@
 """Rankings by a customer-weighted selection index, the herd's genetic trend, and the herd's
 GEBV distribution against the whole evaluated population (anonymised).
 
-The population comparison is the one place the portal looks beyond the customer: it reads
-every tenant's *released* GEBVs as the platform (the ``system`` actor, as the CLI and jobs do)
-and returns only shares of animals per GEBV bin. No animal, herd or customer, and no count, leaves
-this module, and below ``MIN_POPULATION_HERDS`` contributing customers nothing is returned at
-all, so the comparison cannot be narrowed down to one other farm.
+The population comparison is the one place the portal looks beyond the customer. The
+database does it (``core.population_gebv_bins``, a ``SECURITY DEFINER`` aggregate, migration
+0010): called from the signed-in customer's own session, it bins every tenant's *released*
+GEBVs and returns only shares of animals per bin, the population mean and the share below the
+herd's mean. No animal, herd, customer or count reaches the service, and below
+``MIN_POPULATION_HERDS`` (3) contributing customers it returns nothing, so the comparison
+cannot be narrowed down to one other farm. The service needs no platform session for it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import text
 
-from reprotech_core.db.session import Database
+from sqlalchemy.orm import Session
+
 from reprotech_core.evaluation.gblup import TRAITS
-from reprotech_core.portal.cache import SHARED, KeyedCache
 from reprotech_core.portal.herd import index_values
 
-MIN_POPULATION_HERDS = 3
+MIN_POPULATION_HERDS = 3  # enforced in core.population_gebv_bins
 BINS = 30
 
 
@@ -81,47 +83,26 @@ class Distribution:
     herd_percentile: float  # where the herd's mean GEBV lies in the population, 0-100
 
 
-def population_values(db: Database, trait: str) -> tuple[np.ndarray, int] | None:
-    """Every released GEBV of ``trait`` of the newest released run, and how many customers
-    contribute; read as the platform actor (see module docs) and never returned to a page."""
+def population_distribution(session: Session, herd_gebvs: pd.Series, trait: str, *,
+                            bins: int = BINS) -> Distribution | None:
+    """The herd against the anonymised population on shared edges (spanning both), or
+    ``None`` when fewer than ``MIN_POPULATION_HERDS`` customers have released results or the
+    herd has no GEBV of ``trait``. ``session`` is the reader's own."""
     if trait not in TRAITS:
         raise ValueError(f"unknown trait {trait!r}; traits are {list(TRAITS)}")
-    with db.session(db.identity("system")) as s:
-        rows = s.execute(text(
-            """
-            SELECT r.gebv, r.customer_id FROM core.evaluation_results r
-             WHERE r.trait = :t AND r.released
-               AND r.run_id = (SELECT max(run_id) FROM core.evaluation_results WHERE released)
-            """), {"t": trait}).all()
+    herd = herd_gebvs.dropna().to_numpy(dtype=np.float64)
+    if len(herd) == 0:
+        return None
+    mean = float(herd.mean())
+    rows = session.execute(text(
+        "SELECT lo, hi, bin, share, population_mean, share_below "
+        "FROM core.population_gebv_bins(:t, :lo, :hi, :bins, :value)"),
+        {"t": trait, "lo": float(herd.min()), "hi": float(herd.max()), "bins": bins,
+         "value": mean}).all()
     if not rows:
         return None
-    values = np.array([r.gebv for r in rows], dtype=np.float64)
-    return values, len({r.customer_id for r in rows})
-
-
-def distribution(herd_gebvs: pd.Series, population: np.ndarray, trait: str,
-                 *, bins: int = BINS) -> Distribution:
-    """Bin the herd and the population on shared edges (pure)."""
-    herd = herd_gebvs.dropna().to_numpy(dtype=np.float64)
-    if len(herd) == 0 or len(population) == 0:
-        raise ValueError(f"no GEBVs of {trait} to compare")
-    lo, hi = float(min(population.min(), herd.min())), float(max(population.max(), herd.max()))
-    if hi <= lo:
-        hi = lo + 1.0
-    edges = np.linspace(lo, hi, bins + 1)
-    h, _ = np.histogram(herd, edges)
-    p, _ = np.histogram(population, edges)
-    mean = float(herd.mean())
-    return Distribution(trait, edges, h / h.sum(), p / p.sum(), mean, float(population.mean()),
-                        float((population < mean).mean() * 100.0))
-
-
-def population_distribution(db: Database, herd_gebvs: pd.Series, trait: str, *,
-                            cache: KeyedCache = SHARED) -> Distribution | None:
-    """The herd against the anonymised population, or ``None`` when fewer than
-    ``MIN_POPULATION_HERDS`` customers have released results (nothing to compare anonymously).
-    The population's values are cached per process (one computation for every tenant)."""
-    found = cache.get(("population", trait), lambda: population_values(db, trait))
-    if found is None or found[1] < MIN_POPULATION_HERDS or herd_gebvs.dropna().empty:
-        return None
-    return distribution(herd_gebvs, found[0], trait)
+    edges = np.linspace(rows[0].lo, rows[0].hi, bins + 1)
+    counts, _ = np.histogram(herd, edges)
+    return Distribution(trait, edges, counts / counts.sum(),
+                        np.array([r.share for r in rows], dtype=np.float64), mean,
+                        float(rows[0].population_mean), float(rows[0].share_below) * 100.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from sqlalchemy import text
 import pandas as pd
 import pytest
 
@@ -144,13 +145,53 @@ def test_rankings_trend_and_population_distribution(db, portal):
     year = trend[(trend["trait"] == "milk_production")].iloc[0]
     sub = table[(table["birth_year"] == year["birth_year"])]["milk_production"].dropna()
     assert year["mean"] == pytest.approx(sub.mean()) and year["n"] == len(sub)
-    dist = rankings.population_distribution(db, table["milk_production"], "milk_production")
+    with db.session(portal.users["pa-user"]) as s:  # the customer's own session
+        dist = rankings.population_distribution(s, table["milk_production"], "milk_production")
+        assert rankings.population_distribution(s, pd.Series(dtype=float), "fertility") is None
+        with pytest.raises(ValueError, match="unknown trait"):
+            rankings.population_distribution(s, table["milk_production"], "height")
     assert dist is not None
     assert dist.herd.sum() == pytest.approx(1) and dist.population.sum() == pytest.approx(1)
     assert 0 <= dist.herd_percentile <= 100
-    assert rankings.population_distribution(db, pd.Series(dtype=float), "fertility") is None
-    with pytest.raises(ValueError, match="unknown trait"):
-        rankings.population_values(db, "height")
+    # the same figures as binning every released GEBV directly (as the platform)
+    with db.session(db.identity("system")) as s:
+        everyone = np.array(s.scalars(text(
+            "SELECT gebv FROM core.evaluation_results WHERE trait = 'milk_production' AND "
+            "released AND run_id = (SELECT max(run_id) FROM core.evaluation_results "
+            "WHERE released)")).all(), dtype=float)
+    herd_values = table["milk_production"].dropna().to_numpy()
+    assert dist.edges[0] == pytest.approx(min(everyone.min(), herd_values.min()))
+    assert dist.edges[-1] == pytest.approx(max(everyone.max(), herd_values.max()))
+    expected, _ = np.histogram(everyone, dist.edges)
+    np.testing.assert_allclose(dist.population, expected / expected.sum())
+    assert dist.population_mean == pytest.approx(everyone.mean())
+    assert dist.herd_percentile == pytest.approx((everyone < herd_values.mean()).mean() * 100)
+
+
+def test_population_comparison_needs_three_customers(db, system, portal):
+    """A newer released run with two customers' results (rolled back at the end): the
+    database aggregate returns nothing, so nothing narrows the comparison to one farm."""
+    from data_models.evaluation import EvaluationResult, EvaluationRun
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), db.session(system) as s:
+        run = EvaluationRun(method="gblup", status="succeeded", parameters={"test": "two"})
+        s.add(run)
+        s.flush()
+        s.add_all([EvaluationResult(run_id=run.id, customer_id=farm.id, animal_id=aid,
+                                    trait="milk_production", gebv=1.0, reliability=0.5,
+                                    released=True)
+                   for farm in (portal.farms["pa"], portal.farms["pb"])
+                   for aid in farm.evaluated[:3]])
+        s.flush()
+        assert rankings.population_distribution(s, pd.Series([1.0, 2.0]),
+                                                "milk_production") is None
+        raise Undo
+    with db.session(portal.users["pa-user"]) as s:  # the portal's run again: three customers
+        assert rankings.population_distribution(s, pd.Series([1.0, 2.0]),
+                                                "milk_production") is not None
 
 
 def test_mating_plan_respects_limits(db, portal):

@@ -253,3 +253,11 @@ def test_planner_statistics_do_not_leak_values(notebook, admin_conninfo):
     reltuples = conn.execute(
         "SELECT reltuples FROM pg_class WHERE oid = 'core.animals'::regclass").fetchone()[0]
     assert reltuples >= 0
+
+
+def test_a_notebook_cannot_call_the_population_aggregate(notebook):
+    """The dashboards' anonymous population comparison is for the application login only: a
+    notebook cannot probe it with bins of its choosing."""
+    conn = notebook("w-vet")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT * FROM core.population_gebv_bins('milk_production', 0, 1, 30, 0)")
