@@ -1,5 +1,6 @@
 """Herd overview: the herd in figures, what changed since the last visit, the best animals by
-the latest released results, and the reproduction KPIs of the last twelve months."""
+the latest released results, the reproduction KPIs of the last twelve months and what the
+herd's reproduction to-do list holds today."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from dashboards.customer import common
 from dashboards.pages import PageContext
 from reprotech_core.portal import herd, visits
 from reprotech_core.portal.herd import TRAIT_LABELS
+from reprotech_core.reproduction.queries import worklist
+from reprotech_core.reproduction.worklists import ACTIONS
 
 KPI_CARDS = (  # field, label, percent?, digits
     ("conception_rate", "Conception rate", True, 0),
@@ -78,6 +81,11 @@ def best_animals(table, h: common.Herd) -> pn.viewable.Viewable:
                             css_classes=["rt-best"], sizing_mode="stretch_width")
 
 
+TODO_LABELS = {"examine": "to examine", "pregnancy check": "pregnancy check(s) due",
+               "confirm pregnancy": "pregnancy(ies) to confirm", "breed": "to breed",
+               "dry off": "to dry off", "due to calve": "due to calve"}
+
+
 def _empty(k) -> bool:  # noqa: ANN001
     return k.services == 0 and k.flushes == 0 and k.ivf_sessions == 0
 
@@ -94,9 +102,16 @@ def reproduction(ctx: PageContext, h: common.Herd) -> pn.viewable.Viewable:
              for f, label, pct, digits in KPI_CARDS]
     note = (f"{k.services:,} services, {k.conceptions:,} conceptions, {k.flushes} flushes, "
             f"{k.ivf_sessions} OPU/IVF sessions.")
+    with ctx.session() as s:
+        todo = worklist(s, h.customer.id)
+    counts = todo["action"].value_counts()
+    to_do = ("**To do today:** " + " · ".join(
+        f"{counts[a]} {TODO_LABELS[a]}" for a in ACTIONS if a in counts)
+             if len(todo) else "**To do today:** nothing — no cow is waiting for a check, a "
+             "service or drying off.")
     return pn.Column(pn.pane.Markdown(f"#### Reproduction KPIs: {period}"),
-                     pn.FlexBox(*cards), pn.pane.Markdown(note), sizing_mode="stretch_width",
-                     css_classes=["rt-kpis"])
+                     pn.FlexBox(*cards), pn.pane.Markdown(note), pn.pane.Markdown(to_do),
+                     sizing_mode="stretch_width", css_classes=["rt-kpis"])
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:

@@ -1,4 +1,5 @@
-"""My customers (veterinarians, technicians): assigned customers, their herds, KPIs, animals.
+"""My customers (veterinarians, technicians): assigned customers, their herds, the
+reproduction to-do list (the vet's herd-check cows first), KPIs, animals.
 
 ``?page=my-customers`` lists the customers; ``&customer=<id>`` opens one. An id that is not
 one of the user's assigned customers reads "Not found." (decided by the query, under row
@@ -24,6 +25,8 @@ from dashboards.staff.common import (
     rounded,
     table,
 )
+from reprotech_core.reproduction.queries import worklist
+from reprotech_core.reproduction.worklists import ACTIONS
 from reprotech_core.staffviews import customers as views
 
 SLUG = "my-customers"
@@ -66,7 +69,8 @@ def _list(ctx: PageContext) -> pn.viewable.Viewable:
 
 
 class CustomerPage:
-    """One assigned customer: herds, reproduction KPIs for a chosen period, animals."""
+    """One assigned customer: herds, the reproduction to-do list, reproduction KPIs for a
+    chosen period, animals."""
 
     def __init__(self, ctx: PageContext, customer_id: int, title: str) -> None:
         self.ctx, self.customer_id = ctx, customer_id
@@ -77,6 +81,7 @@ class CustomerPage:
         self.layout = pn.Column(
             pn.pane.Markdown(f"[← My customers](?page={SLUG})\n\n## {title}"),
             deferred(self._herds, ctx),
+            heading("Reproduction to-do"), deferred(self._todo, ctx),
             heading("Reproduction KPIs"), self.period,
             deferred(lambda: self._kpis(self.period.value), ctx, watch=(self.period,)),
             heading("Animals"), self.search,
@@ -94,6 +99,28 @@ class CustomerPage:
                                                    title="Herds")
         return pn.Row(table(herds, name="herds"), figure(bars, height=240),
                       sizing_mode="stretch_width")
+
+    def _todo(self) -> pn.viewable.Viewable:
+        with self.ctx.session() as s:
+            views.assigned_customer(s, self.customer_id)
+            todo = worklist(s, self.customer_id)
+        if todo.empty:
+            return note("No cow needs an examination, a check, a service, drying off or "
+                        "watching at calving today.")
+        counts = todo["action"].value_counts()
+        summary = " · ".join(f"{counts[a]} {a}" for a in ACTIONS if a in counts)
+        shown = todo.assign(animal=[f"?page=animal&animal={i}" for i in todo["cow"]],
+                            due=todo["due"].dt.date, last_service=todo["last_service"].dt.date)
+        return pn.Column(
+            pn.pane.Markdown(f"**{summary}** (rules: examine — not served by 80 days in milk "
+                             "or open after 3+ services; pregnancy check — served 32+ days "
+                             "ago; confirm — only an early positive check)"),
+            table(shown[["animal", "official_id", "herd", "action", "reason", "status",
+                         "parity", "days_in_milk", "services", "last_service", "due"]],
+                  formatters={"animal": link_formatter("official_id")},
+                  hidden=["official_id"], name="todo",
+                  titles={"days_in_milk": "days in milk", "last_service": "last service"}),
+            sizing_mode="stretch_width")
 
     def _kpis(self, period: str) -> pn.viewable.Viewable:
         from dashboards.app import guarded

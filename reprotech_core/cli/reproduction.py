@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -17,8 +18,11 @@ from reprotech_core.errors import ReprotechError
 from reprotech_core.finance import customer_orders, invoice_period
 from reprotech_core.reproduction import herd_kpis, import_events, kpi_breakdown
 from reprotech_core.reproduction.kpis import BREAKDOWNS
+from reprotech_core.reproduction.queries import worklist
+from reprotech_core.reproduction.worklists import ACTIONS
 
-app = typer.Typer(help="Reproduction records: bulk import of breeding events, KPIs.",
+app = typer.Typer(help="Reproduction records: bulk import of breeding events, KPIs, the "
+                  "to-do list.",
                   no_args_is_help=True)
 orders_app = typer.Typer(help="Service orders and invoices (the financial module).",
                          no_args_is_help=True)
@@ -90,6 +94,29 @@ def kpis(
         frame = kpi_breakdown(session, cust.id, by, start=_day(start), end=_day(end))
     print_table(frame.columns, [[_show(v) for v in row] for row in frame.itertuples(index=False)],
                 title=f"Reproduction KPIs of {customer} by {by}")
+
+
+@app.command("worklist")
+def worklist_command(
+    customer: Annotated[str, typer.Option(help="Customer code")],
+    action: Annotated[str | None, typer.Option(
+        help=f"Only this action: {', '.join(ACTIONS)}")] = None,
+    day: Annotated[datetime | None, DAY] = None,
+) -> None:
+    """The herd's reproduction to-do list: cows to examine, check, breed, dry off or watch
+    calve, and why (rules: docs/reproduction.md)."""
+    if action is not None and action not in ACTIONS:
+        raise typer.BadParameter(f"--action must be one of {', '.join(ACTIONS)}")
+    with system_session() as session:
+        cust = customer_by_code(session, customer)
+        todo = worklist(session, cust.id, today=_day(day))
+    if action is not None:
+        todo = todo[todo["action"] == action]
+    print_table(("cow", "herd", "action", "why", "due"),
+                [(r.official_id, r.herd or "", r.action, r.reason,
+                  "" if pd.isna(r.due) else r.due.date().isoformat())
+                 for r in todo.itertuples()],
+                title=f"Reproduction to-do of {customer}: {len(todo)} cow(s)")
 
 
 @orders_app.command("invoice")

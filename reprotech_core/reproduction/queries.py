@@ -27,6 +27,7 @@ from reprotech_core.reproduction.kpis import (
     herd_kpis_from,
     kpi_breakdown_from,
 )
+from reprotech_core.reproduction.worklists import FEMALE_COLUMNS, worklist_from
 
 _SQL = {
     "services": """
@@ -73,6 +74,23 @@ def load_frames(session: Session, customer_id: int) -> ReproFrames:
     """The customer's reproduction records as the KPI functions take them."""
     return ReproFrames(**{name: frame(session.execute(text(sql), {"c": customer_id}).all(),
                                       _COLUMNS[name]) for name, sql in _SQL.items()})
+
+
+def females_in_herd(session: Session, customer_id: int) -> pd.DataFrame:
+    """The customer's females that have not left the herd (``worklists.FEMALE_COLUMNS``)."""
+    rows = session.execute(text("""
+        SELECT a.id, a.official_id, a.birth_date, h.code FROM core.animals a
+          LEFT JOIN core.herds h ON h.id = a.herd_id
+         WHERE a.customer_id = :c AND a.sex = 'F'
+           AND NOT EXISTS (SELECT 1 FROM core.animal_exits x WHERE x.animal_id = a.id)
+         ORDER BY a.official_id"""), {"c": customer_id}).all()
+    return pd.DataFrame(rows, columns=list(FEMALE_COLUMNS))
+
+
+def worklist(session: Session, customer_id: int, *, today: date | None = None) -> pd.DataFrame:
+    """The herd's reproduction to-do list on ``today`` (see ``worklists``)."""
+    return worklist_from(load_frames(session, customer_id), females_in_herd(session, customer_id),
+                         today=today or date.today())
 
 
 def herd_kpis(session: Session, customer_id: int, *, start: date | None = None,

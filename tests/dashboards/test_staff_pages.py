@@ -10,6 +10,7 @@ import pytest
 from dashboards.app import NOT_FOUND, build_app, guarded, pages_for
 from dashboards.pages import PageContext
 from dashboards.staff import PAGES, customers, jobs, lab, population, system
+from reprotech_core.reproduction.queries import worklist
 from tests.dashboards.staff_support import StaffWorld, staff_world_for
 
 pytestmark = pytest.mark.db
@@ -53,6 +54,11 @@ def test_my_customers_sections(db, sw):
     assert "st-one" in listing and "st-two" not in listing
     page = customers.CustomerPage(ctx, sw.customers["st-one"], "Farm st-one")
     assert "herd" in text_of(page._herds())
+    with db.session(db.identity("system")) as s:
+        expected = worklist(s, sw.customers["st-one"])
+    todo = text_of(page._todo())
+    assert len(expected) > 0 and all(oid in todo for oid in expected["official_id"])
+    assert all(action in todo for action in expected["action"])
     recent = text_of(page._kpis("Last 12 months"))  # the simulated herd is bred to this day
     assert "Conception rate" in recent and "Choose a longer period" not in recent
     kpis = text_of(page._kpis("All records"))

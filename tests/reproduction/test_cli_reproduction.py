@@ -52,3 +52,16 @@ def test_import_kpis_and_invoice(cli, db, system, customer_of, reference_bull, t
     assert "260.00 EUR" in made.output
     listing = cli("orders", "list", "--customer", farm.code)
     assert "cli-1" in listing.output and "done" in listing.output
+
+
+def test_worklist_lists_the_cows_to_see(cli, db, system, reference_bull, tmp_path):
+    farm = make_farm(db, system, reference_bull, cows=2)
+    good = write_csv(tmp_path / "good.csv", clean_rows(farm))
+    assert cli("repro", "import", good, "--customer", farm.code).exit_code == 0
+    # on 2023-02-20 cow 2 was served 39 days earlier and not diagnosed; cow 1 is pregnant
+    result = cli("repro", "worklist", "--customer", farm.code, "--day", "2023-02-20")
+    assert result.exit_code == 0, result.output
+    assert "1 cow(s)" in result.output and farm.cow(2) in result.output
+    assert "pregnancy check" in result.output and farm.cow(1) not in result.output
+    wrong = cli("repro", "worklist", "--customer", farm.code, "--action", "milk")
+    assert wrong.exit_code != 0 and "--action must be one of" in wrong.output
