@@ -97,7 +97,9 @@ class CustomerPage:
                                   herds.assign(kind="genotyped", n=herds["genotyped"])]),
                        ["herd", "kind"], "n").opts(tools=["hover"], xlabel="", ylabel="animals",
                                                    title="Herds")
-        return pn.Row(table(herds, name="herds"), figure(bars, height=240),
+        return pn.Row(table(herds, name="herds", titles={"animals": "animals in herd",
+                                                         "left_herd": "left the herd"}),
+                      figure(bars, height=240),
                       sizing_mode="stretch_width")
 
     def _todo(self) -> pn.viewable.Viewable:

@@ -27,11 +27,16 @@ _ASSIGNED = text(
     """
     SELECT c.id, c.code, c.name, c.tier,
            (SELECT count(*) FROM core.herds h WHERE h.customer_id = c.id) AS herds,
-           (SELECT count(*) FROM core.animals a WHERE a.customer_id = c.id) AS animals,
-           (SELECT count(*) FROM core.animals a
-             WHERE a.customer_id = c.id AND a.sex = 'F') AS females,
+           (SELECT count(*) FROM core.animals a WHERE a.customer_id = c.id
+               AND NOT EXISTS (SELECT 1 FROM core.animal_exits x WHERE x.animal_id = a.id))
+             AS animals,
+           (SELECT count(*) FROM core.animals a WHERE a.customer_id = c.id AND a.sex = 'F'
+               AND NOT EXISTS (SELECT 1 FROM core.animal_exits x WHERE x.animal_id = a.id))
+             AS females,
            (SELECT count(DISTINCT g.animal_id) FROM core.genotypes g
-             WHERE g.customer_id = c.id) AS genotyped,
+             WHERE g.customer_id = c.id AND NOT EXISTS (
+                   SELECT 1 FROM core.animal_exits x WHERE x.animal_id = g.animal_id))
+             AS genotyped,
            (SELECT count(*) FROM core.samples sa WHERE sa.customer_id = c.id
                AND NOT EXISTS (SELECT 1 FROM core.genotypes g WHERE g.sample_id = sa.id))
              AS samples_pending,
@@ -89,20 +94,24 @@ def assigned_customer(session: Session, customer_id: int) -> tuple[int, str, str
 
 
 def herd_figures(session: Session, customer_id: int) -> pd.DataFrame:
-    """Per herd of the customer: animals, females, genotyped (animals without a herd as
-    ``(no herd)``, so the totals add up)."""
+    """Per herd of the customer: animals and females in the herd, genotyped animals (of those
+    in the herd), and animals that left (sold, slaughtered, died); animals without a herd as
+    ``(no herd)``, so the totals add up."""
     rows = session.execute(text(
         """
         SELECT coalesce(h.code, '(no herd)') AS herd, coalesce(h.name, '') AS name,
-               count(a.id) AS animals,
-               count(a.id) FILTER (WHERE a.sex = 'F') AS females,
-               count(a.id) FILTER (WHERE EXISTS (SELECT 1 FROM core.genotypes g
-                                                  WHERE g.animal_id = a.id)) AS genotyped
+               count(a.id) FILTER (WHERE x.id IS NULL) AS animals,
+               count(a.id) FILTER (WHERE x.id IS NULL AND a.sex = 'F') AS females,
+               count(a.id) FILTER (WHERE x.id IS NULL AND EXISTS (
+                   SELECT 1 FROM core.genotypes g WHERE g.animal_id = a.id)) AS genotyped,
+               count(x.id) AS left_herd
           FROM core.animals a LEFT JOIN core.herds h ON h.id = a.herd_id
+          LEFT JOIN core.animal_exits x ON x.animal_id = a.id
          WHERE a.customer_id = :c
          GROUP BY 1, 2 ORDER BY 1
         """), {"c": customer_id}).all()
-    return pd.DataFrame(rows, columns=["herd", "name", "animals", "females", "genotyped"])
+    return pd.DataFrame(rows, columns=["herd", "name", "animals", "females", "genotyped",
+                                       "left_herd"])
 
 
 def customer_view(session: Session, customer_id: int, *, today: date | None = None,
