@@ -41,7 +41,7 @@ def figures(summary: herd.HerdSummary) -> pn.viewable.Viewable:
     return pn.FlexBox(
         card("In the herd", f"{summary.in_herd:,}",
              f"{summary.females:,} F · {summary.males:,} M · {summary.animals:,} recorded"),
-        card("Genotyped", share, f"{summary.genotyped:,} animals"),
+        card("Genotyped", share, f"{summary.genotyped:,} animals in the herd"),
         card("Genotype QC", f"{summary.qc_pass:,} pass",
              f"{summary.qc_review:,} review · {summary.qc_fail:,} failed"),
         card("With genomic results", f"{summary.with_results:,}",

@@ -80,7 +80,7 @@ def herd_report_pdf(*, customer: str, summary: HerdSummary, top: pd.DataFrame,
     share = summary.genotyped_share
     facts = [("Animals in the herd", f"{summary.in_herd} (of {summary.animals} recorded)"),
              ("Females / males in the herd", f"{summary.females} / {summary.males}"),
-             ("Genotyped", f"{summary.genotyped}"
+             ("Genotyped animals in the herd", f"{summary.genotyped}"
                            + (f" ({share:.0%})" if share is not None else "")),
              ("Genotype QC pass / review / fail",
               f"{summary.qc_pass} / {summary.qc_review} / {summary.qc_fail}"),

@@ -155,7 +155,7 @@ class HerdSummary:
     in_herd: int
     females: int  # in the herd
     males: int
-    genotyped: int
+    genotyped: int  # of the animals in the herd
     qc_pass: int
     qc_review: int
     qc_fail: int
@@ -165,7 +165,8 @@ class HerdSummary:
 
     @property
     def genotyped_share(self) -> float | None:
-        return self.genotyped / self.animals if self.animals else None
+        """The share of the herd (animals still in it) that is genotyped."""
+        return self.genotyped / self.in_herd if self.in_herd else None
 
 
 def herd_summary(table: pd.DataFrame, release_run: int | None) -> HerdSummary:
@@ -178,7 +179,7 @@ def herd_summary(table: pd.DataFrame, release_run: int | None) -> HerdSummary:
     return HerdSummary(
         animals=n, in_herd=len(present), females=int((present["sex"] == "F").sum()),
         males=int((present["sex"] == "M").sum()),
-        genotyped=int(table["genotyped"].sum()) if n else 0,
+        genotyped=int(present["genotyped"].sum()) if n else 0,
         qc_pass=int((qc == "pass").sum()), qc_review=int((qc == "review").sum()),
         qc_fail=int((qc == "fail").sum()), with_results=int(has_result.sum()),
         release_run=release_run, newest_birth=max(births) if len(births) else None)

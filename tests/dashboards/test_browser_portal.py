@@ -30,13 +30,21 @@ def nav_slugs(pg) -> list[str]:
     return [re.search(r"page=([\w-]+)", h).group(1) for h in hrefs]
 
 
-def test_overview_figures_results_kpis_and_changes(page, portal_server, portal):
+def test_overview_figures_results_kpis_and_changes(page, portal_server, portal, db, system):
+    with db.session(system) as s:
+        in_herd, genotyped = s.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE a.id = ANY(:g)) FROM core.animals a "
+            "WHERE a.customer_id = :c AND NOT EXISTS (SELECT 1 FROM core.animal_exits x "
+            "WHERE x.animal_id = a.id)"),
+            {"c": portal.farms["pa"].id, "g": portal.farms["pa"].genotyped}).one()
     open_page(page, portal_server, "pa-admin", "page=overview", "Herd overview · Farm pa")
     page.get_by_text("Reproduction KPIs").wait_for(timeout=LOAD_MS)
-    text = deep_text(page)
-    assert "first visit" in text
-    assert "Best animals by selection index" in text and "Conception rate" in text
-    assert f"{len(portal.farms['pa'].genotyped)} animals" in text
+    page.get_by_text("To do today").wait_for(timeout=LOAD_MS)
+    shown = deep_text(page)
+    assert "first visit" in shown
+    assert "Best animals by selection index" in shown and "Conception rate" in shown
+    assert re.search(rf"\b{in_herd}\s+In the herd", shown), shown[:2000]
+    assert f"{genotyped} animals in the herd" in shown
     screenshot(page, "overview-customer")
     open_page(page, portal_server, "pa-admin", "page=overview", "Herd overview · Farm pa")
     page.get_by_text("since your last visit").first.wait_for(timeout=LOAD_MS)
