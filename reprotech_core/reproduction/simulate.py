@@ -160,12 +160,13 @@ class _Simulator:
                 self.inseminate(cow, d, bull)
         self.inseminate(cow, conceived, sire)
 
-    def pregnancy(self, cow: str, conceived: date) -> bool:
-        """Diagnose a conception; ``False`` if it is lost (found open later)."""
+    def pregnancy(self, cow: str, conceived: date, *, may_be_lost: bool = True) -> bool:
+        """Diagnose a conception; ``False`` if it is lost (found open later). A recorded calf's
+        pregnancy is not lost."""
         check = conceived + _days(self.uniform((32, 46)))
         if check <= self.today:
             self.diagnose(cow, check, "pregnant", conceived)
-        if self.rng.random() < PREGNANCY_LOSS:
+        if may_be_lost and self.rng.random() < PREGNANCY_LOSS:
             recheck = conceived + _days(self.uniform((60, 80)))
             if recheck <= self.today:
                 self.diagnose(cow, recheck, "open")
@@ -208,7 +209,7 @@ class _Simulator:
                     continue
                 if (conceived - start).days < 420:  # no room for another lactation first
                     self.anchored_services(cow, start, conceived, anchor.sire)
-                    self.pregnancy_confirmed(cow, conceived)
+                    self.pregnancy(cow, conceived, may_be_lost=False)
                     pending.pop(0)
                     self.calving(cow, anchor.day, parity, anchor.calf, anchor.sex)
                     parity, last_calving = parity + 1, anchor.day
@@ -249,11 +250,6 @@ class _Simulator:
         if exit_at is not None:
             self.leave(cow, *exit_at)
         return kept
-
-    def pregnancy_confirmed(self, cow: str, conceived: date) -> None:
-        check = conceived + _days(self.uniform((32, 46)))
-        if check <= self.today:
-            self.diagnose(cow, check, "pregnant", conceived)
 
     def lactation_exit(self, calved: date, parity: int) -> tuple[date, str, str | None] | None:
         """Does the cow leave during the lactation that began on ``calved`` (dies, is culled
