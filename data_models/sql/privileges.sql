@@ -61,6 +61,10 @@ GRANT EXECUTE ON FUNCTION core.resolve_login(text) TO reprotech_app;
 -- The portal's anonymous population comparison (shares per bin, three customers at least).
 GRANT EXECUTE ON FUNCTION core.population_gebv_bins(text, float8, float8, int, float8)
   TO reprotech_app;
+-- Audit retention (reprotech ops audit-retention) records what it dropped; it runs as the
+-- administrative login, the one applying this file (the application never may).
+GRANT EXECUTE ON FUNCTION audit.record_retention(text, timestamptz, timestamptz, bigint, text,
+  text, int) TO SESSION_USER;
 -- The financial records' read policies ask whether the actor may open the module.
 GRANT EXECUTE ON FUNCTION core.actor_has_module(text) TO reprotech_app, reprotech_notebook;
 
