@@ -5,8 +5,9 @@ partitions of ``audit.log`` to checksummed files and drops them, as the administ
 (only a table's owner may detach and drop it; the application login never can). What it dropped
 is recorded in the log itself through ``audit.record_retention``: a SECURITY DEFINER function
 (owner ``reprotech_definer``, the only writer of ``audit.log``), because the log has no INSERT
-policy and an administrative login need not bypass row security. Executable by the
-administrative login only (privileges.sql grants it to the login that migrates).
+policy and an administrative login need not bypass row security. Executable by the tables'
+owner role ``reprotech_owner`` (privileges.sql), which the administrative login is or belongs
+to; never by the application or notebook logins.
 
 Revision ID: 0012
 Revises: 0011
