@@ -20,6 +20,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     ForeignKeyConstraint,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -262,7 +263,11 @@ class Calving(Base):
 
 class InventoryMovement(Base):
     """Receipts, transfers between herds and discards of straws or embryos (a use is the
-    insemination or transfer itself)."""
+    insemination or transfer itself).
+
+    A receipt may carry the ``reference`` of its delivery note (dispatch number); it is unique
+    per customer among receipts, so a receipt entered twice (a double click, a script run
+    again) is recognised and never counted twice (migration 0011)."""
 
     __tablename__ = "inventory_movements"
     __table_args__ = (
@@ -273,6 +278,9 @@ class InventoryMovement(Base):
         CheckConstraint(_in("kind", MOVEMENT_KINDS), name="kind"),
         CheckConstraint("(semen_lot_id IS NULL) <> (embryo_id IS NULL)", name="one_item"),
         CheckConstraint("straws IS NULL OR straws > 0", name="straws_positive"),
+        Index("uq_inventory_movements_customer_id_reference", "customer_id", "reference",
+              unique=True,
+              postgresql_where=text("kind = 'receipt' AND reference IS NOT NULL")),
         {"schema": CORE},
     )
     id: Mapped[int] = pk()
@@ -283,6 +291,7 @@ class InventoryMovement(Base):
     straws: Mapped[int | None] = mapped_column(Integer)
     moved_on: Mapped[date] = mapped_column(Date, nullable=False)
     counterpart: Mapped[str | None] = mapped_column(String(128))
+    reference: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at()
 
 

@@ -29,6 +29,11 @@ from pydantic_settings import (
 PROJECT_HOME = Path(__file__).resolve().parent.parent
 """The checkout the package runs from; the default home of data and configuration."""
 
+AUDIT_RETENTION_FLOOR_MONTHS = 12
+"""Audit-log retention never keeps fewer months than this (accounting and security reviews
+look back at least a year); ``audit_retention_months`` and ``--keep-months`` are checked
+against it."""
+
 SECRET_FIELDS = frozenset({"database_url", "database_admin_url", "database_backup_url",
                            "hub_oidc_client_secret"})
 
@@ -90,7 +95,8 @@ class Settings(BaseSettings):
     database_admin_url: SecretStr | None = Field(
         default=None,
         description="External PostgreSQL URL of a role that may create roles and own the schema "
-        "(used by `reprotech db migrate` only, never by the application). Secret: environment only.",
+        "(used by `reprotech db migrate` and `reprotech ops audit-retention` only, never by the "
+        "application). Secret: environment only.",
     )
     database_admin_url_file: Path | None = Field(
         default=None, description="A 0600 file holding `database_admin_url`."
@@ -203,6 +209,15 @@ class Settings(BaseSettings):
         ge=1,
         le=36,
         description="Monthly audit-log partitions kept created ahead of today.",
+    )
+    audit_retention_months: int = Field(
+        default=72,
+        ge=AUDIT_RETENTION_FLOOR_MONTHS,
+        le=1200,
+        description="Months of audit log kept by `reprotech ops audit-retention` (before the "
+        "current month; the data controller's retention period, 6 years by default); older "
+        "monthly partitions are exported to `<backup_dir>/audit-log/` and dropped. At least "
+        f"{AUDIT_RETENTION_FLOOR_MONTHS}.",
     )
 
     hub_bind_url: str = Field(

@@ -131,6 +131,9 @@ class RecordWork(pn.viewable.Viewer):
                 ("straws", pn.widgets.TextInput(label="Straws")),
                 ("date", pn.widgets.DatePicker(label="Received on", value=date.today())),
                 ("supplier", pn.widgets.TextInput(label="Supplier (optional)")),
+                ("reference", pn.widgets.TextInput(
+                    label="Delivery note (reference)",
+                    placeholder="e.g. DN-2024-0117: a receipt entered twice counts once")),
             ])),
             ("Embryo receipt", self._record_form("embryo_receipt", forms.receive_embryo, [
                 ("code", pn.widgets.TextInput(label="Embryo code")),

@@ -61,6 +61,11 @@ GRANT EXECUTE ON FUNCTION core.resolve_login(text) TO reprotech_app;
 -- The portal's anonymous population comparison (shares per bin, three customers at least).
 GRANT EXECUTE ON FUNCTION core.population_gebv_bins(text, float8, float8, int, float8)
   TO reprotech_app;
+-- Audit retention (reprotech ops audit-retention) records what it dropped. It runs as the
+-- administrative login, which drops partitions as (a member of) their owner; granted to the
+-- owner role, not to a login, so a dump restores on any cluster holding roles.sql's roles.
+GRANT EXECUTE ON FUNCTION audit.record_retention(text, timestamptz, timestamptz, bigint, text,
+  text, int) TO reprotech_owner;
 -- The financial records' read policies ask whether the actor may open the module.
 GRANT EXECUTE ON FUNCTION core.actor_has_module(text) TO reprotech_app, reprotech_notebook;
 

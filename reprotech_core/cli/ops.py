@@ -1,5 +1,5 @@
-"""``reprotech ops``: backups, restores and drills, sign-in lock-outs, customer data export
-and erasure (docs/operations.md)."""
+"""``reprotech ops``: backups, restores and drills, audit-log retention, sign-in lock-outs,
+customer data export and erasure (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -114,6 +114,36 @@ def restore(
     report = run(settings(), _folder(backup), force=force)
     console.print(f"restored {report.backup.name}: {report.tables} tables, {report.rows} rows, "
                   f"{report.files} files, checked against the backup, in {report.seconds:.1f} s")
+
+
+# Audit-log retention -------------------------------------------------------------------------
+@app.command("audit-retention")
+def audit_retention(
+    keep_months: Annotated[int | None, typer.Option(
+        help="Months of audit log kept before the current one (default: "
+        "audit_retention_months; at least 12)")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Show what would be exported and dropped; change nothing")] = False,
+) -> None:
+    """Export old monthly audit-log partitions to checksummed files and drop them.
+
+    Runs as the administrative login; the current and future months and the default partition
+    are never dropped. Files: <backup_dir>/audit-log/<partition>.csv.gz (+ .sha256, .json).
+    """
+    from reprotech_core.ops.audit_retention import run_audit_retention
+
+    report = run_audit_retention(_started(), keep_months=keep_months, dry_run=dry_run)
+    print_table(("partition", "from", "to", "rows", "file", "sha256"),
+                [(m.partition, f"{m.start:%Y-%m-%d}", f"{m.end:%Y-%m-%d}", m.rows,
+                  str(m.file or ""), (m.sha256 or "")[:16]) for m in report.dropped],
+                title="would be dropped (dry run)" if dry_run else "exported and dropped")
+    verb = "would drop" if dry_run else "dropped"
+    console.print(f"audit retention: keeping {report.keep_months} months (from "
+                  f"{report.cutoff:%Y-%m-%d}); {verb} {len(report.dropped)} partition(s), "
+                  f"{report.rows} row(s); {len(report.kept)} monthly partition(s) kept")
+    if report.default_rows_before_cutoff:
+        console.print(f"[yellow]the default partition holds {report.default_rows_before_cutoff} "
+                      "row(s) older than the cutoff; they are kept[/]")
 
 
 # Sign-in lock-outs ---------------------------------------------------------------------------

@@ -32,7 +32,8 @@ SQL = Path(str(files("data_models") / "sql"))
 
 
 def admin_url(settings: Settings) -> str:
-    """URL of the administrative login (migrations only)."""
+    """URL of the administrative login (migrations, and audit-log retention which drops old
+    audit partitions: reprotech_core/ops/audit_retention.py)."""
     if settings.embedded:
         return Cluster(settings).url("postgres")
     url = settings.resolved_admin_url()

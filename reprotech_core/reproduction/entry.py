@@ -9,11 +9,13 @@ same record twice is harmless: an identical stored record is found and ``None`` 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data_models.reproduction import (
@@ -207,26 +209,42 @@ def _write_production(session: Session, book: HerdBook, e: FlushEntry | IvfEntry
 
 
 # -- inventory -------------------------------------------------------------------------------
+RECEIPT_REFERENCE_INDEX = "uq_inventory_movements_customer_id_reference"
+
+
 def receive_semen(session: Session, customer: Customer, entry: SemenReceipt, *,
                   today: date | None = None) -> int:
-    """Straws received into a herd's tank and canister; returns the semen lot's id."""
+    """Straws received into a herd's tank and canister; returns the semen lot's id.
+
+    With a ``reference`` (delivery note) already recorded with the same values nothing is
+    written and the lot's id is returned; with other values the receipt is refused
+    (``inventory.receipt_duplicate``). Without a reference every call counts its straws.
+    """
     return receive_semen_many(session, customer, [entry], today=today)[0]
 
 
 def receive_semen_many(session: Session, customer: Customer, entries: Sequence[SemenReceipt],
                        *, today: date | None = None) -> list[int]:
-    """Several receipts judged together (all refused if one is) and written; lot ids."""
+    """Several receipts judged together (all refused if one is) and written; lot ids (of the
+    stored receipt for one already recorded under its reference)."""
     book = HerdBook.load(session, customer, animals=[e.bull for e in entries], embryos=[],
                          today=today)
     checked = [book.check_receipt(e) for e in entries]
-    problems = [p for c in checked for p in c.problems]
+    present, repeats, reference_problems = _judge_references(
+        entries, stored_receipts(session, customer.id, [e.reference for e in entries]))
+    problems = [p for c in checked for p in c.problems] + reference_problems
     if problems:
         raise RecordRefused(problems)
-    keys = [tuple(c.row.values()) for c in checked]
+    new = [(i, e, c) for i, (e, c) in enumerate(zip(entries, checked, strict=True))
+           if i not in present and i not in repeats]
+    lots: list[int] = [present.get(i, 0) for i in range(len(entries))]
+    if not new:
+        return lots
+    keys = [tuple(c.row.values()) for _, _, c in new]
     straws: dict[tuple, int] = {}
-    for key, e in zip(keys, entries, strict=True):
+    for key, (_, e, _) in zip(keys, new, strict=True):
         straws[key] = straws.get(key, 0) + e.straws
-    cols = list(checked[0].row)
+    cols = list(new[0][2].row)
     # One upsert for the batch: new lots are created with their straws, known ones topped up.
     result = session.execute(text(f"""
         INSERT INTO core.semen_lots ({", ".join(cols)}, straws_in_stock)
@@ -240,12 +258,119 @@ def receive_semen_many(session: Session, customer: Customer, entries: Sequence[S
         {**{c: [k[i] for k in straws] for i, c in enumerate(cols)},
          "straws": list(straws.values())})
     ids = {tuple(r[1:]): r[0] for r in result}
-    lots = [ids[k] for k in keys]
-    session.execute(insert(InventoryMovement), [
-        {"customer_id": customer.id, "kind": "receipt", "semen_lot_id": lot_id,
-         "straws": e.straws, "moved_on": e.received_on, "counterpart": e.supplier}
-        for lot_id, e in zip(lots, entries, strict=True)])
+    for key, (i, _, _) in zip(keys, new, strict=True):
+        lots[i] = ids[key]
+    for i, j in repeats.items():
+        lots[i] = lots[j]
+    try:
+        session.execute(insert(InventoryMovement), [
+            {"customer_id": customer.id, "kind": "receipt", "semen_lot_id": lots[i],
+             "straws": e.straws, "moved_on": e.received_on, "counterpart": e.supplier,
+             "reference": e.reference}
+            for i, e, _ in new])
+    except IntegrityError as exc:
+        # Another session recorded the same reference between our check and this insert.
+        diag = getattr(exc.orig, "diag", None)
+        if getattr(diag, "constraint_name", None) != RECEIPT_REFERENCE_INDEX:
+            raise
+        refs = ", ".join(sorted({e.reference for _, e, _ in new if e.reference}))
+        raise RecordRefused([Problem(
+            "inventory.receipt_duplicate", "reference",
+            f"semen receipt: delivery note {refs} was recorded by another entry at the same "
+            "moment; nothing was written (enter it again to compare with the stored one)")],
+        ) from None
     return lots
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    """A receipt recorded under a delivery-note reference, as the entry names it."""
+
+    reference: str
+    lot_id: int | None  # None: an embryo receipt
+    herd: str | None
+    bull: str | None
+    lot_code: str | None
+    tank: str | None
+    canister: str | None
+    straws: int | None
+    received_on: date
+    supplier: str | None
+    embryo: str | None
+
+    def describe(self) -> str:
+        if self.lot_id is None:
+            return f"the receipt of embryo {self.embryo} on {self.received_on}"
+        source = f" from {self.supplier}" if self.supplier else ""
+        return (f"{self.straws} straw(s) of {self.bull} lot {self.lot_code} into {self.herd}, "
+                f"tank {self.tank}, canister {self.canister} on {self.received_on}{source}")
+
+
+RECEIPT_FIELDS = ("herd", "bull", "lot_code", "tank", "canister", "straws", "received_on",
+                  "supplier")
+
+
+def stored_receipts(session: Session, customer_id: int,
+                    references: Iterable[str | None]) -> dict[str, StoredReceipt]:
+    """The customer's receipts recorded under these references (as the session sees them)."""
+    wanted = sorted({r for r in references if r})
+    if not wanted:
+        return {}
+    rows = session.execute(text("""
+        SELECT m.reference, m.semen_lot_id AS lot_id, h.code AS herd, a.official_id AS bull,
+               l.lot_code, l.tank, l.canister, m.straws, m.moved_on AS received_on,
+               m.counterpart AS supplier, e.code AS embryo
+          FROM core.inventory_movements m
+          LEFT JOIN core.semen_lots l ON l.id = m.semen_lot_id
+          LEFT JOIN core.herds h ON h.id = l.herd_id
+          LEFT JOIN core.animals a ON a.id = l.bull_id
+          LEFT JOIN core.embryos e ON e.id = m.embryo_id
+         WHERE m.customer_id = :c AND m.kind = 'receipt' AND m.reference = ANY(:refs)"""),
+        {"c": customer_id, "refs": wanted}).mappings()
+    return {r["reference"]: StoredReceipt(**r) for r in rows}
+
+
+def _judge_references(entries: Sequence[SemenReceipt], stored: dict[str, StoredReceipt],
+                      ) -> tuple[dict[int, int], dict[int, int], list[Problem]]:
+    """Entries already recorded under their reference (index -> stored lot id), entries
+    repeating an earlier one of the batch (index -> that index), and the refusals of a
+    reference given with other values than it was recorded (or first given) with."""
+    present: dict[int, int] = {}
+    repeats: dict[int, int] = {}
+    problems: list[Problem] = []
+    first: dict[str, int] = {}
+    for i, e in enumerate(entries):
+        if not e.reference:
+            continue
+        rec = f"semen receipt of lot {e.lot_code} on {e.received_on}"
+        known = stored.get(e.reference)
+        if known is not None:
+            differs = [f for f in RECEIPT_FIELDS if getattr(known, f) != getattr(e, f)]
+            if known.lot_id is None:
+                problems.append(Problem(
+                    "inventory.receipt_duplicate", "reference",
+                    f"{rec}: delivery note {e.reference} is already recorded for "
+                    f"{known.describe()}"))
+            elif differs:
+                problems.append(Problem(
+                    "inventory.receipt_duplicate", "reference",
+                    f"{rec}: delivery note {e.reference} is already recorded as "
+                    f"{known.describe()}; this entry differs in {', '.join(differs)}"))
+            else:
+                present[i] = known.lot_id
+        elif e.reference in first:
+            earlier = entries[first[e.reference]]
+            differs = [f for f in RECEIPT_FIELDS if getattr(earlier, f) != getattr(e, f)]
+            if differs:
+                problems.append(Problem(
+                    "inventory.receipt_duplicate", "reference",
+                    f"{rec}: delivery note {e.reference} is given twice with different "
+                    f"values ({', '.join(differs)})"))
+            else:
+                repeats[i] = first[e.reference]
+        else:
+            first[e.reference] = i
+    return present, repeats, problems
 
 
 def receive_embryos(session: Session, customer: Customer, entries: Sequence[EmbryoReceipt], *,

@@ -225,18 +225,30 @@ def inventory(session: Session, customer_code: str) -> Inventory:
 
 def receive_semen(session: Session, customer_code: str, fields: dict[str, object], *,
                   today: date | None = None) -> Outcome:
-    """Straws of a bull's lot received into a herd's tank and canister (``entry.receive_semen``:
-    a lot already in that place is topped up, so entering a receipt twice counts it twice)."""
+    """Straws of a bull's lot received into a herd's tank and canister (``entry.receive_semen``).
+
+    With a delivery note (``reference``) the receipt is recorded once: entered again with the
+    same values nothing changes, with other values it is refused
+    (``inventory.receipt_duplicate``). Without one a lot already in that place is topped up,
+    so entering a receipt twice counts it twice."""
     farm = customer(session, customer_code)
     _required(fields, "herd", "bull", "lot", "tank", "canister", "straws", "date")
     receipt = SemenReceipt(herd=_text(fields, "herd"), bull=_text(fields, "bull"),
                            lot_code=_text(fields, "lot"), tank=_text(fields, "tank"),
                            canister=_text(fields, "canister"), straws=_count(fields, "straws"),
-                           received_on=_day(fields), supplier=_text(fields, "supplier"))
+                           received_on=_day(fields), supplier=_text(fields, "supplier"),
+                           reference=_text(fields, "reference"))
+    known = entry.stored_receipts(session, farm.id, [receipt.reference])
     lot_id = entry.receive_semen(session, farm, receipt, today=today)
+    if receipt.reference in known:
+        return Outcome("semen_receipt", None,
+                       f"Delivery note {receipt.reference} is already recorded (lot "
+                       f"{receipt.lot_code} in {receipt.herd}); nothing changed.")
+    note = "" if receipt.reference else (
+        " Without a delivery note, entering this receipt again counts its straws again.")
     return Outcome("semen_receipt", lot_id,
                    f"{receipt.straws} straw(s) of {receipt.bull} lot {receipt.lot_code} into "
-                   f"{receipt.herd}, tank {receipt.tank}, canister {receipt.canister}.")
+                   f"{receipt.herd}, tank {receipt.tank}, canister {receipt.canister}.{note}")
 
 
 def receive_embryo(session: Session, customer_code: str, fields: dict[str, object], *,

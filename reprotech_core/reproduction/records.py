@@ -147,6 +147,16 @@ class EmbryoReceipt:
 
 @dataclass(frozen=True)
 class SemenReceipt:
+    """Straws of a bull's lot received into a herd's tank and canister.
+
+    ``reference`` is the delivery note (dispatch) number, e.g. ``DN-2024-0117``; recommended:
+    with it a receipt entered again is recognised (nothing written), and the same reference
+    with other values is refused (``inventory.receipt_duplicate``). Without it every entry
+    counts, so a receipt entered twice tops the lot up twice. One reference names one receipt
+    (one lot): a delivery note listing several lots gets one reference per line
+    (``DN-2024-0117/2``).
+    """
+
     herd: str
     bull: str
     lot_code: str
@@ -155,3 +165,4 @@ class SemenReceipt:
     straws: int
     received_on: date
     supplier: str | None = None
+    reference: str | None = None

@@ -339,7 +339,7 @@ def _receipts(events: list[Event], herd: dict, bulls: dict, rng) -> list[SemenRe
         out.append(SemenReceipt(h, bull, f"L-{bull}", "TANK-1", f"C{n % 6 + 1}",
                                 len(g) + int(rng.integers(5, 25)),
                                 max(min(g["day"]) - _days(30), bulls.get(bull) or date.min),
-                                "AI centre"))
+                                "AI centre", reference=f"DN-{h}-{n + 1}"))
     return out
 
 

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
+from data_models.tenancy import Customer
 from reprotech_core.errors import RuleViolation
 from reprotech_core.reproduction import (
     EmbryoGrade,
@@ -112,3 +113,26 @@ def test_reproduction_writes_are_audited(db, system, farm):
     rows = raw(db, system, "SELECT action, new_values->>'service_date' FROM audit.log "
                "WHERE table_name = 'core.inseminations' AND customer_id = :c", c=farm.id).all()
     assert [tuple(r) for r in rows] == [("INSERT", "2023-01-10")]
+
+
+def test_a_delivery_note_is_recorded_once_per_customer_by_the_database(db, system, farm):
+    """Raw SQL bypassing reprotech_core cannot record a receipt's delivery note twice; other
+    movements and receipts without a reference are not concerned."""
+    with db.session(system) as s:
+        lot = receive_semen(s, s.get(Customer, farm.id), SemenReceipt(
+            farm.herds[0], "R-AIBULL", "L-DB", "T1", "C1", 5, date(2023, 1, 2),
+            reference="DN-RAW-1"))
+    insert = ("INSERT INTO core.inventory_movements (customer_id, kind, semen_lot_id, straws, "
+              "moved_on, reference) VALUES (:c, :kind, :lot, 5, '2023-01-02', :ref)")
+    with pytest.raises(RuleViolation) as err:
+        raw(db, system, insert, c=farm.id, kind="receipt", lot=lot, ref="DN-RAW-1")
+    assert err.value.rule == "unique" and "uq_inventory_movements_customer_id_reference" in \
+        str(err.value)
+    raw(db, system, insert, c=farm.id, kind="receipt", lot=lot, ref=None)
+    raw(db, system, insert, c=farm.id, kind="receipt", lot=lot, ref="DN-RAW-2")
+    raw(db, system, insert, c=farm.id, kind="discard", lot=lot, ref="DN-RAW-1")
+    with db.session(system) as s:
+        index = s.scalar(text("SELECT pg_get_indexdef('core.uq_inventory_movements_customer_id_"
+                              "reference'::regclass)"))
+    assert "UNIQUE" in index and "(customer_id, reference)" in index
+    assert "kind)::text = 'receipt'" in index and "reference IS NOT NULL" in index

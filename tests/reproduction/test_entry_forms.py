@@ -158,6 +158,44 @@ def test_a_semen_receipt_from_the_form_fills_and_tops_up_a_lot(db, system, farm,
     assert movements(db, system, farm) == 3
 
 
+def test_a_semen_receipt_with_its_delivery_note_is_recorded_once(db, system, farm, vet):
+    fields = semen_fields(farm, reference=" DN-2024-0117 ")
+    with db.session(vet) as s:
+        first = forms.receive_semen(s, farm.code, fields)
+    assert first.record_id is not None and "counts its straws again" not in first.message
+    # a double click, or the form sent again: nothing changes
+    with db.session(vet) as s:
+        again = forms.receive_semen(s, farm.code, fields)
+    assert again.record_id is None
+    assert again.message == ("Delivery note DN-2024-0117 is already recorded (lot L-24-01 in "
+                             f"{farm.herds[0]}); nothing changed.")
+    assert stock_rows(db, system, farm)[0] == {(farm.herds[0], "L-24-01", "T1", "C1", 10)}
+    assert movements(db, system, farm) == 1
+    # the same delivery note with another count is refused, naming the stored receipt
+    with db.session(vet) as s, pytest.raises(RecordRefused) as refused:
+        forms.receive_semen(s, farm.code, fields | {"straws": "12"})
+    [problem] = refused.value.problems
+    assert problem.rule == "inventory.receipt_duplicate" and problem.column == "reference"
+    assert "DN-2024-0117 is already recorded as 10 straw(s) of R-AIBULL lot L-24-01" in \
+        problem.message and "differs in straws" in problem.message
+    assert stock_rows(db, system, farm)[0] == {(farm.herds[0], "L-24-01", "T1", "C1", 10)}
+    assert movements(db, system, farm) == 1
+    with db.session(system) as s:
+        assert s.scalar(select(InventoryMovement.reference)
+                        .where(InventoryMovement.customer_id == farm.id)) == "DN-2024-0117"
+
+
+def test_a_semen_receipt_without_delivery_note_says_it_counts_again(db, system, farm, vet):
+    with db.session(vet) as s:
+        first = forms.receive_semen(s, farm.code, semen_fields(farm, reference=" "))
+        again = forms.receive_semen(s, farm.code, semen_fields(farm))
+    assert first.record_id == again.record_id is not None
+    assert "Without a delivery note, entering this receipt again counts its straws again." \
+        in again.message
+    assert stock_rows(db, system, farm)[0] == {(farm.herds[0], "L-24-01", "T1", "C1", 20)}
+    assert movements(db, system, farm) == 2
+
+
 @pytest.mark.parametrize(("changes", "rule", "column", "words"), [
     ({"bull": "NO-SUCH-BULL"}, "repro.animal_unknown", "bull", "NO-SUCH-BULL"),
     ({"bull": "{cow}"}, "repro.bull_sex", "bull", "{cow}"),
@@ -407,9 +445,13 @@ def test_the_page_records_through_its_form_and_shows_refusals(db, system, pg_set
     receipt, widgets = form_named(page, "semen_receipt")
     assert widgets["Herd"].options == list(farm.herds)
     fill(widgets, {"Bull (official ID, own or catalogue)": farm.ref_bull, "Lot code": "L-7",
-                   "Tank": "T1", "Canister": "C1", "Straws": "12", "Received on": DAY})
+                   "Tank": "T1", "Canister": "C1", "Straws": "12", "Received on": DAY,
+                   "Delivery note (reference)": "DN-77"})
     receipt.objects[-1].clicks += 1
     assert page.result.alert_type == "success" and "12 straw(s)" in page.result.object, page.result.object
+    receipt.objects[-1].clicks += 1  # a double click counts once
+    assert page.result.alert_type == "success" and "DN-77 is already recorded" in \
+        page.result.object, page.result.object
     assert page.semen_stock.value[["herd", "lot", "straws"]].values.tolist() == [
         [farm.herds[0], "L-7", 12]]
     # … and 5 of them move to the second herd through the lot picker

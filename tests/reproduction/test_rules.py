@@ -23,6 +23,7 @@ from reprotech_core.reproduction import (
     move_embryo,
     move_straws,
     receive_semen,
+    receive_semen_many,
     record_calving,
     record_diagnosis,
     record_flush,
@@ -136,6 +137,109 @@ def test_semen_receipt_rules_and_moves_between_herds(db, system, customer_of, fa
         moves = s.execute(text("SELECT kind, straws FROM core.inventory_movements "
                                "WHERE customer_id = :c ORDER BY id"), {"c": farm.id}).all()
     assert [tuple(m) for m in moves] == [("receipt", 10), ("transfer_out", 4), ("transfer_in", 4)]
+
+
+def receipts(db, system, farm) -> list[tuple]:
+    with db.session(system) as s:
+        return [tuple(r) for r in s.execute(text(
+            "SELECT m.reference, m.straws, l.straws_in_stock FROM core.inventory_movements m "
+            "JOIN core.semen_lots l ON l.id = m.semen_lot_id WHERE m.customer_id = :c "
+            "AND m.kind = 'receipt' ORDER BY m.id"), {"c": farm.id})]
+
+
+def test_a_receipt_entered_again_under_its_delivery_note_counts_once(db, system, customer_of,
+                                                                      farm):
+    receipt = SemenReceipt(farm.herds[0], farm.ref_bull, "L-DN", "T1", "C1", 10, D0, "Genex",
+                           reference="DN-2024-0117")
+    lot = put(db, system, customer_of, farm, receive_semen, receipt)
+    assert put(db, system, customer_of, farm, receive_semen, receipt) == lot
+    # in one batch too: the stored one and a repeat of a new one are written once
+    other = SemenReceipt(farm.herds[1], farm.ref_bull, "L-DN", "T1", "C1", 3, D0,
+                         reference="DN-2024-0118")
+    with db.session(system) as s:
+        lots = receive_semen_many(s, customer_of(s, farm), [receipt, other, other])
+    assert lots[0] == lot and lots[1] == lots[2] != lot
+    assert receipts(db, system, farm) == [("DN-2024-0117", 10, 10), ("DN-2024-0118", 3, 3)]
+
+
+@pytest.mark.parametrize(("changes", "differs"), [
+    ({"straws": 12}, "straws"),
+    ({"bull": "R-AIBULL2"}, "bull"),
+    ({"lot_code": "L-OTHER"}, "lot_code"),
+    ({"herd": "{h2}"}, "herd"),
+    ({"received_on": D0 + timedelta(days=1)}, "received_on"),
+    ({"tank": "T2", "canister": "C9"}, "tank, canister"),
+    ({"supplier": "Another centre"}, "supplier"),
+])
+def test_a_delivery_note_recorded_with_other_values_is_refused(db, system, customer_of, farm,
+                                                                changes, differs):
+    from dataclasses import replace
+
+    receipt = SemenReceipt(farm.herds[0], farm.ref_bull, "L-DN", "T1", "C1", 10, D0, "Genex",
+                           reference="DN-7")
+    put(db, system, customer_of, farm, receive_semen, receipt)
+    before = receipts(db, system, farm)
+    changed = replace(receipt, **{k: v.format(h2=farm.herds[1]) if isinstance(v, str) else v
+                                  for k, v in changes.items()})
+    err = refused(db, system, customer_of, farm, receive_semen, changed,
+                  "inventory.receipt_duplicate", "delivery note DN-7 is already recorded as "
+                  f"10 straw(s) of R-AIBULL lot L-DN into {farm.herds[0]}, tank T1, canister "
+                  f"C1 on {D0} from Genex; this entry differs in {differs}")
+    assert err.problems[0].column == "reference"
+    assert receipts(db, system, farm) == before
+    # a batch holding it is refused whole, the good receipt with it included
+    good = replace(receipt, reference="DN-8")
+    with db.session(system) as s, pytest.raises(RecordRefused):
+        receive_semen_many(s, customer_of(s, farm), [good, changed])
+    # and so is one reference given twice with different values
+    with db.session(system) as s, pytest.raises(RecordRefused, match="given twice"):
+        receive_semen_many(s, customer_of(s, farm), [good, replace(good, straws=1)])
+    assert receipts(db, system, farm) == before
+
+
+def test_without_a_delivery_note_a_receipt_entered_again_counts_again(db, system, customer_of,
+                                                                     farm):
+    receipt = SemenReceipt(farm.herds[0], farm.ref_bull, "L-NO-DN", "T1", "C1", 10, D0)
+    lot = put(db, system, customer_of, farm, receive_semen, receipt)
+    assert put(db, system, customer_of, farm, receive_semen, receipt) == lot
+    assert receipts(db, system, farm) == [(None, 10, 20), (None, 10, 20)]
+
+
+def test_delivery_notes_are_per_customer(db, system, customer_of, farm, reference_bull):
+    from tests.reproduction.conftest import make_farm
+
+    other = make_farm(db, system, reference_bull)
+    for f in (farm, other):
+        put(db, system, customer_of, f, receive_semen, SemenReceipt(
+            f.herds[0], f.ref_bull, "L-DN", "T1", "C1", 4, D0, reference="DN-SHARED"))
+    assert receipts(db, system, farm) == receipts(db, system, other) == [("DN-SHARED", 4, 4)]
+
+
+def test_a_delivery_note_recorded_by_a_racing_entry_is_refused(db, system, customer_of, farm):
+    """Two submissions at once: both pass the check; the unique index holds the second back
+    until the first commits and then refuses it, with the rule's code."""
+    import threading
+
+    receipt = SemenReceipt(farm.herds[0], farm.ref_bull, "L-RACE", "T1", "C1", 6, D0,
+                           reference="DN-RACE")
+    outcome: list[object] = []
+    with db.session(system) as first:
+        put_first = receive_semen(first, customer_of(first, farm), receipt)
+
+        def second() -> None:
+            try:
+                outcome.append(put(db, system, customer_of, farm, receive_semen, receipt))
+            except RecordRefused as exc:
+                outcome.append(exc)
+
+        racer = threading.Thread(target=second)
+        racer.start()
+        racer.join(1.0)
+        assert racer.is_alive()  # waiting on the first's uncommitted index entry
+    racer.join(30)
+    assert isinstance(outcome[0], RecordRefused), outcome
+    assert outcome[0].problems[0].rule == "inventory.receipt_duplicate"
+    assert receipts(db, system, farm) == [("DN-RACE", 6, 6)] and put_first
 
 
 # -- pregnancy diagnoses ---------------------------------------------------------------------
