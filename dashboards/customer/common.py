@@ -21,7 +21,7 @@ from reprotech_core.portal import herd
 from reprotech_core.portal.cache import SHARED
 from reprotech_core.portal.tenancy import CustomerRef, resolve_customer, visible_farms
 from reprotech_core.reproduction.kpis import HerdKpis
-from reprotech_core.reproduction.queries import herd_kpis
+from reprotech_core.reproduction.queries import herd_kpis, records_version, worklist
 from reprotech_core.roles import modules_for
 
 CUSTOMER_ROLES = ("customer_admin", "customer_user")
@@ -82,18 +82,35 @@ def herd_table(ctx: PageContext, herd_: Herd, index_weights: dict[str, float] | 
 
 
 def kpis(ctx: PageContext, herd_: Herd, *, days: int | None = 365) -> HerdKpis:
-    """Reproduction KPIs of the last ``days`` (all records when ``None``), cached per tenant
-    for the day (the simulation of service outcomes is the slow part for big herds).
-    ``herd_`` was resolved under the user's row security, so the tenant is theirs to see."""
+    """Reproduction KPIs of the last ``days`` (all records when ``None``), shared by the
+    tenant's sessions for the day until a record changes (the simulation of service outcomes
+    is the slow part for big herds). ``herd_`` was resolved under the user's row security, so
+    the tenant is theirs to see."""
     cid = herd_.customer.id
     today = date.today()
     start = None if days is None else today - timedelta(days=days)
+    with ctx.session() as s:
+        version = records_version(s, cid)
 
     def load() -> HerdKpis:
         with ctx.session() as s:
             return herd_kpis(s, cid, start=start, end=today, as_of=today)
 
-    return SHARED.get(("kpis", cid, start, today), load)
+    return SHARED.get(("kpis", cid, start, today, version), load)
+
+
+def todo(ctx: PageContext, herd_: Herd) -> pd.DataFrame:
+    """The herd's reproduction to-do list today, shared like ``kpis``."""
+    cid = herd_.customer.id
+    today = date.today()
+    with ctx.session() as s:
+        version = records_version(s, cid)
+
+    def load() -> pd.DataFrame:
+        with ctx.session() as s:
+            return worklist(s, cid, today=today)
+
+    return SHARED.get(("todo", cid, today, version), load)
 
 
 def heading(title: str, herd_: Herd, page: str) -> pn.viewable.Viewable:

@@ -10,7 +10,6 @@ from dashboards.customer import common
 from dashboards.pages import PageContext
 from reprotech_core.portal import herd, visits
 from reprotech_core.portal.herd import TRAIT_LABELS
-from reprotech_core.reproduction.queries import worklist
 from reprotech_core.reproduction.worklists import ACTIONS
 
 KPI_CARDS = (  # field, label, percent?, digits
@@ -102,8 +101,7 @@ def reproduction(ctx: PageContext, h: common.Herd) -> pn.viewable.Viewable:
              for f, label, pct, digits in KPI_CARDS]
     note = (f"{k.services:,} services, {k.conceptions:,} conceptions, {k.flushes} flushes, "
             f"{k.ivf_sessions} OPU/IVF sessions.")
-    with ctx.session() as s:
-        todo = worklist(s, h.customer.id)
+    todo = common.todo(ctx, h)
     counts = todo["action"].value_counts()
     to_do = ("**To do today:** " + " · ".join(
         f"{counts[a]} {TODO_LABELS[a]}" for a in ACTIONS if a in counts)

@@ -76,6 +76,23 @@ def load_frames(session: Session, customer_id: int) -> ReproFrames:
                                       _COLUMNS[name]) for name, sql in _SQL.items()})
 
 
+def records_version(session: Session, customer_id: int) -> tuple:
+    """A cheap fingerprint of the customer's reproduction records (count and newest id of each
+    table the KPIs and the to-do list read): cached figures are keyed by it, so a record
+    entered or removed shows on the next page load."""
+    return tuple(session.execute(text("""
+        SELECT (SELECT (count(*), max(id))::text FROM core.inseminations WHERE customer_id = :c),
+               (SELECT (count(*), max(id))::text FROM core.embryo_transfers
+                 WHERE customer_id = :c),
+               (SELECT (count(*), max(id))::text FROM core.pregnancy_diagnoses
+                 WHERE customer_id = :c),
+               (SELECT (count(*), max(id))::text FROM core.calvings WHERE customer_id = :c),
+               (SELECT (count(*), max(id))::text FROM core.animal_exits WHERE customer_id = :c),
+               (SELECT (count(*), max(id))::text FROM core.embryo_flushes WHERE customer_id = :c),
+               (SELECT (count(*), max(id))::text FROM core.ivf_sessions WHERE customer_id = :c)
+        """), {"c": customer_id}).one())
+
+
 def females_in_herd(session: Session, customer_id: int) -> pd.DataFrame:
     """The customer's females that have not left the herd (``worklists.FEMALE_COLUMNS``)."""
     rows = session.execute(text("""

@@ -25,7 +25,7 @@ from reprotech_core.reproduction.kpis import (
     ReproFrames,
     frame,
 )
-from reprotech_core.reproduction.queries import worklist
+from reprotech_core.reproduction.queries import records_version, worklist
 from reprotech_core.reproduction.worklists import worklist_from
 from tests.reproduction.test_rules import put
 
@@ -98,10 +98,13 @@ def test_from_the_database_a_cow_that_left_is_not_listed(db, system, customer_of
         CalvingEntry(farm.cow(1), day - timedelta(days=120), 1, "M", stillborn=True))
     put(db, system, customer_of, farm, record_insemination,
         InseminationEntry(farm.cow(2), farm.ref_bull, day - timedelta(days=40)))
+    with db.session(system) as s:
+        before = records_version(s, farm.id)
     put(db, system, customer_of, farm, record_exit,
         ExitEntry(farm.cow(4), day - timedelta(days=5), "sold"))
     with db.session(system) as s:
         got = worklist(s, farm.id).set_index("official_id")["action"].to_dict()
+        assert records_version(s, farm.id) != before  # cached lists and KPIs are reloaded
     assert got[farm.cow(1)] == "examine"  # 120 days in milk, never served since
     assert got[farm.cow(2)] == "pregnancy check"
     assert got[farm.cow(3)] == "breed"  # a heifer of breeding age (born 2020), never served
