@@ -1,5 +1,6 @@
 """The animals table: every animal of the herd with GEBVs, reliabilities, the selection index
-and inbreeding; searchable, filterable and sortable, fast with 10,000+ rows.
+and inbreeding; searchable, filterable and sortable, fast with 10,000+ rows. It opens on the
+animals still in the herd; one tick shows those that left too (sold, slaughtered, died).
 
 Tabulator's *remote* pagination keeps the table in the server process and sends the browser
 one page at a time; sorting and filtering run on the server over the cached herd table, so
@@ -53,6 +54,11 @@ def search(frame: pd.DataFrame, text: str) -> pd.DataFrame:
     return frame[hit]
 
 
+def in_herd_only(frame: pd.DataFrame, only: bool) -> pd.DataFrame:
+    """The animals still in the herd (``only``), else every animal recorded."""
+    return frame[frame["status"] == "in herd"] if only else frame
+
+
 def animals_table(frame: pd.DataFrame, h: common.Herd) -> pn.widgets.Tabulator:
     numbers = {c: common.number(3 if c.endswith("_rel") or c.startswith("f_") else 1)
                for c in frame.columns
@@ -94,6 +100,8 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     box = pn.widgets.TextInput(placeholder="Search animal, name, sire or dam…", width=320,
                                name="Search")
     grid.add_filter(pn.bind(search, text=box.param.value_input))
+    herd_only = pn.widgets.Checkbox(name="In the herd only", value=True, align="center")
+    grid.add_filter(pn.bind(in_herd_only, only=herd_only))
 
     def on_screen() -> pd.DataFrame:
         return grid.current_view.drop(columns=["id"]).rename(columns=EXPORT_TITLES)
@@ -109,5 +117,5 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     count = pn.pane.Markdown(f"{len(frame):,} animals ({present:,} in the herd) · index weights: "
                              + ", ".join(
         f"{TRAIT_LABELS[t]} {w:g}" for t, w in common.weights(ctx).items()))
-    layout.extend([pn.Row(box, downloads), count, grid])
+    layout.extend([pn.Row(box, herd_only, downloads), count, grid])
     return layout
