@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from data_models.reproduction import (
     DIAGNOSIS_METHODS,
-    EXIT_REASONS,
     DIAGNOSIS_RESULTS,
+    EXIT_REASONS,
     PRESERVATIONS,
     SERVICE_TYPES,
 )
@@ -62,6 +62,8 @@ class BookAnimal:
     own: bool
     exit: tuple[date, str] | None = None  # (day, reason) it left the herd
 
+
+_PRODUCTION = {"embryo_flushes": "embryo flush", "ivf_sessions": "OPU/IVF session"}
 
 # Roles an animal plays in its own herd's events; a bull's semen outlives him.
 HERD_ROLES = ("cow", "dam", "donor", "recipient")
@@ -125,6 +127,9 @@ class HerdBook:
         self.embryos: dict[str, BookEmbryo] = {}
         self.productions: dict[tuple[str, int, date], int] = {}  # (kind, donor, day) -> sire
         self.exits: dict[str, tuple[date, str, str | None]] = {}  # official ID -> exit
+        # cow id -> (day, what) of her latest diagnosis, calving, flush or OPU (services are
+        # in ``services``): what an exit must not precede
+        self.latest: dict[int, tuple[date, str]] = {}
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
@@ -190,6 +195,7 @@ class HerdBook:
                  WHERE customer_id = :c AND cow_id = ANY (CAST(:cows AS int8[]))
                 """), p):
             self.diagnoses[(r.cow_id, r.diagnosis_date)] = (r.method, r.result, r.days_pregnant)
+            self._note(r.cow_id, r.diagnosis_date, "pregnancy diagnosis")
         for r in session.execute(text("""
                 SELECT k.dam_id, k.calving_date, k.calf_number, k.ease, k.calf_sex, k.stillborn,
                        a.official_id AS calf
@@ -197,6 +203,7 @@ class HerdBook:
                  WHERE k.customer_id = :c AND k.dam_id = ANY (CAST(:cows AS int8[]))"""), p):
             self.calvings[(r.dam_id, r.calving_date, r.calf_number)] = (
                 r.ease, r.calf_sex, r.stillborn, r.calf)
+            self._note(r.dam_id, r.calving_date, "calving")
         self.calves.update(session.scalars(text("""
             SELECT a.official_id FROM core.calvings k JOIN core.animals a ON a.id = k.calf_id
              WHERE k.customer_id = :c AND a.official_id = ANY (CAST(:names AS text[]))"""),
@@ -206,6 +213,7 @@ class HerdBook:
                     f"SELECT donor_id, {day}, sire_id FROM core.{table} "
                     "WHERE customer_id = :c AND donor_id = ANY (CAST(:cows AS int8[]))"), p):
                 self.productions[(table, donor, d)] = sire
+                self._note(donor, d, _PRODUCTION[table])
 
     def _load_stock(self, session: Session, codes: list[str] | None) -> None:
         for r in session.execute(text("""
@@ -561,17 +569,20 @@ class HerdBook:
                        "status": "in_stock", "tank": e.tank, "canister": e.canister}
         return out
 
-    def events_of(self, a: BookAnimal) -> list[tuple[str, date]]:
-        """The animal's recorded events as (what, day), for the exit rule."""
+    def _note(self, cow_id: int, day: date, what: str) -> None:
+        if cow_id not in self.latest or day > self.latest[cow_id][0]:
+            self.latest[cow_id] = (day, what)
+
+    def latest_event(self, a: BookAnimal) -> tuple[date, str] | None:
+        """The animal's latest recorded event as (day, what), for the exit rule."""
         if a.id is None:
-            return []
-        out = [("insemination" if s.kind == "ai" else "embryo transfer", s.day)
-               for s in self.services.get(a.id, ())]
-        out += [("pregnancy diagnosis", d) for cow, d in self.diagnoses if cow == a.id]
-        out += [("calving", d) for dam, d, _ in self.calvings if dam == a.id]
-        out += [("embryo flush" if kind == "embryo_flushes" else "OPU/IVF session", d)
-                for kind, donor, d in self.productions if donor == a.id]
-        return sorted(out, key=lambda e: e[1])
+            return None
+        found = [self.latest[a.id]] if a.id in self.latest else []
+        services = self.services.get(a.id)
+        if services:
+            last = services[-1]
+            found.append((last.day, "insemination" if last.kind == "ai" else "embryo transfer"))
+        return max(found, default=None)
 
     def check_exit(self, e: ExitEntry) -> Checked:
         rec = f"exit of {e.animal} on {e.exit_date}"
@@ -595,10 +606,10 @@ class HerdBook:
             p.append(Problem("exit.duplicate", "date",
                              f"{rec}: the animal already left the herd on {stored[0]} "
                              f"({stored[1]})"))
-        later = [(what, d) for what, d in self.events_of(a) if d > e.exit_date]
-        if later:
+        latest = self.latest_event(a)
+        if latest is not None and latest[0] > e.exit_date:
             p.append(Problem("exit.events_after", "date",
-                             f"{rec}: the animal has a {later[-1][0]} recorded on {later[-1][1]}, "
+                             f"{rec}: the animal has a {latest[1]} recorded on {latest[0]}, "
                              "after it left"))
         if p:
             return out
@@ -622,9 +633,11 @@ class HerdBook:
                         if lot[0] == checked.lot_id:
                             lot[1] -= 1
         elif isinstance(entry, DiagnosisEntry):
+            self._note(row["cow_id"], row["diagnosis_date"], "pregnancy diagnosis")
             self.diagnoses[(row["cow_id"], row["diagnosis_date"])] = (
                 row["method"], row["result"], row["days_pregnant"])
         elif isinstance(entry, CalvingEntry):
+            self._note(row["dam_id"], row["calving_date"], "calving")
             self.calvings[(row["dam_id"], row["calving_date"], row["calf_number"])] = (
                 row["ease"], row["calf_sex"], row["stillborn"], entry.calf)
             if entry.calf:
@@ -644,6 +657,7 @@ class HerdBook:
             kind = "embryo_flushes" if isinstance(entry, FlushEntry) else "ivf_sessions"
             day = row.get("flush_date") or row.get("opu_date")
             self.productions[(kind, row["donor_id"], day)] = row["sire_id"]
+            self._note(row["donor_id"], day, _PRODUCTION[kind])
         elif isinstance(entry, ExitEntry):
             self.exits[entry.animal] = (entry.exit_date, entry.reason, entry.cause)
             self.animals[entry.animal].exit = (entry.exit_date, entry.reason)
