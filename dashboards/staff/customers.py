@@ -8,6 +8,8 @@ security). Animal rows link to the portal's animal page (``?page=animal&animal=<
 
 from __future__ import annotations
 
+import io
+
 import holoviews as hv
 import pandas as pd
 import panel as pn
@@ -25,6 +27,7 @@ from dashboards.staff.common import (
     rounded,
     table,
 )
+from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.reproduction.queries import worklist
 from reprotech_core.reproduction.worklists import ACTIONS
 from reprotech_core.staffviews import customers as views
@@ -113,10 +116,15 @@ class CustomerPage:
         summary = " · ".join(f"{counts[a]} {a}" for a in ACTIONS if a in counts)
         shown = todo.assign(animal=[f"?page=animal&animal={i}" for i in todo["cow"]],
                             due=todo["due"].dt.date, last_service=todo["last_service"].dt.date)
+        sheet = shown.drop(columns=["cow", "animal"])
+        download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(csv_bytes(sheet)), filename="to-do.csv",
+            label="CSV for the herd visit", button_type="light")
         return pn.Column(
-            pn.pane.Markdown(f"**{summary}** (rules: examine — not served by 80 days in milk "
-                             "or open after 3+ services; pregnancy check — served 32+ days "
-                             "ago; confirm — only an early positive check)"),
+            pn.Row(pn.pane.Markdown(f"**{summary}** (rules: examine — not served by 80 days in "
+                                    "milk or open after 3+ services; pregnancy check — served "
+                                    "32+ days ago; confirm — only an early positive check)"),
+                   download, sizing_mode="stretch_width"),
             table(shown[["animal", "official_id", "herd", "action", "reason", "status",
                          "parity", "days_in_milk", "services", "last_service", "due"]],
                   formatters={"animal": link_formatter("official_id")},

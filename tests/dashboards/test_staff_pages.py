@@ -56,8 +56,12 @@ def test_my_customers_sections(db, sw):
     assert "herd" in text_of(page._herds())
     with db.session(db.identity("system")) as s:
         expected = worklist(s, sw.customers["st-one"])
-    todo = text_of(page._todo())
+    section = page._todo()
+    todo = text_of(section)
     assert len(expected) > 0 and all(oid in todo for oid in expected["official_id"])
+    (download,) = [w for w in section.select(pn.widgets.FileDownload)]
+    sheet = download.callback().getvalue().decode().splitlines()
+    assert sheet[0].startswith("official_id,herd,action,reason") and len(sheet) == len(expected) + 1
     assert all(action in todo for action in expected["action"])
     recent = text_of(page._kpis("Last 12 months"))  # the simulated herd is bred to this day
     assert "Conception rate" in recent and "Choose a longer period" not in recent
