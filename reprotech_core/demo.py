@@ -49,6 +49,7 @@ from reprotech_core.reproduction.records import (
     IvfEntry,
     RecordRefused,
     TransferEntry,
+    day_of,
 )
 from reprotech_core.reproduction.simulate import simulate_history
 from reprotech_core.roles import Role
@@ -271,10 +272,8 @@ def write_history(session: Session, customer: Customer, *, seed: int, today: dat
 
 def _event_order(e: object) -> tuple:
     """Date order; within a day services, then calvings, diagnoses and exits."""
-    day = next(getattr(e, f) for f in ("service_date", "diagnosis_date", "calving_date",
-                                       "exit_date") if hasattr(e, f))
     kind = type(e).__name__
-    return day, kind == "CalvingEntry", kind == "DiagnosisEntry", kind == "ExitEntry"
+    return day_of(e), kind == "CalvingEntry", kind == "DiagnosisEntry", kind == "ExitEntry"
 
 
 def _flush_day(today: date) -> date:

@@ -32,6 +32,7 @@ from reprotech_core.reproduction.records import (
     ExitEntry,
     InseminationEntry,
     TransferEntry,
+    day_of,
 )
 
 EVENTS = {  # event -> (fields it needs besides animal and date, order within a day)
@@ -190,11 +191,6 @@ def _key(entry: Entry) -> tuple:
     raise TypeError(entry)
 
 
-def _day(entry: Entry) -> date:
-    return next(getattr(entry, f) for f in ("service_date", "transfer_date", "diagnosis_date",
-                                           "calving_date", "exit_date") if hasattr(entry, f))
-
-
 def import_events(session: Session, customer: Customer, path: Path, *,
                   clean_rows_only: bool = False, today: date | None = None) -> ImportReport:
     """Judge every row of ``path`` for ``customer``; write them all if all are clean (or, with
@@ -238,7 +234,7 @@ def import_events(session: Session, customer: Customer, path: Path, *,
     book = HerdBook.load(session, customer, animals=names, embryos=embryos, today=today)
     accepted = []
     counts: dict[str, int] = {}
-    for line, entry in sorted(parsed, key=lambda x: (_day(x[1]), _order(x[1]), x[0])):
+    for line, entry in sorted(parsed, key=lambda x: (day_of(x[1]), _order(x[1]), x[0])):
         verdict = check(book, entry)
         if verdict.problems:
             report.errors += [RowError(line, p.column, p.rule, f"line {line}: {p.message}")

@@ -208,8 +208,7 @@ def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
     for r in lactations.itertuples():
         start = r.calving + pd.Timedelta(days=vwp_days)
         conceived = not pd.isna(r.conception)
-        exit_day = getattr(r, "exit", pd.NaT)
-        until = as_of if conceived or pd.isna(exit_day) else min(as_of, exit_day)
+        until = as_of if conceived or pd.isna(r.exit) else min(as_of, r.exit)
         k = start
         while (k <= r.conception if conceived else k < until) and (
                 k + pd.Timedelta(days=CYCLE_DAYS) <= until):

@@ -166,3 +166,18 @@ class SemenReceipt:
     received_on: date
     supplier: str | None = None
     reference: str | None = None
+
+
+_DAY_FIELDS = ("service_date", "transfer_date", "diagnosis_date", "calving_date", "exit_date",
+               "flush_date", "opu_date")
+_ANIMAL_FIELDS = ("cow", "recipient", "dam", "donor", "animal")
+
+
+def day_of(entry: object) -> date:
+    """The date an entry is recorded on, whatever its type."""
+    return next(getattr(entry, f) for f in _DAY_FIELDS if hasattr(entry, f))
+
+
+def animal_of(entry: object) -> str:
+    """The animal of the herd an entry is about (cow, recipient, dam, donor or animal)."""
+    return next(getattr(entry, f) for f in _ANIMAL_FIELDS if hasattr(entry, f))

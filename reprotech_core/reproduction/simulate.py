@@ -36,6 +36,8 @@ from reprotech_core.reproduction.records import (
     ExitEntry,
     InseminationEntry,
     SemenReceipt,
+    animal_of,
+    day_of,
 )
 
 TECHNICIANS = ("T-Anna", "T-Ben", "T-Carla")
@@ -318,7 +320,7 @@ def simulate_history(animals: pd.DataFrame, bulls: dict[str, date | None], *, se
             herd_of[calf] = herd_of[cow]
             queue.append((day, calf))
         queue.sort()
-    out.events = _until_exit([e for e in sim.events if _when(e) <= today])
+    out.events = _until_exit([e for e in sim.events if day_of(e) <= today])
     out.receipts = _receipts(out.events, herd_of, bulls, sim.rng)
     return out
 
@@ -326,8 +328,8 @@ def simulate_history(animals: pd.DataFrame, bulls: dict[str, date | None], *, se
 def _until_exit(events: list[Event]) -> list[Event]:
     """Drop what was drawn for a cow after she left the herd."""
     left = {e.animal: e.exit_date for e in events if isinstance(e, ExitEntry)}
-    return [e for e in events if isinstance(e, ExitEntry) or _subject(e) not in left
-            or _when(e) <= left[_subject(e)]]
+    return [e for e in events if isinstance(e, ExitEntry) or animal_of(e) not in left
+            or day_of(e) <= left[animal_of(e)]]
 
 
 def _receipts(events: list[Event], herd: dict, bulls: dict, rng) -> list[SemenReceipt]:
@@ -341,13 +343,3 @@ def _receipts(events: list[Event], herd: dict, bulls: dict, rng) -> list[SemenRe
                                 max(min(g["day"]) - _days(30), bulls.get(bull) or date.min),
                                 "AI centre", reference=f"DN-{h}-{n + 1}"))
     return out
-
-
-def _subject(e: Event) -> str:
-    return {InseminationEntry: lambda x: x.cow, DiagnosisEntry: lambda x: x.cow,
-            CalvingEntry: lambda x: x.dam, ExitEntry: lambda x: x.animal}[type(e)](e)
-
-
-def _when(e: Event) -> date:
-    return {InseminationEntry: lambda x: x.service_date, DiagnosisEntry: lambda x: x.diagnosis_date,
-            CalvingEntry: lambda x: x.calving_date, ExitEntry: lambda x: x.exit_date}[type(e)](e)
