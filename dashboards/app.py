@@ -19,12 +19,18 @@ import logging
 from collections.abc import Iterable
 
 import panel as pn
+from panel import theme as panel_theme
 
 from dashboards.pages import Page, PageContext
+from dashboards.text import html_text
 from reprotech_core.errors import NotFound, PermissionDenied
 from reprotech_core.roles import Role, modules_for
 
 log = logging.getLogger("reprotech.dashboards")
+
+# Pages show data, not TeX: Panel's Markdown would typeset whatever a name holds between
+# ``$$ … $$`` or ``\( … \)`` with MathJax. (HTML panes have it off already.)
+pn.pane.Markdown.param.disable_math.default = True
 
 #: Modules that define ``PAGES: list[Page]``, in navigation order: a user lands on the first
 #: page they may open (staff on "My customers" and their work, customers on their herd).
@@ -69,10 +75,20 @@ def guarded(build, ctx: PageContext) -> pn.viewable.Viewable:
         return pn.pane.Alert(FAILED, alert_type="danger")
 
 
+class Fast(panel_theme.Fast):
+    """Panel's Fast design without its Google font: the pages load nothing from other hosts
+    (the service's Content-Security-Policy would refuse it, and barns are often offline).
+    Named as Panel's own, because Panel finds a design's bundled files by its class name."""
+
+    _resources = {**panel_theme.Fast._resources, "font": {}}
+
+
 def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewable.Viewable:
     """The whole dashboard for one browser session."""
     visible = pages_for(ctx, registered_pages() if pages is None else pages)
     template = pn.template.FastListTemplate(
+        design=Fast,
+        font="system-ui, sans-serif",
         title="Reprotech Analytics",
         sidebar_width=220,
         header_background="#1f4e5f",
@@ -80,8 +96,9 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
     )
     template.header.append(
         pn.pane.HTML(
-            f'<span class="rt-user">{ctx.identity.username} · {ctx.identity.role}</span>'
-            ' · <a href="/hub/logout" style="color:white">Sign out</a>',
+            f'<span class="rt-user">{html_text(ctx.identity.username)} · '
+            f'{html_text(ctx.identity.role)}</span>'
+            ' · <a href="/services/dashboards/logout" style="color:white">Sign out</a>',
             styles={"color": "white", "margin-left": "auto"},
         )
     )

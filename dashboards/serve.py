@@ -7,6 +7,10 @@ taken from the sign-in. Role and customer are then read from the platform databa
 (``Database.identity``), and every query a page makes runs as that identity under row security,
 so no URL or widget can name another customer into view.
 
+Sessions end with the hub session (``dashboards/session.py``), and every response carries a
+Content-Security-Policy that allows this origin only (no third-party fonts or scripts, no
+framing by other sites) and ``X-Content-Type-Options: nosniff``.
+
 Run alone (without a hub) it refuses to start: there would be no one to sign users in.
 """
 
@@ -19,9 +23,18 @@ import os
 from urllib.parse import urlparse
 
 import panel as pn
+from tornado import httputil
+from tornado.web import OutputTransform
 
 from dashboards import metrics
 from dashboards.pages import PageContext
+from dashboards.session import (
+    HubLogoutHandler,
+    HubSessionProvider,
+    HubSessions,
+    _CookieRules,
+    end_with_the_hub_session,
+)
 from hub.secrets import secret_file
 from hub.services import dashboards_redirect_uri
 from reprotech_core.db.session import Database, get_database
@@ -42,10 +55,47 @@ def _fernet_key(secret_hex: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(bytes.fromhex(secret_hex)).digest()).decode()
 
 
-def session_view(database: Database, settings: Settings) -> pn.viewable.Viewable:
+def content_security_policy(public_url: str) -> str:
+    """This origin only: Bokeh's documents need inline scripts and ``eval`` (CustomJS), its
+    websocket the same host; nothing from other hosts, and no framing by other sites."""
+    host = urlparse(public_url).netloc
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        f"connect-src 'self' ws://{host} wss://{host}",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ])
+
+
+def security_headers(policy: str) -> type[OutputTransform]:
+    """A tornado transform adding the headers to every response of the service (Bokeh's
+    handlers are many classes of its own; a transform reaches them all)."""
+
+    class SecurityHeaders(OutputTransform):
+        def transform_first_chunk(self, status_code: int, headers: httputil.HTTPHeaders,
+                                  chunk: bytes, finishing: bool
+                                  ) -> tuple[int, httputil.HTTPHeaders, bytes]:
+            headers["Content-Security-Policy"] = policy
+            headers["X-Content-Type-Options"] = "nosniff"
+            headers["Referrer-Policy"] = "same-origin"
+            return status_code, headers, chunk
+
+    return SecurityHeaders
+
+
+def session_view(database: Database, settings: Settings, sessions: HubSessions,
+                 logout_path: str) -> pn.viewable.Viewable:
     """The page tree for the user of the current browser session."""
     from dashboards.app import build_app
 
+    if settings.dashboards_session_check_seconds:
+        end_with_the_hub_session(sessions, logout_path, settings.dashboards_session_check_seconds)
     username = pn.state.user
     try:
         identity = database.identity(username)
@@ -88,6 +138,16 @@ def hub_oauth(settings: Settings, env: dict[str, str]) -> dict:
     }
 
 
+def hub_session_provider(settings: Settings, env: dict[str, str]) -> HubSessionProvider:
+    """Panel's OAuth provider for the hub, checking each request against the hub session."""
+    _CookieRules.secure = settings.hub_bind_url.startswith("https://")
+    HubLogoutHandler.hub_logout_url = "/hub/logout"
+    provider = HubSessionProvider(login_endpoint="/login", logout_endpoint="/logout")
+    provider.sessions = HubSessions(env["JUPYTERHUB_API_URL"],
+                                    settings.dashboards_session_check_seconds)
+    return provider
+
+
 def main() -> None:
     settings = get_settings()
     configure_logging(settings, level="INFO")  # secrets scrubbed; JSON when log_format = json
@@ -96,18 +156,26 @@ def main() -> None:
     metrics.install(database, secret_file(settings.secrets_dir / "metrics_token"))
     pn.config.oauth_expiry = settings.dashboards_session_hours / 24
     pn.config.nthreads = 4  # callbacks in threads: one user's slow query never stalls another
+    pn.config.oauth_provider = options.pop("oauth_provider")  # served by our provider
+    provider = hub_session_provider(settings, dict(os.environ))
+    logout = f"{options['prefix']}/logout"
     pn.extension("tabulator", notifications=True, design="bootstrap")
-    pn.serve(
-        {"/": lambda: session_view(database, settings)},
+    server = pn.serve(
+        {"/": lambda: session_view(database, settings, provider.sessions, logout)},
         address="127.0.0.1",
         port=settings.dashboards_port,
         num_procs=settings.dashboards_processes,
         show=False,
+        start=False,
         title="Reprotech Analytics",
         extra_patterns=metrics.routes(),
         liveness="health",
+        auth_provider=provider,
         **options,
     )
+    server._tornado.add_transform(security_headers(content_security_policy(settings.hub_bind_url)))
+    server.start()
+    server.io_loop.start()
 
 
 if __name__ == "__main__":

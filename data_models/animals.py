@@ -3,6 +3,8 @@
 Pedigree rules (sire male, dam female, parents born before the calf, no animal its own
 ancestor, parents in the same customer or the reference catalogue) and the tier's animal
 limit are enforced by triggers (migrations), so they hold for every writer, notebooks included.
+An animal named as a parent, bull or sire by its farm's records cannot move to another farm
+(migration 0013).
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class Animal(Base):
     breed: Mapped[str] = mapped_column(String(32), nullable=False)
     sex: Mapped[str] = mapped_column(String(1), nullable=False)
     birth_date: Mapped[date | None] = mapped_column(Date)
-    sire_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.animals.id"), index=True)
-    dam_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.animals.id"), index=True)
+    # Parents: of this customer or of the reference catalogue (triggers, migrations 0002, 0013).
+    sire_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.animals.id"), index=True,
+                                                info={"catalogue_reference": "sire"})
+    dam_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.animals.id"), index=True,
+                                               info={"catalogue_reference": "dam"})
     created_at: Mapped[datetime] = created_at()

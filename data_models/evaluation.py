@@ -101,8 +101,11 @@ class ParentageResult(Base):
     )
     animal_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
     parent_role: Mapped[str] = mapped_column(String(4), nullable=False)
-    recorded_parent_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.animals.id"))
-    suggested_parent_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.animals.id"))
+    # Of the animal's customer or of the reference catalogue (trigger, migration 0013).
+    recorded_parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey(f"{CORE}.animals.id"), info={"catalogue_reference": "recorded parent"})
+    suggested_parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey(f"{CORE}.animals.id"), info={"catalogue_reference": "suggested parent"})
     informative_snps: Mapped[int] = mapped_column(Integer, nullable=False)
     opposing_homozygotes: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)

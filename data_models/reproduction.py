@@ -4,9 +4,10 @@ inventory.
 
 Every table is a tenant table (``customer_id``, forced row security, audit trigger; writes need
 ``reproduction:write``). Animals of the record's own customer are tied to it by composite
-foreign keys; bulls and sires may also come from the reference catalogue, which a rule trigger
-checks (migration 0006). Natural keys (one service per cow and day, one diagnosis per cow and
-day, …) make re-imports idempotent. The rules themselves are described in docs/reproduction.md.
+foreign keys; bulls, sires and embryo donors may also come from the reference catalogue, which
+rule triggers check (migrations 0006 and 0013: never another farm's animal). Natural keys (one
+service per cow and day, one diagnosis per cow and day, …) make re-imports idempotent. The
+rules themselves are described in docs/reproduction.md.
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ def _customer() -> Mapped[int]:
     return mapped_column(ForeignKey(f"{CORE}.customers.id"), nullable=False, index=True)
 
 
-def _any_animal(nullable: bool = False) -> Mapped[int]:
-    """A bull or sire: the customer's own or the reference catalogue's (checked by trigger)."""
-    return mapped_column(ForeignKey(f"{CORE}.animals.id"), nullable=nullable, index=True)
+def _any_animal(role: str, nullable: bool = False) -> Mapped[int]:
+    """A bull, sire or donor: the customer's own or the reference catalogue's. A foreign key
+    cannot say that, so a trigger does (``core.catalogue_references()``, migration 0013, lists
+    the columns tagged here with their role)."""
+    return mapped_column(ForeignKey(f"{CORE}.animals.id"), nullable=nullable, index=True,
+                         info={"catalogue_reference": role})
 
 
 class SemenLot(Base):
@@ -77,7 +81,7 @@ class SemenLot(Base):
     id: Mapped[int] = pk()
     customer_id: Mapped[int] = _customer()
     herd_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
-    bull_id: Mapped[int] = _any_animal()
+    bull_id: Mapped[int] = _any_animal("bull")
     lot_code: Mapped[str] = mapped_column(String(64), nullable=False)
     tank: Mapped[str] = mapped_column(String(32), nullable=False)
     canister: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -98,7 +102,7 @@ class Insemination(Base):
     id: Mapped[int] = pk()
     customer_id: Mapped[int] = _customer()
     cow_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
-    bull_id: Mapped[int] = _any_animal()
+    bull_id: Mapped[int] = _any_animal("bull")
     semen_lot_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     service_date: Mapped[date] = mapped_column(Date, nullable=False)
     service_type: Mapped[str] = mapped_column(String(8), nullable=False, server_default="heat")
@@ -119,7 +123,7 @@ class EmbryoFlush(Base):
     id: Mapped[int] = pk()
     customer_id: Mapped[int] = _customer()
     donor_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
-    sire_id: Mapped[int] = _any_animal()
+    sire_id: Mapped[int] = _any_animal("sire")
     flush_date: Mapped[date] = mapped_column(Date, nullable=False)
     technician: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at()
@@ -141,7 +145,7 @@ class IvfSession(Base):
     id: Mapped[int] = pk()
     customer_id: Mapped[int] = _customer()
     donor_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
-    sire_id: Mapped[int] = _any_animal()
+    sire_id: Mapped[int] = _any_animal("sire")
     opu_date: Mapped[date] = mapped_column(Date, nullable=False)
     oocytes_collected: Mapped[int] = mapped_column(Integer, nullable=False)
     oocytes_cleaved: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -178,8 +182,8 @@ class Embryo(Base):
     code: Mapped[str] = mapped_column(String(64), nullable=False)
     flush_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     ivf_session_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    donor_id: Mapped[int | None] = _any_animal(nullable=True)
-    sire_id: Mapped[int | None] = _any_animal(nullable=True)
+    donor_id: Mapped[int | None] = _any_animal("donor", nullable=True)
+    sire_id: Mapped[int | None] = _any_animal("sire", nullable=True)
     produced_on: Mapped[date] = mapped_column(Date, nullable=False)
     stage: Mapped[int] = mapped_column(SmallInteger, nullable=False)
     quality: Mapped[int] = mapped_column(SmallInteger, nullable=False)

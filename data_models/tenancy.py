@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -134,6 +135,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
     password_hash: Mapped[str | None] = mapped_column(Text)
     totp_secret: Mapped[str | None] = mapped_column(Text)
+    # RFC 6238 step of the last accepted code: a code is accepted once (migration 0014).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     db_login: Mapped[str | None] = mapped_column(String(63), unique=True)
     created_at: Mapped[datetime] = created_at()
 

@@ -1,6 +1,8 @@
 """Sign-in for the hub: the platform's local users (embedded default) and OIDC (production).
 
-``ReprotechAuthenticator`` checks username, password and (staff) a one-time code against the platform users table through ``reprotech_core.signin``;
+``ReprotechAuthenticator`` checks username, password and (staff) a one-time code against the
+platform users table through ``reprotech_core.signin``, counting failures against the client
+address from the socket and trusted proxies only (``source_address``);
 ``ReprotechOIDCAuthenticator`` signs in through the production identity provider and checks
 its role claim against the same table. Either way
 the user ends with the groups of ``hub.groups`` (role, customer) and, for admins, hub admin.
@@ -9,13 +11,16 @@ the user ends with the groups of ``hub.groups`` (role, customer) and, for admins
 from __future__ import annotations
 
 import asyncio
+import socket
 
 from jupyterhub.auth import Authenticator
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
-from traitlets import Bool
+from tornado.httputil import HTTPServerRequest
+from traitlets import Bool, List, Unicode, default
 
 from hub.groups import ROLE_PREFIX, customer_group, role_group
+from reprotech_core.client_address import Network, client_address, parse_networks
 
 ADMIN_ROLES = frozenset({"admin", "super_admin"})
 
@@ -32,6 +37,23 @@ class ReprotechAuthenticator(Authenticator):
         True,
         help="Refuse staff accounts that have no TOTP second factor enrolled.",
     ).tag(config=True)
+
+    trusted_proxies = List(
+        Unicode(),
+        help="Reverse proxies in front of the hub's own proxy (addresses or CIDR networks) "
+        "whose X-Forwarded-For entries are believed; default: setting hub_trusted_proxies.",
+    ).tag(config=True)
+
+    @default("trusted_proxies")
+    def _default_trusted_proxies(self) -> list[str]:
+        from reprotech_core.settings import get_settings
+
+        return list(get_settings().hub_trusted_proxies)
+
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003 (traitlets)
+        super().__init__(**kwargs)
+        # Parsed at start-up, so a bad entry stops the hub with its name, not a sign-in.
+        self._trusted_networks = parse_networks(self.trusted_proxies)
 
     def _database(self):  # the process's Database, created on first sign-in
         from reprotech_core.db.session import get_database
@@ -50,7 +72,8 @@ class ReprotechAuthenticator(Authenticator):
             signed = await asyncio.to_thread(
                 signin.check, self._database(), username, password, data.get("otp"),
                 require_staff_totp=self.require_staff_totp,
-                source=handler.request.remote_ip if handler is not None else None,
+                source=(source_address(handler.request, self._trusted_networks)
+                        if handler is not None else None),
             )
         except signin.SignInRefused as exc:
             self.log.info("sign-in refused for %r: %s", username[:32], exc)
@@ -64,6 +87,19 @@ class ReprotechAuthenticator(Authenticator):
             "groups": groups,
             "auth_state": {"role": signed.role.value, "customer_id": signed.customer_id},
         }
+
+
+def source_address(request: HTTPServerRequest, trusted: tuple[Network, ...]) -> str | None:
+    """The address a sign-in is counted against (``reprotech_core.client_address``).
+
+    Not ``request.remote_ip``: the hub's tornado server runs with ``xheaders=True``, which lets
+    a client set it with ``X-Real-Ip``. The socket peer is ``context.address``, which tornado
+    leaves as accepted (``address[0]`` for TCP; a Unix socket has no address).
+    """
+    context = request.connection.context
+    peer = (context.address[0] if context.address_family in (socket.AF_INET, socket.AF_INET6)
+            else None)
+    return client_address(peer, request.headers.get_list("X-Forwarded-For"), trusted)
 
 
 class ReprotechOIDCAuthenticator(GenericOAuthenticator):

@@ -6,6 +6,7 @@ Run: ``reprotech hub`` (or ``jupyterhub -f hub/jupyterhub_config.py``). Every va
 """
 
 # ruff: noqa: F821 (``c`` and ``get_config`` are provided by JupyterHub)
+import os
 import sys
 from pathlib import Path
 
@@ -13,11 +14,17 @@ from pathlib import Path
 from hub.kernel import install_kernel_spec
 from hub.secrets import secret_file
 from hub.services import landing_url, services
+from hub.system_accounts import open_the_way_to
 from reprotech_core.ops.logs import traitlets_logging_config
+from reprotech_core.ops.private_files import protect_data_dir, use_private_umask
 from reprotech_core.settings import get_settings
 
 settings = get_settings()
 c = get_config()
+# Files of the hub and of the services it starts are the platform's own (umask 077); users'
+# notebook accounts may pass through <data_dir> to their homes and read nothing else.
+use_private_umask()
+protect_data_dir(settings)
 settings.hub_dir.mkdir(parents=True, exist_ok=True)
 
 # Network: the proxy is the one entry point; hub API and proxy API on loopback only.
@@ -39,6 +46,12 @@ c.JupyterHub.db_url = f"sqlite:///{settings.hub_dir / 'jupyterhub.sqlite'}"
 c.JupyterHub.pid_file = str(settings.hub_dir / "jupyterhub.pid")
 c.JupyterHub.log_level = settings.log_level
 c.JupyterHub.cookie_max_age_days = settings.hub_session_hours / 24  # session timeout
+# Tokens the hub's OAuth gives the dashboards last no longer than the sign-in; signing out
+# revokes them, which ends the dashboard session too (dashboards/session.py).
+c.JupyterHub.oauth_token_expires_in = int(settings.hub_session_hours * 3600)
+c.JupyterHub.tornado_settings = {"cookie_options": {
+    "samesite": "Lax", **({"secure": True} if settings.hub_bind_url.startswith("https://") else {})
+}}
 c.JupyterHub.logging_config = traitlets_logging_config(settings)  # secrets scrubbed; JSON option
 
 # Sign-in: role and customer travel as hub groups (hub/groups.py).
@@ -80,22 +93,36 @@ c.JupyterHub.default_url = landing_url  # customers, vets, technicians land on t
 c.JupyterHub.authenticate_prometheus = True
 c.JupyterHub.shutdown_on_logout = False
 
-# Spawning by role (hub/spawner.py). Users cannot change their server's environment.
+# Spawning by role (hub/spawner.py): each user's server as their own system account with a
+# private home (IsolatedSpawner), unless isolation is switched off on a development machine.
+# Users cannot change their server's environment; it keeps nothing of the hub's but these.
 install_kernel_spec()
-c.JupyterHub.spawner_class = "hub.spawner.RoleSpawner"
+spawner = "IsolatedSpawner" if settings.hub_notebook_isolation else "RoleSpawner"
+c.JupyterHub.spawner_class = f"hub.spawner.{spawner}"
+if settings.hub_notebook_isolation:
+    if os.geteuid() == 0:  # the accounts must run the platform's Python, wherever it lives
+        for program in (Path(sys.executable), Path(sys.executable).parent / "jupyterhub-singleuser"):
+            for folder in open_the_way_to(program):
+                print(f"[reprotech] notebook accounts may now pass through {folder} (o+x)",
+                      file=sys.stderr)
+    c.IsolatedSpawner.account_prefix = settings.hub_account_prefix
+    c.IsolatedSpawner.homes_root = str(settings.homes_dir)
+else:
+    c.RoleSpawner.home_dir_template = str(settings.homes_dir / "{username}")
+c.Spawner.env_keep = ["PATH", "LANG", "LC_ALL"]
 c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
 c.Spawner.disable_user_config = True
 c.Spawner.start_timeout = settings.hub_spawn_timeout
 c.Spawner.http_timeout = settings.hub_spawn_timeout
 c.Spawner.ip = "127.0.0.1"
-c.RoleSpawner.home_dir_template = str(settings.hub_dir / "homes" / "{username}")
-c.RoleSpawner.db_host = settings.db_host
-c.RoleSpawner.db_port = str(settings.db_port)
-c.RoleSpawner.db_name = settings.db_name
-c.RoleSpawner.platform_env = {
+c[spawner].db_host = settings.db_host
+c[spawner].db_port = str(settings.db_port)
+c[spawner].db_name = settings.db_name
+c[spawner].platform_env = {
     "REPROTECH_DB_HOST": settings.db_host,
     "REPROTECH_DB_PORT": settings.db_port,
     "REPROTECH_DB_NAME": settings.db_name,
+    "REPROTECH_DATA_DIR": str(settings.var_dir),  # where the research store is; no secrets
     "REPROTECH_HUB_URL": settings.hub_bind_url,
 }

@@ -8,6 +8,7 @@ carries the user's own database login (see ``hub/spawner.py``).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -32,9 +33,18 @@ def install_kernel_spec(prefix: str = sys.prefix) -> Path:
     target = Path(prefix) / "share" / "jupyter" / "kernels" / KERNEL_NAME
     wanted = kernel_spec()
     current = target / "kernel.json"
-    if current.exists() and json.loads(current.read_text()) == wanted:
-        return target
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "kernel.json").write_text(json.dumps(wanted, indent=1))
-        return Path(KernelSpecManager().install_kernel_spec(tmp, KERNEL_NAME, prefix=prefix,
-                                                            replace=True))
+    if not (current.exists() and json.loads(current.read_text()) == wanted):
+        umask = os.umask(0o022)  # folders made on the way (share/jupyter/kernels) are public
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "kernel.json").write_text(json.dumps(wanted, indent=1))
+                KernelSpecManager().install_kernel_spec(tmp, KERNEL_NAME, prefix=prefix,
+                                                        replace=True)
+        finally:
+            os.umask(umask)
+    # Public, not secret: every notebook account reads it (the copy keeps the temporary
+    # folder's 0700, and the hub works under umask 077).
+    os.chmod(target, 0o755)
+    for item in target.iterdir():
+        os.chmod(item, 0o644)
+    return target

@@ -1,17 +1,21 @@
 """Per-role spawning: what a signed-in user gets, decided by their platform role.
 
-``RoleSpawnerMixin`` goes in front of any JupyterHub spawner. Here it is mixed over
-``SimpleLocalProcessSpawner`` (``RoleSpawner``), which isolates nobody and is for tests and the
-single-machine demo only; production mixes it over KubeSpawner or SystemdSpawner, which enforce
-the per-role ``mem_limit``/``cpu_limit`` set here (the local spawner only advertises them in
-``MEM_LIMIT``/``CPU_LIMIT``).
+``RoleSpawnerMixin`` goes in front of any JupyterHub spawner. ``IsolatedSpawner`` mixes it over
+``LocalProcessSpawner`` and runs every user's server as their own unprivileged system account
+(``hub/system_accounts.py``, created on first spawn as The Littlest JupyterHub does) with a
+0700 home: the default, and what the hub runs as root for. ``RoleSpawner`` mixes it over
+``SimpleLocalProcessSpawner``, which runs servers as the hub's own account and isolates nobody:
+a single-user development machine only (``hub_notebook_isolation = false``). Production on
+Kubernetes mixes it over KubeSpawner, which enforces the per-role ``mem_limit``/``cpu_limit``
+set here (the local spawners only advertise them in ``MEM_LIMIT``/``CPU_LIMIT``).
 
 - researcher, lab_ops, admin, super_admin: JupyterLab with the ``reprotech`` kernel as the
   default and the user's own database login (``reprotech_core.db.logins``: a login limited by
   the role's grants and row security, never the application's), handed over the standard libpq
   way — ``PGHOST``/``PGPORT``/``PGDATABASE``/``PGUSER`` and a 0600 ``PGPASSFILE`` in the user's
   home — so ``psycopg.connect("")`` in a notebook is that user. The password is rotated at
-  every start.
+  every start. It is the only database credential the server holds: the platform's secrets
+  under ``<data_dir>/secrets`` are the hub account's (0700), not the user's.
 - veterinarian, technician, customer_admin, customer_user: no personal server; their work is
   in the shared dashboard service (``hub/services.py`` sends them there after sign-in; a spawn
   is refused with a message pointing there).
@@ -27,14 +31,24 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 from pathlib import Path
 
-from jupyterhub.spawner import SimpleLocalProcessSpawner, SpawnException
+from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, SpawnException
 from traitlets import Dict, HasTraits, List, Unicode
 
 from hub.groups import role_of
 from hub.kernel import KERNEL_NAME
 from hub.services import dashboards_prefix
+from hub.system_accounts import (
+    RESEARCH_GROUP,
+    Account,
+    AccountError,
+    account_name,
+    ensure_account,
+    hand_over,
+    private_folder_on_the_way,
+)
 
 CUSTOMER_MESSAGE = (
     "Customer accounts have no personal notebook server. "
@@ -133,6 +147,10 @@ class RoleSpawnerMixin(HasTraits):
             source, target = PROJECT_HOME / "notebooks" / folder, home / folder
             if source.is_dir() and not target.exists():
                 shutil.copytree(source, target, ignore=shutil.ignore_patterns(".*"))
+                self._hand_over(target)
+
+    def _hand_over(self, path: Path) -> None:
+        """Make a file the hub wrote into the user's home the user's own (isolating spawners)."""
 
     def _provision_database_login(self) -> tuple[str, Path]:
         """Create or rotate the user's own database login; write it to a 0600 libpq pgpass."""
@@ -146,10 +164,12 @@ class RoleSpawnerMixin(HasTraits):
         home = Path(self.home_dir)
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = home / ".pgpass"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        path.unlink(missing_ok=True)  # the home is the user's: never write through their link
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w") as out:
             out.write(f"{self.db_host}:{self.db_port}:{self.db_name}:{creds.login}:"
                       f"{creds.password}\n")
+        self._hand_over(path)
         return creds.login, path
 
     def get_env(self) -> dict[str, str]:
@@ -176,10 +196,91 @@ class RoleSpawnerMixin(HasTraits):
             args += [f"--MappingKernelManager.cull_idle_timeout={idle}",
                      "--MappingKernelManager.cull_interval=300",
                      f"--ServerApp.shutdown_no_activity_timeout={idle}"]
-        if os.geteuid() == 0 and "--allow-root" not in args:
-            args.append("--allow-root")  # jupyter-server refuses root otherwise (CI runs as root)
         return args
 
 
+class IsolatedSpawner(RoleSpawnerMixin, LocalProcessSpawner):
+    """Each user's server as their own system account, created on first spawn (needs root).
+
+    The account (``hub_account_prefix`` + username) owns a 0700 home under ``homes_root`` and
+    nothing else; researchers (``research_roles``) also join the group that reads the
+    pseudonymised research store. The server starts with the account's uid, gid and groups,
+    umask 077 and its home as working folder, so it can read neither the hub's secrets, nor
+    other users' homes, nor the platform's private files under ``<data_dir>``.
+    """
+
+    account_prefix = Unicode("rt-", help="Prefix of the users' system accounts.").tag(config=True)
+    homes_root = Unicode(help="Folder of the users' homes (one 0700 folder each).").tag(config=True)
+    research_roles = List(
+        Unicode(), default_value=["researcher", "admin", "super_admin"],
+        help="Roles whose accounts may read the pseudonymised research store.",
+    ).tag(config=True)
+
+    _account: Account | None = None
+
+    @property
+    def account_name(self) -> str:
+        return account_name(self.account_prefix, self.user.name)
+
+    @property
+    def home_dir(self) -> str:
+        return str(Path(self.homes_root) / self.account_name)
+
+    async def start(self):  # noqa: ANN201 (JupyterHub API)
+        role = self.check_role()
+        groups = (RESEARCH_GROUP,) if role in self.research_roles else ()
+        for program in {Path(self.cmd[0]), Path(sys.executable)}:
+            blocked = await asyncio.to_thread(private_folder_on_the_way, program)
+            if blocked is not None:
+                self.log.error("notebook accounts cannot reach %s: %s is private", program,
+                               blocked)
+                raise SpawnException(
+                    f"Notebook servers cannot start: {blocked} is private to the hub's account, "
+                    "so notebook accounts cannot run the platform's Python. Start the hub as root "
+                    "(it lets the accounts pass through, o+x) or install the platform under a "
+                    "system-wide Python.",
+                    reason="account", status_code=500,
+                )
+        try:
+            self._account = await asyncio.to_thread(
+                ensure_account, self.account_name, Path(self.home_dir), groups=groups)
+        except AccountError as exc:
+            self.log.error("system account for %s: %s", self.user.name, exc)
+            raise SpawnException(
+                "Your notebook account could not be prepared; ask your administrator.",
+                reason="account", status_code=500,
+            ) from None
+        return await super().start()
+
+    def _hand_over(self, path: Path) -> None:
+        if self._account is not None:
+            hand_over(path, self._account)
+
+    def make_preexec_fn(self, name: str):  # noqa: ANN201, ARG002 (the account, not the name)
+        account = self._account
+        if account is None:
+            raise SpawnException("no system account prepared", reason="account")
+
+        def preexec() -> None:  # runs in the child between fork and exec
+            os.setgid(account.gid)
+            os.setgroups(list(account.groups))
+            os.setuid(account.uid)
+            os.umask(0o077)
+            os.chdir(account.home)
+
+        return preexec
+
+    def user_env(self, env: dict[str, str]) -> dict[str, str]:
+        env.update(USER=self.account_name, LOGNAME=self.account_name, HOME=self.home_dir,
+                   SHELL="/bin/bash")  # the account's login shell is nologin; terminals need one
+        return env
+
+
 class RoleSpawner(RoleSpawnerMixin, SimpleLocalProcessSpawner):
-    """The role spawner over local processes: tests and the single-machine demo only."""
+    """The role spawner as the hub's own account: no isolation, a development machine only."""
+
+    def get_args(self) -> list[str]:
+        args = super().get_args()
+        if os.geteuid() == 0 and "--allow-root" not in args:
+            args.append("--allow-root")  # jupyter-server refuses root otherwise
+        return args

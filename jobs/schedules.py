@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import papermill
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -86,6 +85,8 @@ def check_parameters(schedule: Schedule, given: dict[str, Any], home: Path = PRO
                      ) -> dict[str, Any]:
     """Merge ``given`` over the schedule's defaults and check them against the notebook's
     tagged parameters cell (names and the types of its defaults)."""
+    import papermill  # here, not at the top: it costs every `reprotech` command two seconds
+
     declared = papermill.inspect_notebook(str(schedule.path(home)))
     params = {**schedule.parameters, **given}
     for name, value in params.items():

@@ -6,7 +6,9 @@ customer admin may add users to their own organisation only, and the database re
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
@@ -16,6 +18,15 @@ from sqlalchemy.orm import Session
 from data_models.tenancy import Customer, Herd, SubscriptionTier, User, UserCustomerAssignment
 from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.roles import Role
+from reprotech_core.textfields import (
+    CODE,
+    CUSTOMER_CODE,
+    FREE_TEXT,
+    NAME,
+    USERNAME,
+    normalized,
+    require,
+)
 
 _hasher = PasswordHasher()
 
@@ -40,6 +51,9 @@ def customer_by_code(session: Session, code: str) -> Customer:
 def create_customer(
     session: Session, *, code: str, name: str, tier: str = "professional", kind: str = "farm"
 ) -> Customer:
+    require([(CUSTOMER_CODE, code, "code"), (NAME, name, "name")], record=f"customer {code!r}",
+            required=("code", "name"))
+    name = normalized(name)
     if session.get(SubscriptionTier, tier) is None:
         tiers = ", ".join(session.scalars(select(SubscriptionTier.code)))
         raise RuleViolation("customer.tier", f"unknown subscription tier {tier!r} (one of {tiers})")
@@ -59,6 +73,9 @@ def set_tier(session: Session, code: str, tier: str) -> Customer:
 
 
 def create_herd(session: Session, *, customer: Customer, code: str, name: str) -> Herd:
+    require([(CODE, code, "code"), (NAME, name, "name")], record=f"herd {code!r}",
+            required=("code", "name"))
+    name = normalized(name)
     herd = Herd(customer_id=customer.id, code=code, name=name)
     session.add(herd)
     session.flush()
@@ -66,6 +83,9 @@ def create_herd(session: Session, *, customer: Customer, code: str, name: str) -
 
 
 def create_user(session: Session, new: NewUser) -> User:
+    require([(USERNAME, new.username, "username"), (NAME, new.display_name, "display_name"),
+             (FREE_TEXT.longest(254), new.email, "email")], record=f"user {new.username!r}",
+            required=("username", "display_name"))
     role = Role(new.role)
     customer_id = None
     if role.customer_scoped:
@@ -82,7 +102,7 @@ def create_user(session: Session, new: NewUser) -> User:
         )
     user = User(
         username=new.username,
-        display_name=new.display_name,
+        display_name=normalized(new.display_name),
         email=new.email,
         role=role.value,
         customer_id=customer_id,
@@ -108,13 +128,35 @@ def set_password(session: Session, username: str, password: str) -> None:
 
 
 def verify_password(user: User, password: str) -> bool:
-    """Check a password against the stored Argon2 hash (constant-time in argon2)."""
+    """Check a password against the stored Argon2 hash (constant-time in argon2).
+
+    A user without a password costs one Argon2 verification too (:func:`spend_password_check`),
+    so timing does not tell such accounts apart."""
     if not user.password_hash:
-        return False
+        return spend_password_check(password)
     try:
         return _hasher.verify(user.password_hash, password)
     except VerifyMismatchError:
         return False
+
+
+def spend_password_check(password: str) -> bool:
+    """Verify ``password`` against a hash nobody knows the password of; always ``False``.
+
+    Sign-in calls this for unknown and deactivated usernames so that they take as long as a
+    wrong password of a real account (same hasher, same Argon2 parameters): otherwise the
+    response time tells which usernames exist.
+    """
+    try:
+        _hasher.verify(_dummy_hash(), password)
+    except VerifyMismatchError:
+        pass
+    return False
+
+
+@cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 def assign(session: Session, username: str, customer_code: str) -> None:

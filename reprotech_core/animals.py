@@ -11,7 +11,7 @@ refused with every such problem named, before anything is written.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import insert, select
@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from data_models.animals import Animal
 from data_models.tenancy import Customer, Herd
+from reprotech_core import textfields
 from reprotech_core.errors import RuleViolation
+from reprotech_core.textfields import CODE, NAME, OFFICIAL_ID
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,23 @@ class AnimalRecord:
     sire: str | None = None
     dam: str | None = None
     name: str | None = None
+
+
+def _judged(records: list[AnimalRecord]) -> list[AnimalRecord]:
+    """The batch with its names in NFC, after every text field of every record is judged
+    (:mod:`reprotech_core.textfields`); one refusal lists all problems, nothing written."""
+    found = [
+        p for n, r in enumerate(records, 1)
+        for kind, value, column, required in (
+            (OFFICIAL_ID, r.official_id, "official_id", True), (NAME, r.name, "name", False),
+            (NAME.longest(32), r.breed, "breed", True), (CODE, r.herd_code, "herd", False),
+            (OFFICIAL_ID, r.sire, "sire", False), (OFFICIAL_ID, r.dam, "dam", False))
+        for p in textfields.problems(kind, value, column=column, required=required,
+                                     record=f"animal {n} ({r.official_id!r})")]
+    if found:
+        raise textfields.RecordRefused(found)
+    return [replace(r, name=r.name and textfields.normalized(r.name),
+                    breed=textfields.normalized(r.breed)) for r in records]
 
 
 def _generations(records: list[AnimalRecord]) -> list[list[AnimalRecord]]:
@@ -63,9 +82,10 @@ def register_animals(
 ) -> dict[str, int]:
     """Insert a batch of animals for ``customer``; returns official ID -> id.
 
-    All or nothing: the caller's transaction rolls back on the first refused record.
+    All or nothing: the caller's transaction rolls back on the first refused record; text
+    that breaks a rule of :mod:`reprotech_core.textfields` is refused before any query.
     """
-    batch = list(records)
+    batch = _judged(list(records))
     seen: set[str] = set()
     dupes = sorted({r.official_id for r in batch if r.official_id in seen or seen.add(r.official_id)})
     if dupes:

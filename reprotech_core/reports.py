@@ -7,6 +7,7 @@ lets that identity see of the customer.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from data_models.tenancy import Customer
+from reprotech_core.portal.exports import spreadsheet_frame
 from reprotech_core.store.evaluations import latest_results, rankings
 
 
@@ -52,9 +54,11 @@ def herd_report(session: Session, customer: Customer, *, index_weights: dict[str
 def write_herd_report(tables: dict[str, pd.DataFrame], folder: Path, *, title: str) -> Path:
     """CSV per table plus ``report.html``; returns the HTML path."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o750)
+    title = escape(title)  # a customer's name is data, never markup
     parts = [f"<h1>{title}</h1><p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"]
     for name, frame in tables.items():
-        frame.to_csv(folder / f"{name}.csv", index=False)
+        # Opened in Excel by the farm: a cell starting "=" must stay text (OWASP CSV injection).
+        spreadsheet_frame(frame).to_csv(folder / f"{name}.csv", index=False)
         parts.append(f"<h2>{name.replace('_', ' ').title()}</h2>")
         parts.append(frame.to_html(index=False, na_rep="", border=0) if len(frame)
                      else "<p>No records yet.</p>")

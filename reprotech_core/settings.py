@@ -138,7 +138,8 @@ class Settings(BaseSettings):
     )
     upload_max_mb: int = Field(
         default=2048, ge=1, le=1_000_000,
-        description="Largest genotype file accepted for ingest (MiB), checked before parsing.",
+        description="Largest file accepted by any import (MiB): genotype files, manifests, "
+        "sample sheets, breeding-event CSV/Excel, web uploads; checked before parsing.",
     )
     db_slow_query_seconds: float = Field(
         default=5.0, gt=0,
@@ -271,6 +272,30 @@ class Settings(BaseSettings):
         default=None,
         description="Folder of the hub's SQLite database and pid files (default: `<data_dir>/hub`).",
     )
+    hub_trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or CIDR networks) of reverse proxies in front of the hub's own "
+        "proxy, e.g. a TLS terminator. The client address used for sign-in lock-outs is the "
+        "right-most `X-Forwarded-For` entry not in this list; `X-Real-Ip` and entries a client "
+        "wrote itself are never trusted. The hub's own proxy on loopback is always trusted.",
+    )
+    hub_notebook_isolation: bool = Field(
+        default=True,
+        description="Run every personal notebook server as its own unprivileged system account "
+        "(created on first spawn, `hub_account_prefix` + the username) with a 0700 home; the hub "
+        "must then run as root. `false` runs notebooks as the hub's own account: a single-user "
+        "development machine only, never with real data.",
+    )
+    hub_account_prefix: str = Field(
+        default="rt-", pattern=r"^[a-z][a-z0-9-]{0,7}$",
+        description="Prefix of the system accounts created for notebook servers (as The Littlest "
+        "JupyterHub's `jupyter-`).",
+    )
+    hub_home_root: Path | None = Field(
+        default=None,
+        description="Folder holding the notebook users' homes, one 0700 folder each (default: "
+        "`<data_dir>/homes`).",
+    )
     hub_spawn_timeout: int = Field(
         default=60, ge=5, le=3600, description="Seconds a single-user server may take to start."
     )
@@ -304,13 +329,28 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64,
         description="Processes of the shared dashboard service (Bokeh `num_procs`).",
     )
+    dashboards_session_check_seconds: int = Field(
+        default=30, ge=0, le=3600,
+        description="The dashboard service asks the hub this often whether a user's hub "
+        "session still stands (signed out, expired or revoked ends the dashboard session too, "
+        "open pages included); 0 asks on every request.",
+    )
     dashboards_session_hours: float = Field(
         default=8.0, gt=0, le=720,
         description="A dashboard sign-in lasts this long; then the user signs in through the "
         "hub again.",
     )
 
-    @field_validator("home", "data_dir", "hub_state_dir", "backup_dir", mode="after")
+    @field_validator("hub_trusted_proxies", mode="after")
+    @classmethod
+    def _proxies_parse(cls, value: list[str]) -> list[str]:
+        from reprotech_core.client_address import parse_networks
+
+        parse_networks(value)  # a bad entry is named when the settings load, not at sign-in
+        return value
+
+    @field_validator("home", "data_dir", "hub_state_dir", "hub_home_root", "backup_dir",
+                     mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -359,6 +399,11 @@ class Settings(BaseSettings):
     def hub_dir(self) -> Path:
         """The hub's state: its SQLite database and pid files."""
         return self.hub_state_dir or self.var_dir / "hub"
+
+    @property
+    def homes_dir(self) -> Path:
+        """Where notebook users' homes live (one 0700 folder per account)."""
+        return self.hub_home_root or self.var_dir / "homes"
 
     @property
     def secrets_dir(self) -> Path:

@@ -8,16 +8,29 @@ staff password alone opens every customer's data.
 
 The hub reads the user's row through the application login and row security, as the user
 themselves (policy ``self_read``): the hub holds no power to read other users' rows.
+
+What a refusal tells an attacker is kept to the minimum:
+
+* one message (:data:`WRONG_CREDENTIALS`) and one Argon2 verification for an unknown username,
+  a deactivated account, a wrong password, and a right password with a missing, wrong or
+  replayed code, so neither the message nor the time tells which usernames exist or which
+  passwords are right;
+* a one-time code is accepted once (RFC 6238 §5.2): the time step it belongs to must be later
+  than the user's last accepted step, compared and recorded in one statement by
+  ``core.totp_claim_step`` (migration 0014), so two hub processes cannot both accept it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pyotp
+import pyotp.utils
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from reprotech_core.accounts import user_by_name, verify_password
+from reprotech_core.accounts import spend_password_check, user_by_name, verify_password
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound, PermissionDenied, ReprotechError
 from reprotech_core.ops import lockout
@@ -25,7 +38,11 @@ from reprotech_core.ops.lockout import SigninLimits
 from reprotech_core.roles import Role
 
 WRONG_CREDENTIALS = "Invalid username or password."
-"""One message for an unknown user and a wrong password, so neither can be told apart."""
+"""One message for an unknown or deactivated user, a wrong password and a wrong second factor,
+so none can be told apart."""
+
+TOTP_VALID_WINDOW = 1
+"""Codes of the previous and next time step are accepted too (clock drift, RFC 6238 §5.2)."""
 
 
 class SignInRefused(ReprotechError):
@@ -51,9 +68,10 @@ def check(db: Database, username: str, password: str, totp_code: str | None = No
     """Check a sign-in against the platform users table; raise :class:`SignInRefused`.
 
     Refused: a username or source address locked out after too many failures
-    (``reprotech_core.ops.lockout``; every refusal below counts as a failure), unknown user or
-    wrong password (one message), deactivated user, unknown role, customer role without a
-    customer, staff without TOTP enrolled (when required), staff with a missing/wrong code.
+    (``reprotech_core.ops.lockout``; every refusal below counts as a failure); with
+    :data:`WRONG_CREDENTIALS`: an unknown or deactivated user, a wrong password, a staff user's
+    missing, wrong or already used code; after a right password only: unknown role, customer
+    role without a customer, staff without TOTP enrolled (when required).
     """
     if limits is None:
         from reprotech_core.settings import get_settings
@@ -77,32 +95,49 @@ def _check(db: Database, username: str, password: str, totp_code: str | None, *,
            require_staff_totp: bool) -> SignedIn:
     try:
         identity = db.identity(username)
-    except NotFound:
+    except (NotFound, PermissionDenied):  # unknown or deactivated: same cost, same answer
+        spend_password_check(password)
         raise SignInRefused(WRONG_CREDENTIALS) from None
-    except PermissionDenied:
-        raise SignInRefused(
-            "This account is deactivated. Ask your administrator to reactivate it."
-        ) from None
     with db.session(identity) as session:
         try:
             user = user_by_name(session, username)
         except NotFound:
+            spend_password_check(password)
             raise SignInRefused(WRONG_CREDENTIALS) from None
         if not verify_password(user, password):
             raise SignInRefused(WRONG_CREDENTIALS)
-        totp_secret = user.totp_secret
-    role = _role(identity)
-    if role.customer_scoped and identity.customer_id is None:
-        raise SignInRefused(
-            f"Account {username!r} is a {role} but belongs to no customer; "
-            "ask your administrator to attach it to a customer."
-        )
-    if not role.customer_scoped and not totp_secret and require_staff_totp:
-        raise SignInRefused(STAFF_NEEDS_TOTP)
-    if not role.customer_scoped and totp_secret:
-        if not totp_code or not pyotp.TOTP(totp_secret).verify(totp_code.strip(), valid_window=1):
-            raise SignInRefused("Staff sign-in needs the current code from your authenticator app.")
+        role = _role(identity)
+        if role.customer_scoped and identity.customer_id is None:
+            raise SignInRefused(
+                f"Account {username!r} is a {role} but belongs to no customer; "
+                "ask your administrator to attach it to a customer."
+            )
+        if not role.customer_scoped:
+            if user.totp_secret:
+                step = totp_step(user.totp_secret, totp_code)
+                if step is None or not _claim_step(session, step):
+                    raise SignInRefused(WRONG_CREDENTIALS)
+            elif require_staff_totp:
+                raise SignInRefused(STAFF_NEEDS_TOTP)
     return SignedIn(username, role, identity.customer_id)
+
+
+def totp_step(secret: str, code: str | None, now: datetime | None = None) -> int | None:
+    """The RFC 6238 time step whose code ``code`` is, within the valid window; else ``None``."""
+    if not code:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now or datetime.now(UTC))
+    for step in range(current - TOTP_VALID_WINDOW, current + TOTP_VALID_WINDOW + 1):
+        if pyotp.utils.strings_equal(code.strip(), totp.generate_otp(step)):
+            return step
+    return None
+
+
+def _claim_step(session: Session, step: int) -> bool:
+    """Record ``step`` as the signed-in user's last used one if it is later; ``False`` if not
+    (a replay). Compare-and-set in one UPDATE, so concurrent sign-ins cannot both win."""
+    return bool(session.scalar(text("SELECT core.totp_claim_step(:step)"), {"step": step}))
 
 
 def _role(identity: Identity) -> Role:

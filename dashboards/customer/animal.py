@@ -9,22 +9,17 @@ search by official ID within the herd.
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import panel as pn
 
 from dashboards.app import query_param
 from dashboards.customer import common
 from dashboards.pages import PageContext
+from dashboards.text import html_text, md_text
 from reprotech_core.portal import animal as portal_animal
 from reprotech_core.portal.animal import AnimalPage
 from reprotech_core.portal.herd import TRAIT_LABELS
 from reprotech_core.portal.tenancy import parse_id
-
-
-def _esc(value: object) -> str:
-    return html.escape("" if value is None else str(value))
 
 
 def identity(a: AnimalPage) -> pn.viewable.Viewable:
@@ -35,7 +30,7 @@ def identity(a: AnimalPage) -> pn.viewable.Viewable:
              ("Status", "in the herd" if a.left is None else
               f"left {a.left[0]}: {a.left[1]}" + (f" ({a.left[2]})" if a.left[2] else "")),
              ("Recorded progeny", a.progeny)]
-    rows = "\n".join(f"| {k} | {_esc(v)} |" for k, v in facts)
+    rows = "\n".join(f"| {k} | {md_text(v)} |" for k, v in facts)
     return pn.pane.Markdown(f"#### Identity\n| | |\n|---|---|\n{rows}", css_classes=["rt-identity"])
 
 
@@ -52,10 +47,10 @@ def pedigree(a: AnimalPage, h: common.Herd | None) -> pn.viewable.Viewable:
             body = '<span style="color:#999">not recorded</span>'
         else:
             href = common.link("animal", h, animal=anc.id)
-            body = (f'<a href="{_esc(href)}">{_esc(anc.official_id)}</a>'
-                    + (f"<br><small>{_esc(anc.name)}</small>" if anc.name else ""))
+            body = (f'<a href="{html_text(href)}">{html_text(anc.official_id)}</a>'
+                    + (f"<br><small>{html_text(anc.name)}</small>" if anc.name else ""))
         return (f'<td rowspan="{rows}" style="border:1px solid #d9e2e7;padding:4px 8px">'
-                f'<small style="color:#667">{_esc(label)}</small><br>{body}</td>')
+                f'<small style="color:#667">{html_text(label)}</small><br>{body}</td>')
 
     lines = []
     for i in range(8):
@@ -82,9 +77,9 @@ def genotype(a: AnimalPage) -> pn.viewable.Viewable:
                          common.notice("This animal has not been genotyped."))
     decision = g["decision"] or "awaiting QC"
     reasons = ", ".join(g["reasons"] or []) or "—"
-    text = (f"#### Genotype\n| | |\n|---|---|\n| QC status | **{_esc(decision)}** |\n"
-            f"| Reasons | {_esc(reasons)} |\n| Call rate | {g['call_rate']:.1%} |\n"
-            f"| Chip | {_esc(g['panel'])} ({g['n_snps']:,} SNPs) |\n"
+    text = (f"#### Genotype\n| | |\n|---|---|\n| QC status | **{md_text(decision)}** |\n"
+            f"| Reasons | {md_text(reasons)} |\n| Call rate | {g['call_rate']:.1%} |\n"
+            f"| Chip | {md_text(g['panel'])} ({g['n_snps']:,} SNPs) |\n"
             f"| Genotyped | {g['genotyped_at']:%Y-%m-%d} |")
     return pn.pane.Markdown(text, css_classes=["rt-genotype"])
 
@@ -95,8 +90,9 @@ def parentage(a: AnimalPage) -> pn.viewable.Viewable:
                                          if a.genotype else "the animal is not genotyped") + ".")
         return pn.Column(pn.pane.Markdown("#### Parentage"), common.notice(why))
     rows = "\n".join(
-        f"| {r.parent} | {_esc(r.recorded)} | **{r.status}** | {r.opposing_homozygotes} of "
-        f"{r.informative_snps} informative SNPs | {_esc(r.suggested) if r.suggested else '—'} |"
+        f"| {md_text(r.parent)} | {md_text(r.recorded)} | **{md_text(r.status)}** | "
+        f"{r.opposing_homozygotes} of "
+        f"{r.informative_snps} informative SNPs | {md_text(r.suggested) if r.suggested else '—'} |"
         for r in a.parentage.itertuples())
     return pn.pane.Markdown(
         "#### Parentage\n| Parent | Recorded | Status | Opposing homozygotes | Suggested |\n"
@@ -108,7 +104,7 @@ def results(a: AnimalPage) -> pn.viewable.Viewable:
     if a.results.empty:
         parts.append(common.notice("No released genomic breeding values for this animal yet."))
     else:
-        rows = "\n".join(f"| {TRAIT_LABELS.get(r.trait, r.trait)} | {r.gebv:,.2f} | "
+        rows = "\n".join(f"| {md_text(TRAIT_LABELS.get(r.trait, r.trait))} | {r.gebv:,.2f} | "
                          f"{r.reliability:.0%} |" for r in a.results.itertuples())
         parts.append(pn.pane.Markdown(f"| Trait | GEBV | Reliability |\n|---|---:|---:|\n{rows}",
                                       css_classes=["rt-gebvs"]))
@@ -151,8 +147,8 @@ def lookup(ctx: PageContext) -> pn.viewable.Viewable:
                     | table["name"].fillna("").str.lower().str.contains(text, regex=False)]
         if hit.empty:
             return pn.pane.Markdown("No animal of this herd matches.")
-        links = "\n".join(f"- [{_esc(r.official_id)}]({common.link('animal', h, animal=r.id)})"
-                          f" {_esc(r.name or '')}" for r in hit.head(25).itertuples())
+        links = "\n".join(f"- [{md_text(r.official_id)}]({common.link('animal', h, animal=r.id)})"
+                          f" {md_text(r.name or '')}" for r in hit.head(25).itertuples())
         more = f"\n\n…and {len(hit) - 25} more" if len(hit) > 25 else ""
         return pn.pane.Markdown(links + more)
 
@@ -166,7 +162,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         return lookup(ctx)
     with ctx.session() as s:
         a = portal_animal.animal_page(s, wanted)
-    title = f"## {_esc(a.official_id)}" + (f" · {_esc(a.name)}" if a.name else "")
+    title = f"## {md_text(a.official_id)}" + (f" · {md_text(a.name)}" if a.name else "")
     return pn.Column(
         pn.pane.Markdown(title, css_classes=["rt-animal-title"]),
         pn.Row(identity(a), genotype(a), parentage(a), sizing_mode="stretch_width"),

@@ -17,6 +17,7 @@ import panel as pn
 
 from dashboards.app import query_param
 from dashboards.pages import PageContext
+from dashboards.text import md_text
 from reprotech_core.portal import herd
 from reprotech_core.portal.cache import SHARED
 from reprotech_core.portal.tenancy import CustomerRef, resolve_customer, visible_farms
@@ -115,11 +116,11 @@ def todo(ctx: PageContext, herd_: Herd) -> pd.DataFrame:
 
 def heading(title: str, herd_: Herd, page: str) -> pn.viewable.Viewable:
     """The page title with the herd's name; staff get links to switch customer."""
-    parts = [f"## {title} · {herd_.customer.name}"]
+    parts = [f"## {title} · {md_text(herd_.customer.name)}"]
     if herd_.staff and len(herd_.farms) > 1:
         others = " · ".join(
-            f"**{f.code}**" if f.id == herd_.customer.id
-            else f"[{f.code}](?{urlencode({'page': page, 'customer': f.id})})"
+            f"**{md_text(f.code)}**" if f.id == herd_.customer.id
+            else f"[{md_text(f.code)}](?{urlencode({'page': page, 'customer': f.id})})"
             for f in herd_.farms)
         parts.append(f"Customer: {others}")
     return pn.pane.Markdown("\n\n".join(parts), sizing_mode="stretch_width",

@@ -14,6 +14,7 @@ import panel as pn
 
 from dashboards.customer import common
 from dashboards.pages import PageContext
+from dashboards.text import html_text, md_text
 from reprotech_core.portal import mating, rankings
 from reprotech_core.portal.exports import csv_bytes
 
@@ -38,9 +39,11 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
             + ("none of your cows has them yet." if cows.empty
                else "no evaluated bulls are available yet.")))
         return layout
-    cow_options = {f"{r.official_id} (index {r.index:,.1f})": r.id for r in cows.itertuples()}
-    bull_options = {f"{r.official_id} · {r.source} (index {r.index:,.1f})": r.id
-                    for r in bulls.itertuples()}
+    # Choices.js (Bokeh's MultiChoice) renders labels as HTML: escaped like an HTML pane.
+    cow_options = {f"{html_text(r.official_id)} (index {r.index:,.1f})": r.id
+                   for r in cows.itertuples()}
+    bull_options = {f"{html_text(r.official_id)} · {html_text(r.source)} "
+                    f"(index {r.index:,.1f})": r.id for r in bulls.itertuples()}
     cow_pick = pn.widgets.MultiChoice(name=f"Cows (best {min(20, len(cows))} preselected)",
                                       options=cow_options,
                                       value=list(cow_options.values())[:20],
@@ -71,7 +74,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         except ValueError as exc:
             hint = (f" Try at least {slots} matings per bull or a higher inbreeding limit."
                     if "infeasible" in str(exc) else "")
-            result.objects = [common.notice(f"No plan: {exc}.{hint}", "warning")]
+            result.objects = [common.notice(f"No plan: {md_text(exc)}.{hint}", "warning")]
             return
         finally:
             result.loading = False

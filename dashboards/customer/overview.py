@@ -8,6 +8,7 @@ import panel as pn
 
 from dashboards.customer import common
 from dashboards.pages import PageContext
+from dashboards.text import md_text
 from reprotech_core.portal import herd, visits
 from reprotech_core.portal.herd import TRAIT_LABELS
 from reprotech_core.reproduction.worklists import ACTIONS
@@ -70,7 +71,8 @@ def best_animals(table, h: common.Herd) -> pn.viewable.Viewable:
     if top.empty:
         return common.notice(common.NO_RESULTS)
     rows = "\n".join(
-        f"| [{r.official_id}]({common.link('animal', h, animal=r.id)}) | {r.sex} | "
+        f"| [{md_text(r.official_id)}]({common.link('animal', h, animal=r.id)}) | "
+        f"{md_text(r.sex)} | "
         f"{common.fmt(r.birth_year)} | {r.index:,.1f} | "
         + " | ".join(common.fmt(getattr(r, t), 1) for t in TRAIT_LABELS) + " |"
         for r in top.itertuples())

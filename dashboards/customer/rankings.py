@@ -13,6 +13,7 @@ import panel as pn
 
 from dashboards.customer import common, plots
 from dashboards.pages import PageContext
+from dashboards.text import md_text
 from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.portal import rankings
 from reprotech_core.portal.exports import csv_bytes
@@ -70,7 +71,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         try:
             ranked = rankings.ranked(table, w, sex=sex.value or None, in_herd=present.value)
         except ValueError as exc:
-            status.object = f"**{exc}**"
+            status.object = f"**{md_text(exc)}**"
             return
         grid.value = shown(ranked)
         left = rankings.unranked(table, w, in_herd=present.value)

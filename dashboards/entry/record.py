@@ -19,6 +19,7 @@ import panel as pn
 import param
 
 from dashboards.pages import PageContext
+from dashboards.text import md_text
 from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.reproduction import forms
 from reprotech_core.reproduction.records import RecordRefused
@@ -199,12 +200,12 @@ class RecordWork(pn.viewable.Viewer):
                 outcome = record(s, self.farm.value or "", fields)
         except RecordRefused as refused:
             self._show("danger", "**Not recorded.**\n\n" + "\n".join(
-                f"- {p.message} (`{p.rule}`)" for p in refused.problems))
+                f"- {md_text(p.message)} (`{p.rule}`)" for p in refused.problems))
             return
         except (RuleViolation, NotFound) as exc:
-            self._show("danger", f"**Not recorded.** {exc}")
+            self._show("danger", f"**Not recorded.** {md_text(exc)}")
             return
-        self._show("success", outcome.message)
+        self._show("success", md_text(outcome.message))
         self.refresh_stock()
 
     # Stock ------------------------------------------------------------------------------------
@@ -263,22 +264,23 @@ class RecordWork(pn.viewable.Viewer):
                                              self.file.value,
                                              clean_rows_only=self.clean_only.value)
         except (RuleViolation, NotFound) as exc:
-            self._show("danger", f"**Not imported.** {exc}")
+            self._show("danger", f"**Not imported.** {md_text(exc)}")
             return
         errors = pd.DataFrame([e.__dict__ for e in report.errors],
                               columns=["line", "column", "rule", "message"])
         self.report.value = errors
         self.report.visible = bool(len(errors))
         imported = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in report.imported.items())
+        file = md_text(report.file)  # the uploaded file's name, as the browser sent it
         if report.written:
             self.refresh_stock()  # inseminations naming a lot and transfers use stock
             self._show("success" if report.ok else "warning",
-                       f"Imported {imported or 'nothing new'} from {report.file}; "
+                       f"Imported {imported or 'nothing new'} from {file}; "
                        f"{report.present} row(s) were already recorded"
                        + (f"; {len(errors)} problem row(s) left out." if len(errors) else "."))
         else:
             self._show("danger", f"**Nothing imported**: {len(errors)} problem(s) in "
-                                 f"{report.file}, listed below. Fix them and upload again.")
+                                 f"{file}, listed below. Fix them and upload again.")
 
     def _show(self, kind: str, text: str) -> None:
         self.result.alert_type = kind

@@ -27,6 +27,7 @@ from dashboards.staff.common import (
     rounded,
     table,
 )
+from dashboards.text import md_text
 from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.reproduction.queries import worklist
 from reprotech_core.reproduction.worklists import ACTIONS
@@ -82,7 +83,7 @@ class CustomerPage:
         self.search = pn.widgets.TextInput(label="Find an animal",
                                            placeholder="official ID or name")
         self.layout = pn.Column(
-            pn.pane.Markdown(f"[← My customers](?page={SLUG})\n\n## {title}"),
+            pn.pane.Markdown(f"[← My customers](?page={SLUG})\n\n## {md_text(title)}"),
             deferred(self._herds, ctx),
             heading("Reproduction to-do"), deferred(self._todo, ctx),
             heading("Reproduction KPIs"), self.period,

@@ -8,8 +8,6 @@ sent over the session's own connection, so no file route is opened on the servic
 
 from __future__ import annotations
 
-import html
-
 import holoviews as hv
 import pandas as pd
 import panel as pn
@@ -27,6 +25,7 @@ from dashboards.staff.common import (
     refresh_button,
     table,
 )
+from dashboards.text import html_text, md_text
 from reprotech_core.staffviews import jobs as views
 
 SLUG = "jobs"
@@ -80,7 +79,7 @@ def _overview(ctx: PageContext) -> pn.viewable.Viewable:
                                    css_classes=["rt-attention"]))
     else:
         parts += [
-            pn.pane.Alert(f"**{views.attention_summary(flagged)}**", alert_type="danger",
+            pn.pane.Alert(f"**{md_text(views.attention_summary(flagged))}**", alert_type="danger",
                           css_classes=["rt-attention"]),
             table(_shown(flagged), name="attention",
                   formatters={"run": link_formatter("run_label")}, hidden=["run_label"]),
@@ -125,18 +124,18 @@ def _run_page(ctx: PageContext, run: dict) -> pn.viewable.Viewable:
         ("requested by", r.requested_by or ""),
         ("parameters", str(run.get("parameters") or {})),
     ]
-    rows = "\n".join(f"| {k} | {html.escape(str(v)).replace('|', '&#124;')} |"
+    rows = "\n".join(f"| {k} | {md_text(v)} |"
                      for k, v in facts if v not in ("", None))
     parts: list = [pn.pane.Markdown(f"[← Jobs](?page={SLUG})\n\n## Run {run['id']}: "
-                                    f"{html.escape(str(r.job))}")]
+                                    f"{md_text(r.job)}")]
     if r.flag:
-        parts.append(pn.pane.Alert(f"**{r.flag}**: {html.escape(r.why)}", alert_type="danger",
+        parts.append(pn.pane.Alert(f"**{md_text(r.flag)}**: {md_text(r.why)}", alert_type="danger",
                                    css_classes=["rt-attention"]))
     parts.append(pn.pane.Markdown(f"| | |\n|---|---|\n{rows}", css_classes=["rt-run"]))
     if r.error:
         cell = f" (cell {int(r.error_cell)})" if pd.notna(r.error_cell) else ""
         parts.append(pn.pane.HTML(f"<b>Error{cell}</b><pre class='rt-error'>"
-                                  f"{html.escape(str(r.error))}</pre>",
+                                  f"{html_text(r.error)}</pre>",
                                   sizing_mode="stretch_width"))
     downloads = [pn.widgets.FileDownload(file=str(p), filename=p.name, label=f"Download {what}",
                                          color="primary", embed=False)
@@ -148,7 +147,7 @@ def _run_page(ctx: PageContext, run: dict) -> pn.viewable.Viewable:
     if outputs.html and outputs.html.stat().st_size <= MAX_INLINE_HTML:
         body = outputs.html.read_text(errors="replace")
         parts.append(pn.pane.HTML(
-            f'<iframe class="rt-notebook" sandbox="" srcdoc="{html.escape(body, quote=True)}" '
+            f'<iframe class="rt-notebook" sandbox="" srcdoc="{html_text(body)}" '
             'style="width:100%;height:70vh;border:1px solid #ddd"></iframe>',
             sizing_mode="stretch_width"))
     return pn.Column(*parts, sizing_mode="stretch_width")

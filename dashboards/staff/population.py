@@ -27,6 +27,7 @@ from dashboards.staff.common import (
     shared,
     table,
 )
+from dashboards.text import md_text
 from reprotech_core.errors import NotFound
 from reprotech_core.staffviews import population as views
 
@@ -104,7 +105,7 @@ def _pca(ctx: PageContext) -> pn.viewable.Viewable:
     try:
         result = _structure(*snap)
     except NotFound as exc:
-        return note(str(exc))
+        return note(md_text(exc))
     a = result.animals.fillna({"herd": "(no herd: AI sires)"})
     ve = result.variance_explained
     herds = sorted(a["herd"].unique())
@@ -161,7 +162,7 @@ def _gebvs(ctx: PageContext) -> pn.viewable.Viewable:
     def by_herd(t: str) -> pn.viewable.Viewable:
         part = gebvs[(gebvs["trait"] == t)].dropna(subset=["herd"])
         if part.empty:
-            return note(f"No GEBVs of herd animals for {t}.")
+            return note(f"No GEBVs of herd animals for {md_text(t)}.")
         box = hv.BoxWhisker(part, "herd", "gebv").opts(
             xrotation=45, xlabel="herd", ylabel=f"GEBV {t}", box_fill_color="#9ecae1",
             title=f"{t}: GEBV distribution by herd", tools=["hover"])

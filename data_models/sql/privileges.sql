@@ -103,3 +103,59 @@ GRANT SELECT ON ALL TABLES IN SCHEMA research TO reprotech_notebook;
 GRANT USAGE ON SCHEMA core, research TO reprotech_research;
 GRANT SELECT ON core.traits, core.snp_panels, core.panel_snps TO reprotech_research;
 GRANT SELECT ON ALL TABLES IN SCHEMA research TO reprotech_research;
+
+-- Platform-wide activity is for monitoring only. By default every login may read the
+-- statistics views (pg_stat_user_tables, pg_statio_*, pg_stat_activity: who is connected, from
+-- where, since when), the functions under them (pg_stat_get_*), relation sizes and the
+-- planner's row estimates (pg_class.reltuples, relpages): together they tell a notebook how
+-- many animals, genotypes or inseminations the whole platform holds and when others work.
+-- Revoked from PUBLIC and granted back to pg_read_all_stats, of which the application login
+-- (the metrics exporter, reprotech_core/ops/dbmetrics.py) and any pg_monitor exporter are
+-- members; staff and research notebook logins are not. pg_stats is left alone: PostgreSQL
+-- already hides rows of tables under row security there. Large objects live outside row
+-- security and the audit log: nobody but the administrative login may create one.
+-- Catalog privileges need a superuser; an administrative login without it skips them with a
+-- warning (docs/security-model.md says what remains open then).
+DO $$
+DECLARE
+  r record;
+  visible text;
+BEGIN
+  IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    RAISE WARNING 'privileges.sql: % is not a superuser; statistics views, pg_class row '
+                  'estimates and large-object functions keep their default (PUBLIC) privileges',
+                  current_user;
+    RETURN;
+  END IF;
+  FOR r IN
+    SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind = 'v' AND (n.nspname = 'pg_catalog' AND (c.relname LIKE 'pg\_stat\_%'
+                                                         OR c.relname LIKE 'pg\_statio\_%')
+                                OR c.relname IN ('pg_stat_statements', 'pg_stat_statements_info'))
+  LOOP
+    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', r.rel);
+    EXECUTE format('GRANT SELECT ON %s TO pg_read_all_stats', r.rel);
+  END LOOP;
+  FOR r IN
+    SELECT p.oid::regprocedure AS fn FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE (n.nspname = 'pg_catalog' AND (p.proname LIKE 'pg\_stat\_get\_%'
+              OR p.proname IN ('pg_relation_size', 'pg_table_size', 'pg_indexes_size',
+                               'pg_total_relation_size', 'pg_database_size')))
+        OR p.proname IN ('pg_stat_statements', 'pg_stat_statements_info')
+  LOOP
+    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', r.fn);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO pg_read_all_stats', r.fn);
+  END LOOP;
+  -- pg_class stays readable (psql, SQLAlchemy and pg_dump read it) except the estimates.
+  SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO visible
+    FROM pg_attribute a
+   WHERE a.attrelid = 'pg_catalog.pg_class'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+     AND a.attname NOT IN ('reltuples', 'relpages', 'relallvisible');
+  REVOKE SELECT ON pg_catalog.pg_class FROM PUBLIC;
+  EXECUTE format('GRANT SELECT (%s) ON pg_catalog.pg_class TO PUBLIC', visible);
+  GRANT SELECT ON pg_catalog.pg_class TO pg_read_all_stats;
+  REVOKE ALL ON FUNCTION pg_catalog.lo_create(oid), pg_catalog.lo_creat(integer),
+    pg_catalog.lo_from_bytea(oid, bytea), pg_catalog.lo_import(text),
+    pg_catalog.lo_import(text, oid) FROM PUBLIC;
+END
+$$;

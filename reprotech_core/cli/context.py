@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
 
@@ -49,5 +50,5 @@ def print_table(columns: Iterable[str], rows: Iterable[Iterable[object]], *,
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*("—" if v is None else str(v) for v in row))
+        table.add_row(*("—" if v is None else escape(str(v)) for v in row))  # data, not markup
     Console().print(table)

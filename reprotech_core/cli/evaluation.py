@@ -2,7 +2,9 @@
 for researchers and cross-checks, and on the platform's stored data.
 
 Every file command reads the fileset once, restricts it to the autosomes (a bull passes no X
-to his sons; hemizygous X calls look homozygous) and writes a CSV or GCTA files.
+to his sons; hemizygous X calls look homozygous) and writes a CSV or GCTA files. The input CSVs
+are read by the platform's table reader (:mod:`reprotech_core.table_files`), so a bad file is
+refused naming line and column, never with a traceback.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from reprotech_core.genomics.codes import take_snps
 from reprotech_core.genomics.plink_bed import read_fam, read_plink
 from reprotech_core.genomics.qc import AUTOSOME_NAMES
 from reprotech_core.genomics.snpmap import GenotypeSet
+from reprotech_core.table_files import read_frame, read_text
 
 app = typer.Typer(help="Genomic evaluation: GRM, GBLUP, parentage, inbreeding, mating; "
                        "from PLINK files or the platform's data.", no_args_is_help=True)
 console = Console()
 Bfile = Annotated[Path, typer.Option("--bfile", help="PLINK 1 fileset prefix (.bed/.bim/.fam)")]
 Out = Annotated[Path, typer.Option(help="Output file (or prefix for grm)")]
+PEDIGREE = ("animal", "sire", "dam")
 
 
 def _autosomal(bfile: Path) -> tuple[GenotypeSet, list[str]]:
@@ -83,7 +87,7 @@ def gblup(
     """REML + GBLUP: GEBVs and reliabilities for every genotyped animal (CSV: animal, trait,
     gebv, reliability; with --index also index.csv)."""
     geno, ids = _autosomal(bfile)
-    records = pd.read_csv(phenotypes, dtype={"animal": str})
+    records = read_frame(phenotypes, required=("animal",), text=("animal", "herd", "birth_year"))
     traits = [c for c in records.columns if c not in ("animal", "herd", "birth_year")]
     g = _grm(geno)
     with console.status(f"REML and GBLUP for {', '.join(traits)}…"):
@@ -108,7 +112,7 @@ def parentage(
     """Verify recorded sires and dams; for excluded or unknown sires, the likely sire among
     the genotyped bulls (sex 1 in .fam)."""
     geno, ids = _autosomal(bfile)
-    ped = pd.read_csv(pedigree, dtype=str)
+    ped = read_frame(pedigree, required=PEDIGREE)
     checked = verify_parents(geno.packed, len(geno.snps), ids, ped,
                              min_informative=min_informative, max_opposing_rate=max_opposing_rate)
     need = sorted(set(checked.loc[(checked["role"] == "sire") & (checked["status"] == "excluded"),
@@ -139,7 +143,7 @@ def inbreeding(
     table = pd.DataFrame({"animal": ids, "f_genomic": genomic_inbreeding(g.matrix),
                           "f_roh": f_roh.reindex(ids).to_numpy()})
     if pedigree is not None:
-        ordered = order_pedigree(pd.read_csv(pedigree, dtype=str), animal="animal",
+        ordered = order_pedigree(read_frame(pedigree, required=PEDIGREE), animal="animal",
                                  sire="sire", dam="dam", add_missing_parents=True)
         f_ped = pd.Series(inbreeding_meuwissen_luo(ordered), index=list(ordered.ids))
         table["f_pedigree"] = f_ped.reindex(ids).to_numpy()
@@ -161,9 +165,12 @@ def mating(
     coancestry) at most --max-inbreeding and at most --max-per-bull matings per bull."""
     geno, ids = _autosomal(bfile)
     g = _grm(geno)
-    values = pd.read_csv(merit, dtype={"animal": str}).set_index("animal").iloc[:, 0]
-    plan = allocate_matings(g.matrix, ids, values,
-                            cows=Path(cows).read_text().split(), bulls=Path(bulls).read_text().split(),
+    values = read_frame(merit, required=("animal",), text=("animal",)).set_index("animal")
+    if values.shape[1] != 1:
+        raise typer.BadParameter(f"{merit.name}: give animal and one merit column, not "
+                                 f"{', '.join(values.columns) or 'none'}")
+    plan = allocate_matings(g.matrix, ids, values.iloc[:, 0],
+                            cows=read_text(cows).split(), bulls=read_text(bulls).split(),
                             max_inbreeding=max_inbreeding, max_matings_per_bull=max_per_bull)
     plan.to_csv(out, index=False)
     console.print(f"{len(plan)} matings; mean progeny merit {plan['progeny_merit'].mean():.3f}, "

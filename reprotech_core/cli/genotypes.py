@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
+from reprotech_core.errors import ReprotechError
 from reprotech_core.genomics.errors import GenotypeFileError
 from reprotech_core.genomics.finalreport import read_finalreport
 from reprotech_core.genomics.finalreport_write import write_finalreport
@@ -25,13 +27,14 @@ from reprotech_core.genomics.qc import QcThresholds, run_qc
 from reprotech_core.genomics.simulate import simulate_herd
 from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.genomics.vcf import read_vcf, write_vcf
+from reprotech_core.table_files import read_frame
 
 app = typer.Typer(help="Genotype files: QC, simulated herds, conversion.", no_args_is_help=True)
 err = Console(stderr=True)
 
 
 def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
+    err.print(f"[red]error:[/red] {escape(str(exc))}")  # file names and values are not markup
     raise typer.Exit(code=2)
 
 
@@ -67,14 +70,14 @@ def qc(
     """QC of a PLINK fileset: TSV reports and PLINK 2 .afreq/.vmiss/.smiss/.hardy."""
     try:
         geno, fam = _read_plink_with_progress(_bed_prefix(bfile))
-        ped = pd.read_csv(pedigree, dtype=str) if pedigree else None
+        ped = read_frame(pedigree, required=("animal", "sire", "dam")) if pedigree else None
         limits = QcThresholds(sample_call_rate=sample_call_rate, snp_call_rate=snp_call_rate,
                               maf=maf, hwe_p=hwe_p, het_z=het_z)
         with err.status("QC"):
             result = run_qc(geno, thresholds=limits, pedigree=ped)
         out.parent.mkdir(parents=True, exist_ok=True)
         paths = write_qc_reports(result, out, fid=fam["fid"].to_numpy(dtype=str))
-    except (GenotypeFileError, FileNotFoundError) as exc:
+    except (GenotypeFileError, ReprotechError, FileNotFoundError) as exc:
         _fail(exc)
     typer.echo(f"{len(geno.samples)} samples, {len(geno.snps)} SNPs: "
                f"{len(result.failed_samples)} samples and {len(result.failed_snps)} SNPs fail")

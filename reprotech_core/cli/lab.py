@@ -5,7 +5,6 @@ File-only tools (QC of a PLINK fileset, conversions, simulation) are ``reprotech
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Annotated
 
@@ -16,13 +15,14 @@ from sqlalchemy import func, select
 from data_models.lab import Genotype, GenotypingBatch, QcResult
 from reprotech_core.accounts import customer_by_code
 from reprotech_core.cli.context import open_database, print_table, settings, system_session
+from reprotech_core.ops.uploads import check_upload
 from reprotech_core.errors import NotFound
 from reprotech_core.genomics.manifest import PanelManifest, read_manifest
 from reprotech_core.store.batch_qc import qc_batch, release_batches
 from reprotech_core.store.export import customer_genotypes
 from reprotech_core.store.ingest import IngestRefused, ingest_finalreport
 from reprotech_core.store.panels import load_panel
-from reprotech_core.store.samples import register_samples
+from reprotech_core.store.samples import read_sample_sheet, register_samples
 from reprotech_core.store.snapshots import write_snapshots
 
 app = typer.Typer(help="Genotyping lab: samples, batch ingest, QC, snapshots, exports.",
@@ -32,18 +32,17 @@ console = Console()
 
 @app.command("samples")
 def samples(
-    csv_file: Annotated[Path, typer.Argument(help="CSV with columns barcode, animal[, tissue]")],
+    csv_file: Annotated[Path, typer.Argument(
+        help="Sample sheet, CSV (UTF-8) or Excel, with columns barcode, animal[, tissue]")],
     customer: Annotated[str, typer.Option(help="Customer code")],
 ) -> None:
-    """Register received samples (barcode -> the customer's animal); all or nothing."""
-    with open(csv_file, newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    missing = {"barcode", "animal"} - set(rows[0] if rows else {})
-    if missing:
-        raise typer.BadParameter(f"{csv_file}: missing columns {', '.join(sorted(missing))}")
+    """Register received samples (barcode -> the customer's animal); all or nothing.
+
+    The sheet passes the same upload checks as any import (size limit upload_max_mb, a
+    regular file) and is refused by line and column when it cannot be read."""
+    rows = read_sample_sheet(csv_file, max_bytes=settings().upload_max_mb * 2**20)
     with system_session(f"samples received from {csv_file.name}") as session:
-        ids = register_samples(session, customer_by_code(session, customer),
-                               [(r["barcode"], r["animal"]) for r in rows])
+        ids = register_samples(session, customer_by_code(session, customer), rows)
     console.print(f"{len(ids)} samples registered for {customer}")
 
 
@@ -60,6 +59,7 @@ def ingest(
     db, system = open_database()
     try:
         if manifest is not None:
+            check_upload(manifest, max_bytes=settings().upload_max_mb * 2**20, kind="csv")
             chip = read_manifest(manifest)
         elif panel is not None:
             with db.session(system) as session:

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select, text
 
@@ -29,6 +30,7 @@ from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import ReprotechError
+from reprotech_core.ops.private_files import protect_data_dir
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings, settings_markdown
 
@@ -114,6 +116,7 @@ def up(
                                   parameters={"evaluation": {"release": True}})
     finally:
         db.dispose()
+    protect_data_dir(settings)
     jobs_table = Table(title="Daily jobs (reprotech jobs show ID)")
     for col in ("run", "job", "status", "attempts", "record"):
         jobs_table.add_column(col)
@@ -404,7 +407,10 @@ def settings_docs() -> None:
 
 def main() -> None:
     from reprotech_core.ops.logs import configure_logging
+    from reprotech_core.ops.private_files import use_private_umask
     from reprotech_core.settings import get_settings
+
+    use_private_umask()  # what the platform writes under <data_dir> is its own (ops/private_files)
 
     try:  # secrets scrubbed, JSON lines when log_format = "json"
         configure_logging(get_settings(), level="WARNING")
@@ -413,7 +419,7 @@ def main() -> None:
     try:
         app()
     except (ReprotechError, ValueError) as exc:  # SettingsError and file errors are ValueErrors
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")  # a message is text, not Rich markup
         raise SystemExit(1) from None
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from reprotech_core.accounts import customer_by_code
 from reprotech_core.cli.context import print_table, system_session
@@ -46,8 +47,9 @@ def _show(value: object) -> object:
 
 @app.command("import")
 def import_file(
-    file: Annotated[Path, typer.Argument(help="CSV (UTF-8) or Excel (.xlsx) of breeding events",
-                                         exists=True, dir_okay=False)],
+    file: Annotated[Path, typer.Argument(
+        help="CSV (UTF-8; UTF-16 is read too) or Excel (.xlsx, one sheet) of breeding events",
+        exists=True, dir_okay=False)],
     customer: Annotated[str, typer.Option(help="Customer code the events belong to")],
     clean_rows_only: Annotated[bool, typer.Option(
         "--clean-rows-only",
@@ -56,15 +58,18 @@ def import_file(
     """Import breeding events, all or nothing, with a report of every problem.
 
     With --clean-rows-only the clean rows are imported anyway. Rows already stored are
-    skipped, so a file can be imported again."""
-    with console.status(f"checking {file.name}…"):
+    skipped, so a file can be imported again. The file passes the same checks as a web upload
+    first (size limit upload_max_mb, a regular file of its type); a file that cannot be read as
+    a table is refused naming line and column."""
+    with console.status(f"checking {escape(file.name)}…"):
         with system_session(f"breeding events imported from {file.name}") as session:
             report = import_events(session, customer_by_code(session, customer), file,
                                    clean_rows_only=clean_rows_only)
     if report.errors:
         print_table(("line", "column", "rule", "problem"),
-                    [(e.line, e.column, e.rule, e.message) for e in report.errors[:200]],
-                    title=f"{len(report.errors)} problem(s) in {file.name}"
+                    [(e.line, escape(e.column), e.rule, escape(e.message))
+                     for e in report.errors[:200]],  # the file's values are not markup
+                    title=f"{len(report.errors)} problem(s) in {escape(file.name)}"
                           + (" (first 200)" if len(report.errors) > 200 else ""))
     imported = ", ".join(f"{n} {kind}" for kind, n in sorted(report.imported.items())) or "nothing"
     console.print(f"{report.rows} rows read; imported {imported}; {report.present} already "

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 SUPERUSER = "postgres"
 """Bootstrap superuser of the embedded cluster: used by migrations only, never by the app."""
 
+HBA_NOTEBOOK_COMMENT = "# reprotech: notebook logins reach the platform database only"
+HBA_NOTEBOOK_RULE = "host postgres,template1 +reprotech_notebook,+reprotech_research all reject"
+
 
 def bin_dir() -> Path:
     """Where the bundled PostgreSQL binaries are (inside the pgserver wheel)."""
@@ -203,6 +206,7 @@ class Cluster:
                 "program; set REPROTECH_DB_PORT to a free port"
             )
         self._prepare_dirs(cluster_account(self.settings))
+        self._keep_notebooks_in_their_database()
         result = self._run(
             "pg_ctl", "start", "-D", str(self.data), "-l", str(self.log_file), "-w", "-t", "60",
             check=False,
@@ -211,6 +215,23 @@ class Cluster:
             tail = _tail(self.log_file)
             raise DatabaseError(f"PostgreSQL did not start: {result.stderr.strip()}\n{tail}")
         return True
+
+    def _keep_notebooks_in_their_database(self) -> None:
+        """Refuse notebook logins the cluster's other databases (``pg_hba.conf``).
+
+        ``pg_stat_activity`` is cluster-wide; the platform database revokes it from notebook
+        logins, but connected to ``postgres`` they would read it there. Production adds the
+        same line to its own ``pg_hba.conf`` (docs/operations.md). Written before every start,
+        so a cluster made before the rule existed gets it too.
+        """
+        hba = self.data / "pg_hba.conf"
+        lines = hba.read_text().splitlines()
+        if HBA_NOTEBOOK_RULE in lines:
+            return
+        first_rule = next((i for i, line in enumerate(lines)
+                           if line.strip() and not line.lstrip().startswith("#")), len(lines))
+        lines[first_rule:first_rule] = [HBA_NOTEBOOK_COMMENT, HBA_NOTEBOOK_RULE]
+        hba.write_text("\n".join(lines) + "\n")
 
     def stop(self) -> bool:
         if not self.running():

@@ -5,6 +5,11 @@ A researcher's or vet's notebook can run any SQL, so it must not use the applica
 ``reprotech_notebook`` or ``reprotech_research``; row security maps the *session* user back to
 the platform user (``users.db_login``), which no ``SET`` or ``SET ROLE`` can change.
 Creating roles needs the administrative login; recording the mapping is an audited user change.
+
+A notebook login holds no predefined role: ``pg_read_all_stats`` or ``pg_monitor`` would give
+it back the platform-wide statistics privileges.sql withholds (live rows per table, every
+session), ``pg_read_all_data`` every row past row security. Provisioning revokes any such
+membership granted by hand.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from reprotech_core.accounts import user_by_name
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import PermissionDenied
 from reprotech_core.roles import Role
+
+
+PREDEFINED_ROLES = ("pg_monitor", "pg_read_all_stats", "pg_stat_scan_tables",
+                    "pg_read_all_settings", "pg_read_all_data", "pg_write_all_data", "pg_read_server_files",
+                    "pg_write_server_files", "pg_execute_server_program", "pg_signal_backend",
+                    "pg_checkpoint", "pg_create_subscription", "pg_use_reserved_connections")
+"""PostgreSQL's predefined roles; none is for a notebook login (absent ones are ignored)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,14 @@ def provision(db: Database, admin_url: str, actor: Identity, username: str) -> D
                     sql.Identifier(group), sql.Identifier(login)
                 )
             )
+            held = raw.execute(
+                "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "
+                "JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = %s "
+                "AND r.rolname = ANY(%s)",
+                (login, list(PREDEFINED_ROLES))).fetchall()
+            for (predefined,) in held:
+                raw.execute(sql.SQL("REVOKE {} FROM {}").format(
+                    sql.Identifier(predefined), sql.Identifier(login)))
     finally:
         engine.dispose()
     return DbLogin(login, password)

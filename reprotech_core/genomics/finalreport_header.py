@@ -52,7 +52,7 @@ class FinalReportHeader:
 
 def read_header(path: str | Path) -> FinalReportHeader:
     """Parse and check a FinalReport's header (plain or gzip)."""
-    text, more = read_text_head(path, max_bytes=_HEAD_BYTES)
+    text, more = read_text_head(path, max_bytes=_HEAD_BYTES, utf8_only=True)
     if not text.strip():
         raise GenotypeFileError("empty file", file=path)
     lines = text.split("\n")

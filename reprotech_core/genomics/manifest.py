@@ -60,12 +60,16 @@ def read_manifest(path: str | Path, *, chip: str | None = None) -> PanelManifest
         start = next(i for i, line in enumerate(lines) if line.startswith("[Assay]")) + 1
         stop = next((i for i in range(start, len(lines)) if lines[i].startswith("[")), len(lines))
         first = start + 1
+    if start >= stop:
+        raise ManifestError("the [Assay] section is empty", file=path, line=start)
     body = "\n".join(lines[start:stop])
     sep = "\t" if "\t" in lines[start] else ","
     try:
         df = pd.read_csv(io.StringIO(body), sep=sep, dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as exc:
-        raise ManifestError(f"cannot parse manifest ({exc})", file=path) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        # pandas names the line within the section ("Expected 5 fields in line 7, saw 6")
+        raise ManifestError(f"cannot parse manifest from line {first} on ({exc})".strip(),
+                            file=path) from None
     need = {"Name", "SNP", "Chr", "MapInfo"}
     if not need <= set(df.columns):
         raise ManifestError(f"manifest needs columns {sorted(need)}, has {list(df.columns)[:8]}",
@@ -83,8 +87,13 @@ def read_manifest(path: str | Path, *, chip: str | None = None) -> PanelManifest
     if strand is not None and "SourceStrand" in df:
         same = df["SourceStrand"].str.upper().to_numpy(str) == strand
         fwd_a, fwd_b = _flip(top_a, top_b, ~same)
+    pos = pd.to_numeric(df["MapInfo"], errors="coerce")
+    if pos.isna().any():
+        i = int(np.argmax(pos.isna().to_numpy()))
+        raise ManifestError(f"MapInfo {df['MapInfo'].iloc[i]!r} is not a position", file=path,
+                            line=first + 1 + i, snp=df["Name"].iloc[i])
     try:
-        snps = SnpMap.from_columns(df["Name"], chrom=df["Chr"], pos=pd.to_numeric(df["MapInfo"]),
+        snps = SnpMap.from_columns(df["Name"], chrom=df["Chr"], pos=pos,
                                    allele_a=top_a, allele_b=top_b)
     except ValueError as exc:
         raise ManifestError(str(exc), file=path) from None

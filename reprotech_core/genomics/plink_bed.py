@@ -8,6 +8,7 @@ runs through byte lookup tables on blocks, and reading memory-maps the ``.bed``.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from reprotech_core.genomics.codes import transpose_packed
 from reprotech_core.genomics.errors import GenotypeFileError
 from reprotech_core.genomics.packing import packed_width
 from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
+from reprotech_core.genomics.textio import as_genotype_error
+from reprotech_core.table_files import TableError, read_text
 
 BED_MAGIC = bytes([0x6C, 0x1B, 0x01])
 _BLOCK_BYTES = 64 * 2**20  # unpacked bytes per conversion block
@@ -49,12 +52,18 @@ def read_fam(path: str | Path) -> pd.DataFrame:
 
 
 def _read_table(path: str | Path, n_cols: int, kind: str) -> pd.DataFrame:
+    """A whitespace-separated .bim/.fam, decoded by the platform's text decoder (a NUL or
+    non-UTF-8 byte is named by line and column) before pandas splits it."""
     try:
-        df = pd.read_csv(path, sep=r"\s+", header=None, dtype=str, engine="c")
+        text = read_text(path, name=str(path))
+    except TableError as exc:
+        raise as_genotype_error(exc, path) from None
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=r"\s+", header=None, dtype=str, engine="c")
     except pd.errors.EmptyDataError:
         raise GenotypeFileError(f"empty .{kind} file", file=path) from None
-    except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise GenotypeFileError(f"not a .{kind} file ({exc})", file=path) from None
+    except pd.errors.ParserError as exc:  # names the line: "Expected 6 fields in line 3, saw 7"
+        raise GenotypeFileError(f"not a .{kind} file ({exc})".strip(), file=path) from None
     if df.shape[1] != n_cols:
         raise GenotypeFileError(f".{kind} needs {n_cols} columns, found {df.shape[1]}", file=path)
     bad = df.isna().any(axis=1).to_numpy()
@@ -66,10 +75,13 @@ def _read_table(path: str | Path, n_cols: int, kind: str) -> pd.DataFrame:
 def open_bed(path: str | Path, *, n_samples: int, n_snps: int) -> np.ndarray:
     """Memory-map a SNP-major ``.bed`` as ``(n_snps, ceil(n_samples / 4))`` uint8, checked."""
     bed = Path(path)
-    size = bed.stat().st_size
     expected = 3 + n_snps * packed_width(n_samples)
-    with bed.open("rb") as fh:
-        magic = fh.read(3)
+    try:
+        size = bed.stat().st_size
+        with bed.open("rb") as fh:
+            magic = fh.read(3)
+    except OSError as exc:
+        raise GenotypeFileError(f"cannot read ({exc.strerror})", file=bed) from None
     if magic != BED_MAGIC:
         raise GenotypeFileError("not a SNP-major PLINK 1 .bed (bad magic bytes)", file=bed)
     if size != expected:

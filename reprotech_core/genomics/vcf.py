@@ -9,6 +9,7 @@ Haploid calls (bulls' X in some pipelines) are read as homozygous, as PLINK does
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from reprotech_core.genomics.codes import codes_of, pack_codes, transpose_packed
 from reprotech_core.genomics.errors import GenotypeFileError
 from reprotech_core.genomics.packing import MISSING_CODE, packed_width
 from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
-from reprotech_core.genomics.textio import decode, open_binary
+from reprotech_core.genomics.textio import decode, open_binary, read_text_head
+from reprotech_core.table_files import SNIFF_BYTES
 
 _FIXED = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "FORMAT"]
 _GT_TEXT = np.array([list(b"0/0\t"), list(b"0/1\t"), list(b"1/1\t"), list(b"./.\t")], np.uint8)
@@ -59,12 +61,15 @@ def read_vcf(path: str | Path) -> GenotypeSet:
 
 
 def _read_vcf(path: str | Path) -> GenotypeSet:
+    read_text_head(path, max_bytes=SNIFF_BYTES, utf8_only=True)  # UTF-16 is named, not misread
     samples: list[str] | None = None
     names, chrom, pos, ref, alt = [], [], [], [], []
     blocks: list[np.ndarray] = []
     pending: list[np.ndarray] = []
     with open_binary(path) as fh:
         for number, raw in enumerate(fh, start=1):
+            if number == 1:
+                raw = raw.removeprefix(codecs.BOM_UTF8)
             if raw.startswith(b"##"):
                 continue
             if samples is None:
@@ -100,9 +105,10 @@ def _read_vcf(path: str | Path) -> GenotypeSet:
 
 
 def _split_fixed(raw: bytes, path, number: int) -> list[str]:
-    head = decode(raw[:1000], path, line_offset=number - 1) if b"\x00" not in raw else ""
-    fields = head.split("\t", 9)
-    if len(fields) < 10 or not fields[1].isdigit():
+    """The 9 fixed fields of a data line, decoded (the samples' GTs are read as bytes)."""
+    parts = raw.split(b"\t", 9)
+    fields = decode(b"\t".join(parts[:9]), path, line_offset=number - 1).split("\t")
+    if len(parts) < 10 or not fields[1].isdigit():
         raise GenotypeFileError("not a VCF data line (fewer than 10 columns or bad POS)",
                                 file=path, line=number)
     if "," in fields[4] or fields[4] in (".", "*"):

@@ -10,6 +10,11 @@ statement kinds whose mean time exceeds ``db_slow_query_seconds`` and the totals
 PostgreSQL (the pgserver wheel) is built without that extension:
 ``reprotech_db_pg_stat_statements_available`` is then 0 and only the live figures are exported.
 The application login is a member of ``pg_read_all_stats`` so it can see other logins' states.
+That membership is also what lets it read the statistics at all: data_models/sql/privileges.sql
+revokes the statistics views and functions (``pg_stat_*``, ``pg_statio_*``, relation and
+database sizes, ``pg_stat_statements``) from PUBLIC and grants them to ``pg_read_all_stats``
+only, so notebook logins learn nothing platform-wide from them
+(tests/db/test_catalog_leaks.py).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 
 Limits (settings ``signin_*``): ``signin_max_failures`` failed sign-ins of one username within
 the window lock it for ``signin_lockout_minutes``; ``signin_max_failures_per_source`` failures
-from one address (any usernames: password spraying) lock the address. Unknown usernames are
+from one address (any usernames: password spraying) lock the address; the hub takes that
+address from the socket and trusted proxies only (``reprotech_core.client_address``), never
+from a header the client wrote. Unknown usernames are
 counted and locked like real ones, so the lock-out message reveals nothing. Each lock-out is
 a row of ``core.signin_lockouts`` and therefore an audit event; an administrator may lift it
 (``reprotech ops unlock``), which is audited too.

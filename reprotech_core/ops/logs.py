@@ -6,6 +6,15 @@ record's message (after %-formatting) and its exception text, masking the shapes
 (``scheme://user:password@``, ``password=…``, ``token=…``, ``Authorization: Bearer …``,
 ``PGPASSWORD=…``) and any exact secret value registered with :func:`register_secret` (the
 settings' database URLs and OIDC client secret are registered by :func:`configure_logging`).
+
+Access logs carry OAuth on the way through: the dashboards' tornado access log line for
+``/services/dashboards/login?code=…&state=…`` holds a one-time code an attacker who reads the
+log in time can redeem, and Panel logs a refused ``state``. Query parameters whose name holds
+``code``, ``state``, ``token``, ``xsrf``, ``auth``, ``key``, ``secret``, ``password`` or
+``ticket`` (the list JupyterHub scrubs from its own access log, and more), ``Authorization``
+and ``Cookie`` header values are masked. Bokeh and Panel give their loggers handlers of their
+own (which would bypass a filter on the root handler): :func:`configure_logging` routes them
+to the root handler.
 With ``log_format = "json"`` each record is one JSON object (time, level, logger, message and
 any ``extra`` fields) for a log collector.
 """
@@ -25,9 +34,24 @@ MASK = "***"
 PATTERNS = [
     # user:password@ in any URL
     (re.compile(r"(?P<keep>[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s@]+(?=@)", re.I), rf"\g<keep>{MASK}"),
+    # query parameters that carry OAuth codes and states, tokens, XSRF values, keys; also
+    # inside a URL-encoded ``next=`` (``%3Ftoken%3D…%26``), where the hub's own scrub misses
+    (re.compile(r"(?P<keep>(?:[?&;]|%3F|%26|%3B)[\w.~-]*?(?:code|state|token|xsrf|auth|key|"
+                r"secret|password|ticket)[\w.~-]*(?:=|%3D))(?:(?!%26)[^&\s#\"'<>])+", re.I),
+     rf"\g<keep>{MASK}"),
+    # JupyterHub names the session id its XSRF cookie is bound to
+    (re.compile(r"(?P<keep>xsrf cookie for b?[\"']?)[^\"'\s]+", re.I), rf"\g<keep>{MASK}"),
+    # Authorization / Cookie headers, as "Name: value" or in a JSON or dict dump
+    (re.compile(r"(?P<keep>\b(?:Proxy-)?Authorization[\"']?\s*[:=]\s*[\"']?(?:[A-Za-z]+\s+)?)"
+                r"[^\s\"',;]+", re.I), rf"\g<keep>{MASK}"),
+    (re.compile(r"(?P<keep>\b(?:Set-)?Cookie[\"']?\s*[:=]\s*[\"']?)[^\"'\r\n]+", re.I),
+     rf"\g<keep>{MASK}"),
+    # Panel's refusal of a forged or replayed OAuth state names both values
+    (re.compile(r"(?P<keep>OAuth state mismatch:\s*)\S+\s*!=\s*\S+"), rf"\g<keep>{MASK} != {MASK}"),
+    (re.compile(r"(?P<keep>Failed to (?:b64|json)-decode state:\s*)\S+"), rf"\g<keep>{MASK}"),
     # key=value / key: value for secret-looking keys
     (re.compile(r"(?P<keep>\b(?:[a-z_]*password|passwd|pwd|secret|[a-z_]*token|api[_-]?key|"
-                r"client_secret|cookie_secret)\b[\"']?\s*[=:]\s*)"
+                r"client_secret|cookie_secret|_?xsrf)\b[\"']?\s*[=:]\s*)"
                 r"(?:\"[^\"]*\"|'[^']*'|[^\s\"',;&]+)", re.I),
      rf"\g<keep>{MASK}"),
     (re.compile(r"(?P<keep>\b(?:Bearer|token)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I),
@@ -114,6 +138,38 @@ def configure_logging(settings: Settings, *, level: str | None = None) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level or settings.log_level)
+    for name in LIBRARY_LOGGERS:
+        route_to_root(logging.getLogger(name))
+    scrub_every_handler()
+
+
+LIBRARY_LOGGERS = ("tornado", "bokeh", "panel")
+"""Loggers of the web stack whose records (access log lines with OAuth codes, Panel's OAuth
+warnings) must pass the scrubber. Bokeh adds a stderr handler to ``bokeh`` when the root logger
+has none at import, and Panel one on stdout to ``panel``; both stop propagation."""
+
+
+def route_to_root(logger: logging.Logger) -> None:
+    """Send ``logger``'s records to the root handler instead of handlers of its own, keeping
+    what they let through: a library handler's level becomes the logger's level (Panel logs at
+    DEBUG into a WARNING handler)."""
+    if logger.handlers:
+        floor = min(h.level for h in logger.handlers)
+        for own in list(logger.handlers):
+            logger.removeHandler(own)
+        logger.setLevel(max(logger.level, floor))
+    logger.propagate = True
+
+
+def scrub_every_handler() -> None:
+    """Put the scrubber on every handler any logger holds now, so a library's own handler
+    (one not routed to the root) cannot print a secret either."""
+    loggers = [logging.getLogger()] + [
+        lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    for lg in loggers:
+        for handler in lg.handlers:
+            if not any(isinstance(f, SecretScrubber) for f in handler.filters):
+                handler.addFilter(SecretScrubber())
 
 
 def traitlets_logging_config(settings: Settings) -> dict:

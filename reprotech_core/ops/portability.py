@@ -44,6 +44,7 @@ from data_models.tenancy import Customer
 from reprotech_core.accounts import customer_by_code
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound, PermissionDenied, RuleViolation
+from reprotech_core.portal.exports import spreadsheet_cell
 from reprotech_core.settings import Settings
 
 SECRET_COLUMNS = {"password_hash", "totp_secret", "db_login"}
@@ -102,10 +103,10 @@ def _csv(session: Session, sql: str, params: dict) -> tuple[bytes, int]:
     columns = [c for c in result.keys() if c not in SECRET_COLUMNS]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([spreadsheet_cell(c) for c in columns])
     count = 0
     for row in result.mappings():
-        writer.writerow([_cell(row[c]) for c in columns])
+        writer.writerow([spreadsheet_cell(_cell(row[c])) for c in columns])
         count += 1
     return out.getvalue().encode(), count
 

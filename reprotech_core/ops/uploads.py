@@ -1,66 +1,132 @@
-"""Checks on an uploaded genotype file *before* it is parsed.
+"""Checks on an uploaded or imported file *before* it is parsed.
 
 A parser is the largest attack surface an upload meets: a multi-gigabyte file exhausts memory
 and time, a binary or compressed file fed to a text parser fails somewhere deep with a message
-nobody understands. So the ingest first checks what is cheap: the file is a regular file (not a
-link to somewhere else, not a device), not empty, not larger than ``upload_max_mb``, text
-without NUL bytes in its first block, and starting as its format must (a FinalReport starts with
-``[Header]``; a gzip-compressed FinalReport is checked inside). Each refusal names the file
-and the limit.
+nobody understands. So every import (the web upload and the CLI alike) first checks what is
+cheap: the file is a regular file (not a link to somewhere else, not a device or a pipe), not
+empty, not larger than the limit (setting ``upload_max_mb``), and starting as its kind must:
+
+- ``finalreport``: text starting with ``[Header]``; gzip is accepted and checked inside;
+- ``csv``: text — UTF-8 (with or without BOM), UTF-16 or UTF-32 (see
+  :mod:`reprotech_core.table_files`); an Excel workbook, a compressed file or NUL bytes in
+  UTF-8 text are refused;
+- ``xlsx``: a zip (an Excel workbook is one) whose declared content does not expand beyond
+  ``XLSX_MAX_EXPANSION`` times the limit (a zip bomb); an encrypted workbook or an old
+  ``.xls`` is refused by name.
+
+Each refusal names the file and the limit or the reason.
 """
 
 from __future__ import annotations
 
 import gzip
 import stat
+import zipfile
 from pathlib import Path
 
 from reprotech_core.errors import ReprotechError
+from reprotech_core.table_files import (
+    COMPRESSED,
+    EXCEL_SUFFIXES,
+    excel_refusal,
+    file_format,
+    is_utf8,
+    sniff_encoding,
+    text_refusal,
+)
 
 SNIFF_BYTES = 64 * 1024
 SIGNATURES = {"finalreport": b"[Header]"}
-GZIP = b"\x1f\x8b"
 GZIP_READABLE = {"finalreport"}  # formats whose reader decompresses gzip itself
-COMPRESSED = {b"\x1f\x8b": "gzip", b"PK\x03\x04": "zip", b"BZh": "bzip2", b"\xfd7zXZ": "xz",
-              b"\x28\xb5\x2f\xfd": "zstd"}
+KINDS = ("finalreport", "csv", "xlsx")
+XLSX_MAX_EXPANSION = 10  # an .xlsx's XML is ~5-8x its zip; more is a bomb, not a herd book
 
 
 class UploadRefused(ReprotechError):
     """An uploaded file was refused before parsing; the message says why."""
 
 
-def check_upload(path: str | Path, *, max_bytes: int, kind: str = "finalreport") -> int:
-    """Refuse a file that is too big, empty, binary or not of ``kind``; returns its size."""
+def table_kind(path: str | Path) -> str:
+    """The upload kind of a table file by its name: ``xlsx`` or ``csv``."""
+    return "xlsx" if Path(path).suffix.lower() in EXCEL_SUFFIXES else "csv"
+
+
+def check_upload(path: str | Path, *, max_bytes: int, kind: str = "finalreport",
+                 name: str | None = None) -> int:
+    """Refuse a file that is too big, empty, not regular, or not of ``kind``; returns its size.
+
+    ``name`` is how messages call the file (a web upload is stored under a name of our own).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     path = Path(path)
+    name = name or path.name
     try:
         info = path.lstat()
     except FileNotFoundError:
-        raise UploadRefused(f"{path.name}: no such file") from None
+        raise UploadRefused(f"{name}: no such file") from None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        raise UploadRefused(f"{path.name}: not a regular file (links and devices are refused)")
+        raise UploadRefused(f"{name}: not a regular file (links, devices and pipes are "
+                            "refused)")
     if info.st_size == 0:
-        raise UploadRefused(f"{path.name}: the file is empty")
+        raise UploadRefused(f"{name}: the file is empty")
     if info.st_size > max_bytes:
-        raise UploadRefused(f"{path.name}: {info.st_size / 2**20:,.1f} MiB is larger than the "
+        raise UploadRefused(f"{name}: {info.st_size / 2**20:,.1f} MiB is larger than the "
                             f"upload limit of {max_bytes / 2**20:,.0f} MiB (setting upload_max_mb)")
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
-    if head.startswith(GZIP) and kind in GZIP_READABLE:
+    if kind == "xlsx":
+        _check_workbook(path, name, head, max_bytes)
+    elif kind == "csv":
+        _check_text_table(name, head)
+    else:
+        _check_finalreport(path, name, head, kind)
+    return info.st_size
+
+
+def _check_workbook(path: Path, name: str, head: bytes, max_bytes: int) -> None:
+    refusal = excel_refusal(file_format(head), head)
+    if refusal:
+        raise UploadRefused(f"{name}: {refusal}")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            expanded = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise UploadRefused(f"{name}: a damaged zip file, not a readable workbook ({exc})"
+                            ) from None
+    if expanded > XLSX_MAX_EXPANSION * max_bytes:
+        raise UploadRefused(f"{name}: the workbook expands to {expanded / 2**20:,.0f} MiB, more "
+                            f"than {XLSX_MAX_EXPANSION} times the upload limit of "
+                            f"{max_bytes / 2**20:,.0f} MiB (setting upload_max_mb)")
+
+
+def _check_text_table(name: str, head: bytes) -> None:
+    refusal = text_refusal(file_format(head))
+    if refusal:
+        raise UploadRefused(f"{name}: {refusal}")
+    if is_utf8(sniff_encoding(head)) and b"\x00" in head:  # UTF-16/32 carry NULs by design
+        line = head.count(b"\n", 0, head.index(b"\x00")) + 1
+        raise UploadRefused(f"{name}, line {line}: binary content (NUL bytes) in a text table")
+
+
+def _check_finalreport(path: Path, name: str, head: bytes, kind: str) -> None:
+    fmt = file_format(head)
+    if fmt == "gzip" and kind in GZIP_READABLE:
         # The readers stream gzip (labs send FinalReports compressed): check what is inside.
         try:
             with gzip.open(path, "rb") as inner:
                 head = inner.read(SNIFF_BYTES)
         except (OSError, EOFError) as exc:
-            raise UploadRefused(f"{path.name}: a damaged gzip file ({exc})") from None
-    else:
-        for magic, name in COMPRESSED.items():
-            if head.startswith(magic):
-                raise UploadRefused(f"{path.name}: a {name}-compressed file; decompress it and "
-                                    f"upload the {kind} text file")
+            raise UploadRefused(f"{name}: a damaged gzip file ({exc})") from None
+    elif fmt in COMPRESSED:
+        raise UploadRefused(f"{name}: a {fmt}-compressed file; decompress it and upload the "
+                            f"{kind} text file")
+    codec = sniff_encoding(head)
+    if not is_utf8(codec):
+        raise UploadRefused(f"{name}: {codec.upper()} text; a {kind} must be UTF-8 (or ASCII): "
+                            "export it again as UTF-8")
     if b"\x00" in head:
-        raise UploadRefused(f"{path.name}: binary content (NUL bytes) in a text format")
-    signature = SIGNATURES.get(kind)
-    if signature is not None and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(signature):
-        raise UploadRefused(f"{path.name}: not a {kind} (it must start with "
-                            f"{signature.decode()})")
-    return info.st_size
+        raise UploadRefused(f"{name}: binary content (NUL bytes) in a text format")
+    signature = SIGNATURES[kind]
+    if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(signature):
+        raise UploadRefused(f"{name}: not a {kind} (it must start with {signature.decode()})")

@@ -19,8 +19,40 @@ from reprotech_core.portal.herd import TRAIT_LABELS, HerdSummary
 from reprotech_core.reproduction.kpis import HerdKpis
 
 
+#: What makes a spreadsheet read a text cell as a formula (or a DDE call): OWASP's list for
+#: CSV injection, https://owasp.org/www-community/attacks/CSV_Injection
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A cell as a spreadsheet should read it: text starting like a formula gets a leading
+    single quote (Excel and LibreOffice then show it as text), everything else is unchanged.
+
+    Only text is touched: a number stays a number, so a GEBV of -1.5 exports as -1.5 and is
+    numeric in the spreadsheet. Every CSV and Excel file the platform writes for people goes
+    through here (:func:`spreadsheet_frame`, ``ops.portability``), since an official ID or a
+    name such as ``=HYPERLINK(...)`` is whatever someone typed.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column title passed through :func:`spreadsheet_cell`
+    (numeric and date columns untouched)."""
+    out = frame.copy()
+    for col in out.columns:
+        dtype = out[col].dtype
+        if (dtype == object or pd.api.types.is_string_dtype(dtype)
+                or isinstance(dtype, pd.CategoricalDtype)):
+            out[col] = out[col].map(spreadsheet_cell)
+    out.columns = [spreadsheet_cell(c) for c in out.columns]
+    return out
+
+
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    return spreadsheet_frame(frame).to_csv(index=False).encode("utf-8")
 
 
 def excel_bytes(frame: pd.DataFrame, *, sheet: str = "animals") -> bytes:
@@ -28,7 +60,7 @@ def excel_bytes(frame: pd.DataFrame, *, sheet: str = "animals") -> bytes:
     if frame.columns.duplicated().any():
         dupes = sorted(set(frame.columns[frame.columns.duplicated()]))
         raise ValueError(f"columns named twice cannot go to a spreadsheet: {dupes}")
-    out = frame.copy()
+    out = spreadsheet_frame(frame)
     for col in out.columns:  # Excel has no timezone-aware datetimes
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)

@@ -7,23 +7,33 @@ no event of the file needs it). Every row is parsed and judged with the same rul
 entry (:class:`~reprotech_core.reproduction.book.HerdBook`), in date order so that a diagnosis
 may follow its insemination in the same file. The report names line, column, rule and message
 of every problem. A file with any problem writes nothing, unless the caller asks explicitly for
-the clean rows. Re-importing a file is harmless: rows already stored identically are counted as
+the clean rows. A file that cannot be read as a table at all (wrong encoding, broken quoting,
+ragged rows, an over-long value, an unreadable workbook: see :mod:`reprotech_core.table_files`)
+is refused whole with file, line and column, before any row is judged to be written. Re-importing a file is harmless: rows already stored identically are counted as
 present and skipped; a row that contradicts a stored record is an error.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
+from data_models.animals import Animal
+from data_models.reproduction import (
+    AnimalExit,
+    Calving,
+    Embryo,
+    EmbryoTransfer,
+    Insemination,
+    PregnancyDiagnosis,
+    SemenLot,
+)
 from data_models.tenancy import Customer
+from reprotech_core.ops.uploads import check_upload, table_kind
 from reprotech_core.reproduction.book import HerdBook
 from reprotech_core.reproduction.entry import Entry, check, write_accepted
 from reprotech_core.reproduction.records import (
@@ -34,6 +44,8 @@ from reprotech_core.reproduction.records import (
     TransferEntry,
     day_of,
 )
+from reprotech_core.settings import get_settings
+from reprotech_core.table_files import Table, column_lengths, open_table
 
 EVENTS = {  # event -> (fields it needs besides animal and date, order within a day)
     "insemination": (("bull",), 0),
@@ -47,6 +59,16 @@ COLUMNS = ("event", "animal", "date", "bull", "semen_lot", "service_type", "tech
            "calf_sex", "calf_number", "stillborn", "sire", "reason", "cause")
 REQUIRED = ("event", "animal", "date")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Longest value of each column: the database column's length for stored text; a date, number
+# or keyword is short, so a longer value is not one (and would only bloat the report).
+MAX_LENGTHS = column_lengths({
+    "animal": Animal.official_id, "bull": Animal.official_id, "calf": Animal.official_id,
+    "sire": Animal.official_id, "semen_lot": SemenLot.lot_code,
+    "service_type": Insemination.service_type, "technician": Insemination.technician,
+    "method": PregnancyDiagnosis.method, "result": PregnancyDiagnosis.result,
+    "embryo": Embryo.code, "preservation": EmbryoTransfer.preservation,
+    "calf_sex": Calving.calf_sex, "reason": AnimalExit.reason, "cause": AnimalExit.cause,
+}) | dict.fromkeys(("event", "date", "days_pregnant", "ease", "calf_number", "stillborn"), 32)
 _BOOL = {"": False, "no": False, "false": False, "0": False, "yes": True, "true": True, "1": True}
 
 
@@ -78,29 +100,11 @@ class _BadValue(ValueError):
         self.column = column
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, object]]]]:
-    """Header and (line, row) pairs of a CSV (UTF-8, comma) or Excel (first sheet) file."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        book = load_workbook(path, read_only=True, data_only=True)
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        header = [str(c).strip() if c is not None else "" for c in next(rows, ())]
-
-        def excel() -> Iterator[tuple[int, dict[str, object]]]:
-            for n, values in enumerate(rows, 2):
-                if any(v not in (None, "") for v in values):
-                    yield n, dict(zip(header, values, strict=False))
-            book.close()
-        return header, excel()
-    handle = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115 - closed by the reader
-    reader = csv.reader(handle)
-    header = [c.strip() for c in next(reader, [])]
-
-    def text_rows() -> Iterator[tuple[int, dict[str, object]]]:
-        with handle:
-            for values in reader:
-                if any(v.strip() for v in values):
-                    yield reader.line_num, dict(zip(header, values, strict=False))
-    return header, text_rows()
+def read_rows(path: Path, *, name: str | None = None) -> Table:
+    """The events table of a CSV or Excel (one sheet) file, read and checked by
+    :func:`~reprotech_core.table_files.open_table` (encoding, quoting, ragged rows, values
+    longer than their database column); a context manager yielding :class:`Row` s."""
+    return open_table(path, name=name, max_lengths=MAX_LENGTHS)
 
 
 def _text(row: dict, col: str) -> str | None:
@@ -192,41 +196,32 @@ def _key(entry: Entry) -> tuple:
 
 
 def import_events(session: Session, customer: Customer, path: Path, *,
+                  name: str | None = None, max_bytes: int | None = None,
                   clean_rows_only: bool = False, today: date | None = None) -> ImportReport:
     """Judge every row of ``path`` for ``customer``; write them all if all are clean (or, with
-    ``clean_rows_only``, write the clean ones). The caller's transaction commits."""
-    report = ImportReport(file=path.name)
-    header, rows = read_rows(path)
-    unknown = [c for c in header if c not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in header]
-    if unknown or missing or len(set(header)) != len(header):
-        where = ", ".join(unknown + missing) or "header"
-        report.errors.append(RowError(1, where, "import.columns", (
-            f"{path.name}: " + "; ".join(filter(None, [
-                unknown and f"unknown column(s) {', '.join(unknown)}",
-                missing and f"missing column(s) {', '.join(missing)}",
-                len(set(header)) != len(header) and "a column is named twice"]))
-            + f" (columns: {', '.join(COLUMNS)})")))
-        return report
-    parsed: list[tuple[int, Entry]] = []
-    seen: dict[tuple, int] = {}
-    for line, row in rows:
-        report.rows += 1
-        try:
-            entry = parse_row(row)
-        except _BadValue as bad:
-            report.errors.append(RowError(line, bad.column, "import.value",
-                                          f"line {line}, column {bad.column}: {bad}"))
-            continue
-        key = _key(entry)
-        if key in seen:
-            report.errors.append(RowError(line, "animal", "import.duplicate_row", (
-                f"line {line}: the same {key[0]} of {key[1]} on {key[2]} is on line {seen[key]}")))
-            continue
-        seen[key] = line
-        parsed.append((line, entry))
-    if report.rows == 0:
-        report.errors.append(RowError(1, "", "import.empty", f"{path.name}: no rows"))
+    ``clean_rows_only``, write the clean ones). The caller's transaction commits.
+
+    The file first passes the upload checks (size up to ``max_bytes``, by default the setting
+    ``upload_max_mb``; a regular file of its kind), so the CLI and the web upload refuse the
+    same files; a file that cannot be read as a table raises
+    :class:`~reprotech_core.table_files.TableError` naming file, line and column, and nothing
+    is written. ``name`` is the file's name in the report (an upload's own name)."""
+    name = name or path.name
+    limit = max_bytes if max_bytes is not None else get_settings().upload_max_mb * 2**20
+    check_upload(path, max_bytes=limit, kind=table_kind(path), name=name)
+    report = ImportReport(file=name)
+    with read_rows(path, name=name) as table:
+        unknown = [c for c in table.header if c not in COLUMNS]
+        missing = [c for c in REQUIRED if c not in table.header]
+        if unknown or missing:
+            report.errors.append(RowError(table.header_line, ", ".join(unknown + missing),
+                                          "import.columns", (
+                f"{name}: " + "; ".join(filter(None, [
+                    unknown and f"unknown column(s) {', '.join(unknown)}",
+                    missing and f"missing column(s) {', '.join(missing)}"]))
+                + f" (columns: {', '.join(COLUMNS)})")))
+            return report
+        parsed = _parse_rows(table, report)
     names = {n for _, e in parsed
              for f in ("cow", "bull", "dam", "calf", "sire", "recipient", "animal")
              if isinstance(n := getattr(e, f, None), str)}
@@ -252,6 +247,30 @@ def import_events(session: Session, customer: Customer, path: Path, *,
     write_accepted(session, customer, book, accepted)
     report.imported, report.written = counts, True
     return report
+
+
+def _parse_rows(table: Table, report: ImportReport) -> list[tuple[int, Entry]]:
+    """Every row as an entry with its line; bad values and repeated rows go to the report."""
+    parsed: list[tuple[int, Entry]] = []
+    seen: dict[tuple, int] = {}
+    for row in table:
+        report.rows += 1
+        line = row.line
+        try:
+            entry = parse_row(row.values)
+        except _BadValue as bad:
+            report.errors.append(RowError(line, bad.column, "import.value",
+                                          f"line {line}, column {bad.column}: {bad}"))
+            continue
+        key = _key(entry)
+        if key in seen:
+            report.errors.append(RowError(line, "animal", "import.duplicate_row", (
+                f"line {line}: the same {key[0]} of {key[1]} on {key[2]} is on line "
+                f"{seen[key]}")))
+            continue
+        seen[key] = line
+        parsed.append((line, entry))
+    return parsed
 
 
 def _event_name(entry: Entry) -> str:

@@ -10,8 +10,9 @@ same record twice is harmless: an identical stored record is found and ``None`` 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql
@@ -31,6 +32,7 @@ from data_models.reproduction import (
     SemenLot,
 )
 from data_models.tenancy import Customer
+from reprotech_core import textfields
 from reprotech_core.animals import register_animals
 from reprotech_core.reproduction.book import Checked, HerdBook
 from reprotech_core.reproduction.records import (
@@ -45,14 +47,56 @@ from reprotech_core.reproduction.records import (
     RecordRefused,
     SemenReceipt,
     TransferEntry,
+    animal_of,
+    day_of,
 )
+from reprotech_core.textfields import CODE, LONG_CODE, NAME, OFFICIAL_ID, TextKind
 
 Entry = (InseminationEntry | DiagnosisEntry | CalvingEntry | TransferEntry | FlushEntry
          | IvfEntry | ExitEntry)
 
 
+#: The text fields of entries and receipts: attribute -> (kind, the column a form or file
+#: names it by). Limits follow the columns in ``data_models/reproduction.py``.
+TEXT_FIELDS: dict[str, tuple[TextKind, str]] = {
+    "cow": (OFFICIAL_ID, "animal"), "recipient": (OFFICIAL_ID, "animal"),
+    "dam": (OFFICIAL_ID, "animal"), "animal": (OFFICIAL_ID, "animal"),
+    "donor": (OFFICIAL_ID, "donor"), "bull": (OFFICIAL_ID, "bull"),
+    "sire": (OFFICIAL_ID, "sire"), "calf": (OFFICIAL_ID, "calf"),
+    "semen_lot": (LONG_CODE, "semen_lot"), "lot_code": (LONG_CODE, "lot"),
+    "embryo": (LONG_CODE, "embryo"), "code": (LONG_CODE, "code"),
+    "reference": (LONG_CODE, "reference"), "herd": (CODE, "herd"),
+    "tank": (CODE, "tank"), "canister": (CODE, "canister"),
+    "technician": (NAME.longest(64), "technician"), "cause": (NAME.longest(64), "cause"),
+    "supplier": (NAME.longest(128), "supplier"),
+}
+
+E = TypeVar("E")
+
+
+def judge_text(entry: E, record: str) -> tuple[E, list[Problem]]:
+    """The entry with its text in NFC, and every problem of its text fields
+    (:mod:`reprotech_core.textfields`): judged before the herd book so that a control
+    character or an over-long note is refused by name, never stored or truncated."""
+    found: list[Problem] = []
+    clean: dict[str, str] = {}
+    for name, (kind, column) in TEXT_FIELDS.items():
+        value = getattr(entry, name, None)
+        if value is None:
+            continue
+        found += textfields.problems(kind, value, column=column, record=record)
+        clean[name] = textfields.normalized(value)
+    return replace(entry, **clean), found
+
+
 def check(book: HerdBook, entry: Entry) -> Checked:
-    """Judge one entry against the book (no writes)."""
+    """Judge one entry against the book (no writes): its text first, then the herd book's
+    rules on the entry as stored (NFC)."""
+    entry, problems = judge_text(
+        entry, f"{type(entry).__name__.removesuffix('Entry').lower()} of "
+               f"{animal_of(entry)!r} on {day_of(entry)}")
+    if problems:
+        return Checked(problems=problems)
     match entry:
         case InseminationEntry():
             return book.check_insemination(entry)
@@ -227,6 +271,11 @@ def receive_semen_many(session: Session, customer: Customer, entries: Sequence[S
                        *, today: date | None = None) -> list[int]:
     """Several receipts judged together (all refused if one is) and written; lot ids (of the
     stored receipt for one already recorded under its reference)."""
+    judged = [judge_text(e, f"semen receipt of lot {e.lot_code!r}") for e in entries]
+    text_problems = [p for _, found in judged for p in found]
+    if text_problems:
+        raise RecordRefused(text_problems)
+    entries = [e for e, _ in judged]
     book = HerdBook.load(session, customer, animals=[e.bull for e in entries], embryos=[],
                          today=today)
     checked = [book.check_receipt(e) for e in entries]
@@ -376,6 +425,11 @@ def _judge_references(entries: Sequence[SemenReceipt], stored: dict[str, StoredR
 def receive_embryos(session: Session, customer: Customer, entries: Sequence[EmbryoReceipt], *,
                     today: date | None = None) -> list[int]:
     """Embryos bought in, into a herd's stock (all refused if one is); their ids."""
+    judged = [judge_text(e, f"receipt of embryo {e.code!r}") for e in entries]
+    text_problems = [p for _, found in judged for p in found]
+    if text_problems:
+        raise RecordRefused(text_problems)
+    entries = [e for e, _ in judged]
     names = [n for e in entries for n in (e.sire, e.donor) if n]
     book = HerdBook.load(session, customer, animals=names, embryos=[e.code for e in entries],
                          today=today)
@@ -411,7 +465,7 @@ def move_straws(session: Session, customer: Customer, lot_id: int, *, to_herd: s
     herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
                              {"c": customer.id, "h": to_herd})
     rec = f"transfer of {straws} straw(s) of lot {lot.lot_code if lot else lot_id} on {moved_on}"
-    problems = []
+    problems = _place_problems(rec, to_herd, tank, canister)
     if straws <= 0:
         problems.append(Problem("inventory.straws", "straws",
                                 f"{rec}: a transfer moves at least one straw"))
@@ -454,8 +508,9 @@ def move_embryo(session: Session, customer: Customer, code: str, *, to_herd: str
                            .execution_options(populate_existing=True))
     herd_id = session.scalar(text("SELECT id FROM core.herds WHERE customer_id = :c AND code = :h"),
                              {"c": customer.id, "h": to_herd})
-    rec = f"transfer of embryo {code} to herd {to_herd} on {moved_on}"
-    problems = []
+    rec = f"transfer of embryo {code!r} to herd {to_herd!r} on {moved_on}"
+    problems = (textfields.problems(LONG_CODE, code, column="embryo", record=rec)
+                + _place_problems(rec, to_herd, tank, canister))
     if embryo is None:
         problems.append(Problem("embryo.unknown", "embryo", f"{rec}: no such embryo"))
     elif embryo.status != "in_stock":
@@ -489,3 +544,11 @@ def _move_problems(rec: str, moved_on: date, tank: str | None, canister: str | N
         problems.append(Problem("inventory.location", "tank",
                                 f"{rec}: the receiving tank and canister are needed"))
     return problems
+
+
+def _place_problems(rec: str, herd: str | None, tank: str | None,
+                    canister: str | None) -> list[Problem]:
+    """The text problems of where a move goes (herd, tank and canister codes)."""
+    return [p for kind, value, column in ((CODE, herd, "herd"), (CODE, tank, "tank"),
+                                          (CODE, canister, "canister"))
+            for p in textfields.problems(kind, value, column=column, record=rec)]

@@ -12,7 +12,6 @@ technician can only pick a customer they are assigned to, whatever the form send
 from __future__ import annotations
 
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from data_models.reproduction import Embryo
 from data_models.tenancy import Customer, Herd
 from reprotech_core.errors import NotFound, RuleViolation
+from reprotech_core.ops.uploads import UploadRefused
 from reprotech_core.reproduction import bulk_import, entry, queries
 from reprotech_core.reproduction.records import (
     EmbryoGrade,
@@ -167,31 +167,45 @@ def import_upload(session: Session, customer_code: str, filename: str, content: 
                   today: date | None = None) -> bulk_import.ImportReport:
     """Import an uploaded CSV/Excel file of events for a customer (all or nothing by default).
 
-    The name and size are checked before anything is parsed; the file is judged whole by
-    ``bulk_import.import_events`` and the caller's transaction commits what it wrote.
+    The name and size are checked before anything is parsed. The content is stored under a
+    name of our own in a private temporary folder: the browser's file name only labels the
+    report, so no name (``../../x.csv``, ``/etc/x.csv``, ``..``) can place it elsewhere. The
+    file is then judged whole by ``bulk_import.import_events`` (the same upload checks and
+    reader as ``reprotech repro import``) and the caller's transaction commits what it wrote.
+    A file that is not what its name says is refused as ``import.unreadable``; one that cannot
+    be read as a table, with the reader's rule naming line and column.
     """
-    suffix = Path(filename).suffix.lower()
+    name = upload_name(filename)
+    suffix = Path(name).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
         raise RuleViolation("import.file_type",
-                            f"{filename}: upload a .csv or .xlsx file of breeding events")
+                            f"{name}: upload a .csv or .xlsx file of breeding events")
     if len(content) > MAX_UPLOAD_BYTES:
         raise RuleViolation("import.file_size",
-                            f"{filename}: {len(content):,} bytes is over the "
+                            f"{name}: {len(content):,} bytes is over the "
                             f"{MAX_UPLOAD_BYTES:,}-byte limit of an upload; use "
                             "`reprotech repro import` for bigger files")
     if not content:
-        raise RuleViolation("import.empty", f"{filename}: the file is empty")
+        raise RuleViolation("import.empty", f"{name}: the file is empty")
     farm = customer(session, customer_code)
     with tempfile.TemporaryDirectory(prefix="reprotech-upload-") as folder:
-        path = Path(folder) / Path(filename).name
-        path.write_bytes(content)
+        path = Path(folder) / f"upload{suffix}"
+        with open(path, "xb") as handle:  # a fresh file: never follows a planted link
+            handle.write(content)
         try:
-            return bulk_import.import_events(session, farm, path, clean_rows_only=clean_rows_only,
-                                             today=today)
-        except (UnicodeDecodeError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            # openpyxl and csv raise these on a file that is not what its name says
-            raise RuleViolation("import.unreadable",
-                                f"{filename}: not a readable {suffix} file ({exc})") from None
+            return bulk_import.import_events(session, farm, path, name=name,
+                                             max_bytes=MAX_UPLOAD_BYTES,
+                                             clean_rows_only=clean_rows_only, today=today)
+        except UploadRefused as refused:
+            raise RuleViolation("import.unreadable", str(refused)) from None
+
+
+def upload_name(filename: str) -> str:
+    """The last part of a browser-sent file name, without control characters, at most 255
+    characters: what messages call the upload."""
+    base = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    shown = "".join(c for c in base if c.isprintable())[:255].strip()
+    return shown if shown not in ("", ".", "..") else "upload"
 
 
 # -- semen and embryo inventory ------------------------------------------------------------------

@@ -10,30 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from reprotech_core.errors import RuleViolation
+# The refusal shape is shared with every text field's judge (reprotech_core.textfields), so a
+# refused ID or note reads like any other broken herd-book rule.
+from reprotech_core.textfields import Problem as Problem
+from reprotech_core.textfields import RecordRefused as RecordRefused
 
 # IETS embryo grading (Stringfellow & Givens, IETS Manual, 4th ed. 2010): stage 1 unfertilized
 # oocyte … 9 expanding hatched blastocyst; quality 1 excellent/good … 4 dead or degenerating.
 # Transferable: a morula or later (stage 4-9) of quality 1-3.
 TRANSFERABLE_STAGES = range(4, 10)
 TRANSFERABLE_QUALITIES = range(1, 4)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One broken rule: its stable code, the field it concerns, and a message naming the record."""
-
-    rule: str
-    column: str
-    message: str
-
-
-class RecordRefused(RuleViolation):
-    """A record broke one or more rules; ``problems`` lists them all."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(problems[0].rule, "; ".join(p.message for p in problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)

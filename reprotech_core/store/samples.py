@@ -1,8 +1,16 @@
-"""Samples received by the lab: a barcode tied to a customer's animal."""
+"""Samples received by the lab: a barcode tied to a customer's animal.
+
+They arrive as a sample sheet (CSV or Excel: ``barcode, animal[, tissue]``), read by
+:func:`read_sample_sheet` through the platform's table reader, so a sheet in the wrong encoding,
+with a ragged row or an over-long barcode is refused by line and column before anything is
+stored; :func:`register_samples` then stores all of them or none.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -11,18 +19,72 @@ from data_models.animals import Animal
 from data_models.lab import Sample
 from data_models.tenancy import Customer
 from reprotech_core.errors import RuleViolation
+from reprotech_core.ops.uploads import check_upload, table_kind
+from reprotech_core.table_files import TableError, column_lengths, open_table
+
+SHEET_COLUMNS = ("barcode", "animal", "tissue")
+REQUIRED = ("barcode", "animal")
+MAX_LENGTHS = column_lengths({"barcode": Sample.barcode, "animal": Animal.official_id,
+                              "tissue": Sample.tissue})
+
+
+@dataclass(frozen=True)
+class ReceivedSample:
+    """One row of a sample sheet."""
+
+    line: int
+    barcode: str
+    animal: str  # the animal's official ID
+    tissue: str | None = None
+
+
+def read_sample_sheet(path: str | Path, *, max_bytes: int) -> list[ReceivedSample]:
+    """The rows of a sample sheet, after the upload checks (size up to ``max_bytes``, a
+    regular CSV or Excel file). Refuses, naming line and column: unknown or missing columns,
+    an empty barcode or animal, a barcode twice in the sheet."""
+    path = Path(path)
+    check_upload(path, max_bytes=max_bytes, kind=table_kind(path))
+    with open_table(path, max_lengths=MAX_LENGTHS) as table:
+        missing = [c for c in REQUIRED if c not in table.header]
+        unknown = [c for c in table.header if c not in SHEET_COLUMNS]
+        if missing or unknown:
+            raise TableError("samples.columns", "; ".join(filter(None, [
+                missing and f"missing column(s) {', '.join(missing)}",
+                unknown and f"unknown column(s) {', '.join(unknown)}"]))
+                + f" (columns: {', '.join(SHEET_COLUMNS)})", file=table.file,
+                line=table.header_line)
+        rows: list[ReceivedSample] = []
+        first: dict[str, int] = {}
+        for row in table:
+            values = {c: _text(row.values.get(c)) for c in SHEET_COLUMNS}
+            for column in REQUIRED:
+                if values[column] is None:
+                    raise TableError("samples.value", "is empty", file=table.file,
+                                     line=row.line, column=column)
+            barcode = values["barcode"]
+            if barcode in first:
+                raise TableError("samples.duplicate", f"barcode {barcode!r} is also on line "
+                                 f"{first[barcode]}", file=table.file, line=row.line,
+                                 column="barcode")
+            first[barcode] = row.line
+            rows.append(ReceivedSample(row.line, barcode, values["animal"], values["tissue"]))
+    return rows
+
+
+def _text(value: object) -> str | None:
+    text = "" if value is None else str(value).strip()
+    return text or None
 
 
 def register_samples(
-    session: Session, customer: Customer, samples: Iterable[tuple[str, str]],
-    *, tissue: str | None = None,
+    session: Session, customer: Customer, samples: Iterable[ReceivedSample],
 ) -> dict[str, int]:
-    """Register (barcode, animal official ID) pairs for ``customer``; barcode -> sample id.
+    """Register received samples for ``customer``; barcode -> sample id.
 
     Unknown animals and barcodes already in use are refused with every offender named.
     """
-    pairs = list(samples)
-    wanted = {oid for _, oid in pairs}
+    received = list(samples)
+    wanted = {s.animal for s in received}
     animals = dict(session.execute(
         select(Animal.official_id, Animal.id).where(
             Animal.customer_id == customer.id, Animal.official_id.in_(wanted))).all())
@@ -31,15 +93,15 @@ def register_samples(
         raise RuleViolation("sample.animal_unknown",
                             f"customer {customer.code}: no animals {', '.join(unknown[:10])}")
     taken = set(session.scalars(select(Sample.barcode).where(
-        Sample.barcode.in_([b for b, _ in pairs]))))
+        Sample.barcode.in_([s.barcode for s in received]))))
     if taken:
         raise RuleViolation("sample.barcode_taken",
                             f"barcodes already registered: {', '.join(sorted(taken)[:10])}")
-    if not pairs:
+    if not received:
         return {}
     rows = session.execute(
         insert(Sample).returning(Sample.barcode, Sample.id),
-        [{"customer_id": customer.id, "animal_id": animals[oid], "barcode": barcode,
-          "tissue": tissue} for barcode, oid in pairs],
+        [{"customer_id": customer.id, "animal_id": animals[s.animal], "barcode": s.barcode,
+          "tissue": s.tissue} for s in received],
     )
     return dict(rows.all())

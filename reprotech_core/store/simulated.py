@@ -22,7 +22,7 @@ from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
 from reprotech_core.genomics.simulate import SimulatedHerd
 from reprotech_core.genomics.snpmap import GenotypeSet
-from reprotech_core.store.samples import register_samples
+from reprotech_core.store.samples import ReceivedSample, register_samples
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,16 @@ def place_herd(
                                     "herd"])):
             accounts.create_herd(session, customer=customer, code=h, name=h.title())
         register_animals(session, customer, records[code])
-        register_samples(session, customer,
-                         [(barcode_of(r.official_id, barcode_prefix), r.official_id)
-                          for r in records[code]])
-    register_samples(session, ref, [(barcode_of(r.official_id, barcode_prefix), r.official_id)
-                                    for r in ref_records])
+        register_samples(session, customer, _samples_of(records[code], barcode_prefix))
+    register_samples(session, ref, _samples_of(ref_records, barcode_prefix))
     return PlacedHerd(dict(customer_codes), sorted(ai),
                       {a: barcode_of(a, barcode_prefix) for a in ped["animal"]})
+
+
+def _samples_of(records: list[AnimalRecord], barcode_prefix: str) -> list[ReceivedSample]:
+    """One received sample per registered animal, as if its sheet had a line each."""
+    return [ReceivedSample(line, barcode_of(r.official_id, barcode_prefix), r.official_id)
+            for line, r in enumerate(records, start=2)]
 
 
 def _id(value: object) -> str | None:

@@ -33,6 +33,7 @@ from reprotech_core.db.session import Database, Identity
 from reprotech_core.genomics.counts import count_genotypes
 from reprotech_core.genomics.qc import QcThresholds, snp_table
 from reprotech_core.genomics.snpmap import GenotypeSet
+from reprotech_core.ops.private_files import share_research_store
 from reprotech_core.store.panels import load_panel
 
 
@@ -129,4 +130,5 @@ def write_snapshots(db: Database, identity: Identity, folder: Path) -> SnapshotS
             n_snps += len(snps)
         _write(pd.concat(snp_frames), folder / "research" / "snp_stats.parquet")
         _write(pd.concat(animal_frames), folder / "research" / "animal_stats.parquet")
+    share_research_store(folder)  # researchers' notebook accounts read research/, nothing else
     return SnapshotSummary(tenants, len(research), n_snps, folder)

@@ -248,11 +248,9 @@ def test_planner_statistics_do_not_leak_values(notebook, admin_conninfo):
         conn.execute("SELECT * FROM pg_statistic")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT * FROM pg_statistic_ext_data")
-    # Known and documented (docs/security-model.md): pg_class.reltuples shows the table's
-    # total row estimate across all tenants -- a platform-wide count, never a row or a value.
-    reltuples = conn.execute(
-        "SELECT reltuples FROM pg_class WHERE oid = 'core.animals'::regclass").fetchone()[0]
-    assert reltuples >= 0
+    # Nor the planner's platform-wide row estimate (privileges.sql revokes the column).
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'core.animals'::regclass")
 
 
 def test_a_notebook_cannot_call_the_population_aggregate(notebook):

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
@@ -76,10 +77,23 @@ STAFF_TOTP: dict[str, str] = {}
 """TOTP secret of every staff user the hub tests sign in as (filled by ``hub_users``)."""
 
 
+_USED_STEP: dict[str, int] = {}
+"""The last TOTP time step handed out per user: the hub accepts each code once."""
+
+
 def otp_for(username: str) -> str | None:
-    """The current one-time code of a staff test user (``None`` for customers)."""
+    """A one-time code of a staff test user the hub has not accepted yet (``None`` for
+    customers): the current step's, or the next one's (the hub accepts one step of drift),
+    waiting for time to move on when both were used."""
     secret = STAFF_TOTP.get(username)
-    return pyotp.TOTP(secret).now() if secret else None
+    if not secret:
+        return None
+    totp = pyotp.TOTP(secret)
+    step = max(totp.timecode(datetime.now(UTC)), _USED_STEP.get(username, -1) + 1)
+    while step > totp.timecode(datetime.now(UTC)) + 1:
+        time.sleep(0.5)
+    _USED_STEP[username] = step
+    return totp.generate_otp(step)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,6 @@ load_subconfig(str(Path(__file__).resolve().parents[2] / "hub" / "jupyterhub_con
 c.JupyterHub.services.append({"name": "hub-tests", "api_token": os.environ["HUB_TEST_API_TOKEN"]})
 c.JupyterHub.load_roles.append(
     {"name": "hub-tests", "scopes": ["admin:users", "admin:servers", "list:users", "list:services",
-                "read:services"],
+                "read:services", "tokens"],
      "services": ["hub-tests"]},
 )

@@ -87,3 +87,23 @@ def test_the_application_cannot_read_or_forge_failures(db, world):
     with pytest.raises(PermissionDenied, match="row-level security"), \
             db.session(world.users["w-admin"]) as s:
         s.execute(text("INSERT INTO core.signin_failures (username) VALUES ('x')"))
+
+
+def test_a_wrong_or_replayed_second_factor_counts_towards_the_lock_out(db, system):
+    """Right password, bad code: the same refusal as a wrong password, counted alike, so a
+    stolen password does not buy unlimited guesses at the code (or replays of a seen one)."""
+    import pyotp
+
+    with db.session(system) as s:
+        accounts.create_user(s, accounts.NewUser("lo-staff", "lo", "researcher",
+                                                 password=PASSWORD))
+        totp = pyotp.TOTP(pyotp.parse_uri(signin.enrol_totp(s, "lo-staff")).secret)
+    code = totp.now()
+    assert signin.check(db, "lo-staff", PASSWORD, code, limits=LIMITS).username == "lo-staff"
+    messages = []
+    for attempt in (code, code, "not-a-code"):  # two replays, one wrong code
+        with pytest.raises(signin.SignInRefused) as refused:
+            signin.check(db, "lo-staff", PASSWORD, attempt, limits=LIMITS, source="192.0.2.50")
+        messages.append(str(refused.value))
+    assert messages[:2] == [signin.WRONG_CREDENTIALS] * 2
+    assert "Too many failed sign-ins" in messages[2]

@@ -100,6 +100,49 @@ def test_uploads_are_checked_before_parsing(tmp_path):
         check_upload(tmp_path / "link.txt", max_bytes=4096)
 
 
+def test_table_uploads_are_checked_by_kind(tmp_path):
+    """csv: text in UTF-8 (BOM or not), UTF-16/32; xlsx: a zip only, not a bomb; each refusal
+    says what the file is instead."""
+    import io
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = io.BytesIO()
+    Workbook().save(book)
+    text = "event,animal\ninsemination,Zoë\n"
+    accepted = {"a.csv": text.encode(), "b.csv": text.encode("utf-8-sig"),
+                "c.csv": text.encode("utf-16"), "d.csv": text.encode("utf-16-le"),
+                "e.csv": text.encode("utf-32"), "f.xlsx": book.getvalue()}
+    for name, content in accepted.items():
+        (tmp_path / name).write_bytes(content)
+        kind = "xlsx" if name.endswith(".xlsx") else "csv"
+        assert check_upload(tmp_path / name, max_bytes=2**20, kind=kind) == len(content)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"a" * 3_000_000)
+    encrypted = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptionInfo".encode("utf-16-le")
+    refused = {
+        ("book.csv", "csv"): (book.getvalue(), "an Excel workbook .* not CSV text: name it .xlsx"),
+        ("nul.csv", "csv"): (b"event,animal\nx,\x00y\n", "nul.csv, line 2: binary content"),
+        ("gz.csv", "csv"): (b"\x1f\x8b\x08rest", "gzip-compressed file, not text"),
+        ("text.xlsx", "xlsx"): (text.encode(), "a text file, not an Excel workbook: name it .csv"),
+        ("locked.xlsx", "xlsx"): (encrypted, r"password-protected \(encrypted\) workbook"),
+        ("old.xlsx", "xlsx"): (encrypted[:8] + bytes(64), r"Excel 97-2003 \(.xls\)"),
+        ("broken.xlsx", "xlsx"): (b"PK\x03\x04" + bytes(40), "a damaged zip file"),
+        ("bomb.xlsx", "xlsx"): (bomb.getvalue(), "expands to 3 MiB, more than 10 times the "
+                                                 "upload limit"),
+    }
+    for (name, kind), (content, message) in refused.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(UploadRefused, match=message):
+            check_upload(tmp_path / name, max_bytes=200_000, kind=kind)
+    with pytest.raises(UploadRefused, match=r"^events.csv: not a regular file"):
+        check_upload("/dev/null", max_bytes=1024, kind="csv", name="events.csv")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        check_upload(tmp_path / "a.csv", max_bytes=1024, kind="pdf")
+
+
 def test_lab_ingest_refuses_an_oversized_file_naming_the_setting(tmp_path):
     import os
     import subprocess

@@ -71,6 +71,21 @@ def test_database_metrics_see_a_slow_statement_and_the_pool(demo_platform):
     assert value(metrics, "reprotech_signin_lockouts_1h") >= 1
 
 
+def test_the_exporter_sees_notebook_sessions_that_notebooks_cannot_see(db, notebook):
+    """Statistics are withheld from notebook logins (data_models/sql/privileges.sql) but not
+    from the application login the exporter runs as: it still counts a notebook's session."""
+    conn = notebook("w-vet")
+    login = conn.execute("SELECT session_user").fetchone()[0]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT count(*) FROM pg_stat_activity")
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector(db, slow_seconds=5))
+    metrics = scrape(registry)
+    assert value(metrics, "reprotech_db_up") == 1
+    assert value(metrics, "reprotech_db_connections", login=login, state="idle") >= 1
+    assert value(metrics, "reprotech_db_size_bytes") > 1e6
+
+
 def test_backup_drill_and_disk_metrics(demo_platform):
     backup = run_backup(demo_platform)
     restore_drill(demo_platform, backup.folder)
