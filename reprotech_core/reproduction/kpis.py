@@ -24,7 +24,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from reprotech_core.reproduction.book import GESTATION_MAX_DAYS, GESTATION_MIN_DAYS
+from reprotech_core.reproduction.book.calvings import GESTATION_MAX_DAYS, GESTATION_MIN_DAYS
 
 VOLUNTARY_WAITING_DAYS = 50
 CYCLE_DAYS = 21
