@@ -35,9 +35,9 @@ class PageContext:
     settings: Settings
 
     @contextmanager
-    def session(self, *, tenant_id: int | None = None) -> Iterator[Session]:
+    def session(self) -> Iterator[Session]:
         """A read/write unit of work as the signed-in user (RLS applies)."""
-        with self.database.session(self.identity, tenant_id=tenant_id) as s:
+        with self.database.session(self.identity) as s:
             yield s
 
 

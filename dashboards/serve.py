@@ -35,10 +35,9 @@ from dashboards.session import (
     _CookieRules,
     end_with_the_hub_session,
 )
-from hub.secrets import secret_file
-from hub.services import dashboards_redirect_uri
 from reprotech_core.db.session import Database, get_database
 from reprotech_core.errors import NotFound, PermissionDenied
+from reprotech_core.hub_services import dashboards_redirect_uri, secret_file
 from reprotech_core.ops.logs import configure_logging
 from reprotech_core.settings import Settings, get_settings
 

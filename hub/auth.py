@@ -21,8 +21,10 @@ from traitlets import Bool, List, Unicode, default
 
 from hub.groups import ROLE_PREFIX, customer_group, role_group
 from reprotech_core.client_address import Network, client_address, parse_networks
+from reprotech_core.roles import Role
 
-ADMIN_ROLES = frozenset({"admin", "super_admin"})
+ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
+"""Roles that are hub admins too (local sign-in here; OIDC: ``admin_groups`` in the config)."""
 
 
 class ReprotechAuthenticator(Authenticator):
@@ -132,7 +134,7 @@ class ReprotechOIDCAuthenticator(GenericOAuthenticator):
         groups = {role_group(identity.role)}
         if identity.customer_id is not None:
             groups.add(customer_group(identity.customer_id))
-        elif identity.role in ("customer_admin", "customer_user"):
+        elif identity.role in (Role.CUSTOMER_ADMIN, Role.CUSTOMER_USER):
             raise web.HTTPError(403, f"Account {username!r} belongs to no customer.")
         return groups
 

@@ -11,12 +11,15 @@ import sys
 from pathlib import Path
 
 
+from hub.auth import ADMIN_ROLES
+from hub.groups import role_group
 from hub.kernel import install_kernel_spec
-from hub.secrets import secret_file
 from hub.services import landing_url, services
 from hub.system_accounts import open_the_way_to
+from reprotech_core.hub_services import secret_file
 from reprotech_core.ops.logs import traitlets_logging_config
 from reprotech_core.ops.private_files import protect_data_dir, use_private_umask
+from reprotech_core.roles import Role
 from reprotech_core.settings import get_settings
 
 settings = get_settings()
@@ -78,11 +81,8 @@ else:
     c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
     c.GenericOAuthenticator.username_claim = "preferred_username"
     c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{settings.hub_oidc_groups_claim}"
-    c.GenericOAuthenticator.allowed_groups = {
-        f"reprotech-role-{r}" for r in ("super_admin", "admin", "veterinarian", "technician",
-                                        "researcher", "lab_ops", "customer_admin", "customer_user")
-    }
-    c.GenericOAuthenticator.admin_groups = {"reprotech-role-admin", "reprotech-role-super_admin"}
+    c.GenericOAuthenticator.allowed_groups = {role_group(role) for role in Role}
+    c.GenericOAuthenticator.admin_groups = {role_group(role) for role in ADMIN_ROLES}
 
 # Services (hub/services.py): the shared dashboards, the job scheduler and workers, the idle
 # culler, and a metrics token for Prometheus (hub metrics at /hub/metrics need it).

@@ -2,7 +2,9 @@
 
 - ``dashboards``: the shared Panel service (``dashboards/serve.py``) every customer and the
   dashboard-using staff work in; it signs users in through the hub's OAuth, so the hub routes
-  ``/services/dashboards/`` to it and it knows users only by their hub identity.
+  ``/services/dashboards/`` to it and it knows users only by their hub identity (its name,
+  prefix, redirect URI and the metrics token are in ``reprotech_core/hub_services.py``, which
+  both sides import).
 - ``jobs``: the job scheduler and workers (``reprotech jobs serve``), so lab batches run while
   the hub runs; labs without a hub run the same command alone.
 - ``idle-culler``: jupyterhub-idle-culler, stopping personal servers left idle.
@@ -20,15 +22,13 @@ import sys
 from pathlib import Path
 
 from hub.groups import role_of
+from reprotech_core.hub_services import DASHBOARDS, dashboards_prefix, dashboards_redirect_uri
+from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
 
-DASHBOARDS = "dashboards"
-DASHBOARD_ROLES = frozenset({"customer_admin", "customer_user", "veterinarian", "technician"})
+DASHBOARD_ROLES = frozenset({Role.CUSTOMER_ADMIN, Role.CUSTOMER_USER, Role.VETERINARIAN,
+                             Role.TECHNICIAN})
 """Roles whose home is the dashboard service (they get no personal server)."""
-
-
-def dashboards_prefix() -> str:
-    return f"/services/{DASHBOARDS}/"
 
 
 def platform_environment() -> dict[str, str]:
@@ -72,15 +72,6 @@ def services(settings: Settings, metrics_token: str) -> tuple[list[dict], list[d
         {"name": "user", "scopes": ["self", f"access:services!service={DASHBOARDS}"]},
     ]
     return defined, roles
-
-
-def dashboards_redirect_uri(settings: Settings) -> str:
-    """Where the hub sends a signed-in browser back to the dashboards (Panel's login handler).
-
-    Registered with the hub here and used by the service (``dashboards/serve.py``): the hub
-    refuses an OAuth request whose redirect URI differs.
-    """
-    return settings.hub_bind_url.rstrip("/") + dashboards_prefix() + "login"
 
 
 def landing_url(handler) -> str:  # noqa: ANN001 (JupyterHub handler)

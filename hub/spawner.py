@@ -39,7 +39,6 @@ from traitlets import Dict, HasTraits, List, Unicode
 
 from hub.groups import role_of
 from hub.kernel import KERNEL_NAME
-from hub.services import dashboards_prefix
 from hub.system_accounts import (
     RESEARCH_GROUP,
     Account,
@@ -49,6 +48,8 @@ from hub.system_accounts import (
     hand_over,
     private_folder_on_the_way,
 )
+from reprotech_core.hub_services import dashboards_prefix
+from reprotech_core.roles import Role
 
 CUSTOMER_MESSAGE = (
     "Customer accounts have no personal notebook server. "
@@ -62,25 +63,25 @@ class RoleSpawnerMixin(HasTraits):
 
     server_roles = List(
         Unicode(),
-        default_value=["researcher", "lab_ops", "admin", "super_admin"],
+        default_value=[Role.RESEARCHER, Role.LAB_OPS, Role.ADMIN, Role.SUPER_ADMIN],
         help="Roles that get a personal single-user server.",
     ).tag(config=True)
 
     role_mem_limits = Dict(
-        default_value={"researcher": "8G", "lab_ops": "4G", "veterinarian": "2G",
-                       "technician": "2G", "admin": "2G", "super_admin": "2G"},
+        default_value={Role.RESEARCHER: "8G", Role.LAB_OPS: "4G", Role.VETERINARIAN: "2G",
+                       Role.TECHNICIAN: "2G", Role.ADMIN: "2G", Role.SUPER_ADMIN: "2G"},
         help="Memory limit per role (enforced by the production spawner).",
     ).tag(config=True)
 
     role_cpu_limits = Dict(
-        default_value={"researcher": 2.0, "lab_ops": 1.0, "veterinarian": 0.5,
-                       "technician": 0.5, "admin": 0.5, "super_admin": 0.5},
+        default_value={Role.RESEARCHER: 2.0, Role.LAB_OPS: 1.0, Role.VETERINARIAN: 0.5,
+                       Role.TECHNICIAN: 0.5, Role.ADMIN: 0.5, Role.SUPER_ADMIN: 0.5},
         help="CPU limit per role, in cores (enforced by the production spawner).",
     ).tag(config=True)
 
     role_idle_seconds = Dict(
-        default_value={"researcher": 4 * 3600, "lab_ops": 2 * 3600, "admin": 3600,
-                       "super_admin": 3600},
+        default_value={Role.RESEARCHER: 4 * 3600, Role.LAB_OPS: 2 * 3600, Role.ADMIN: 3600,
+                       Role.SUPER_ADMIN: 3600},
         help="Idle kernels and an idle server stop after this many seconds, per role.",
     ).tag(config=True)
 
@@ -89,8 +90,8 @@ class RoleSpawnerMixin(HasTraits):
     ).tag(config=True)
 
     role_notebooks = Dict(
-        default_value={"researcher": ["research"], "lab_ops": ["jobs"],
-                       "admin": ["research", "jobs"], "super_admin": ["research", "jobs"]},
+        default_value={Role.RESEARCHER: ["research"], Role.LAB_OPS: ["jobs"],
+                       Role.ADMIN: ["research", "jobs"], Role.SUPER_ADMIN: ["research", "jobs"]},
         help="Folders of the platform's notebooks/ copied into a new user's home, per role "
              "(never over the user's own copy).",
     ).tag(config=True)
@@ -115,7 +116,7 @@ class RoleSpawnerMixin(HasTraits):
                 reason="role", status_code=403,
             )
         if role not in self.server_roles:
-            message = (CUSTOMER_MESSAGE if role.startswith("customer_")
+            message = (CUSTOMER_MESSAGE if role in (Role.CUSTOMER_ADMIN, Role.CUSTOMER_USER)
                        else DASHBOARD_MESSAGE.format(role=role))
             raise SpawnException(f"{message}: {dashboards_prefix()}", reason="role",
                                  status_code=403)
@@ -154,13 +155,14 @@ class RoleSpawnerMixin(HasTraits):
 
     def _provision_database_login(self) -> tuple[str, Path]:
         """Create or rotate the user's own database login; write it to a 0600 libpq pgpass."""
-        from reprotech_core.db.logins import provision
+        from reprotech_core.accounts import provision_db_login
         from reprotech_core.db.migrate import admin_url
         from reprotech_core.db.session import get_database
         from reprotech_core.settings import get_settings
 
         db = get_database()
-        creds = provision(db, admin_url(get_settings()), db.identity("system"), self.user.name)
+        creds = provision_db_login(db, admin_url(get_settings()), db.identity("system"),
+                                   self.user.name)
         home = Path(self.home_dir)
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = home / ".pgpass"
@@ -212,7 +214,7 @@ class IsolatedSpawner(RoleSpawnerMixin, LocalProcessSpawner):
     account_prefix = Unicode("rt-", help="Prefix of the users' system accounts.").tag(config=True)
     homes_root = Unicode(help="Folder of the users' homes (one 0700 folder each).").tag(config=True)
     research_roles = List(
-        Unicode(), default_value=["researcher", "admin", "super_admin"],
+        Unicode(), default_value=[Role.RESEARCHER, Role.ADMIN, Role.SUPER_ADMIN],
         help="Roles whose accounts may read the pseudonymised research store.",
     ).tag(config=True)
 

@@ -1,4 +1,9 @@
-"""The daily pipeline, run once through the queue (what ``reprotech up`` does on the demo)."""
+"""The daily pipeline, run once through the queue (what ``reprotech up`` does on the demo).
+
+The pipeline is not restated here: it is every scheduled job of ``config/schedules.toml`` (one
+with a ``cron``), in the order the file declares them, so adding or removing a daily job there
+changes ``reprotech up`` too. Jobs run by hand only (no ``cron``, e.g. ``selftest``) are not in it.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ from dataclasses import dataclass
 from sqlalchemy import text
 
 from jobs import queue
-from jobs.schedules import load_schedules
+from jobs.schedules import Schedule, load_schedules
 from jobs.worker import Worker
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.settings import Settings
 
-DAILY = ("lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports", "backup")
+
+def daily_jobs(schedules: dict[str, Schedule]) -> list[str]:
+    """The scheduled jobs in the order of the schedules file (ingest first, the backup last)."""
+    return [name for name, schedule in schedules.items() if schedule.cron is not None]
 
 
 @dataclass(frozen=True)
@@ -30,9 +38,10 @@ def run_daily_once(db: Database, identity: Identity, settings: Settings, *, tag:
     """Enqueue the daily jobs (keyed by ``tag``: once per tag) and work until none is due.
     ``parameters`` overrides a job's schedule parameters (job name -> parameters)."""
     schedules = load_schedules(home=settings.home)
-    keys = [f"{name}@{tag}" for name in DAILY]
+    daily = daily_jobs(schedules)
+    keys = [f"{name}@{tag}" for name in daily]
     with db.session(identity) as session:
-        for name, key in zip(DAILY, keys, strict=True):
+        for name, key in zip(daily, keys, strict=True):
             queue.enqueue(session, schedules[name], identity, run_key=key,
                           parameters=(parameters or {}).get(name))
     Worker(db, identity, settings.jobs_dir, lease_s=settings.job_lease_seconds,

@@ -1,4 +1,5 @@
-"""Customers, herds, users and staff assignments: the administration the CLI and hub use.
+"""Customers, herds, users, staff assignments and notebook logins: the administration the CLI
+and hub use.
 
 Writes go through row security like any other: an admin session may create a customer, a
 customer admin may add users to their own organisation only, and the database refuses the rest.
@@ -16,7 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data_models.tenancy import Customer, Herd, SubscriptionTier, User, UserCustomerAssignment
-from reprotech_core.errors import NotFound, RuleViolation
+from reprotech_core.db import logins
+from reprotech_core.db.session import Database, Identity
+from reprotech_core.errors import NotFound, PermissionDenied, RuleViolation
 from reprotech_core.roles import Role
 from reprotech_core.textfields import (
     CODE,
@@ -176,3 +179,24 @@ def assign(session: Session, username: str, customer_code: str) -> None:
 def deactivate(session: Session, username: str) -> None:
     user_by_name(session, username).active = False
     session.flush()
+
+
+def provision_db_login(db: Database, admin_url: str, actor: Identity, username: str
+                       ) -> logins.DbLogin:
+    """Create (or rotate the password of) ``username``'s notebook login.
+
+    Staff only, and active: a customer works in the dashboards, never in SQL. The mapping
+    (``users.db_login``) is recorded as ``actor`` first (audited), then the PostgreSQL role is
+    made with the administrative login.
+    """
+    with db.session(actor) as session:
+        user = user_by_name(session, username)
+        role = Role(user.role)
+        if not role.may_run_sql:
+            raise PermissionDenied(
+                f"user {username!r} is a {role}: customer users get dashboards, not SQL logins"
+            )
+        if not user.active:
+            raise PermissionDenied(f"user {username!r} is deactivated")
+        user.db_login = logins.login_name(username)
+    return logins.create_or_rotate(admin_url, username, role)

@@ -141,6 +141,13 @@ class Settings(BaseSettings):
         description="Largest file accepted by any import (MiB): genotype files, manifests, "
         "sample sheets, breeding-event CSV/Excel, web uploads; checked before parsing.",
     )
+    upload_web_max_mb: int = Field(
+        default=20, ge=1, le=1_000_000,
+        description="Largest breeding-event file a dashboard upload accepts (MiB; never more "
+        "than upload_max_mb). A browser upload arrives whole in one websocket message held in "
+        "memory (the dashboard server takes at most 20 MiB per message); bigger files go "
+        "through `reprotech repro import`.",
+    )
     db_slow_query_seconds: float = Field(
         default=5.0, gt=0,
         description="Statements running longer than this count as slow in the database metrics.",
@@ -426,6 +433,12 @@ class Settings(BaseSettings):
     @property
     def backups_dir(self) -> Path:
         return self.backup_dir or self.var_dir / "backups"
+
+    @property
+    def web_upload_max_bytes(self) -> int:
+        """The dashboard upload limit in bytes: ``upload_web_max_mb``, capped by the limit of
+        every import (``upload_max_mb``)."""
+        return min(self.upload_web_max_mb, self.upload_max_mb) * 2**20
 
 
 def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:

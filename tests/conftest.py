@@ -74,7 +74,6 @@ def world(pg_settings: Settings, db: Database, system: Identity) -> World:
     """Tenants and users the isolation tests attack; created once, read by many tests."""
     from reprotech_core import accounts
     from reprotech_core.animals import AnimalRecord, register_animals
-    from reprotech_core.db import logins
 
     with db.session(system) as s:
         ref = accounts.create_customer(s, code="w-ref", name="World sires", tier="reference",
@@ -107,7 +106,7 @@ def world(pg_settings: Settings, db: Database, system: Identity) -> World:
     users = {name: db.identity(name) for name in roles}
     conninfos = {}
     for name in ("w-vet", "w-res", "w-lab", "w-admin"):
-        creds = logins.provision(db, admin_url(pg_settings), system, name)
+        creds = accounts.provision_db_login(db, admin_url(pg_settings), system, name)
         conninfos[name] = (
             f"host={pg_settings.db_host} port={pg_settings.db_port} dbname={pg_settings.db_name} "
             f"user={creds.login} password={creds.password}"

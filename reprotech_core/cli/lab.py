@@ -15,7 +15,6 @@ from sqlalchemy import func, select
 from data_models.lab import Genotype, GenotypingBatch, QcResult
 from reprotech_core.accounts import customer_by_code
 from reprotech_core.cli.context import open_database, print_table, settings, system_session
-from reprotech_core.ops.uploads import check_upload
 from reprotech_core.errors import NotFound
 from reprotech_core.genomics.manifest import PanelManifest, read_manifest
 from reprotech_core.store.batch_qc import qc_batch, release_batches
@@ -24,6 +23,7 @@ from reprotech_core.store.ingest import IngestRefused, ingest_finalreport
 from reprotech_core.store.panels import load_panel
 from reprotech_core.store.samples import read_sample_sheet, register_samples
 from reprotech_core.store.snapshots import write_snapshots
+from reprotech_core.uploads import check_upload
 
 app = typer.Typer(help="Genotyping lab: samples, batch ingest, QC, snapshots, exports.",
                   no_args_is_help=True)

@@ -1,4 +1,9 @@
-"""The ``reprotech`` command: one entry point for operators, lab staff and researchers.
+"""The core's commands of ``reprotech``: database, demo data, customers, users, settings, lab,
+genotype files, evaluation, reproduction, orders, hub and operations.
+
+The ``reprotech`` entry point itself is :mod:`reprotech.cli`, one layer above this package and
+``jobs/``: it adds ``reprotech jobs`` and ``reprotech up`` (which runs the daily jobs), so the
+core never imports ``jobs``. :func:`run` is what any entry point runs an app through.
 
 Subcommands act as the platform's ``system`` user (the audit log records it and the OS
 user), through the application login and row security like every other path; only
@@ -15,12 +20,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from sqlalchemy import func, select, text
 
 from data_models.animals import Animal
 from data_models.tenancy import Customer, User
-from jobs import cli as jobs_cli
 from reprotech_core import accounts, demo
 from reprotech_core.cli import context, evaluation, genotypes, lab, ops, reproduction
 from reprotech_core.cli import hub as hub_cli
@@ -30,12 +33,11 @@ from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import ReprotechError
-from reprotech_core.ops.private_files import protect_data_dir
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings, settings_markdown
 
 app = typer.Typer(
-    help="Reprotech Analytics platform: database, data, users and analyses.",
+    help="The core's commands (the `reprotech` command adds jobs and up: reprotech/cli.py).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -54,7 +56,6 @@ app.add_typer(user_app, name="user")
 app.add_typer(settings_app, name="settings")
 app.add_typer(lab.app, name="lab")
 app.add_typer(genotypes.app, name="geno")
-app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(evaluation.app, name="eval")
 app.add_typer(reproduction.app, name="repro")
 app.add_typer(reproduction.orders_app, name="orders")
@@ -72,86 +73,6 @@ _database = context.database
 
 def _system(db: Database) -> Identity:
     return db.identity("system")
-
-
-# Top level ----------------------------------------------------------------------------------
-@app.command()
-def up(
-    hub: Annotated[bool, typer.Option(
-        "--hub/--no-hub", help="End with the hub running in the background")] = True,
-) -> None:
-    """Run the main job on the embedded default (safe to run again).
-
-    Starts the database, migrates, loads and processes the demo data, prints the demo
-    accounts, and ends with the hub running in the background at ``hub_bind_url``
-    (``reprotech hub stop`` stops it): the command returns, the platform stays up.
-    """
-    settings = _settings()
-    if settings.embedded:
-        started = Cluster(settings).start()
-        console.print(
-            f"[bold]database[/] embedded PostgreSQL on {settings.db_host}:{settings.db_port} "
-            f"({'started' if started else 'already running'}), data in {settings.pg_data_dir}"
-        )
-    revision = migrate(settings)
-    console.print(f"[bold]schema[/] at revision {revision}")
-    db = _database(settings, start=False)
-    try:
-        system = _system(db)
-        summary = demo.load(db, system, settings)
-        factors = demo.staff_second_factors(db, system, settings)
-        console.print(
-            f"[bold]demo data[/] {'loaded' if summary.created else 'already present'}: "
-            f"{summary.customers} customers, {summary.animals} animals; "
-            f"{len(summary.lab_files)} new lab file(s) in {settings.var_dir / 'inbox'}"
-        )
-        from datetime import UTC, datetime
-
-        from jobs.pipeline import run_daily_once
-
-        with console.status("running the daily jobs through the queue…"):
-            # The demo releases its evaluation at once; in production a person releases it
-            # after review (reprotech eval release RUN).
-            runs = run_daily_once(db, system, settings, tag=f"up-{datetime.now(UTC):%Y-%m-%d}",
-                                  parameters={"evaluation": {"release": True}})
-    finally:
-        db.dispose()
-    protect_data_dir(settings)
-    jobs_table = Table(title="Daily jobs (reprotech jobs show ID)")
-    for col in ("run", "job", "status", "attempts", "record"):
-        jobs_table.add_column(col)
-    for r in runs:
-        jobs_table.add_row(str(r.id), r.job, r.status, str(r.attempts),
-                           r.output_html or (r.error or "")[:80])
-    console.print(jobs_table)
-    table = Table(title="Demo accounts (password below)")
-    for col in ("username", "role", "customer", "second factor"):
-        table.add_column(col)
-    for account in summary.accounts:
-        table.add_row(account.username, account.role.value, account.customer or "—",
-                      f"reprotech demo code {account.username}"
-                      if account.username in factors else "—")
-    console.print(table)
-    console.print(f"demo password: [bold]{summary.password}[/] (stored in {settings.secrets_dir})")
-    console.print(
-        "\nNext:\n"
-        "  .venv/bin/reprotech customer list           customers and animal counts\n"
-        "  .venv/bin/reprotech user list                users and roles\n"
-        "  .venv/bin/reprotech user db-login researcher a notebook SQL login (row security applies)\n"
-        "  .venv/bin/reprotech db psql                  SQL as the application login\n"
-        "  .venv/bin/reprotech jobs list                the job runs and their records\n"
-        "  .venv/bin/reprotech lab batches              genotyping batches and QC\n"
-        "  .venv/bin/reprotech db stop                  stop the embedded database\n"
-    )
-    if not hub:
-        return
-    with console.status(f"starting the hub at {settings.hub_bind_url}…"):
-        pid = hub_cli.start(settings)
-    console.print(
-        f"[bold]hub[/] running at {settings.hub_bind_url} (pid {pid}; log "
-        f"{hub_cli.log_file(settings)}): customers, vets and technicians land on the "
-        "dashboards, researchers and lab ops on JupyterLab. Stop: .venv/bin/reprotech hub stop"
-    )
 
 
 # db ------------------------------------------------------------------------------------------
@@ -382,7 +303,7 @@ def user_db_login(username: str) -> None:
     settings = _settings()
     db = _database(settings)
     try:
-        creds = logins.provision(db, admin_url(settings), _system(db), username)
+        creds = accounts.provision_db_login(db, admin_url(settings), _system(db), username)
     finally:
         db.dispose()
     host = "127.0.0.1" if settings.embedded else "<host>"
@@ -405,23 +326,21 @@ def settings_docs() -> None:
     sys.stdout.write(settings_markdown())
 
 
-def main() -> None:
-    from reprotech_core.ops.logs import configure_logging
+def run(entry: typer.Typer) -> None:
+    """Run a ``reprotech`` app as a process: private umask, configured logging, and a platform
+    error printed as one line with exit code 1 instead of a traceback."""
+    from reprotech_core.ops import logs
     from reprotech_core.ops.private_files import use_private_umask
     from reprotech_core.settings import get_settings
 
     use_private_umask()  # what the platform writes under <data_dir> is its own (ops/private_files)
 
     try:  # secrets scrubbed, JSON lines when log_format = "json"
-        configure_logging(get_settings(), level="WARNING")
+        logs.configure_logging(get_settings(), level="WARNING")
     except ValueError:  # a bad setting is reported by the command that reads it
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app()
+        entry()
     except (ReprotechError, ValueError) as exc:  # SettingsError and file errors are ValueErrors
         err.print(f"[red]error:[/] {escape(str(exc))}")  # a message is text, not Rich markup
         raise SystemExit(1) from None
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,8 @@ A researcher's or vet's notebook can run any SQL, so it must not use the applica
 (which states its identity in a setting). Each gets its own LOGIN role, a member of
 ``reprotech_notebook`` or ``reprotech_research``; row security maps the *session* user back to
 the platform user (``users.db_login``), which no ``SET`` or ``SET ROLE`` can change.
-Creating roles needs the administrative login; recording the mapping is an audited user change.
+Creating roles needs the administrative login; recording the mapping is an audited user change
+(``accounts.provision_db_login``, which calls :func:`create_or_rotate`).
 
 A notebook login holds no predefined role: ``pg_read_all_stats`` or ``pg_monitor`` would give
 it back the platform-wide statistics privileges.sql withholds (live rows per table, every
@@ -21,9 +22,6 @@ from dataclasses import dataclass
 from psycopg import sql
 from sqlalchemy import create_engine
 
-from reprotech_core.accounts import user_by_name
-from reprotech_core.db.session import Database, Identity
-from reprotech_core.errors import PermissionDenied
 from reprotech_core.roles import Role
 
 
@@ -44,19 +42,11 @@ def login_name(username: str) -> str:
     return "rt_" + re.sub(r"[^a-z0-9_]", "_", username)
 
 
-def provision(db: Database, admin_url: str, actor: Identity, username: str) -> DbLogin:
-    """Create (or rotate the password of) ``username``'s notebook login."""
-    with db.session(actor) as session:
-        user = user_by_name(session, username)
-        role = Role(user.role)
-        if not role.may_run_sql:
-            raise PermissionDenied(
-                f"user {username!r} is a {role}: customer users get dashboards, not SQL logins"
-            )
-        if not user.active:
-            raise PermissionDenied(f"user {username!r} is deactivated")
-        login = login_name(username)
-        user.db_login = login
+def create_or_rotate(admin_url: str, username: str, role: Role) -> DbLogin:
+    """Create ``username``'s notebook login (or give it a new password), a member of its role's
+    group only. Whether the user may have one, and recording it, is the caller's
+    (:func:`reprotech_core.accounts.provision_db_login`)."""
+    login = login_name(username)
     group = "reprotech_research" if role is Role.RESEARCHER else "reprotech_notebook"
     password = secrets.token_urlsafe(24)
     engine = create_engine(admin_url)

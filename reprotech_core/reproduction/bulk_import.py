@@ -33,7 +33,6 @@ from data_models.reproduction import (
     SemenLot,
 )
 from data_models.tenancy import Customer
-from reprotech_core.ops.uploads import check_upload, table_kind
 from reprotech_core.reproduction.book import HerdBook
 from reprotech_core.reproduction.entry import Entry, check, write_accepted
 from reprotech_core.reproduction.records import (
@@ -46,6 +45,7 @@ from reprotech_core.reproduction.records import (
 )
 from reprotech_core.settings import get_settings
 from reprotech_core.table_files import Table, column_lengths, open_table
+from reprotech_core.uploads import check_upload, table_kind
 
 EVENTS = {  # event -> (fields it needs besides animal and date, order within a day)
     "insemination": (("bull",), 0),

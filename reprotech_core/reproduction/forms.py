@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from data_models.reproduction import Embryo
 from data_models.tenancy import Customer, Herd
 from reprotech_core.errors import NotFound, RuleViolation
-from reprotech_core.ops.uploads import UploadRefused
 from reprotech_core.reproduction import bulk_import, entry, queries
 from reprotech_core.reproduction.records import (
     EmbryoGrade,
@@ -34,9 +33,10 @@ from reprotech_core.reproduction.records import (
     RecordRefused,
     SemenReceipt,
 )
+from reprotech_core.settings import get_settings
+from reprotech_core.uploads import UploadRefused
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
-MAX_UPLOAD_BYTES = 20 * 1024**2  # ~150,000 rows of CSV; bigger files go through the CLI
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ def import_upload(session: Session, customer_code: str, filename: str, content: 
                   today: date | None = None) -> bulk_import.ImportReport:
     """Import an uploaded CSV/Excel file of events for a customer (all or nothing by default).
 
-    The name and size are checked before anything is parsed. The content is stored under a
+    The name and size (setting ``upload_web_max_mb``) are checked before anything is parsed. The content is stored under a
     name of our own in a private temporary folder: the browser's file name only labels the
     report, so no name (``../../x.csv``, ``/etc/x.csv``, ``..``) can place it elsewhere. The
     file is then judged whole by ``bulk_import.import_events`` (the same upload checks and
@@ -180,10 +180,11 @@ def import_upload(session: Session, customer_code: str, filename: str, content: 
     if suffix not in UPLOAD_SUFFIXES:
         raise RuleViolation("import.file_type",
                             f"{name}: upload a .csv or .xlsx file of breeding events")
-    if len(content) > MAX_UPLOAD_BYTES:
+    limit = get_settings().web_upload_max_bytes
+    if len(content) > limit:
         raise RuleViolation("import.file_size",
                             f"{name}: {len(content):,} bytes is over the "
-                            f"{MAX_UPLOAD_BYTES:,}-byte limit of an upload; use "
+                            f"{limit:,}-byte limit of an upload; use "
                             "`reprotech repro import` for bigger files")
     if not content:
         raise RuleViolation("import.empty", f"{name}: the file is empty")
@@ -194,7 +195,7 @@ def import_upload(session: Session, customer_code: str, filename: str, content: 
             handle.write(content)
         try:
             return bulk_import.import_events(session, farm, path, name=name,
-                                             max_bytes=MAX_UPLOAD_BYTES,
+                                             max_bytes=limit,
                                              clean_rows_only=clean_rows_only, today=today)
         except UploadRefused as refused:
             raise RuleViolation("import.unreadable", str(refused)) from None

@@ -27,9 +27,9 @@ from reprotech_core.genomics.counts import count_genotypes
 from reprotech_core.genomics.finalreport import read_finalreport_files
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.snpmap import GenotypeSet
-from reprotech_core.ops.uploads import check_upload
 from reprotech_core.settings import get_settings
 from reprotech_core.store.panels import store_panel
+from reprotech_core.uploads import check_upload
 
 STAGES_TO_GENOTYPED = ("received", "extracted", "genotyped")
 

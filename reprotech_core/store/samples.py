@@ -19,8 +19,8 @@ from data_models.animals import Animal
 from data_models.lab import Sample
 from data_models.tenancy import Customer
 from reprotech_core.errors import RuleViolation
-from reprotech_core.ops.uploads import check_upload, table_kind
 from reprotech_core.table_files import TableError, column_lengths, open_table
+from reprotech_core.uploads import check_upload, table_kind
 
 SHEET_COLUMNS = ("barcode", "animal", "tissue")
 REQUIRED = ("barcode", "animal")

@@ -116,15 +116,14 @@ def test_provisioning_takes_back_a_monitoring_role_granted_by_hand(db, system, p
     """An operator who grants pg_monitor to a notebook login (to "help" a researcher) gives
     the statistics back; the next provisioning revokes it."""
     from reprotech_core import accounts
-    from reprotech_core.db import logins
     from reprotech_core.db.migrate import admin_url
 
     with db.session(system) as s:
         accounts.create_user(s, accounts.NewUser("leak-res", "Leak probe", "researcher"))
-    logins.provision(db, admin_url(pg_settings), system, "leak-res")
+    accounts.provision_db_login(db, admin_url(pg_settings), system, "leak-res")
     with psycopg.connect(admin_conninfo, autocommit=True) as admin:
         admin.execute("GRANT pg_monitor, pg_read_all_stats TO rt_leak_res")
-    creds = logins.provision(db, admin_url(pg_settings), system, "leak-res")
+    creds = accounts.provision_db_login(db, admin_url(pg_settings), system, "leak-res")
     with psycopg.connect(admin_conninfo) as admin:
         held = admin.execute(
             "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid "

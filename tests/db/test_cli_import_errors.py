@@ -1,7 +1,7 @@
 """Bad files through the `reprotech` command: a clean message naming file and line, a
 non-zero exit, no traceback, and nothing in `core.*` changed.
 
-Every case runs the command's real entry point (``reprotech_core.cli.main.main``: argument
+Every case runs the command's real entry point (``reprotech.cli.main``: argument
 parsing, the command, the error printing and exit code) on the suite's PostgreSQL. The
 installed console script in a subprocess, pointed at that database through the environment as
 on a server, runs a few of them end to end (it takes ~10 s to start on this machine, so not all).
@@ -19,9 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from reprotech.cli import main
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
-from reprotech_core.cli import context, main
+from reprotech_core.cli import context
 from reprotech_core.ops import logs
 from tests.support import workbook
 
@@ -79,7 +80,7 @@ def cli(cli_env, pg_settings, monkeypatch, capsys) -> Callable[..., tuple[int, s
         umask = os.umask(0o022)
         os.umask(umask)
         try:
-            main.main()
+            main()
             code = 0
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from jobs import queue
+from jobs.pipeline import daily_jobs
 from jobs.scheduler import enqueue_due
 from jobs.schedules import Schedule, ScheduleError, load_schedules
 from jobs.worker import Worker
@@ -240,6 +241,12 @@ def test_bad_requests_are_refused_and_nothing_is_queued(db, system, world, tmp_p
 def test_project_schedules_are_valid():
     assert {"lab-ingest", "lab-qc", "population-report", "customer-reports",
             "backup"} <= set(load_schedules(home=PROJECT_HOME))
+
+
+def test_the_daily_pipeline_is_the_scheduled_jobs_in_file_order():
+    """`reprotech up` runs what config/schedules.toml schedules, not a list of its own."""
+    assert daily_jobs(load_schedules(home=PROJECT_HOME)) == [
+        "lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports", "backup"]
 
 
 def test_worker_rides_out_a_database_restart(tmp_path):

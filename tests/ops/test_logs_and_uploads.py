@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from reprotech_core.ops.logs import JsonFormatter, SecretScrubber, register_secret, scrub
-from reprotech_core.ops.uploads import UploadRefused, check_upload
 from reprotech_core.settings import Settings
+from reprotech_core.uploads import UploadRefused, check_upload
 
 
 @pytest.mark.parametrize(("line", "secret"), [

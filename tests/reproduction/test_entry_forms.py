@@ -21,6 +21,7 @@ from reprotech_core import accounts
 from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.reproduction import forms
 from reprotech_core.reproduction.records import RecordRefused
+from reprotech_core.settings import get_settings
 from tests.reproduction.conftest import make_farm
 
 _users = itertools.count(1)
@@ -119,7 +120,7 @@ def test_an_upload_is_all_or_nothing_unless_asked(db, system, farm, vet):
 @pytest.mark.parametrize(("name", "content", "rule"), [
     ("events.exe", b"MZ...", "import.file_type"),
     ("events.csv", b"", "import.empty"),
-    ("events.csv", b"x" * (forms.MAX_UPLOAD_BYTES + 1), "import.file_size"),
+    ("events.csv", b"x" * (get_settings().web_upload_max_bytes + 1), "import.file_size"),
     ("events.xlsx", b"not a zip at all", "import.unreadable"),
 ])
 def test_a_bad_upload_is_refused_before_parsing(db, farm, vet, name, content, rule):

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from hub.groups import customer_group, role_group, role_of
-from hub.secrets import secret_file
+from reprotech_core.hub_services import secret_file
 from reprotech_core.settings import Settings
 
 

@@ -14,7 +14,9 @@ empty, not larger than the limit (setting ``upload_max_mb``), and starting as it
   ``XLSX_MAX_EXPANSION`` times the limit (a zip bomb); an encrypted workbook or an old
   ``.xls`` is refused by name.
 
-Each refusal names the file and the limit or the reason.
+Each refusal names the file and the limit or the reason. The genotype store, the sample sheets
+and the breeding-event imports call it, so it lives beside the table reader at the bottom of the
+core, not in ``ops/``, which sits above them.
 """
 
 from __future__ import annotations
