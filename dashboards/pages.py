@@ -1,13 +1,15 @@
 """The contract between the dashboard service and its pages.
 
-The service (``dashboards/service.py``, run by the hub) resolves the signed-in hub user to an
+The service (``dashboards/serve.py``, run by the hub) resolves the signed-in hub user to an
 :class:`~reprotech_core.db.session.Identity` and hands each page a :class:`PageContext`. A page
 never reads who the user is from the URL or a widget: every query it makes runs in
 ``ctx.session()``, so row-level security in PostgreSQL decides what it may see.
 
 Pages are registered in ``dashboards.customer.PAGES`` and ``dashboards.staff.PAGES``; the app
 shows the pages whose ``roles`` contain the user's role and whose ``module`` the user's role and
-subscription tier open (``reprotech_core.roles.modules_for``).
+subscription tier open (``reprotech_core.roles.modules_for``). A page's ``build`` returns its
+Panel layout; a page that holds state (widgets, callbacks, the data they act on) keeps it in a
+``panel.viewable.Viewer`` with ``param`` parameters, and a page of pure layout is a function.
 """
 
 from __future__ import annotations

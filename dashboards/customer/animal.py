@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 import panel as pn
+import param
 
 from dashboards.app import query_param
 from dashboards.customer import common
@@ -132,15 +133,26 @@ def reproduction(a: AnimalPage) -> pn.viewable.Viewable:
         css_classes=["rt-history"]))
 
 
-def lookup(ctx: PageContext) -> pn.viewable.Viewable:
-    """No id given: find an animal of the herd by (part of) its official ID or name."""
-    h = common.resolve(ctx)
-    table, _ = common.herd_table(ctx, h)
-    box = pn.widgets.TextInput(name="Official ID or name", placeholder="e.g. DE0123…",
-                               width=320)
+class AnimalLookup(pn.viewable.Viewer):
+    """Find an animal of the herd by (part of) its official ID or name. The text as typed is
+    the state; the links to matching animals follow it, from the cached herd table."""
 
-    def matches(text: str) -> pn.viewable.Viewable:
-        text = (text or "").strip().lower()
+    text = param.String(default="", doc="Part of an official ID or name, as typed")
+
+    def __init__(self, h: common.Herd, table: pd.DataFrame, **params) -> None:
+        super().__init__(**params)
+        self.herd, self.table = h, table
+        box = pn.widgets.TextInput(name="Official ID or name", placeholder="e.g. DE0123…",
+                                   width=320)
+        box.param.watch(lambda event: setattr(self, "text", event.new or ""), "value_input")
+        self._layout = pn.Column(box, self.matches, sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    @param.depends("text")
+    def matches(self) -> pn.viewable.Viewable:
+        text, table, h = self.text.strip().lower(), self.table, self.herd
         if not text:
             return pn.pane.Markdown("Type part of an official ID or name.")
         hit = table[table["official_id"].str.lower().str.contains(text, regex=False)
@@ -152,8 +164,13 @@ def lookup(ctx: PageContext) -> pn.viewable.Viewable:
         more = f"\n\n…and {len(hit) - 25} more" if len(hit) > 25 else ""
         return pn.pane.Markdown(links + more)
 
-    return pn.Column(common.heading("Animal", h, "animal"), box,
-                     pn.bind(matches, box.param.value_input), sizing_mode="stretch_width")
+
+def lookup(ctx: PageContext) -> pn.viewable.Viewable:
+    """No id given: the herd's animals to search."""
+    h = common.resolve(ctx)
+    table, _ = common.herd_table(ctx, h)
+    return pn.Column(common.heading("Animal", h, "animal"), AnimalLookup(h, table),
+                     sizing_mode="stretch_width")
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:

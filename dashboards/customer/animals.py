@@ -13,6 +13,7 @@ import io
 
 import pandas as pd
 import panel as pn
+import param
 
 from dashboards.customer import common
 from dashboards.pages import PageContext
@@ -86,36 +87,55 @@ def animals_table(frame: pd.DataFrame, h: common.Herd) -> pn.widgets.Tabulator:
         css_classes=["rt-animals"])
 
 
+class HerdAnimals(pn.viewable.Viewer):
+    """The animals table of a herd with its search, its "in the herd only" tick and the
+    downloads of what is on screen. The search text (as typed) and the tick are the state; both
+    filter the cached herd table on the server, so the layout is never rebuilt."""
+
+    search_text = param.String(default="",
+                               doc="Part of an official ID, name, sire or dam, as typed")
+    in_herd_only = param.Boolean(default=True, label="In the herd only",
+                                 doc="Only the animals still in the herd (else all recorded)")
+
+    def __init__(self, h: common.Herd, table: pd.DataFrame, weights: dict[str, float],
+                 **params) -> None:
+        super().__init__(**params)
+        frame = display_frame(table)
+        self.grid = animals_table(frame, h)
+        self.grid.add_filter(pn.bind(search, text=self.param.search_text))
+        self.grid.add_filter(pn.bind(in_herd_only, only=self.param.in_herd_only))
+        box = pn.widgets.TextInput(placeholder="Search animal, name, sire or dam…", width=320,
+                                   name="Search")
+        box.param.watch(lambda event: setattr(self, "search_text", event.new or ""),
+                        "value_input")
+        herd_only = pn.widgets.Checkbox.from_param(self.param.in_herd_only, align="center")
+        downloads = pn.Row(
+            pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(self.on_screen())),
+                                    filename="animals.csv", label="CSV of this view",
+                                    button_type="light"),
+            pn.widgets.FileDownload(callback=lambda: io.BytesIO(excel_bytes(self.on_screen())),
+                                    filename="animals.xlsx", label="Excel of this view",
+                                    button_type="light"))
+        present = int((frame["status"] == "in herd").sum())
+        count = pn.pane.Markdown(
+            f"{len(frame):,} animals ({present:,} in the herd) · index weights: " + ", ".join(
+                f"{TRAIT_LABELS[t]} {w:g}" for t, w in weights.items()))
+        self._layout = pn.Column(pn.Row(box, herd_only, downloads), count, self.grid,
+                                 sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def on_screen(self) -> pd.DataFrame:
+        """The rows as filtered and sorted on screen, under the downloads' column names."""
+        return self.grid.current_view.drop(columns=["id"]).rename(columns=EXPORT_TITLES)
+
+
 def build(ctx: PageContext) -> pn.viewable.Viewable:
-    h = common.resolve(ctx)
-    table, run = common.herd_table(ctx, h)
-    layout = pn.Column(common.heading("Animals", h, "animals"), sizing_mode="stretch_width")
+    h, table, run, layout = common.herd_page(ctx, "Animals", "animals")
     if table.empty:
-        layout.append(common.notice(common.NO_HERD))
         return layout
     if run is None:
         layout.append(common.notice(common.NO_RESULTS))
-    frame = display_frame(table)
-    grid = animals_table(frame, h)
-    box = pn.widgets.TextInput(placeholder="Search animal, name, sire or dam…", width=320,
-                               name="Search")
-    grid.add_filter(pn.bind(search, text=box.param.value_input))
-    herd_only = pn.widgets.Checkbox(name="In the herd only", value=True, align="center")
-    grid.add_filter(pn.bind(in_herd_only, only=herd_only))
-
-    def on_screen() -> pd.DataFrame:
-        return grid.current_view.drop(columns=["id"]).rename(columns=EXPORT_TITLES)
-
-    downloads = pn.Row(
-        pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(on_screen())),
-                                filename="animals.csv", label="CSV of this view",
-                                button_type="light"),
-        pn.widgets.FileDownload(callback=lambda: io.BytesIO(excel_bytes(on_screen())),
-                                filename="animals.xlsx", label="Excel of this view",
-                                button_type="light"))
-    present = int((frame["status"] == "in herd").sum())
-    count = pn.pane.Markdown(f"{len(frame):,} animals ({present:,} in the herd) · index weights: "
-                             + ", ".join(
-        f"{TRAIT_LABELS[t]} {w:g}" for t, w in common.weights(ctx).items()))
-    layout.extend([pn.Row(box, herd_only, downloads), count, grid])
+    layout.append(HerdAnimals(h, table, common.weights(ctx)))
     return layout

@@ -2,8 +2,8 @@
 
 Pages stay thin: they ask ``reprotech_core.portal`` for data (in ``ctx.session()``, as the
 signed-in user) and lay it out. Tenant data is cached per process by tenant *and* data version
-(``reprotech_core.portal.cache``), read only after a query under the user's own row security
-has shown the user may see that tenant.
+(``dashboards.cache``), read only after a query under the user's own row security has shown
+the user may see that tenant. Slow sections load after the page shows (``dashboards.deferred``).
 """
 
 from __future__ import annotations
@@ -16,17 +16,14 @@ import pandas as pd
 import panel as pn
 
 from dashboards.app import query_param
+from dashboards.cache import SHARED
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.portal import herd
-from reprotech_core.portal.cache import SHARED
 from reprotech_core.portal.tenancy import CustomerRef, resolve_customer, visible_farms
 from reprotech_core.reproduction.kpis import HerdKpis
 from reprotech_core.reproduction.queries import herd_kpis, records_version, worklist
 from reprotech_core.roles import modules_for
-
-CUSTOMER_ROLES = ("customer_admin", "customer_user")
-FIELD_ROLES = ("veterinarian", "technician")
 
 
 @dataclass(frozen=True)
@@ -157,10 +154,15 @@ NO_RESULTS = ("No released genomic results yet: results appear after your animal
               "have passed QC and an evaluation has been released by the lab.")
 
 
-def deferred(ctx: PageContext, make) -> pn.viewable.Viewable:  # noqa: ANN001 (a callable)
-    """A part of a page built after the page shows (with a loading spinner): for slow work.
-    Errors read like the frame's: not found, or a logged apology, never a stack trace."""
-    from dashboards.app import guarded
 
-    return pn.panel(lambda: guarded(lambda _ctx: make(), ctx), defer_load=True,
-                    loading_indicator=True, sizing_mode="stretch_width")
+def herd_page(ctx: PageContext, title: str, page: str
+              ) -> tuple[Herd, pd.DataFrame, int | None, pn.Column]:
+    """What a page about the herd starts from: the herd (resolved under row security), its
+    cached table and released run, and the page's column under its heading, which already says
+    so when the herd has no animals (the page then shows nothing else)."""
+    h = resolve(ctx)
+    table, run = herd_table(ctx, h)
+    layout = pn.Column(heading(title, h, page), sizing_mode="stretch_width")
+    if table.empty:
+        layout.append(notice(NO_HERD))
+    return h, table, run, layout

@@ -2,7 +2,9 @@
 merit within an inbreeding limit, with each mating's expected merit and inbreeding.
 
 The plan is computed on a button press (it can take a second for hundreds of cows), with a
-loading indicator; problems (an infeasible limit, too many animals) are shown in words.
+loading indicator; problems (an infeasible limit, too many animals) are shown in words. The
+page finds the candidates (cows in the herd, evaluated bulls); ``MatingPlanner`` holds the
+choices and the plan.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from __future__ import annotations
 import io
 import math
 
+import pandas as pd
 import panel as pn
+import param
 
 from dashboards.customer import common
 from dashboards.pages import PageContext
@@ -23,11 +27,8 @@ TITLES = {"cow": "Cow", "bull": "Bull", "progeny_merit": "Expected progeny index
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
-    h = common.resolve(ctx)
-    table, run = common.herd_table(ctx, h)
-    layout = pn.Column(common.heading("Mating advice", h, "mating"), sizing_mode="stretch_width")
+    h, table, _, layout = common.herd_page(ctx, "Mating advice", "mating")
     if table.empty:
-        layout.append(common.notice(common.NO_HERD))
         return layout
     w = common.weights(ctx)
     cows = rankings.ranked(table, w, sex="F", in_herd=True)
@@ -39,47 +40,79 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
             + ("none of your cows has them yet." if cows.empty
                else "no evaluated bulls are available yet.")))
         return layout
-    # Choices.js (Bokeh's MultiChoice) renders labels as HTML: escaped like an HTML pane.
-    cow_options = {f"{html_text(r.official_id)} (index {r.index:,.1f})": r.id
-                   for r in cows.itertuples()}
-    bull_options = {f"{html_text(r.official_id)} · {html_text(r.source)} "
-                    f"(index {r.index:,.1f})": r.id for r in bulls.itertuples()}
-    cow_pick = pn.widgets.MultiChoice(name=f"Cows (best {min(20, len(cows))} preselected)",
-                                      options=cow_options,
-                                      value=list(cow_options.values())[:20],
-                                      sizing_mode="stretch_width", max_items=mating.MAX_COWS)
-    bull_pick = pn.widgets.MultiChoice(name="Bulls", options=bull_options,
-                                       value=list(bull_options.values())[:5],
-                                       sizing_mode="stretch_width", max_items=mating.MAX_BULLS)
-    limit = pn.widgets.FloatSlider(name="Highest expected inbreeding of a calf", start=0.0,
-                                   end=0.25, step=0.0025, value=0.0625, format="0.00%",
-                                   width=300)
-    per_bull = pn.widgets.IntInput(name="Most matings per bull", value=4, start=1, end=300,
-                                   width=180)
-    go = pn.widgets.Button(name="Plan matings", button_type="primary", width=160)
-    result = pn.Column(pn.pane.Markdown("Choose cows and bulls, then **Plan matings**."),
-                       sizing_mode="stretch_width", css_classes=["rt-plan"])
-    chosen = {"plan": None}
+    layout.append(MatingPlanner(ctx, cows, bulls))
+    return layout
 
-    def plan(_event=None) -> None:
-        result.loading = True
+
+class MatingPlanner(pn.viewable.Viewer):
+    """The chosen cows and bulls, the inbreeding limit and the matings per bull are the state;
+    **Plan matings** computes the plan from them (with a loading indicator), which becomes the
+    state the CSV download reads."""
+
+    chosen_cows = param.List(default=[], doc="Ids of the cows to mate")
+    chosen_bulls = param.List(default=[], doc="Ids of the bulls to use")
+    max_inbreeding = param.Number(default=0.0625, bounds=(0.0, 0.25),
+                                  label="Highest expected inbreeding of a calf")
+    max_per_bull = param.Integer(default=4, bounds=(1, 300), label="Most matings per bull")
+    plan = param.DataFrame(default=None, allow_None=True, doc="The last plan computed")
+
+    def __init__(self, ctx: PageContext, cows: pd.DataFrame, bulls: pd.DataFrame,
+                 **params) -> None:
+        super().__init__(**params)
+        self.ctx, self.cows, self.bulls = ctx, cows, bulls
+        # Choices.js (Bokeh's MultiChoice) renders labels as HTML: escaped like an HTML pane.
+        cow_options = {f"{html_text(r.official_id)} (index {r.index:,.1f})": r.id
+                       for r in cows.itertuples()}
+        bull_options = {f"{html_text(r.official_id)} · {html_text(r.source)} "
+                        f"(index {r.index:,.1f})": r.id for r in bulls.itertuples()}
+        self.chosen_cows = list(cow_options.values())[:20]
+        self.chosen_bulls = list(bull_options.values())[:5]
+        go = pn.widgets.Button(name="Plan matings", button_type="primary", width=160)
+        go.on_click(self.make_plan)
+        self.result = pn.Column(pn.pane.Markdown("Choose cows and bulls, then **Plan matings**."),
+                                sizing_mode="stretch_width", css_classes=["rt-plan"])
+        self._layout = pn.Column(
+            pn.pane.Markdown("Each cow gets one bull. The plan maximises the total expected "
+                             "progeny index (the parents' mean) while keeping every calf's "
+                             "expected inbreeding (half the parents' relationship) under the "
+                             "limit."),
+            pn.widgets.MultiChoice.from_param(
+                self.param.chosen_cows, name=f"Cows (best {min(20, len(cows))} preselected)",
+                options=cow_options, sizing_mode="stretch_width", max_items=mating.MAX_COWS),
+            pn.widgets.MultiChoice.from_param(
+                self.param.chosen_bulls, name="Bulls", options=bull_options,
+                sizing_mode="stretch_width", max_items=mating.MAX_BULLS),
+            pn.Row(pn.widgets.FloatSlider.from_param(self.param.max_inbreeding, start=0.0,
+                                                     end=0.25, step=0.0025, format="0.00%",
+                                                     width=300),
+                   pn.widgets.IntInput.from_param(self.param.max_per_bull, start=1, end=300,
+                                                  width=180),
+                   go),
+            self.result, sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def make_plan(self, _event: object = None) -> None:
+        """Plan the chosen matings; an infeasible limit or too many animals is said in words."""
+        self.result.loading = True
         try:
-            picked_cows = cows[cows["id"].isin(cow_pick.value)]
-            picked_bulls = bulls[bulls["id"].isin(bull_pick.value)]
+            picked_cows = self.cows[self.cows["id"].isin(self.chosen_cows)]
+            picked_bulls = self.bulls[self.bulls["id"].isin(self.chosen_bulls)]
             slots = math.ceil(len(picked_cows) / max(len(picked_bulls), 1))
-            with ctx.session() as s:
+            with self.ctx.session() as s:
                 p = mating.plan_matings(s, picked_cows, picked_bulls,
-                                        max_inbreeding=float(limit.value),
-                                        max_matings_per_bull=int(per_bull.value))
+                                        max_inbreeding=float(self.max_inbreeding),
+                                        max_matings_per_bull=int(self.max_per_bull))
         except ValueError as exc:
             hint = (f" Try at least {slots} matings per bull or a higher inbreeding limit."
                     if "infeasible" in str(exc) else "")
-            result.objects = [common.notice(f"No plan: {md_text(exc)}.{hint}", "warning")]
+            self.result.objects = [common.notice(f"No plan: {md_text(exc)}.{hint}", "warning")]
             return
         finally:
-            result.loading = False
-        chosen["plan"] = p.plan
-        result.objects = [
+            self.result.loading = False
+        self.plan = p.plan
+        self.result.objects = [
             pn.pane.Markdown(
                 f"**{len(p.plan)} matings** · mean expected progeny index "
                 f"**{p.mean_merit:,.2f}** · mean expected inbreeding "
@@ -91,15 +124,6 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
                 formatters={TITLES["progeny_merit"]: common.number(2),
                             TITLES["progeny_inbreeding"]: common.number(4)}),
             pn.widgets.FileDownload(
-                callback=lambda: io.BytesIO(csv_bytes(chosen["plan"].rename(columns=TITLES))),
+                callback=lambda: io.BytesIO(csv_bytes(self.plan.rename(columns=TITLES))),
                 filename="mating-plan.csv", label="CSV of this plan", button_type="light"),
         ]
-
-    go.on_click(plan)
-    layout.extend([
-        pn.pane.Markdown("Each cow gets one bull. The plan maximises the total expected "
-                         "progeny index (the parents' mean) while keeping every calf's "
-                         "expected inbreeding (half the parents' relationship) under the "
-                         "limit."),
-        cow_pick, bull_pick, pn.Row(limit, per_bull, go), result])
-    return layout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import panel as pn
 
 from dashboards.customer import common
+from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.portal import herd, visits
@@ -129,5 +130,5 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
                                     "comparisons become meaningful with more animals."))
     if "reproduction" in h.modules:
         # KPIs simulate every service's outcome: loaded after the page shows, with a spinner.
-        layout.append(common.deferred(ctx, lambda: reproduction(ctx, h)))
+        layout.append(deferred(lambda: reproduction(ctx, h), ctx))
     return layout

@@ -2,16 +2,20 @@
 by birth year, and the herd's GEBV distribution against the anonymised population.
 
 Changing a weight re-ranks the cached herd table in place (the table widget's value is
-replaced; the layout is not rebuilt).
+replaced; the layout is not rebuilt). The trend and the population comparison load after the
+page shows.
 """
 
 from __future__ import annotations
 
 import io
 
+import pandas as pd
 import panel as pn
+import param
 
 from dashboards.customer import common, plots
+from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.evaluation.gblup import TRAITS
@@ -33,70 +37,89 @@ def shown(frame):  # noqa: ANN001, ANN201
     return frame.rename(columns={"index": "selection_index"})[COLUMNS]
 
 
+class Rankings(pn.viewable.Viewer):
+    """The herd ranked by the selection index. The weights and which animals are ranked (sex,
+    in the herd only) are the state; a change re-ranks the cached herd table in place."""
+
+    weights = param.Dict(default={}, doc="Index weight per trait (economic value per unit)")
+    sex = param.Selector(default="", objects={"All": "", "Cows": "F", "Bulls": "M"},
+                         doc="Rank cows, bulls or all")
+    in_herd = param.Boolean(default=True, label="In the herd only",
+                            doc="Rank only the animals still in the herd")
+
+    def __init__(self, h: common.Herd, table: pd.DataFrame, defaults: dict[str, float],
+                 **params) -> None:
+        super().__init__(weights={t: float(defaults.get(t, 0) or 0) for t in TRAITS}, **params)
+        self.table, self.defaults = table, defaults
+        self._inputs = {t: pn.widgets.FloatInput(name=f"{TRAIT_LABELS[t]} weight",
+                                                 value=defaults.get(t, 0), step=0.01, width=170)
+                        for t in TRAITS}
+        for box in self._inputs.values():
+            box.param.watch(self._read_weights, "value")
+        reset = pn.widgets.Button(name="Reset to Reprotech's weights", button_type="light")
+        reset.on_click(self.reset_weights)
+        self.status = pn.pane.Markdown("")
+        prefix = common.link("animal", h) + "&animal="
+        self.grid = pn.widgets.Tabulator(
+            shown(table.head(0).assign(rank=0)), pagination="remote", page_size=20,
+            show_index=False, disabled=True, selectable=False, hidden_columns=["id"],
+            titles=TITLES, sizing_mode="stretch_width", layout="fit_data_fill", theme="simple",
+            formatters={"official_id": {"type": "link", "urlPrefix": prefix, "urlField": "id",
+                                        "labelField": "official_id"},
+                        **{c: common.number(2) for c in ("selection_index", *TRAITS)},
+                        "birth_year": common.number(0),
+                        **{f"{t}_rel": common.number(2) for t in TRAITS}},
+            css_classes=["rt-rankings"])
+        download = pn.widgets.FileDownload(
+            callback=lambda: io.BytesIO(csv_bytes(self.grid.current_view.drop(columns=["id"])
+                                                  .rename(columns=EXPORT_TITLES))),
+            filename="rankings.csv", label="CSV of this ranking", button_type="light")
+        self._layout = pn.Column(
+            pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values "
+                             "per trait unit; a negative weight prefers lower values."),
+            pn.Row(*self._inputs.values()),
+            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, name="",
+                                                          button_type="light"),
+                   pn.widgets.Checkbox.from_param(self.param.in_herd), reset, download),
+            self.status, self.grid, sizing_mode="stretch_width")
+        self.rerank()
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def reset_weights(self, _event: object = None) -> None:
+        """Back to Reprotech's weights, in the inputs the customer sees."""
+        for t, box in self._inputs.items():
+            box.value = self.defaults.get(t, 0)
+
+    def _read_weights(self, *_events: object) -> None:
+        self.weights = {t: float(box.value or 0) for t, box in self._inputs.items()}
+
+    @param.depends("weights", "sex", "in_herd", watch=True)
+    def rerank(self) -> None:
+        table, w = self.table, self.weights
+        try:
+            ranked = rankings.ranked(table, w, sex=self.sex or None, in_herd=self.in_herd)
+        except ValueError as exc:
+            self.status.object = f"**{md_text(exc)}**"
+            return
+        self.grid.value = shown(ranked)
+        left = rankings.unranked(table, w, in_herd=self.in_herd)
+        self.status.object = (f"{len(ranked):,} animals ranked"
+                              + (f"; {left:,} without a GEBV for every weighted trait are left "
+                                 "out" if left else "") + ".")
+
+
 def build(ctx: PageContext) -> pn.viewable.Viewable:
-    h = common.resolve(ctx)
-    table, run = common.herd_table(ctx, h)
-    layout = pn.Column(common.heading("Rankings", h, "rankings"), sizing_mode="stretch_width")
+    h, table, run, layout = common.herd_page(ctx, "Rankings", "rankings")
     if table.empty:
-        layout.append(common.notice(common.NO_HERD))
         return layout
     if run is None or table[list(TRAITS)].notna().sum().sum() == 0:
         layout.append(common.notice(common.NO_RESULTS))
         return layout
-    defaults = common.weights(ctx)
-    inputs = {t: pn.widgets.FloatInput(name=f"{TRAIT_LABELS[t]} weight", value=defaults.get(t, 0),
-                                       step=0.01, width=170) for t in TRAITS}
-    sex = pn.widgets.RadioButtonGroup(options={"All": "", "Cows": "F", "Bulls": "M"}, value="",
-                                      button_type="light")
-    present = pn.widgets.Checkbox(name="In the herd only", value=True)
-    reset = pn.widgets.Button(name="Reset to Reprotech's weights", button_type="light")
-    status = pn.pane.Markdown("")
-    prefix = common.link("animal", h) + "&animal="
-    grid = pn.widgets.Tabulator(
-        shown(table.head(0).assign(rank=0)), pagination="remote", page_size=20,
-        show_index=False, disabled=True, selectable=False, hidden_columns=["id"], titles=TITLES,
-        sizing_mode="stretch_width", layout="fit_data_fill", theme="simple",
-        formatters={"official_id": {"type": "link", "urlPrefix": prefix, "urlField": "id",
-                                    "labelField": "official_id"},
-                    **{c: common.number(2) for c in ("selection_index", *TRAITS)},
-                    "birth_year": common.number(0),
-                    **{f"{t}_rel": common.number(2) for t in TRAITS}},
-        css_classes=["rt-rankings"])
-
-    def current_weights() -> dict[str, float]:
-        return {t: float(w.value or 0) for t, w in inputs.items()}
-
-    def rerank(*_events) -> None:
-        w = current_weights()
-        try:
-            ranked = rankings.ranked(table, w, sex=sex.value or None, in_herd=present.value)
-        except ValueError as exc:
-            status.object = f"**{md_text(exc)}**"
-            return
-        grid.value = shown(ranked)
-        left = rankings.unranked(table, w, in_herd=present.value)
-        status.object = (f"{len(ranked):,} animals ranked"
-                         + (f"; {left:,} without a GEBV for every weighted trait are left out"
-                            if left else "") + ".")
-
-    for w in (*inputs.values(), sex, present):
-        w.param.watch(rerank, "value")
-
-    def restore(_event) -> None:
-        for t, w in inputs.items():
-            w.value = defaults.get(t, 0)
-
-    reset.on_click(restore)
-    rerank()
-    download = pn.widgets.FileDownload(
-        callback=lambda: io.BytesIO(csv_bytes(grid.current_view.drop(columns=["id"])
-                                              .rename(columns=EXPORT_TITLES))),
-        filename="rankings.csv", label="CSV of this ranking", button_type="light")
     layout.extend([
-        pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values per "
-                         "trait unit; a negative weight prefers lower values."),
-        pn.Row(*inputs.values()), pn.Row(sex, present, reset, download), status, grid,
-        common.deferred(ctx, lambda: trend_and_distribution(ctx, h, table)),
+        Rankings(h, table, common.weights(ctx)),
+        deferred(lambda: trend_and_distribution(ctx, h, table), ctx),
     ])
     return layout
 

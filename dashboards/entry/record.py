@@ -307,4 +307,4 @@ def _offer(picker: pn.widgets.Select, options: list | dict) -> None:
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
-    return RecordWork(ctx)
+    return pn.panel(RecordWork(ctx))

@@ -13,12 +13,13 @@ import io
 import holoviews as hv
 import pandas as pd
 import panel as pn
+import param
 
 from dashboards.app import query_param
+from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.staff.common import (
     ACCENT,
-    deferred,
     figure,
     heading,
     int_param,
@@ -44,7 +45,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
                          sizing_mode="stretch_width")
     with ctx.session() as s:
         _, code, name, tier = views.assigned_customer(s, customer_id)  # NotFound if not mine
-    return CustomerPage(ctx, customer_id, f"{name} ({code}, {tier})").layout
+    return pn.panel(CustomerPage(ctx, customer_id, f"{name} ({code}, {tier})"))
 
 
 def _list(ctx: PageContext) -> pn.viewable.Viewable:
@@ -72,25 +73,33 @@ def _list(ctx: PageContext) -> pn.viewable.Viewable:
         figure(bars, height=280), sizing_mode="stretch_width")
 
 
-class CustomerPage:
+class CustomerPage(pn.viewable.Viewer):
     """One assigned customer: herds, the reproduction to-do list, reproduction KPIs for a
-    chosen period, animals."""
+    chosen period, animals. The period and the search are the page's state; the KPI and
+    animal sections reload (in the thread pool, with a spinner) when they change."""
 
-    def __init__(self, ctx: PageContext, customer_id: int, title: str) -> None:
+    period = param.Selector(default="Last 12 months", objects=list(PERIODS),
+                            doc="The KPIs' period (a key of PERIODS)")
+    search = param.String(default="", doc="Part of an official ID or name; empty lists all")
+
+    def __init__(self, ctx: PageContext, customer_id: int, title: str, **params) -> None:
+        super().__init__(**params)
         self.ctx, self.customer_id = ctx, customer_id
-        self.period = pn.widgets.RadioButtonGroup(label="Period", options=list(PERIODS),
-                                                  value="Last 12 months")
-        self.search = pn.widgets.TextInput(label="Find an animal",
-                                           placeholder="official ID or name")
-        self.layout = pn.Column(
+        self._layout = pn.Column(
             pn.pane.Markdown(f"[← My customers](?page={SLUG})\n\n## {md_text(title)}"),
             deferred(self._herds, ctx),
             heading("Reproduction to-do"), deferred(self._todo, ctx),
-            heading("Reproduction KPIs"), self.period,
-            deferred(lambda: self._kpis(self.period.value), ctx, watch=(self.period,)),
-            heading("Animals"), self.search,
-            deferred(lambda: self._animals(self.search.value), ctx, watch=(self.search,)),
+            heading("Reproduction KPIs"),
+            pn.widgets.RadioButtonGroup.from_param(self.param.period, label="Period"),
+            deferred(lambda: self._kpis(self.period), ctx, watch=(self.param.period,)),
+            heading("Animals"),
+            pn.widgets.TextInput.from_param(self.param.search, label="Find an animal",
+                                            placeholder="official ID or name"),
+            deferred(lambda: self._animals(self.search), ctx, watch=(self.param.search,)),
             sizing_mode="stretch_width")
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
 
     def _herds(self) -> pn.viewable.Viewable:
         with self.ctx.session() as s:
@@ -134,39 +143,29 @@ class CustomerPage:
             sizing_mode="stretch_width")
 
     def _kpis(self, period: str) -> pn.viewable.Viewable:
-        from dashboards.app import guarded
-
-        def build(_ctx: PageContext) -> pn.viewable.Viewable:
-            with self.ctx.session() as s:
-                view = views.customer_view(s, self.customer_id, days=PERIODS[period])
-            if view.kpis.services == 0 and view.kpis.flushes == 0 and view.kpis.ivf_sessions == 0:
-                return note(f"No services, flushes or IVF sessions recorded in this period "
-                            f"({period.lower()}). Choose a longer period.")
-            by_herd = view.kpis_by_herd[["herd", "services", "conception_rate",
-                                         "services_per_conception", "pregnancy_rate_21d",
-                                         "days_open", "calving_interval"]].copy()
-            for col in ("conception_rate", "pregnancy_rate_21d"):
-                by_herd[col] = (100 * by_herd[col].astype(float)).round(1)
-            return pn.Row(table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
-                          table(rounded(by_herd, 2), name="kpis-by-herd",
-                                titles={"conception_rate": "conception %",
-                                        "pregnancy_rate_21d": "21-d pregnancy %"}),
-                          sizing_mode="stretch_width")
-
-        return guarded(build, self.ctx)
+        with self.ctx.session() as s:
+            view = views.customer_view(s, self.customer_id, days=PERIODS[period])
+        if view.kpis.services == 0 and view.kpis.flushes == 0 and view.kpis.ivf_sessions == 0:
+            return note(f"No services, flushes or IVF sessions recorded in this period "
+                        f"({period.lower()}). Choose a longer period.")
+        by_herd = view.kpis_by_herd[["herd", "services", "conception_rate",
+                                     "services_per_conception", "pregnancy_rate_21d",
+                                     "days_open", "calving_interval"]].copy()
+        for col in ("conception_rate", "pregnancy_rate_21d"):
+            by_herd[col] = (100 * by_herd[col].astype(float)).round(1)
+        return pn.Row(table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
+                      table(rounded(by_herd, 2), name="kpis-by-herd",
+                            titles={"conception_rate": "conception %",
+                                    "pregnancy_rate_21d": "21-d pregnancy %"}),
+                      sizing_mode="stretch_width")
 
     def _animals(self, search: str) -> pn.viewable.Viewable:
-        from dashboards.app import guarded
-
-        def build(_ctx: PageContext) -> pn.viewable.Viewable:
-            with self.ctx.session() as s:
-                animals = views.customer_animals(s, self.customer_id, search=search or "")
-            if animals.empty:
-                return note("No animal matches." if search else "No animals recorded yet.")
-            shown = animals.assign(animal=[f"?page=animal&animal={i}" for i in animals["id"]])
-            return table(shown[["animal", "official_id", "name", "sex", "birth_date", "herd",
-                                "genotyped"]],
-                         formatters={"animal": link_formatter("official_id")},
-                         hidden=["official_id"], name="animals")
-
-        return guarded(build, self.ctx)
+        with self.ctx.session() as s:
+            animals = views.customer_animals(s, self.customer_id, search=search or "")
+        if animals.empty:
+            return note("No animal matches." if search else "No animals recorded yet.")
+        shown = animals.assign(animal=[f"?page=animal&animal={i}" for i in animals["id"]])
+        return table(shown[["animal", "official_id", "name", "sex", "birth_date", "herd",
+                            "genotyped"]],
+                     formatters={"animal": link_formatter("official_id")},
+                     hidden=["official_id"], name="animals")

@@ -13,10 +13,10 @@ import pandas as pd
 import panel as pn
 
 from dashboards.app import query_param
+from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.staff.common import (
     ACCENT,
-    deferred,
     figure,
     heading,
     int_param,

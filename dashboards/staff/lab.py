@@ -5,10 +5,10 @@ from __future__ import annotations
 import holoviews as hv
 import panel as pn
 
+from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.staff.common import (
     ACCENT,
-    deferred,
     figure,
     heading,
     note,

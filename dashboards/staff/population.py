@@ -16,15 +16,15 @@ import holoviews as hv
 import pandas as pd
 import panel as pn
 
+from dashboards.cache import SHARED
+from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.staff.common import (
     PALETTE,
-    deferred,
     figure,
     heading,
     note,
     rounded,
-    shared,
     table,
 )
 from dashboards.text import md_text
@@ -39,18 +39,18 @@ RESEARCH_TTL = 300.0
 
 
 def _structure(folder: str, version: tuple) -> views.PopulationStructure:
-    return shared(("pca", folder, version),
-                  lambda: views.population_structure(Path(folder)), ttl=SNAPSHOT_TTL)
+    return SHARED.get(("pca", folder, version),
+                      lambda: views.population_structure(Path(folder)), ttl=SNAPSHOT_TTL)
 
 
 def _spectrum(folder: str, version: tuple) -> pd.DataFrame:
-    return shared(("afs", folder, version),
-                  lambda: views.allele_frequency_spectrum(Path(folder)), ttl=SNAPSHOT_TTL)
+    return SHARED.get(("afs", folder, version),
+                      lambda: views.allele_frequency_spectrum(Path(folder)), ttl=SNAPSHOT_TTL)
 
 
 def _heterozygosity(folder: str, version: tuple) -> pd.DataFrame:
-    return shared(("het", folder, version),
-                  lambda: views.heterozygosity_by_herd(Path(folder)), ttl=SNAPSHOT_TTL)
+    return SHARED.get(("het", folder, version),
+                      lambda: views.heterozygosity_by_herd(Path(folder)), ttl=SNAPSHOT_TTL)
 
 
 def _research(ctx: PageContext, what: str, query) -> pd.DataFrame:
@@ -63,7 +63,8 @@ def _research(ctx: PageContext, what: str, query) -> pd.DataFrame:
         with ctx.session() as s:
             return query(s)
 
-    return shared(("research", what, str(ctx.database.engine.url)), compute, ttl=RESEARCH_TTL)
+    return SHARED.get(("research", what, str(ctx.database.engine.url)), compute,
+                      ttl=RESEARCH_TTL)
 
 
 def store_of(ctx: PageContext) -> Path:

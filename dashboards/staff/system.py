@@ -5,8 +5,9 @@ from __future__ import annotations
 import holoviews as hv
 import panel as pn
 
+from dashboards.deferred import deferred
 from dashboards.pages import PageContext
-from dashboards.staff.common import ACCENT, deferred, figure, heading, note, number, table
+from dashboards.staff.common import ACCENT, figure, heading, note, number, table
 from reprotech_core.staffviews import jobs as job_views
 from reprotech_core.staffviews import system as views
 

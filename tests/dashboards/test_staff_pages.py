@@ -149,7 +149,7 @@ def test_shared_values_are_computed_once_and_other_keys_are_not_held_up():
     import threading
     import time
 
-    from dashboards.staff.common import shared
+    from dashboards.cache import SHARED
 
     calls: list[str] = []
     started = threading.Event()
@@ -162,14 +162,14 @@ def test_shared_values_are_computed_once_and_other_keys_are_not_held_up():
 
     results: list[str] = []
     threads = [threading.Thread(target=lambda: results.append(
-        shared(("test", "slow"), slow, ttl=60))) for _ in range(3)]
+        SHARED.get(("test", "slow"), slow, ttl=60))) for _ in range(3)]
     for t in threads:
         t.start()
     started.wait(5)
     t0 = time.perf_counter()
-    assert shared(("test", "fast"), lambda: "fast value", ttl=60) == "fast value"
+    assert SHARED.get(("test", "fast"), lambda: "fast value", ttl=60) == "fast value"
     assert time.perf_counter() - t0 < 0.2  # not queued behind the slow key
     for t in threads:
         t.join(5)
     assert results == ["slow value"] * 3 and calls == ["slow"]
-    assert shared(("test", "slow"), slow, ttl=0) == "slow value" and calls == ["slow", "slow"]
+    assert SHARED.get(("test", "slow"), slow, ttl=0) == "slow value" and calls == ["slow", "slow"]
