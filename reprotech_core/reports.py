@@ -1,11 +1,15 @@
 """Customer herd reports: the tables a breeder reads, written as CSV and one HTML page.
 
 Built through the database as the given identity, so a report holds only what row security
-lets that identity see of the customer.
+lets that identity see of the customer. Results are the customer's released ones and the
+ranking is the one selection index (:mod:`reprotech_core.results`), so the report ranks a herd
+exactly as the portal and the CLI do; animals the index cannot rank (a weighted GEBV missing)
+are counted in the summary, not ranked on fewer traits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -16,11 +20,14 @@ from sqlalchemy.orm import Session
 
 from data_models.tenancy import Customer
 from reprotech_core.portal.exports import spreadsheet_frame
-from reprotech_core.store.evaluations import latest_results, rankings
+from reprotech_core.results import index
+from reprotech_core.results.released import released_results
 
 
-def herd_report(session: Session, customer: Customer, *, index_weights: dict[str, float]
+def herd_report(session: Session, customer: Customer, *, index_weights: Mapping[str, float]
                 ) -> dict[str, pd.DataFrame]:
+    """The report's tables: ``summary`` (one row of counts), ``rankings`` (see
+    :func:`ranking_table`) and ``animals`` (every animal with parents and genotype QC)."""
     params = {"c": customer.id}
     animals = pd.DataFrame(session.execute(text(
         """
@@ -32,12 +39,13 @@ def herd_report(session: Session, customer: Customer, *, index_weights: dict[str
           LEFT JOIN core.animals s ON s.id = a.sire_id
           LEFT JOIN core.animals d ON d.id = a.dam_id
           LEFT JOIN core.genotypes g ON g.animal_id = a.id
-          LEFT JOIN LATERAL (SELECT qr.decision FROM core.qc_results qr
-                              WHERE qr.sample_id = g.sample_id
-                              ORDER BY qr.decided_at DESC LIMIT 1) q ON true
+          LEFT JOIN (SELECT sample_id, decision FROM core.sample_qc_latest
+                      WHERE customer_id = :c) q ON q.sample_id = g.sample_id
          WHERE a.customer_id = :c
          ORDER BY a.official_id
         """), params).mappings().all())
+    results = released_results(session, customer.id)
+    ranking = ranking_table(results, index_weights)
     summary = pd.DataFrame([{
         "customer": customer.code,
         "animals": len(animals),
@@ -46,9 +54,25 @@ def herd_report(session: Session, customer: Customer, *, index_weights: dict[str
         "genotype_qc_pass": int((animals["genotype_qc"] == "pass").sum()) if len(animals) else 0,
         "genotype_qc_review": int((animals["genotype_qc"] == "review").sum())
         if len(animals) else 0,
+        "unranked": results["animal"].nunique() - len(ranking),  # lack a weighted GEBV
     }])
-    ranking = rankings(latest_results(session, customer.id), index_weights)
     return {"summary": summary, "rankings": ranking.round(4), "animals": animals}
+
+
+def ranking_table(results: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
+    """The report's ranking of released results (``released_results``): ``rank,
+    official_id, index``, the GEBV of each weighted trait and every trait's reliability, best
+    first; animals lacking a weighted GEBV are left out (the index's rule)."""
+    if results.empty:
+        return pd.DataFrame(columns=["rank", "official_id", "index"])
+    wide = index.gebv_wide(results, keys=("animal", "official_id"))
+    ranked = index.ranked(wide, weights)
+    weighted = [t for t in weights if t in ranked.columns]
+    reliability = results.pivot(index="animal", columns="trait", values="reliability")
+    reliability.columns = [f"{c}_reliability" for c in reliability.columns]
+    out = ranked[["animal", "rank", "official_id", "index", *weighted]].join(
+        reliability, on="animal")
+    return out.drop(columns="animal")
 
 
 def write_herd_report(tables: dict[str, pd.DataFrame], folder: Path, *, title: str) -> Path:

@@ -23,6 +23,7 @@ from reprotech_core.portal import herd
 from reprotech_core.portal.tenancy import CustomerRef, resolve_customer, visible_farms
 from reprotech_core.reproduction.kpis import HerdKpis
 from reprotech_core.reproduction.queries import herd_kpis, records_version, worklist
+from reprotech_core.results.released import released_results, released_run
 from reprotech_core.roles import modules_for
 
 
@@ -69,8 +70,8 @@ def herd_table(ctx: PageContext, herd_: Herd, index_weights: dict[str, float] | 
 
     def load() -> tuple[pd.DataFrame, pd.DataFrame, int | None]:
         with ctx.session() as s:
-            return (herd.herd_animals(s, cid), herd.released_results(s, cid),
-                    herd.released_run(s, cid))
+            return (herd.herd_animals(s, cid), released_results(s, cid),
+                    released_run(s, cid))
 
     animals, results, run = SHARED.get(("herd", cid, version), load)
     w = weights(ctx) if index_weights is None else index_weights

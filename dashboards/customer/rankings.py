@@ -128,7 +128,7 @@ def trend_and_distribution(ctx: PageContext, h: common.Herd, table) -> pn.viewab
     trait = pn.widgets.Select(name="Trait", options={plots.label(t): t for t in (*TRAITS,
                                                                                   "index")},
                               value="milk_production", width=240)
-    trend = rankings.genetic_trend(table)
+    trend = rankings.herd_trend(table)
 
     def trend_view(t: str):
         if trend[trend["trait"] == t].empty:

@@ -29,6 +29,7 @@ from dashboards.staff.common import (
 )
 from dashboards.text import md_text
 from reprotech_core.errors import NotFound
+from reprotech_core.results.index import genetic_trend
 from reprotech_core.staffviews import population as views
 
 SLUG = "population"
@@ -150,9 +151,9 @@ def _gebvs(ctx: PageContext) -> pn.viewable.Viewable:
         return note("No released genomic evaluation yet: GEBVs appear here once a run is "
                     "released (`reprotech eval release`).")
     traits = sorted(gebvs["trait"].unique())
-    trend = views.genetic_trend(gebvs)
+    trend = genetic_trend(gebvs)
     curves = hv.Overlay([
-        hv.Curve(trend[trend["trait"] == t], "birth_year", "mean_gebv", label=t).opts(
+        hv.Curve(trend[trend["trait"] == t], "birth_year", "mean", label=t).opts(
             color=PALETTE[i % len(PALETTE)], tools=["hover"])
         for i, t in enumerate(traits)]).opts(
         legend_position="right", xlabel="birth year", ylabel="mean GEBV",

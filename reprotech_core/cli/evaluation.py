@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from reprotech_core.cli.context import open_database, settings
-from reprotech_core.evaluation.gblup import evaluate_traits, gebv_table, selection_index
+from reprotech_core.evaluation.gblup import evaluate_traits, gebv_table
 from reprotech_core.evaluation.grm import GRM, vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.inbreeding import genomic_inbreeding, runs_of_homozygosity
 from reprotech_core.evaluation.mating import allocate_matings
@@ -28,6 +28,7 @@ from reprotech_core.genomics.codes import take_snps
 from reprotech_core.genomics.plink_bed import read_fam, read_plink
 from reprotech_core.genomics.qc import AUTOSOME_NAMES
 from reprotech_core.genomics.snpmap import GenotypeSet
+from reprotech_core.results.index import check_weights, gebv_wide, ranked
 from reprotech_core.table_files import read_frame, read_text
 
 app = typer.Typer(help="Genomic evaluation: GRM, GBLUP, parentage, inbreeding, mating; "
@@ -98,9 +99,20 @@ def gblup(
     table = gebv_table(results)
     table.to_csv(out, index=False)
     if index:
-        selection_index(table, _pairs(index, "weight")).to_csv(
+        index_table(table, _pairs(index, "weight"), traits=traits).to_csv(
             out.with_name(out.stem + ".index.csv"), index=False)
     console.print(f"written: {out}")
+
+
+def index_table(gebvs: pd.DataFrame, weights: dict[str, float], *, traits: list[str]
+                ) -> pd.DataFrame:
+    """``--index``'s table from long GEBVs (``animal, trait, gebv``): ``animal, index, rank``
+    and each weighted trait's GEBV, best first — the platform's one selection index
+    (:mod:`reprotech_core.results.index`), with ``traits`` (the phenotype file's) as the
+    traits a weight may name; equal indexes in animal-ID order."""
+    used = check_weights(weights, traits=traits)
+    table = ranked(gebv_wide(gebvs), weights, traits=traits, tie_break="animal")
+    return table[["animal", "index", "rank", *used]]
 
 
 @app.command("parentage")

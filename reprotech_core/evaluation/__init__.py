@@ -7,7 +7,8 @@ that call these modules:
 - :mod:`.grm` — VanRaden (2008) GRM block-wise from packed genotypes, blend with A, GCTA export
 - :mod:`.pedigree` — numerator relationship matrix A, Meuwissen & Luo (1992) inbreeding
 - :mod:`.reml` — spectral REML for h2 with its standard error
-- :mod:`.gblup` — GEBVs, PEV and reliabilities for the four traits, selection index
+- :mod:`.gblup` — GEBVs, PEV and reliabilities for the four traits (the selection index
+  over them is :mod:`reprotech_core.results.index`)
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
 - :mod:`.parentage` — opposing-homozygote sire/dam verification and sire discovery
 - :mod:`.inbreeding` — F from G's diagonal, runs of homozygosity (F_ROH), trends

@@ -1,4 +1,6 @@
-"""GBLUP genomic breeding values, reliabilities, multi-trait runs and a selection index.
+"""GBLUP genomic breeding values, reliabilities and multi-trait runs.
+
+The selection index over the GEBVs is :mod:`reprotech_core.results.index`.
 
 Single-trait animal model ``y = X b + Z u + e``, ``u ~ N(0, G s_u^2)`` (VanRaden 2008) solved
 exactly through the eigendecomposition of G on the phenotyped animals (see
@@ -277,26 +279,3 @@ def gebv_table(results: Sequence[TraitResult]) -> pd.DataFrame:
     return pd.concat([r.animals[["animal", "trait", "gebv", "reliability"]] for r in results],
                      ignore_index=True)
 
-
-def selection_index(gebvs: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
-    """Rank animals by ``I = sum_t w_t GEBV_t`` (Hazel 1943 with GEBVs as the information).
-
-    ``gebvs`` is the long table of :func:`gebv_table`; ``weights`` are economic values per
-    trait unit (from settings). Every weighted trait must have a GEBV for every animal.
-    Returns ``animal, index, rank`` (rank 1 = best) plus one column per weighted trait.
-    """
-    if not weights:
-        raise ValueError("selection index needs at least one trait weight")
-    wide = gebvs.pivot(index="animal", columns="trait", values="gebv")
-    missing = [t for t in weights if t not in wide.columns]
-    if missing:
-        raise ValueError(f"no GEBVs for weighted traits {missing}")
-    sub = wide[list(weights)]
-    if sub.isna().any().any():
-        raise ValueError("some animals lack a GEBV for a weighted trait")
-    index = sub.to_numpy() @ np.array([weights[t] for t in weights], dtype=np.float64)
-    out = sub.reset_index()
-    out.insert(1, "index", index)
-    out = out.sort_values("index", ascending=False, kind="stable").reset_index(drop=True)
-    out.insert(2, "rank", np.arange(1, len(out) + 1))
-    return out

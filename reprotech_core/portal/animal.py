@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from reprotech_core.errors import NotFound
+from reprotech_core.results.released import released_results, released_run
 
 #: Pedigree positions, three generations: the animal's parents, grandparents, great-grandparents.
 PEDIGREE_POSITIONS = ("sire", "dam",
@@ -99,24 +100,17 @@ def three_generations(session: Session, sire_id: int | None, dam_id: int | None
     return found
 
 
-def _genotype(session: Session, animal_id: int) -> dict | None:
+def _genotype(session: Session, animal_id: int, customer_id: int) -> dict | None:
     row = session.execute(text(
         """
         SELECT g.call_rate, g.n_snps, p.name AS panel, g.created_at AS genotyped_at,
                q.decision, q.reasons, q.decided_at, q.heterozygosity
           FROM core.genotypes g JOIN core.snp_panels p ON p.id = g.panel_id
-          LEFT JOIN LATERAL (SELECT decision, reasons, decided_at, heterozygosity
-                               FROM core.qc_results WHERE sample_id = g.sample_id
-                              ORDER BY decided_at DESC LIMIT 1) q ON true
+          LEFT JOIN core.sample_qc_latest q
+                 ON q.sample_id = g.sample_id AND q.customer_id = :c
          WHERE g.animal_id = :a ORDER BY g.created_at DESC LIMIT 1
-        """), {"a": animal_id}).mappings().one_or_none()
+        """), {"a": animal_id, "c": customer_id}).mappings().one_or_none()
     return dict(row) if row is not None else None
-
-
-def _run_for(session: Session, customer_id: int) -> int | None:
-    return session.scalar(text(
-        "SELECT max(run_id) FROM core.evaluation_results WHERE customer_id = :c AND released"),
-        {"c": customer_id})
 
 
 def _reproduction(session: Session, animal_id: int) -> pd.DataFrame:
@@ -159,13 +153,11 @@ def animal_page(session: Session, animal_id: int) -> AnimalPage:
                       a.herd, bool(a.reference),
                       (a.exit_date, a.reason, a.cause) if a.exit_date else None)
     page.pedigree = three_generations(session, a.sire_id, a.dam_id)
-    page.genotype = _genotype(session, a.id)
-    run = _run_for(session, a.customer_id)
+    page.genotype = _genotype(session, a.id, a.customer_id)
+    run = released_run(session, a.customer_id)
     if run is not None:
-        page.results = pd.DataFrame(session.execute(text(
-            "SELECT trait, gebv, reliability FROM core.evaluation_results "
-            "WHERE animal_id = :a AND run_id = :r AND released ORDER BY trait"),
-            {"a": a.id, "r": run}).all(), columns=["trait", "gebv", "reliability"])
+        page.results = released_results(session, a.customer_id, animal_id=a.id)[
+            ["trait", "gebv", "reliability"]].reset_index(drop=True)
         inbreeding = session.execute(text(
             "SELECT f_genomic, f_pedigree FROM core.inbreeding WHERE animal_id = :a "
             "AND run_id = :r"), {"a": a.id, "r": run}).mappings().one_or_none()

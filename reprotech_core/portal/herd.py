@@ -1,8 +1,10 @@
 """A customer's herd as the portal shows it: one row per animal, and the overview's figures.
 
 Results come from the customer's newest *released* evaluation run (what the lab has signed
-off); unreleased runs never reach a customer page. Genomic and pedigree inbreeding and
-parentage come from the same run, so every number on a page belongs to one evaluation.
+off; :mod:`reprotech_core.results.released`); unreleased runs never reach a customer page.
+Genomic and pedigree inbreeding and parentage come from the same run, so every number on a
+page belongs to one evaluation. The index is :mod:`reprotech_core.results.index`'s, with its
+rule for a missing GEBV.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from reprotech_core.evaluation.gblup import TRAITS
+from reprotech_core.results.index import index_values
+from reprotech_core.results.released import released_run
 
 #: Trait labels as breeders read them (and the column names of the herd table).
 TRAIT_LABELS = {
@@ -31,13 +35,6 @@ ANIMAL_COLUMNS = ["id", "official_id", "name", "sex", "breed", "birth_date", "bi
                   "parentage"]
 
 
-def released_run(session: Session, customer_id: int) -> int | None:
-    """The customer's newest released evaluation run (``None`` before the first release)."""
-    return session.scalar(text(
-        "SELECT max(run_id) FROM core.evaluation_results WHERE customer_id = :c AND released"),
-        {"c": customer_id})
-
-
 def data_version(session: Session, customer_id: int) -> tuple:
     """A cheap fingerprint of what the herd table depends on: cached tables are keyed by it,
     so a new animal, genotype or released run shows on the next page load."""
@@ -47,11 +44,9 @@ def data_version(session: Session, customer_id: int) -> tuple:
                (SELECT max(created_at) FROM core.animals WHERE customer_id = :c) AS animal_at,
                (SELECT max(id) FROM core.animal_exits WHERE customer_id = :c) AS exit,
                (SELECT max(id) FROM core.genotypes WHERE customer_id = :c) AS genotype,
-               (SELECT max(id) FROM core.qc_results WHERE customer_id = :c) AS qc,
-               (SELECT max(run_id) FROM core.evaluation_results
-                 WHERE customer_id = :c AND released) AS run
+               (SELECT max(id) FROM core.qc_results WHERE customer_id = :c) AS qc
         """), {"c": customer_id}).one()
-    return tuple(row)
+    return (*row, released_run(session, customer_id))
 
 
 def herd_animals(session: Session, customer_id: int) -> pd.DataFrame:
@@ -75,9 +70,8 @@ def herd_animals(session: Session, customer_id: int) -> pd.DataFrame:
           LEFT JOIN (SELECT DISTINCT ON (animal_id) animal_id, sample_id FROM core.genotypes
                       WHERE customer_id = :c ORDER BY animal_id, created_at DESC) g
                  ON g.animal_id = a.id
-          LEFT JOIN (SELECT DISTINCT ON (sample_id) sample_id, decision FROM core.qc_results
-                      WHERE customer_id = :c ORDER BY sample_id, decided_at DESC) q
-                 ON q.sample_id = g.sample_id
+          LEFT JOIN (SELECT sample_id, decision FROM core.sample_qc_latest
+                      WHERE customer_id = :c) q ON q.sample_id = g.sample_id
           LEFT JOIN core.inbreeding i ON i.animal_id = a.id AND i.run_id = :r
           LEFT JOIN (SELECT animal_id,
                             CASE WHEN bool_or(status = 'excluded') THEN 'excluded'
@@ -91,43 +85,6 @@ def herd_animals(session: Session, customer_id: int) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=ANIMAL_COLUMNS)
     frame["birth_year"] = frame["birth_year"].astype("Int64")
     return frame
-
-
-def released_results(session: Session, customer_id: int) -> pd.DataFrame:
-    """Long table ``animal, trait, gebv, reliability`` of the newest released run."""
-    rows = session.execute(text(
-        """
-        SELECT animal_id, trait, gebv, reliability FROM core.evaluation_results
-         WHERE customer_id = :c AND released
-           AND run_id = (SELECT max(run_id) FROM core.evaluation_results
-                          WHERE customer_id = :c AND released)
-        """), {"c": customer_id}).all()
-    return pd.DataFrame(rows, columns=["animal", "trait", "gebv", "reliability"])
-
-
-def index_values(frame: pd.DataFrame, weights: Mapping[str, float]) -> pd.Series:
-    """The selection index ``I = sum_t w_t GEBV_t`` (Hazel 1943) of each row of a herd table;
-    NaN for an animal lacking a GEBV of a weighted trait (never a partial index)."""
-    check_weights(weights)
-    used = {t: w for t, w in weights.items() if w != 0}
-    if not used:
-        return pd.Series(np.nan, index=frame.index, name="index")
-    missing = [t for t in used if t not in frame.columns]
-    if missing:
-        return pd.Series(np.nan, index=frame.index, name="index")
-    values = frame[list(used)].to_numpy(dtype=np.float64)
-    return pd.Series(values @ np.array(list(used.values()), dtype=np.float64),
-                     index=frame.index, name="index")
-
-
-def check_weights(weights: Mapping[str, float]) -> None:
-    """Refuse unknown traits and non-finite weights, naming them."""
-    unknown = sorted(set(weights) - set(TRAITS))
-    if unknown:
-        raise ValueError(f"index weights for unknown traits {unknown}; traits are {list(TRAITS)}")
-    bad = sorted(t for t, w in weights.items() if not np.isfinite(float(w)))
-    if bad:
-        raise ValueError(f"index weights must be finite numbers; not for {bad}")
 
 
 def herd_table(animals: pd.DataFrame, results: pd.DataFrame,

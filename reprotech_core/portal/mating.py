@@ -1,6 +1,8 @@
 """Mating advice for a customer: which cows and bulls can be planned, and the optimal plan.
 
-Merit is the customer's selection index of released GEBVs. The bulls are the customer's own
+Merit is the customer's selection index of released GEBVs (:mod:`reprotech_core.results`: each
+animal's customer's newest released run, and the one index with its rule for a missing GEBV:
+an animal without every weighted GEBV is not offered). The bulls are the customer's own
 evaluated males and the evaluated bulls of the shared AI-sire catalogue. Expected progeny
 inbreeding is half the parents' relationship; the portal uses the *pedigree* relationship
 (Wright's A, tabular method) over the ancestors the customer may see, because catalogue bulls'
@@ -20,7 +22,8 @@ from sqlalchemy.orm import Session
 
 from reprotech_core.evaluation.mating import allocate_matings, progeny_table
 from reprotech_core.evaluation.pedigree import numerator_relationship_matrix, order_pedigree
-from reprotech_core.portal.herd import index_values
+from reprotech_core.results.index import gebv_wide, ranked
+from reprotech_core.results.released import released_results
 
 MAX_COWS = 300
 MAX_BULLS = 60
@@ -31,31 +34,23 @@ def candidate_bulls(session: Session, customer_id: int, weights: Mapping[str, fl
                     ) -> pd.DataFrame:
     """Evaluated bulls the customer may use: own males and catalogue sires, best first
     (``id, official_id, name, source, index``)."""
-    rows = session.execute(text(
+    bulls = pd.DataFrame(session.execute(text(
         """
-        SELECT a.id, a.official_id, a.name,
-               CASE WHEN c.kind = 'reference' THEN 'AI catalogue' ELSE 'own herd' END AS source,
-               r.trait, r.gebv
+        SELECT a.id, a.name, a.customer_id,
+               CASE WHEN c.kind = 'reference' THEN 'AI catalogue' ELSE 'own herd' END AS source
           FROM core.animals a JOIN core.customers c ON c.id = a.customer_id
-          JOIN core.evaluation_results r ON r.animal_id = a.id AND r.released
          WHERE a.sex = 'M' AND (a.customer_id = :c OR c.kind = 'reference')
-           AND r.run_id = (SELECT max(run_id) FROM core.evaluation_results x
-                            WHERE x.customer_id = a.customer_id AND x.released)
-        """), {"c": customer_id}).all()
-    return _with_index(pd.DataFrame(rows, columns=["id", "official_id", "name", "source",
-                                                   "trait", "gebv"]),
-                       ["id", "official_id", "name", "source"], weights)
-
-
-def _with_index(long: pd.DataFrame, keys: list[str], weights: Mapping[str, float]
-                ) -> pd.DataFrame:
-    if long.empty:
+        """), {"c": customer_id}).all(), columns=["id", "name", "customer_id", "source"])
+    keys = ["id", "official_id", "name", "source"]
+    if bulls.empty:
         return pd.DataFrame(columns=[*keys, "index"])
-    wide = long.pivot_table(index=keys, columns="trait", values="gebv", aggfunc="first")
-    wide = wide.reset_index()
-    wide["index"] = index_values(wide, weights)
-    wide = wide.dropna(subset=["index"]).sort_values("index", ascending=False, kind="stable")
-    return wide[[*keys, "index"]].reset_index(drop=True)
+    results = released_results(session, bulls["customer_id"].unique().tolist())
+    gebvs = gebv_wide(results[results["animal"].isin(bulls["id"])],
+                      keys=("animal", "official_id"))
+    if gebvs.empty:
+        return pd.DataFrame(columns=[*keys, "index"])
+    wide = gebvs.rename(columns={"animal": "id"}).merge(bulls[["id", "name", "source"]], on="id")
+    return ranked(wide, weights)[[*keys, "index"]]
 
 
 def visible_pedigree(session: Session, animals: Sequence[int]) -> pd.DataFrame:

@@ -1,6 +1,10 @@
 """Rankings by a customer-weighted selection index, the herd's genetic trend, and the herd's
 GEBV distribution against the whole evaluated population (anonymised).
 
+The index, its rule for a missing GEBV and the trend are :mod:`reprotech_core.results.index`'s
+(the herd report and the CLI rank with the same); this module adds the portal's choices: cows
+or bulls only, animals still in the herd only, and the index trended beside the traits.
+
 The population comparison is the one place the portal looks beyond the customer. The
 database does it (``core.population_gebv_bins``, a ``SECURITY DEFINER`` aggregate, migration
 0010): called from the signed-in customer's own session, it bins every tenant's *released*
@@ -22,52 +26,42 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from reprotech_core.evaluation.gblup import TRAITS
-from reprotech_core.portal.herd import index_values
+from reprotech_core.results import index
 
 MIN_POPULATION_HERDS = 3  # enforced in core.population_gebv_bins
 BINS = 30
 
 
-def ranked(table: pd.DataFrame, weights: Mapping[str, float], *, sex: str | None = None,
-           in_herd: bool = False) -> pd.DataFrame:
-    """Animals with an index under ``weights``, best first, with ``rank`` (1 = best); animals
-    lacking a weighted GEBV are left out (see ``unranked``); ``in_herd``: only those still in
-    the herd (not sold, slaughtered or dead)."""
+def _chosen(table: pd.DataFrame, sex: str | None, in_herd: bool) -> pd.DataFrame:
     if sex not in (None, "F", "M"):
         raise ValueError(f"sex must be 'F', 'M' or None, got {sex!r}")
-    out = table.assign(index=index_values(table, weights))
     if sex is not None:
-        out = out[out["sex"] == sex]
-    if in_herd:
-        out = out[out["status"] == "in herd"]
-    out = out.dropna(subset=["index"]).sort_values("index", ascending=False, kind="stable")
-    out.insert(0, "rank", np.arange(1, len(out) + 1))
-    return out.reset_index(drop=True)
+        table = table[table["sex"] == sex]
+    return table[table["status"] == "in herd"] if in_herd else table
+
+
+def ranked(table: pd.DataFrame, weights: Mapping[str, float], *, sex: str | None = None,
+           in_herd: bool = False) -> pd.DataFrame:
+    """Animals of the herd table with an index under ``weights``, best first, with ``rank``
+    (1 = best); animals lacking a weighted GEBV are left out (see ``unranked``); ``sex``: cows
+    (``F``) or bulls (``M``) only; ``in_herd``: only those still in the herd (not sold,
+    slaughtered or dead)."""
+    return index.ranked(_chosen(table, sex, in_herd), weights)
 
 
 def unranked(table: pd.DataFrame, weights: Mapping[str, float], *, in_herd: bool = False) -> int:
     """How many animals (``in_herd``: of those in the herd) cannot be ranked (no GEBV for a
     weighted trait)."""
-    if in_herd:
-        table = table[table["status"] == "in herd"]
-    return int(index_values(table, weights).isna().sum())
+    return index.unranked(_chosen(table, None, in_herd), weights)
 
 
-def genetic_trend(table: pd.DataFrame, traits: tuple[str, ...] = TRAITS) -> pd.DataFrame:
-    """Mean GEBV (and the index) by birth year, long: ``birth_year, trait, mean, n``.
-
-    Years with a single evaluated animal are kept but carry ``n`` so the plot can say so.
-    """
+def herd_trend(table: pd.DataFrame, traits: tuple[str, ...] = TRAITS) -> pd.DataFrame:
+    """The herd table's genetic trend (:func:`reprotech_core.results.index.genetic_trend`) of
+    each trait's GEBV and of the ``index``: ``trait, birth_year, mean, sd, n``."""
     cols = [t for t in (*traits, "index") if t in table]
-    have = table.dropna(subset=["birth_year"])
-    if have.empty:
-        return pd.DataFrame(columns=["birth_year", "trait", "mean", "n"])
-    long = have.melt(id_vars=["birth_year"], value_vars=cols, var_name="trait",
-                     value_name="gebv").dropna(subset=["gebv"])
-    out = (long.groupby(["birth_year", "trait"])["gebv"].agg(["mean", "count"]).reset_index()
-           .rename(columns={"count": "n"}))
-    out["birth_year"] = out["birth_year"].astype(int)
-    return out
+    long = table.melt(id_vars=["birth_year"], value_vars=cols, var_name="trait",
+                      value_name="gebv")
+    return index.genetic_trend(long)
 
 
 @dataclass(frozen=True)

@@ -40,10 +40,8 @@ _ASSIGNED = text(
            (SELECT count(*) FROM core.samples sa WHERE sa.customer_id = c.id
                AND NOT EXISTS (SELECT 1 FROM core.genotypes g WHERE g.sample_id = sa.id))
              AS samples_pending,
-           (SELECT count(*) FROM core.samples sa WHERE sa.customer_id = c.id
-               AND (SELECT q.decision FROM core.qc_results q WHERE q.sample_id = sa.id
-                     ORDER BY q.decided_at DESC, q.id DESC LIMIT 1) = 'fail')
-             AS samples_failed,
+           (SELECT count(*) FROM core.sample_qc_latest q
+             WHERE q.customer_id = c.id AND q.decision = 'fail') AS samples_failed,
            (SELECT max(s.service_date) FROM core.reproduction_services s
              WHERE s.customer_id = c.id) AS last_service
       FROM core.user_customer_assignments ua

@@ -4,7 +4,8 @@ failed samples.
 Batches are lab records read by permission (``lab:read``); samples, genotypes and QC decisions
 are tenant records, so a technician's counts cover only their assigned customers' samples,
 while lab operations see every customer's. A sample's decision is its latest one (a sample
-sent to review and decided again counts once, by its last decision).
+sent to review and decided again counts once, by its last decision): the view
+``core.sample_qc_latest``, read under the reader's row security.
 """
 
 from __future__ import annotations
@@ -20,14 +21,6 @@ from reprotech_core.roles import has_permission
 #: The stages a batch walks, in order (``failed`` may follow any open stage).
 STAGE_ORDER = tuple(s for s in BATCH_STAGES if s != "failed")
 
-_LATEST_QC = """
-    SELECT DISTINCT ON (q.sample_id) q.sample_id, q.batch_id, q.decision, q.reasons,
-           q.call_rate, q.heterozygosity, q.decided_at
-      FROM core.qc_results q
-     ORDER BY q.sample_id, q.decided_at DESC, q.id DESC
-"""
-
-
 def require_lab(session: Session) -> None:
     """Refuse actors without ``lab:read`` (the page is lab staff's; nobody else's data)."""
     if not has_permission(session, "lab:read"):
@@ -39,8 +32,7 @@ def batches(session: Session) -> pd.DataFrame:
     decisions (pass/review/fail) and the mean call rate; newest first."""
     require_lab(session)
     rows = session.execute(text(
-        f"""
-        WITH qc AS ({_LATEST_QC})
+        """
         SELECT b.id, b.name AS batch, b.stage, coalesce(p.name, '') AS chip, b.created_at,
                coalesce((SELECT max(e.occurred_at) FROM core.batch_stage_events e
                           WHERE e.batch_id = b.id), b.created_at) AS stage_since,
@@ -53,7 +45,7 @@ def batches(session: Session) -> pd.DataFrame:
                count(qc.sample_id) FILTER (WHERE qc.decision = 'fail') AS qc_fail
           FROM core.genotyping_batches b
           LEFT JOIN core.snp_panels p ON p.id = b.panel_id
-          LEFT JOIN qc ON qc.batch_id = b.id
+          LEFT JOIN core.sample_qc_latest qc ON qc.batch_id = b.id
          GROUP BY b.id, p.name
          ORDER BY b.created_at DESC, b.id DESC
         """)).all()
@@ -92,15 +84,14 @@ def qc_by_batch_and_chip(session: Session) -> pd.DataFrame:
     rate (mean, minimum) and mean heterozygosity of the decided samples."""
     require_lab(session)
     rows = session.execute(text(
-        f"""
-        WITH qc AS ({_LATEST_QC})
+        """
         SELECT b.name AS batch, coalesce(p.name, '') AS chip, count(*) AS decided,
                count(*) FILTER (WHERE qc.decision = 'pass') AS pass,
                count(*) FILTER (WHERE qc.decision = 'review') AS review,
                count(*) FILTER (WHERE qc.decision = 'fail') AS fail,
                avg(qc.call_rate) AS mean_call_rate, min(qc.call_rate) AS min_call_rate,
                avg(qc.heterozygosity) AS mean_heterozygosity
-          FROM qc JOIN core.genotyping_batches b ON b.id = qc.batch_id
+          FROM core.sample_qc_latest qc JOIN core.genotyping_batches b ON b.id = qc.batch_id
           LEFT JOIN core.snp_panels p ON p.id = b.panel_id
          GROUP BY b.name, p.name
          ORDER BY b.name, p.name
@@ -115,10 +106,9 @@ def qc_samples(session: Session, *, batch: str | None = None) -> pd.DataFrame:
     """Each decided sample's latest QC (for the call-rate/heterozygosity plot)."""
     require_lab(session)
     rows = session.execute(text(
-        f"""
-        WITH qc AS ({_LATEST_QC})
+        """
         SELECT b.name AS batch, s.barcode, qc.decision, qc.call_rate, qc.heterozygosity
-          FROM qc JOIN core.samples s ON s.id = qc.sample_id
+          FROM core.sample_qc_latest qc JOIN core.samples s ON s.id = qc.sample_id
           JOIN core.genotyping_batches b ON b.id = qc.batch_id
          WHERE CAST(:b AS text) IS NULL OR b.name = :b
          ORDER BY b.name, s.barcode
@@ -132,12 +122,11 @@ def failed_samples(session: Session) -> pd.DataFrame:
     to act on (re-extract, re-genotype, or resolve a record); worst first."""
     require_lab(session)
     rows = session.execute(text(
-        f"""
-        WITH qc AS ({_LATEST_QC})
+        """
         SELECT b.name AS batch, coalesce(p.name, '') AS chip, s.barcode, c.code AS customer,
                a.official_id AS animal, qc.decision, qc.call_rate, qc.heterozygosity,
                array_to_string(qc.reasons, '; ') AS reasons, qc.decided_at
-          FROM qc JOIN core.samples s ON s.id = qc.sample_id
+          FROM core.sample_qc_latest qc JOIN core.samples s ON s.id = qc.sample_id
           JOIN core.animals a ON a.id = s.animal_id
           JOIN core.customers c ON c.id = s.customer_id
           LEFT JOIN core.genotyping_batches b ON b.id = qc.batch_id

@@ -12,7 +12,8 @@ actor holds ``research:read``.
   inbreeding ``F = diag(G) - 1`` comes from the same matrix.
 - Allele-frequency spectrum: the folded spectrum (minor allele frequency histogram).
 - Pedigree inbreeding by birth year (Meuwissen & Luo 1992) over the pseudonymised pedigree.
-- Genetic trend: mean released GEBV by birth year and trait; GEBV distribution by herd.
+- GEBV distribution by herd; the genetic trend of :func:`research_gebvs` is
+  :func:`reprotech_core.results.index.genetic_trend` (the portal's too).
 """
 
 from __future__ import annotations
@@ -143,16 +144,6 @@ def research_gebvs(session: Session) -> pd.DataFrame:
         """)).all()
     return pd.DataFrame(rows, columns=["animal", "herd", "birth_year", "trait", "gebv",
                                        "reliability"])
-
-
-def genetic_trend(gebvs: pd.DataFrame) -> pd.DataFrame:
-    """Mean GEBV per trait and birth year (``trait, birth_year, mean_gebv, sd_gebv, animals``)."""
-    known = gebvs.dropna(subset=["birth_year"])
-    out = (known.groupby(["trait", "birth_year"])["gebv"].agg(["mean", "std", "count"])
-           .reset_index().rename(columns={"mean": "mean_gebv", "std": "sd_gebv",
-                                          "count": "animals"}))
-    out["birth_year"] = out["birth_year"].astype(int)
-    return out
 
 
 def gebv_by_herd(gebvs: pd.DataFrame, trait: str) -> pd.DataFrame:

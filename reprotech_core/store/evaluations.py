@@ -10,6 +10,7 @@ its input data and timings. The GRM is written in GCTA's binary format next to t
 A run belongs to a job run when one is given: a retried job finds its earlier, unfinished
 evaluation, removes its unreleased results and computes again, so a retry never duplicates
 results. Released results are immutable (changing them needs a reason, enforced by the database).
+Reading them back (the newest released run, the selection index) is :mod:`reprotech_core.results`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from data_models.evaluation import (
 )
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound, RuleViolation
-from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits, selection_index
+from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
@@ -93,9 +94,7 @@ def gather_inputs(session, *, customer_id: int | None = None) -> EvaluationInput
           JOIN core.genotyping_batches b ON b.id = g.batch_id AND b.stage = 'released'
           JOIN core.animals a ON a.id = g.animal_id
           LEFT JOIN core.herds h ON h.id = a.herd_id
-          LEFT JOIN LATERAL (SELECT q.decision FROM core.qc_results q
-                              WHERE q.sample_id = g.sample_id
-                              ORDER BY q.decided_at DESC LIMIT 1) qc ON true
+          LEFT JOIN core.sample_qc_latest qc ON qc.sample_id = g.sample_id
          WHERE g.panel_id = :p AND coalesce(qc.decision, 'pass') <> 'fail'
            AND (CAST(:c AS bigint) IS NULL OR a.customer_id = :c)
          ORDER BY a.id, g.created_at DESC
@@ -275,33 +274,3 @@ def release_run(session, run_id: int) -> int:
                              "WHERE run_id = :r AND NOT released"), {"r": run_id}).rowcount
     run.status, run.released_at = "released", datetime.now(UTC)
     return n
-
-
-def latest_results(session, customer_id: int) -> pd.DataFrame:
-    """Long table ``animal, official_id, trait, gebv, reliability`` of the customer's animals
-    from the newest released run that covers them (empty when none is released)."""
-    rows = session.execute(text(
-        """
-        SELECT a.id AS animal, a.official_id, r.trait, r.gebv, r.reliability
-          FROM core.evaluation_results r JOIN core.animals a ON a.id = r.animal_id
-         WHERE r.customer_id = :c AND r.released
-           AND r.run_id = (SELECT max(run_id) FROM core.evaluation_results
-                            WHERE customer_id = :c AND released)
-         ORDER BY a.official_id, r.trait
-        """), {"c": customer_id}).mappings().all()
-    return pd.DataFrame(rows, columns=["animal", "official_id", "trait", "gebv", "reliability"])
-
-
-def rankings(results: pd.DataFrame, weights: dict[str, float]) -> pd.DataFrame:
-    """The customer's animals ranked by the selection index (Hazel 1943 on GEBVs), with each
-    trait's GEBV and reliability; traits without results are left out of the index."""
-    if results.empty:
-        return pd.DataFrame(columns=["rank", "official_id", "index"])
-    usable = {t: w for t, w in weights.items() if t in set(results["trait"])}
-    ranked = selection_index(results, usable) if usable else results[["animal"]].drop_duplicates()
-    reliability = results.pivot(index="animal", columns="trait", values="reliability")
-    reliability.columns = [f"{c}_reliability" for c in reliability.columns]
-    names = results.drop_duplicates("animal").set_index("animal")["official_id"]
-    out = ranked.join(reliability, on="animal").join(names, on="animal")
-    return out[["rank", "official_id", "index", *[c for c in out.columns if c not in
-                                                  ("rank", "official_id", "index", "animal")]]]

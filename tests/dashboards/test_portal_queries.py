@@ -14,6 +14,7 @@ from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.portal import animal, herd, mating, rankings, tenancy, visits
 from reprotech_core.portal.exports import csv_bytes, excel_bytes, herd_report_pdf
 from reprotech_core.reproduction.queries import herd_kpis
+from reprotech_core.results import index, released
 
 WEIGHTS = {"milk_production": 0.002, "fertility": -0.1, "disease_resistance": 0.2,
            "longevity": 0.05}
@@ -22,8 +23,8 @@ WEIGHTS = {"milk_production": 0.002, "fertility": -0.1, "disease_resistance": 0.
 def table_for(db, user, customer_id):
     with db.session(user) as s:
         return herd.herd_table(herd.herd_animals(s, customer_id),
-                               herd.released_results(s, customer_id), WEIGHTS), \
-            herd.released_run(s, customer_id)
+                               released.released_results(s, customer_id), WEIGHTS), \
+            released.released_run(s, customer_id)
 
 
 def test_customer_resolves_to_own_farm_and_staff_to_assigned(db, portal):
@@ -81,9 +82,9 @@ def test_summary_of_full_empty_and_single_animal_herds(db, portal):
 def test_index_weights_are_checked():
     frame = pd.DataFrame({"milk_production": [1.0]})
     with pytest.raises(ValueError, match="unknown traits"):
-        herd.index_values(frame, {"milk": 1.0})
+        index.index_values(frame, {"milk": 1.0})
     with pytest.raises(ValueError, match="finite"):
-        herd.index_values(frame, {"milk_production": float("nan")})
+        index.index_values(frame, {"milk_production": float("nan")})
 
 
 def test_animal_page_has_pedigree_genotype_results_and_history(db, portal):
@@ -141,7 +142,7 @@ def test_rankings_trend_and_population_distribution(db, portal):
         (table["status"] == "in herd").sum() - len(present))
     cows = rankings.ranked(table, WEIGHTS, sex="F")
     assert (cows["sex"] == "F").all()
-    trend = rankings.genetic_trend(table)
+    trend = rankings.herd_trend(table)
     assert set(trend["trait"]) == {*TRAITS, "index"}
     year = trend[(trend["trait"] == "milk_production")].iloc[0]
     sub = table[(table["birth_year"] == year["birth_year"])]["milk_production"].dropna()
@@ -199,7 +200,7 @@ def test_mating_plan_respects_limits(db, portal):
     farm = portal.farms["pa"]
     with db.session(portal.users["pa-user"]) as s:
         table = herd.herd_table(herd.herd_animals(s, farm.id),
-                                herd.released_results(s, farm.id), WEIGHTS)
+                                released.released_results(s, farm.id), WEIGHTS)
         bulls = mating.candidate_bulls(s, farm.id, WEIGHTS)
         assert {"AI catalogue"} <= set(bulls["source"])
         assert not set(bulls["id"]) & set(portal.farms["pb"].animals.values())

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from reprotech_core.errors import NotFound, PermissionDenied
 from reprotech_core.reproduction.queries import herd_kpis
+from reprotech_core.results.index import genetic_trend
 from reprotech_core.staffviews import customers, jobs, lab, population
 from reprotech_core.staffviews import system as system_views
 from tests.dashboards.staff_support import StaffWorld, staff_world_for
@@ -301,8 +302,8 @@ def test_gebvs_trends_and_inbreeding_for_researchers(db, sw):
                                   "WHERE run_id = :r"), {"r": sw.evaluation_run})
     latest = gebvs[gebvs["trait"] == "milk_production"]
     assert len(gebvs) >= n_results and len(latest) >= n_results / 4
-    trend = population.genetic_trend(gebvs)
-    assert set(trend["trait"]) == set(gebvs["trait"]) and trend["animals"].sum() == len(gebvs)
+    trend = genetic_trend(gebvs)
+    assert set(trend["trait"]) == set(gebvs["trait"]) and trend["n"].sum() == len(gebvs)
     by_herd = population.gebv_by_herd(gebvs, "milk_production")
     assert by_herd["animals"].sum() == len(latest.dropna(subset=["herd"]))
     assert by_herd["median"].is_monotonic_decreasing

@@ -11,12 +11,9 @@ from data_models.evaluation import Phenotype
 from reprotech_core.errors import RuleViolation
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
-from reprotech_core.store.evaluations import (
-    latest_results,
-    rankings,
-    release_run,
-    run_evaluation,
-)
+from reprotech_core.reports import ranking_table
+from reprotech_core.results.released import released_results
+from reprotech_core.store.evaluations import release_run, run_evaluation
 from reprotech_core.store.ingest import ingest_genotypes
 from reprotech_core.store.simulated import as_lab_file, place_herd
 
@@ -116,10 +113,10 @@ def test_retried_job_reuses_its_run_and_release_is_immutable(db, system, world,
                       {"r": summary.run_id})
     with db.session(system) as s:
         one = s.scalar(text("SELECT id FROM core.customers WHERE code = 'ev-one'"))
-        table = latest_results(s, one)
+        table = released_results(s, one)
     assert set(table["trait"]) == {"milk_production", "fertility", "disease_resistance",
                                    "longevity"}
-    ranked = rankings(table, {"milk_production": 0.002, "longevity": 0.05})
+    ranked = ranking_table(table, {"milk_production": 0.002, "longevity": 0.05})
     assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
     assert ranked["index"].is_monotonic_decreasing
     wide = table.pivot(index="official_id", columns="trait", values="gebv")

@@ -3,13 +3,14 @@ import pandas as pd
 import pytest
 
 from reprotech_core.evaluation.gblup import (
-    TRAITS, evaluate_traits, fixed_effects_design, gebv_table, selection_index,
+    TRAITS, evaluate_traits, fixed_effects_design, gebv_table,
 )
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.reml import (
     Rotated, fisher_information, profile_loglik, spectral_decomposition,
 )
 from reprotech_core.evaluation.simulate import phenotypes, true_breeding_values
+from reprotech_core.results import index
 from reprotech_core.genomics.packing import pack
 
 
@@ -98,13 +99,14 @@ def test_four_traits_and_selection_index(small):
     assert [r.trait for r in results] == list(TRAITS)
     table = gebv_table(results)
     assert table.shape == (4 * len(ids), 4) and table.notna().all().all()
-    ranked = selection_index(table, {"milk_production": 1.0, "fertility": 2.0})
+    ranked = index.ranked(index.gebv_wide(table), {"milk_production": 1.0, "fertility": 2.0},
+                          tie_break="animal")
     assert ranked["rank"].tolist() == list(range(1, len(ids) + 1))
     assert ranked["index"].is_monotonic_decreasing
     row = ranked.iloc[0]
     assert row["index"] == pytest.approx(row["milk_production"] + 2 * row["fertility"])
     with pytest.raises(ValueError, match="no GEBVs"):
-        selection_index(table, {"weight_gain": 1.0})
+        index.ranked(index.gebv_wide(table), {"weight_gain": 1.0}, tie_break="animal")
 
 
 def test_bad_input_is_named(small):
