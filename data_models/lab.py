@@ -22,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.sql import column, table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from data_models.base import CORE, Base, created_at, pk
@@ -159,3 +160,14 @@ class QcResult(Base):
     reasons: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
     metrics: Mapped[dict | None] = mapped_column(JSONB)
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+SampleQcLatest = table(
+    "sample_qc_latest",
+    *(column(name) for name in ("id", "customer_id", "sample_id", "batch_id", "decision",
+                                "reasons", "call_rate", "heterozygosity", "metrics", "decided_at")),
+    schema=CORE,
+)
+"""The view ``core.sample_qc_latest`` (migration 0015): each sample's latest QC decision with
+its one tie-break. A lightweight construct, not a mapped table, so Alembic's autogenerate never
+mistakes the view for a table to create."""

@@ -36,7 +36,7 @@ from reprotech_core.evaluation.reml import (  # noqa: E402
 )
 from reprotech_core.genomics.plink_bed import write_plink  # noqa: E402
 from reprotech_core.genomics.simulate import simulate_herd  # noqa: E402
-from reprotech_core.genomics.snpmap import SnpMap  # noqa: E402
+from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap  # noqa: E402
 from reprotech_core.research.cohort import Cohort  # noqa: E402
 from reprotech_core.research.gwas import gwas  # noqa: E402
 
@@ -60,7 +60,7 @@ def prepare(work: Path, n: int, m: int) -> dict:
     pd.DataFrame({"snp": s.names, "chrom": s.chrom, "pos": s.pos, "a": s.allele_a,
                   "b": s.allele_b}).to_parquet(work / "snps.parquet")
     t2 = time.perf_counter()
-    grm = vanraden_grm(g.packed, m)
+    grm = vanraden_grm(g)
     t3 = time.perf_counter()
     np.save(work / "grm.npy", grm.matrix)
     np.save(work / "grm_p.npy", grm.p)
@@ -75,7 +75,9 @@ def run(work: Path, with_reml: bool, with_loco: bool = False) -> dict:
                   pos=s["pos"].to_numpy(np.int64), allele_a=s["a"].to_numpy(str),
                   allele_b=s["b"].to_numpy(str))
     pheno = pd.read_csv(work / "pheno.txt", sep="\t")
-    cohort = Cohort(pd.DataFrame({"animal": pheno["IID"]}), packed, snps, snapshot=str(work))
+    cohort = Cohort(pd.DataFrame({"animal": pheno["IID"]}),
+                    GenotypeSet(packed, pheno["IID"].astype(str).to_numpy(), snps),
+                    snapshot=str(work))
     records = pd.DataFrame({"animal": pheno["IID"], "milk": pheno["milk"]})
     matrix = np.load(work / "grm.npy")
     grm = GRM(matrix=matrix, p=np.load(work / "grm_p.npy"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -24,10 +23,8 @@ from reprotech_core.evaluation.inbreeding import genomic_inbreeding, runs_of_hom
 from reprotech_core.evaluation.mating import allocate_matings
 from reprotech_core.evaluation.parentage import discover_sires, verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
-from reprotech_core.genomics.codes import take_snps
 from reprotech_core.genomics.plink_bed import read_fam, read_plink
-from reprotech_core.genomics.qc import AUTOSOME_NAMES
-from reprotech_core.genomics.snpmap import GenotypeSet
+from reprotech_core.genomics.snpmap import GenotypeSet, autosomes
 from reprotech_core.results.index import check_weights, gebv_wide, ranked
 from reprotech_core.table_files import read_frame, read_text
 
@@ -41,17 +38,14 @@ PEDIGREE = ("animal", "sire", "dam")
 
 def _autosomal(bfile: Path) -> tuple[GenotypeSet, list[str]]:
     with console.status(f"reading {bfile}…"):
-        geno = read_plink(bfile)
-        keep = np.flatnonzero(np.isin(geno.snps.chrom, list(AUTOSOME_NAMES)))
-        geno = GenotypeSet(packed=take_snps(geno.packed, keep), samples=geno.samples,
-                           snps=geno.snps.take(keep), sex=geno.sex)
+        geno = autosomes(read_plink(bfile))
     console.print(f"{len(geno.samples)} animals x {len(geno.snps)} autosomal SNPs")
     return geno, [str(s) for s in geno.samples]
 
 
 def _grm(geno: GenotypeSet) -> GRM:
     with console.status("genomic relationships (VanRaden 2008)…"):
-        return vanraden_grm(geno.packed, len(geno.snps))
+        return vanraden_grm(geno)
 
 
 def _pairs(values: list[str], what: str) -> dict[str, float]:
@@ -125,15 +119,14 @@ def parentage(
     the genotyped bulls (sex 1 in .fam)."""
     geno, ids = _autosomal(bfile)
     ped = read_frame(pedigree, required=PEDIGREE)
-    checked = verify_parents(geno.packed, len(geno.snps), ids, ped,
-                             min_informative=min_informative, max_opposing_rate=max_opposing_rate)
+    checked = verify_parents(geno, ped, min_informative=min_informative,
+                             max_opposing_rate=max_opposing_rate)
     need = sorted(set(checked.loc[(checked["role"] == "sire") & (checked["status"] == "excluded"),
                                   "animal"]) | set(ped.loc[ped["sire"].isna(), "animal"]) & set(ids))
     bulls = [a for a, s in zip(ids, geno.sex if geno.sex is not None else [], strict=False)
              if s == 1]
     if need and bulls:
-        found = discover_sires(geno.packed, len(geno.snps), ids, need, bulls,
-                               min_informative=min_informative,
+        found = discover_sires(geno, need, bulls, min_informative=min_informative,
                                max_opposing_rate=max_opposing_rate)
         checked = checked.merge(found[["animal", "best_sire", "status"]].rename(
             columns={"status": "discovery"}), on="animal", how="left")
@@ -150,8 +143,7 @@ def inbreeding(
     """Genomic (G diagonal), runs-of-homozygosity and pedigree inbreeding per animal."""
     geno, ids = _autosomal(bfile)
     g = _grm(geno)
-    snp_map = pd.DataFrame({"chrom": geno.snps.chrom, "pos": geno.snps.pos})
-    _, f_roh = runs_of_homozygosity(geno.packed, len(geno.snps), ids, snp_map)
+    _, f_roh = runs_of_homozygosity(geno)
     table = pd.DataFrame({"animal": ids, "f_genomic": genomic_inbreeding(g.matrix),
                           "f_roh": f_roh.reindex(ids).to_numpy()})
     if pedigree is not None:

@@ -1,8 +1,9 @@
 """Genomic evaluation: relationships, GBLUP/SNP-BLUP, REML, inbreeding, parentage, mating.
 
-Pure functions over arrays (2-bit packed genotypes from :mod:`reprotech_core.genomics.packing`,
-dosages, pandas pedigree and phenotype tables). Persistence, jobs and the CLI are thin layers
-that call these modules:
+Pure functions over genotype sets (2-bit packed calls with their sample IDs and SNP map,
+:class:`reprotech_core.genomics.snpmap.GenotypeSet`, as files and the store return them),
+relationship matrices, pandas pedigree and phenotype tables. Persistence, jobs and the CLI
+are thin layers that call these modules:
 
 - :mod:`.grm` — VanRaden (2008) GRM block-wise from packed genotypes, blend with A, GCTA export
 - :mod:`.pedigree` — numerator relationship matrix A, Meuwissen & Luo (1992) inbreeding

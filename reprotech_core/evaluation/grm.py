@@ -26,6 +26,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from reprotech_core.genomics.packing import MISSING, SNPS_PER_BYTE, packed_width, unpack
+from reprotech_core.genomics.snpmap import GenotypeSet
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +41,10 @@ class AlleleFrequencies:
     n_called: np.ndarray  # int64, (m,)
 
 
-def _check_packed(packed: np.ndarray, n_snps: int) -> np.ndarray:
-    p = np.asarray(packed)
-    if p.dtype != np.uint8 or p.ndim != 2:
-        raise ValueError(f"packed genotypes must be a 2-D uint8 array, got {p.dtype} {p.ndim}-D")
-    if p.shape[1] != packed_width(n_snps):
-        raise ValueError(
-            f"packed rows have {p.shape[1]} bytes but {n_snps} SNPs need {packed_width(n_snps)}"
-        )
-    if p.shape[0] < 2:
-        raise ValueError(f"need at least 2 animals, got {p.shape[0]}")
-    return p
+def _check_animals(geno: GenotypeSet) -> None:
+    """Frequencies and relationships need a population: at least two animals."""
+    if len(geno.samples) < 2:
+        raise ValueError(f"need at least 2 animals, got {len(geno.samples)}")
 
 
 def _snp_blocks(n_snps: int, block_snps: int) -> list[tuple[int, int]]:
@@ -76,14 +70,15 @@ _BYTE_DOSAGE, _BYTE_CALLED = _byte_tables()
 
 
 def allele_frequencies(
-    packed: np.ndarray, n_snps: int, *, block_snps: int = DEFAULT_BLOCK_SNPS
+    geno: GenotypeSet, *, block_snps: int = DEFAULT_BLOCK_SNPS
 ) -> AlleleFrequencies:
     """B-allele frequencies from non-missing calls, computed block-wise from packed genotypes.
 
     Counts byte values per packed column (one ``bincount`` pass, no unpacking) and maps the
     256-value histogram to allele and call counts of the byte's four SNPs.
     """
-    packed = _check_packed(packed, n_snps)
+    _check_animals(geno)
+    packed, n_snps = geno.packed, len(geno.snps)
     width = packed.shape[1]
     total = np.empty(width * SNPS_PER_BYTE)
     called = np.empty(width * SNPS_PER_BYTE)
@@ -125,8 +120,7 @@ class GRM:
 
 
 def vanraden_grm(
-    packed: np.ndarray,
-    n_snps: int,
+    geno: GenotypeSet,
     *,
     block_snps: int = DEFAULT_BLOCK_SNPS,
     dtype: type = np.float32,
@@ -137,10 +131,8 @@ def vanraden_grm(
 
     Parameters
     ----------
-    packed
-        ``uint8`` array ``(n_animals, packed_width(n_snps))`` in the shared 2-bit format.
-    n_snps
-        Number of SNPs on the panel.
+    geno
+        Packed genotypes of the animals, in the order of the matrix's rows.
     block_snps
         SNP columns unpacked per step (multiple of 4); bounds the working memory to
         ``n_animals * block_snps * itemsize`` on top of the result.
@@ -162,13 +154,14 @@ def vanraden_grm(
     Raises
     ------
     ValueError
-        Fewer than 2 animals, malformed packed array, no polymorphic SNP with calls, or
-        fewer than ``min_snps`` of them.
+        Fewer than 2 animals, no polymorphic SNP with calls, or fewer than ``min_snps`` of
+        them.
     """
-    packed = _check_packed(packed, n_snps)
+    _check_animals(geno)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
-    freqs = allele_frequencies(packed, n_snps, block_snps=block_snps)
+    packed, n_snps = geno.packed, len(geno.snps)
+    freqs = allele_frequencies(geno, block_snps=block_snps)
     uncalled = np.isnan(freqs.p)
     if uncalled.any():
         log.warning("grm.all_missing_snps_dropped", extra={"n_snps": int(uncalled.sum())})

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reprotech_core.genomics.packing import MISSING, unpack
+from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
 
 
 def genomic_inbreeding(g: np.ndarray) -> np.ndarray:
@@ -55,14 +56,8 @@ class RohParameters:
             raise ValueError("ROH counts must be >= 0 and lengths > 0")
 
 
-def _check_map(snp_map: pd.DataFrame, n_snps: int) -> None:
-    for col in ("chrom", "pos"):
-        if col not in snp_map.columns:
-            raise ValueError(f"SNP map has no column {col!r}")
-    if len(snp_map) != n_snps:
-        raise ValueError(f"SNP map has {len(snp_map)} rows for {n_snps} SNPs")
-    chrom = snp_map["chrom"].to_numpy()
-    pos = snp_map["pos"].to_numpy()
+def _check_map(snp_map: SnpMap) -> None:
+    chrom, pos = snp_map.chrom, snp_map.pos
     same = chrom[1:] == chrom[:-1]
     if np.any(same & (np.diff(pos) < 0)):
         raise ValueError("SNP map must be sorted by position within each chromosome")
@@ -90,25 +85,21 @@ def _in_roh(dos: np.ndarray, prm: RohParameters) -> np.ndarray:
 
 
 def runs_of_homozygosity(
-    packed: np.ndarray,
-    n_snps: int,
-    ids: Sequence[str],
-    snp_map: pd.DataFrame,
+    geno: GenotypeSet,
     *,
     params: RohParameters = RohParameters(),
     block_animals: int = 256,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """ROH segments and F_ROH per animal from packed genotypes.
 
-    ``snp_map`` has ``chrom`` and ``pos`` (bp) per SNP in panel order, sorted within
-    chromosomes. Returns (segments ``animal, chrom, start_bp, end_bp, n_snps, kb``,
+    The map of ``geno`` gives ``chrom`` and ``pos`` (bp) per SNP in panel order, sorted
+    within chromosomes. Returns (segments ``animal, chrom, start_bp, end_bp, n_snps, kb``,
     F_ROH indexed by animal = ROH kb / kb spanned by the panel's chromosomes).
     """
-    if len(ids) != packed.shape[0]:
-        raise ValueError(f"{len(ids)} IDs for {packed.shape[0]} genotyped animals")
-    _check_map(snp_map, n_snps)
-    chrom = snp_map["chrom"].to_numpy()
-    pos_kb = snp_map["pos"].to_numpy(dtype=np.float64) / 1000.0
+    packed, n_snps, ids = geno.packed, len(geno.snps), [str(a) for a in geno.samples]
+    _check_map(geno.snps)
+    chrom = geno.snps.chrom
+    pos_kb = geno.snps.pos.astype(np.float64) / 1000.0
     bounds = np.r_[0, np.flatnonzero(chrom[1:] != chrom[:-1]) + 1, n_snps]
     genome_kb = sum(pos_kb[b - 1] - pos_kb[a] for a, b in zip(bounds[:-1], bounds[1:]))
     if genome_kb <= 0:

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reprotech_core.genomics.packing import MISSING, unpack
+from reprotech_core.genomics.snpmap import GenotypeSet
 
 from .grm import DEFAULT_BLOCK_SNPS, unpack_snp_block
 
@@ -52,9 +53,7 @@ def pair_counts(offspring: np.ndarray, parent: np.ndarray) -> tuple[np.ndarray, 
 
 
 def verify_parents(
-    packed: np.ndarray,
-    n_snps: int,
-    ids: Sequence[str],
+    geno: GenotypeSet,
     pedigree: pd.DataFrame,
     *,
     max_opposing_rate: float = 0.01,
@@ -65,8 +64,8 @@ def verify_parents(
 
     Parameters
     ----------
-    packed, n_snps, ids
-        2-bit packed genotypes with their animal IDs (row order).
+    geno
+        Packed genotypes; sample IDs are the animal IDs the pedigree names.
     pedigree
         ``animal, sire, dam``; unknown parents are null. Only genotyped animals are checked.
 
@@ -77,7 +76,8 @@ def verify_parents(
         with status verified / excluded / undetermined / not genotyped (parent lacks genotypes).
     """
     _check_thresholds(max_opposing_rate, min_informative)
-    index = {a: i for i, a in enumerate(ids)}
+    packed, n_snps = geno.packed, len(geno.snps)
+    index = {str(a): i for i, a in enumerate(geno.samples)}
     for col in ("animal", "sire", "dam"):
         if col not in pedigree.columns:
             raise ValueError(f"pedigree has no column {col!r}")
@@ -107,17 +107,18 @@ def verify_parents(
 
 
 def opposing_matrix(
-    packed: np.ndarray,
-    n_snps: int,
+    geno: GenotypeSet,
     offspring: np.ndarray,
     candidates: np.ndarray,
     *,
     block_snps: int = DEFAULT_BLOCK_SNPS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Opposing-homozygote and informative-SNP counts for every offspring x candidate pair."""
+    """Opposing-homozygote and informative-SNP counts for every offspring x candidate pair
+    (``offspring`` and ``candidates`` are row positions in ``geno``)."""
+    n_snps = len(geno.snps)
     n_opp = np.zeros((offspring.size, candidates.size), dtype=np.float32)
     n_inf = np.zeros_like(n_opp)
-    sub = packed[np.concatenate([offspring, candidates])]
+    sub = geno.packed[np.concatenate([offspring, candidates])]
     for j0 in range(0, n_snps, block_snps):
         d = unpack_snp_block(sub, n_snps, j0, min(j0 + block_snps, n_snps))
         o, c = d[: offspring.size], d[offspring.size:]
@@ -130,9 +131,7 @@ def opposing_matrix(
 
 
 def discover_sires(
-    packed: np.ndarray,
-    n_snps: int,
-    ids: Sequence[str],
+    geno: GenotypeSet,
     offspring: Sequence[str],
     candidates: Sequence[str],
     *,
@@ -141,13 +140,14 @@ def discover_sires(
 ) -> pd.DataFrame:
     """Find the compatible sire among genotyped candidate bulls for each offspring.
 
-    Returns ``animal, best_sire, best_rate, n_informative, n_compatible, second_rate, status``:
-    status "found" (exactly one compatible bull), "ambiguous" (several, e.g. full brothers or
-    a sire and his son), "none compatible" or "undetermined" (too few informative SNPs for
-    the best candidate).
+    ``offspring`` and ``candidates`` are sample IDs of ``geno``. Returns ``animal,
+    best_sire, best_rate, n_informative, n_compatible, second_rate, status``: status "found"
+    (exactly one compatible bull), "ambiguous" (several, e.g. full brothers or a sire and his
+    son), "none compatible" or "undetermined" (too few informative SNPs for the best
+    candidate).
     """
     _check_thresholds(max_opposing_rate, min_informative)
-    index = {a: i for i, a in enumerate(ids)}
+    index = {str(a): i for i, a in enumerate(geno.samples)}
     missing = [a for a in list(offspring) + list(candidates) if a not in index]
     if missing:
         raise ValueError(f"{len(missing)} animals have no genotypes, e.g. {missing[:5]}")
@@ -155,7 +155,7 @@ def discover_sires(
         raise ValueError("no candidate sires given")
     off = np.array([index[a] for a in offspring], dtype=np.int64)
     cand = np.array([index[a] for a in candidates], dtype=np.int64)
-    n_opp, n_inf = opposing_matrix(packed, n_snps, off, cand)
+    n_opp, n_inf = opposing_matrix(geno, off, cand)
     rate = np.divide(n_opp, n_inf, out=np.full(n_opp.shape, np.inf), where=n_inf > 0)
     rate[n_inf < min_informative] = np.inf
     rate[off[:, None] == cand[None, :]] = np.inf  # an animal is not its own sire

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from reprotech_core.genomics.packing import unpack
+from reprotech_core.genomics.snpmap import GenotypeSet
 
 from .gblup import (
     DEFAULT_FACTORS, check_records, fixed_effects_design, given_variances, trait_records,
@@ -49,12 +50,12 @@ class SnpEffects:
 class _CentredRows:
     """Centred genotype rows of selected animals, streamed in blocks or cached."""
 
-    def __init__(self, packed: np.ndarray, n_snps: int, rows: np.ndarray, p: np.ndarray, *,
+    def __init__(self, geno: GenotypeSet, rows: np.ndarray, p: np.ndarray, *,
                  dtype: type, block_animals: int, cache_bytes: int) -> None:
-        self.packed, self.n_snps, self.rows, self.p = packed, n_snps, rows, p
+        self.packed, self.n_snps, self.rows, self.p = geno.packed, len(geno.snps), rows, p
         self.dtype, self.block = dtype, block_animals
         self.cache = None
-        if rows.size * n_snps * np.dtype(dtype).itemsize <= cache_bytes:
+        if rows.size * self.n_snps * np.dtype(dtype).itemsize <= cache_bytes:
             self.cache = np.concatenate([z for _, z in self._stream()]) if rows.size else None
 
     def _stream(self) -> Iterator[tuple[slice, np.ndarray]]:
@@ -71,9 +72,7 @@ class _CentredRows:
 
 
 def snp_blup(
-    packed: np.ndarray,
-    n_snps: int,
-    ids: Sequence[str],
+    geno: GenotypeSet,
     records: pd.DataFrame,
     *,
     trait: str,
@@ -87,13 +86,13 @@ def snp_blup(
     block_animals: int = 512,
     cache_bytes: int = 2 * 1024**3,
 ) -> tuple[SnpEffects, pd.DataFrame]:
-    """Solve SNP-BLUP for one trait; return the effects and GEBVs of all ``ids``.
+    """Solve SNP-BLUP for one trait; return the effects and GEBVs of all animals of ``geno``.
 
     Parameters
     ----------
-    packed, n_snps
-        2-bit packed genotypes of all animals (rows in ``ids`` order); allele frequencies
-        for centring come from all of them, as in :func:`.grm.vanraden_grm`.
+    geno
+        Packed genotypes of all animals (sample IDs are the animal IDs of ``records``);
+        allele frequencies for centring come from all of them, as in :func:`.grm.vanraden_grm`.
     records
         ``animal``, the ``trait`` column (NaN = no record) and optional fixed-effect columns.
     h2, variances
@@ -114,8 +113,7 @@ def snp_blup(
         raise ValueError("give exactly one of h2 or variances")
     if h2 is not None and not 0.0 < h2 < 1.0:
         raise ValueError(f"heritability must be in (0, 1), got {h2}")
-    if len(ids) != packed.shape[0]:
-        raise ValueError(f"{len(ids)} IDs for {packed.shape[0]} genotyped animals")
+    ids = [str(a) for a in geno.samples]
     index = {a: i for i, a in enumerate(ids)}
     if len(index) != len(ids):
         raise ValueError("animal IDs are not unique")
@@ -124,22 +122,22 @@ def snp_blup(
     y = rec[trait].to_numpy(dtype=np.float64)
     x, names = fixed_effects_design(rec, factors=factors)
     vc = variances if variances is not None else given_variances(y, x, h2)
-    freqs = allele_frequencies(packed, n_snps)
+    freqs = allele_frequencies(geno)
     p = np.where(np.isnan(freqs.p), 0.0, freqs.p)
     scale = float(2.0 * np.sum(p * (1.0 - p)))
     if scale <= 0:
         raise ValueError("no polymorphic SNP with calls")
     lam = vc.sigma_e2 / (vc.sigma_u2 / scale)
-    z_obs = _CentredRows(packed, n_snps, obs, p, dtype=dtype, block_animals=block_animals,
+    z_obs = _CentredRows(geno, obs, p, dtype=dtype, block_animals=block_animals,
                          cache_bytes=cache_bytes)
     sol, it, rel_res = _pcg(z_obs, x, y, lam, tol=tol, max_iter=max_iter, dtype=dtype)
     k = x.shape[1]
     effects = SnpEffects(trait=trait, p=p, effects=sol[k:], fixed=pd.Series(sol[:k], index=names),
                          variances=vc, iterations=it, relative_residual=rel_res)
-    gebv = predict(packed, n_snps, effects, block_animals=block_animals, dtype=dtype)
+    gebv = predict(geno, effects, block_animals=block_animals, dtype=dtype)
     has = np.zeros(len(ids), dtype=bool)
     has[obs] = True
-    table = pd.DataFrame({"animal": list(ids), "trait": trait, "gebv": gebv, "has_record": has})
+    table = pd.DataFrame({"animal": ids, "trait": trait, "gebv": gebv, "has_record": has})
     return effects, table
 
 
@@ -196,8 +194,7 @@ def _pcg(z: _CentredRows, x: np.ndarray, y: np.ndarray, lam: float, *, tol: floa
 
 
 def predict(
-    packed: np.ndarray,
-    n_snps: int,
+    geno: GenotypeSet,
     effects: SnpEffects,
     *,
     block_animals: int = 512,
@@ -208,12 +205,13 @@ def predict(
     Centring uses the stored frequencies so predictions are on the training base; a missing
     call contributes 0 (mean imputation).
     """
+    n_snps, n = len(geno.snps), len(geno.samples)
     if effects.p.size != n_snps:
         raise ValueError(f"effects are for {effects.p.size} SNPs, genotypes have {n_snps}")
-    rows = _CentredRows(packed, n_snps, np.arange(packed.shape[0]), effects.p, dtype=dtype,
+    rows = _CentredRows(geno, np.arange(n), effects.p, dtype=dtype,
                         block_animals=block_animals, cache_bytes=0)
     a = effects.effects.astype(dtype)
-    out = np.empty(packed.shape[0])
+    out = np.empty(n)
     for sl, zb in rows.blocks():
         out[sl] = zb @ a
     return out

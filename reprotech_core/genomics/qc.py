@@ -18,9 +18,7 @@ from reprotech_core.genomics.counts import SnpCounts, count_genotypes, count_sam
 from reprotech_core.genomics.hwe import hwe_exact_p
 from reprotech_core.genomics.pairs import find_duplicates, parent_conflicts
 from reprotech_core.genomics.sexcheck import check_sex
-from reprotech_core.genomics.snpmap import GenotypeSet
-
-AUTOSOME_NAMES = frozenset(str(c) for c in range(1, 30))  # cattle: 29 autosomes
+from reprotech_core.genomics.snpmap import AUTOSOME_NAMES, GenotypeSet
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,8 +2,10 @@
 
 A :class:`SnpMap` is the panel's SNP order: name, chromosome, position and the two alleles
 behind the packed codes (code = count of ``allele_b``). A :class:`GenotypeSet` is packed calls
-(animals x bytes, see :mod:`reprotech_core.genomics.packing`) with the sample IDs and the map,
-the unit the lead's ingest stores.
+(animals x bytes, see :mod:`reprotech_core.genomics.packing`) with the sample IDs and the map:
+the unit file readers and the store return (:mod:`reprotech_core.store.genotypes`), ingest
+stores, and QC and the evaluation take, so calls never travel without the IDs of their rows
+and the map of their columns.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from reprotech_core.genomics.codes import take_snps
-from reprotech_core.genomics.packing import packed_width
+from reprotech_core.genomics.packing import pack, packed_width
 
 # Bovine chromosome names as PLINK 2 writes them with --cow (29 autosomes, X, Y, MT).
 COW_X = "X"
+AUTOSOME_NAMES = frozenset(str(c) for c in range(1, 30))
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,48 @@ class GenotypeSet:
             )
         if self.sex is not None and len(self.sex) != len(self.samples):
             raise ValueError("sex must have one entry per sample")
+
+    @classmethod
+    def from_dosages(
+        cls,
+        dosages: np.ndarray,
+        *,
+        samples: object = None,
+        snps: SnpMap | None = None,
+        sex: np.ndarray | None = None,
+    ) -> GenotypeSet:
+        """Pack in-memory dosages (simulations, tests, benchmarks; ``n x m``, MISSING = -1).
+
+        Unnamed samples are numbered ``"0".."n-1"``; an unnamed map is ``snp0..`` on the
+        unplaced chromosome "0", which is all a science function that ignores positions needs.
+        """
+        d = np.asarray(dosages)
+        if d.ndim != 2:
+            raise ValueError(f"dosages must be 2-D (animals x SNPs), got {d.ndim}-D")
+        names = (np.arange(d.shape[0]).astype(str) if samples is None
+                 else np.asarray(samples).astype(str))
+        if snps is None:
+            snps = SnpMap.from_columns([f"snp{j}" for j in range(d.shape[1])])
+        return cls(packed=pack(d), samples=names, snps=snps, sex=sex)
+
+
+def select_samples(geno: GenotypeSet, rows: np.ndarray) -> GenotypeSet:
+    """The genotype set restricted (or re-ordered) to the samples at ``rows``."""
+    idx = np.asarray(rows)
+    if idx.dtype == bool:
+        idx = np.flatnonzero(idx)
+    return GenotypeSet(packed=geno.packed[idx], samples=geno.samples[idx], snps=geno.snps,
+                       sex=None if geno.sex is None else geno.sex[idx])
+
+
+def autosomes(geno: GenotypeSet) -> GenotypeSet:
+    """The genotype set on the cattle autosomes 1-29 only.
+
+    Relationships, parentage and ROH leave out X (a bull passes no X to his sons, and
+    hemizygous X calls look homozygous, which would distort G and make correct sires look
+    excluded), Y, MT and unplaced SNPs.
+    """
+    return select_snps(geno, np.flatnonzero(np.isin(geno.snps.chrom, list(AUTOSOME_NAMES))))
 
 
 def select_snps(geno: GenotypeSet, index: np.ndarray) -> GenotypeSet:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from reprotech_core.errors import NotFound, PermissionDenied, UnsafeDatabaseLogi
 from reprotech_core.genomics.snpmap import SnpMap
 from reprotech_core.store.analytics import connect as connect_store
 from reprotech_core.store.analytics import store_folder
+from reprotech_core.store.genotypes import genotype_matrix
 
 from .cohort import Cohort, EmptyCohort
 
@@ -129,11 +131,10 @@ def load_cohort(
     if table.empty:
         raise EmptyCohort(f"cohort has no genotypes: {len(animals)} animals match the filters, "
                           f"none genotyped on panel {panel!r}")
-    packed = np.stack([np.frombuffer(bytes(c), np.uint8) for c in table["calls"]])
-    cohort = Cohort(table.drop(columns="calls").reset_index(drop=True), packed,
-                    _panel_map(conn, panel_id), snapshot="")
-    return Cohort(cohort.animals, packed, cohort.snps,
-                  snapshot=f"research-db:{panel}:{cohort.digest()[:16]}")
+    geno = genotype_matrix([bytes(c) for c in table["calls"]], table["animal"],
+                           _panel_map(conn, panel_id))
+    cohort = Cohort(table.drop(columns="calls").reset_index(drop=True), geno, snapshot="")
+    return replace(cohort, snapshot=f"research-db:{panel}:{cohort.digest()[:16]}")
 
 
 def load_cohort_from_store(
@@ -168,12 +169,12 @@ def load_cohort_from_store(
     if geno.empty:
         raise EmptyCohort(f"cohort has no genotypes: no animal on panel {panel!r} matches")
     file_hash = hashlib.sha256((base / "research" / "genotypes.parquet").read_bytes())
-    packed = np.stack([np.frombuffer(bytes(c), np.uint8) for c in geno["calls"]])
     snps = SnpMap(names=snp["snp"].to_numpy(str), chrom=snp["chrom"].to_numpy(str),
                   pos=snp["pos"].to_numpy(np.int64), allele_a=snp["allele_a"].to_numpy(str),
                   allele_b=snp["allele_b"].to_numpy(str))
     animals = geno.drop(columns=["calls", "n_snps", "panel"]).reset_index(drop=True)
-    return Cohort(animals, packed, snps,
+    return Cohort(animals, genotype_matrix([bytes(c) for c in geno["calls"]], animals["animal"],
+                                           snps),
                   snapshot=f"store:{panel}:sha256={file_hash.hexdigest()[:16]}")
 
 

@@ -1,25 +1,26 @@
-"""A research cohort: pseudonymised animals, their packed genotypes on one panel, the SNP map.
+"""A research cohort: pseudonymised animals and their genotype set on one panel.
 
 The container every workbench analysis takes (dataset in, result out). Rows of ``animals``
-and ``packed`` are the same animals in the same order. ``animals`` carries the research
-views' columns: ``animal`` (pseudonym), ``herd``, ``customer`` (pseudonyms), ``breed``,
-``sex``, ``birth_year`` and, when loaded from the database, ``sire`` and ``dam`` pseudonyms.
+and of ``genotypes`` (a :class:`~reprotech_core.genomics.snpmap.GenotypeSet` whose sample IDs
+are the pseudonyms) are the same animals in the same order, so a cohort hands the evaluation
+functions (``vanraden_grm(cohort.genotypes)``) the same object the store and files give.
+``animals`` carries the research views' columns: ``animal`` (pseudonym), ``herd``,
+``customer`` (pseudonyms), ``breed``, ``sex``, ``birth_year`` and, when loaded from the
+database, ``sire`` and ``dam`` pseudonyms.
 No official ID or name is ever part of a cohort.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from reprotech_core.genomics.packing import packed_width
 from reprotech_core.genomics.plink_bed import write_plink
-from reprotech_core.genomics.qc import AUTOSOME_NAMES
-from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
+from reprotech_core.genomics.snpmap import AUTOSOME_NAMES, GenotypeSet, SnpMap, select_samples
 
 from .provenance import record
 
@@ -30,24 +31,30 @@ class EmptyCohort(ValueError):
 
 @dataclass(frozen=True)
 class Cohort:
-    """Animals (one row each), their 2-bit packed calls and the panel's SNP map."""
+    """Animals (one row each) and their genotypes (packed calls, pseudonyms, SNP map)."""
 
     animals: pd.DataFrame
-    packed: np.ndarray
-    snps: SnpMap
+    genotypes: GenotypeSet
     snapshot: str = "in-memory"
 
     def __post_init__(self) -> None:
         if "animal" not in self.animals.columns:
             raise ValueError("cohort animals need an 'animal' column (pseudonym)")
-        if self.packed.dtype != np.uint8 or self.packed.ndim != 2:
-            raise ValueError("cohort genotypes must be a 2-D uint8 packed array")
-        if self.packed.shape != (len(self.animals), packed_width(len(self.snps))):
-            raise ValueError(f"packed genotypes {self.packed.shape} do not match "
-                             f"{len(self.animals)} animals x {len(self.snps)} SNPs")
+        if not np.array_equal(self.animals["animal"].astype(str).to_numpy(),
+                              self.genotypes.samples.astype(str)):
+            raise ValueError(f"the cohort's {len(self.genotypes.samples)} genotyped samples are "
+                             f"not its {len(self.animals)} animals in the same order")
         if self.animals["animal"].duplicated().any():
             dup = self.animals.loc[self.animals["animal"].duplicated(), "animal"].iloc[0]
             raise ValueError(f"animal {dup!r} appears twice in the cohort")
+
+    @property
+    def packed(self) -> np.ndarray:
+        return self.genotypes.packed
+
+    @property
+    def snps(self) -> SnpMap:
+        return self.genotypes.snps
 
     @property
     def n_animals(self) -> int:
@@ -76,8 +83,8 @@ class Cohort:
         idx = np.asarray(rows)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
-        return Cohort(self.animals.iloc[idx].reset_index(drop=True), self.packed[idx],
-                      self.snps, self.snapshot)
+        return Cohort(self.animals.iloc[idx].reset_index(drop=True),
+                      select_samples(self.genotypes, idx), self.snapshot)
 
     def autosomal_mask(self) -> np.ndarray:
         """SNPs on the cattle autosomes 1-29 (diversity and Ne exclude X and unplaced SNPs)."""
@@ -101,8 +108,7 @@ def export_plink(cohort: Cohort, prefix: str | Path) -> Path:
     """
     a = cohort.animals
     sex = a["sex"].map({"M": 1, "F": 2}).fillna(0).to_numpy(np.int8) if "sex" in a else None
-    geno = GenotypeSet(packed=cohort.packed, samples=a["animal"].astype(str).to_numpy(),
-                       snps=cohort.snps, sex=sex)
+    geno = replace(cohort.genotypes, sex=sex)
     fam = pd.DataFrame({"fid": a["herd"].fillna("0").astype(str).to_numpy()}) if "herd" in a \
         else None
     out = write_plink(geno, prefix, fam=fam)

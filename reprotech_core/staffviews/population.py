@@ -31,7 +31,7 @@ from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.inbreeding import genomic_inbreeding, inbreeding_trend
 from reprotech_core.evaluation.pca import genomic_pca
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
-from reprotech_core.genomics.codes import take_snps
+from reprotech_core.genomics.snpmap import select_snps
 from reprotech_core.research.access import load_cohort_from_store
 from reprotech_core.roles import has_permission
 from reprotech_core.store.analytics import connect
@@ -115,12 +115,11 @@ def population_structure(folder: Path, *, max_animals: int = MAX_PCA_ANIMALS,
         rows = np.sort(np.random.default_rng(seed).choice(total, max_animals, replace=False))
         cohort = cohort.subset(rows)
     autosomal = cohort.autosomal_mask()
-    packed = cohort.packed
-    n_snps = cohort.n_snps
+    geno = cohort.genotypes
     if autosomal.any() and not autosomal.all():
-        packed = take_snps(packed, np.flatnonzero(autosomal))
-        n_snps = int(autosomal.sum())
-    grm = vanraden_grm(packed, n_snps)
+        geno = select_snps(geno, np.flatnonzero(autosomal))
+    n_snps = len(geno.snps)
+    grm = vanraden_grm(geno)
     pca = genomic_pca(grm.matrix, n_components=min(2, cohort.n_animals - 1))
     scores = np.column_stack([pca.scores, np.zeros((cohort.n_animals, 2 - pca.scores.shape[1]))])
     animals = cohort.animals.reindex(columns=["animal", "herd", "birth_year"]).assign(

@@ -16,16 +16,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, null, select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.orm import Session
 
 from data_models.animals import Animal
-from data_models.lab import Genotype, GenotypingBatch, QcResult, Sample
+from data_models.lab import GenotypingBatch, QcResult, Sample
 from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.genomics.qc import QcThresholds, run_qc
 from reprotech_core.genomics.plink_reports import write_qc_reports
 from reprotech_core.genomics.snpmap import GenotypeSet
-from reprotech_core.store.panels import load_panel
+from reprotech_core.store.genotypes import read_genotypes
 
 
 @dataclass(frozen=True)
@@ -42,40 +42,37 @@ class BatchQcSummary:
 def load_batch(session: Session, batch: GenotypingBatch) -> tuple[GenotypeSet, pd.DataFrame]:
     """The batch's genotypes (samples = barcodes, with recorded sex) and their pedigree,
     with genotyped parents from earlier batches on the same panel added for parent checks."""
-    snps = load_panel(session, batch.panel_id)
-    rows = session.execute(
-        select(Sample.barcode, Genotype.calls, Animal.id, Animal.sex, Animal.sire_id,
-               Animal.dam_id, Genotype.batch_id)
-        .join(Sample, Sample.id == Genotype.sample_id)
-        .join(Animal, Animal.id == Genotype.animal_id)
-        .where(Genotype.batch_id == batch.id)
-        .order_by(Sample.barcode)).all()
-    if not rows:
+    own = read_genotypes(session, panel_id=batch.panel_id, batch_id=batch.id, label="barcode")
+    if not len(own.samples):
         raise RuleViolation("qc.empty_batch", f"batch {batch.name} has no stored genotypes")
-    parent_ids = {p for r in rows for p in (r.sire_id, r.dam_id) if p}
-    parents = session.execute(
-        select(Sample.barcode, Genotype.calls, Animal.id, Animal.sex,
-               null().label("sire_id"), null().label("dam_id"), Genotype.batch_id)
-        .join(Sample, Sample.id == Genotype.sample_id)
-        .join(Animal, Animal.id == Genotype.animal_id)
-        .where(Genotype.animal_id.in_(parent_ids), Genotype.batch_id != batch.id,
-               Genotype.panel_id == batch.panel_id)).all() if parent_ids else []
-    everyone = list(rows) + list(parents)
-    barcode_of = {r[2]: r[0] for r in everyone}
-    geno = GenotypeSet(
-        packed=np.frombuffer(b"".join(r[1] for r in everyone), dtype=np.uint8)
-        .reshape(len(everyone), -1).copy(),
-        samples=np.array([r[0] for r in everyone]),
-        snps=snps,
-        sex=np.array([1 if r[3] == "M" else 2 for r in everyone], dtype=np.int8),
-    )
+    animals = _animals_of(session, own.samples)
+    parent_ids = {p for a in animals.values() for p in (a.sire_id, a.dam_id) if p}
+    parents = read_genotypes(session, panel_id=batch.panel_id, animal_ids=parent_ids,
+                             exclude_batch_id=batch.id, label="barcode")
+    geno = GenotypeSet(packed=np.concatenate([own.packed, parents.packed]),
+                       samples=np.concatenate([own.samples, parents.samples]),
+                       snps=own.snps, sex=np.concatenate([own.sex, parents.sex]))
+    animals.update(_animals_of(session, parents.samples))
+    barcode_of = {animals[b].id: b for b in geno.samples}
+    unchecked = [None] * len(parents.samples)  # earlier batches' parents are checked against
     pedigree = pd.DataFrame({
-        "animal": [r[0] for r in everyone],
-        "sire": [barcode_of.get(r[4]) for r in everyone],
-        "dam": [barcode_of.get(r[5]) for r in everyone],
-        "in_batch": [r[6] == batch.id for r in everyone],
+        "animal": geno.samples,
+        "sire": [barcode_of.get(animals[b].sire_id) for b in own.samples] + unchecked,
+        "dam": [barcode_of.get(animals[b].dam_id) for b in own.samples] + unchecked,
+        "in_batch": np.arange(len(geno.samples)) < len(own.samples),
     })
     return geno, pedigree
+
+
+def _animals_of(session: Session, barcodes: np.ndarray) -> dict[str, Row]:
+    """Barcode -> the sampled animal's ``id, sire_id, dam_id``."""
+    if not len(barcodes):
+        return {}
+    rows = session.execute(
+        select(Sample.barcode, Animal.id, Animal.sire_id, Animal.dam_id)
+        .join(Animal, Animal.id == Sample.animal_id)
+        .where(Sample.barcode.in_([str(b) for b in barcodes]))).all()
+    return {r.barcode: r for r in rows}
 
 
 def qc_batch(

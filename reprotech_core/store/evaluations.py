@@ -38,24 +38,26 @@ from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
-from reprotech_core.genomics.codes import take_snps
-from reprotech_core.genomics.qc import AUTOSOME_NAMES
-from reprotech_core.store.panels import load_panel
+from reprotech_core.genomics.snpmap import GenotypeSet, autosomes
+from reprotech_core.store.genotypes import read_genotypes
 
 
 @dataclass
 class EvaluationInputs:
     animals: pd.DataFrame  # id, customer_id, herd, birth_year, sire_id, dam_id (genotyped)
-    packed: np.ndarray
-    n_snps: int
+    genotypes: GenotypeSet  # autosomal SNPs; samples are the animal IDs, rows as in animals
     panel: str
     records: pd.DataFrame  # animal (id as str), trait columns, herd, birth_year
     pedigree: pd.DataFrame  # every animal: id, sire_id, dam_id (for inbreeding)
 
+    @property
+    def n_snps(self) -> int:
+        return len(self.genotypes.snps)
+
     def digest(self) -> str:
         h = hashlib.sha256()
         h.update(self.animals["id"].to_numpy(np.int64).tobytes())
-        h.update(self.packed.tobytes())
+        h.update(self.genotypes.packed.tobytes())
         h.update(self.records.to_csv(index=False).encode())
         return h.hexdigest()
 
@@ -83,29 +85,20 @@ def gather_inputs(session, *, customer_id: int | None = None) -> EvaluationInput
         """)).first()
     if panel is None:
         raise NotFound("no released genotypes to evaluate; release a QC'd batch first")
+    geno = autosomes(read_genotypes(
+        session, panel_id=panel.panel_id, label="animal", customer_id=customer_id,
+        released=True, without_failed_qc=True, newest_per_animal=True))
     rows = session.execute(text(
         """
-        SELECT DISTINCT ON (a.id) a.id, a.customer_id,
+        SELECT a.id, a.customer_id,
                coalesce(h.code, 'customer-' || a.customer_id) AS herd,
                coalesce(extract(year FROM a.birth_date)::int, 0) AS birth_year,
-               a.sire_id, a.dam_id,
-               g.calls
-          FROM core.genotypes g
-          JOIN core.genotyping_batches b ON b.id = g.batch_id AND b.stage = 'released'
-          JOIN core.animals a ON a.id = g.animal_id
-          LEFT JOIN core.herds h ON h.id = a.herd_id
-          LEFT JOIN core.sample_qc_latest qc ON qc.sample_id = g.sample_id
-         WHERE g.panel_id = :p AND coalesce(qc.decision, 'pass') <> 'fail'
-           AND (CAST(:c AS bigint) IS NULL OR a.customer_id = :c)
-         ORDER BY a.id, g.created_at DESC
-        """), {"p": panel.panel_id, "c": customer_id}).mappings().all()
-    animals = pd.DataFrame([{k: v for k, v in r.items() if k != "calls"} for r in rows])
-    packed = np.frombuffer(b"".join(r["calls"] for r in rows), np.uint8).reshape(len(rows), -1)
-    snps = load_panel(session, panel.panel_id)
-    # Autosomes only: a bull passes no X to his sons and hemizygous X calls look homozygous,
-    # which would distort G and make correct sires look excluded.
-    autosomal = np.flatnonzero(np.isin(snps.chrom, list(AUTOSOME_NAMES)))
-    packed, snps = take_snps(packed, autosomal), snps.take(autosomal)
+               a.sire_id, a.dam_id
+          FROM core.animals a LEFT JOIN core.herds h ON h.id = a.herd_id
+         WHERE a.id = ANY(:ids) ORDER BY a.id
+        """), {"ids": [int(a) for a in geno.samples]}).mappings().all()
+    animals = pd.DataFrame([dict(r) for r in rows], columns=[
+        "id", "customer_id", "herd", "birth_year", "sire_id", "dam_id"])
     pheno = pd.DataFrame(session.execute(text(
         "SELECT animal_id, trait, avg(value) AS value FROM core.phenotypes "
         "WHERE animal_id = ANY(:ids) GROUP BY 1, 2"), {"ids": animals["id"].tolist()}).all(),
@@ -121,7 +114,7 @@ def gather_inputs(session, *, customer_id: int | None = None) -> EvaluationInput
         "SELECT id, sire_id, dam_id FROM core.animals")).all(), columns=["id", "sire_id", "dam_id"])
     name = session.scalar(text("SELECT name FROM core.snp_panels WHERE id = :p"),
                           {"p": panel.panel_id})
-    return EvaluationInputs(animals, packed, len(snps), name, records, pedigree)
+    return EvaluationInputs(animals, geno, name, records, pedigree)
 
 
 def _existing(session, job_run_id: int | None) -> EvaluationRun | None:
@@ -145,7 +138,7 @@ def run_evaluation(
                                      previous.parameters.get("n_snps", 0), reused=True)
         inputs = gather_inputs(session, customer_id=customer_id)
     timings["gather"] = time.perf_counter() - t0
-    ids = [str(i) for i in inputs.animals["id"]]
+    ids = [str(a) for a in inputs.genotypes.samples]
     if len(ids) < 10:
         raise RuleViolation("evaluation.too_few_animals",
                             f"only {len(ids)} genotyped animals pass QC; need at least 10")
@@ -169,7 +162,7 @@ def run_evaluation(
     summary = EvaluationSummary(run_id, len(ids), inputs.n_snps)
     try:
         t = time.perf_counter()
-        grm = vanraden_grm(inputs.packed, inputs.n_snps)
+        grm = vanraden_grm(inputs.genotypes)
         timings["grm"] = time.perf_counter() - t
         out = folder / f"run-{run_id}"
         out.mkdir(parents=True, exist_ok=True)
@@ -231,8 +224,7 @@ def _parentage(inputs: EvaluationInputs, ids: list[str], min_informative: int) -
     ped = pd.DataFrame({"animal": ids,
                         "sire": [None if pd.isna(s) else str(int(s)) for s in a["sire_id"]],
                         "dam": [None if pd.isna(d) else str(int(d)) for d in a["dam_id"]]})
-    checked = verify_parents(inputs.packed, inputs.n_snps, ids, ped,
-                             min_informative=min_informative)
+    checked = verify_parents(inputs.genotypes, ped, min_informative=min_informative)
     return checked[checked["status"] != "not genotyped"]
 
 

@@ -32,8 +32,9 @@ from data_models.tenancy import Customer
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.genomics.counts import count_genotypes
 from reprotech_core.genomics.qc import QcThresholds, snp_table
-from reprotech_core.genomics.snpmap import GenotypeSet
+from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
 from reprotech_core.ops.private_files import share_research_store
+from reprotech_core.store.genotypes import genotype_matrix
 from reprotech_core.store.panels import load_panel
 
 
@@ -56,27 +57,31 @@ def _write(frame: pd.DataFrame | pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _animal_stats(packed: np.ndarray, n_snps: int) -> tuple[np.ndarray, np.ndarray]:
-    _, per = count_genotypes(packed, n_snps)
+def _animal_stats(geno: GenotypeSet) -> tuple[np.ndarray, np.ndarray]:
+    n_snps = len(geno.snps)
+    _, per = count_genotypes(geno.packed, n_snps)
     called = n_snps - per.missing
     with np.errstate(invalid="ignore", divide="ignore"):
         return called / n_snps, per.het / called
 
 
-def _packed(calls: list[bytes]) -> np.ndarray:
-    return np.frombuffer(b"".join(calls), dtype=np.uint8).reshape(len(calls), -1)
-
-
 def write_snapshots(db: Database, identity: Identity, folder: Path) -> SnapshotSummary:
     tenants: dict[str, int] = {}
+    panels: dict[int, SnpMap] = {}
     with db.session(identity) as session:
+
+        def panel(panel_id: int) -> SnpMap:  # each panel's map read once per snapshot
+            if panel_id not in panels:
+                panels[panel_id] = load_panel(session, panel_id)
+            return panels[panel_id]
+
         customers = session.execute(
             select(Customer.id, Customer.code).order_by(Customer.code)).all()
         for cid, code in customers:
             rows = session.execute(
                 select(Genotype.animal_id, Animal.official_id, Sample.barcode,
                        SnpPanel.name.label("panel"), Genotype.n_snps, Genotype.call_rate,
-                       Genotype.calls)
+                       Genotype.calls, Genotype.panel_id)
                 .join(Animal, Animal.id == Genotype.animal_id)
                 .join(Sample, Sample.id == Genotype.sample_id)
                 .join(SnpPanel, SnpPanel.id == Genotype.panel_id)
@@ -84,11 +89,14 @@ def write_snapshots(db: Database, identity: Identity, folder: Path) -> SnapshotS
             if not rows:
                 continue
             frame = pd.DataFrame(rows, columns=["animal_id", "official_id", "sample", "panel",
-                                                "n_snps", "call_rate", "calls"])
-            _write(frame, folder / "tenants" / code / "genotypes.parquet")
+                                                "n_snps", "call_rate", "calls", "panel_id"])
+            _write(frame.drop(columns=["panel_id"]),
+                   folder / "tenants" / code / "genotypes.parquet")
             stats = []
-            for (panel, n_snps), part in frame.groupby(["panel", "n_snps"]):
-                rate, het = _animal_stats(_packed(list(part["calls"])), int(n_snps))
+            for _, part in frame.groupby("panel"):
+                geno = genotype_matrix(list(part["calls"]), part["animal_id"],
+                                       panel(int(part["panel_id"].iloc[0])))
+                rate, het = _animal_stats(geno)
                 stats.append(part[["animal_id", "official_id", "panel"]].assign(
                     call_rate=rate, heterozygosity=het))
             _write(pd.concat(stats), folder / "tenants" / code / "animal_stats.parquet")
@@ -98,8 +106,8 @@ def write_snapshots(db: Database, identity: Identity, folder: Path) -> SnapshotS
             "p.name AS panel, g.panel_id, g.n_snps, g.call_rate, g.calls "
             "FROM research.genotypes g JOIN research.animals a USING (animal) "
             "JOIN core.snp_panels p ON p.id = g.panel_id ORDER BY g.animal")).mappings().all())
-        panels = {int(pid): load_panel(session, int(pid))
-                  for pid in (research["panel_id"].unique() if len(research) else [])}
+        research_panels = {int(pid): panel(int(pid))
+                           for pid in (research["panel_id"].unique() if len(research) else [])}
         batches = pd.DataFrame(session.execute(
             select(GenotypingBatch.name.label("batch"), GenotypingBatch.stage,
                    func.count(func.distinct(Genotype.id)).label("samples"),
@@ -117,13 +125,12 @@ def write_snapshots(db: Database, identity: Identity, folder: Path) -> SnapshotS
         _write(research.drop(columns=["panel_id"]), folder / "research" / "genotypes.parquet")
         snp_frames, animal_frames = [], []
         for pid, part in research.groupby("panel_id"):
-            snps = panels[int(pid)]
-            geno = GenotypeSet(packed=_packed(list(part["calls"])).copy(),
-                               samples=part["animal"].to_numpy(), snps=snps)
+            snps = research_panels[int(pid)]
+            geno = genotype_matrix(list(part["calls"]), part["animal"], snps)
             counts, _ = count_genotypes(geno.packed, len(snps))
             table = snp_table(geno, counts, thresholds=QcThresholds())
             snp_frames.append(table.drop(columns=["fail"]).assign(panel=part["panel"].iloc[0]))
-            rate, het = _animal_stats(geno.packed, len(snps))
+            rate, het = _animal_stats(geno)
             animal_frames.append(part[["animal", "herd", "customer", "breed", "sex",
                                        "birth_year", "panel"]].assign(
                 call_rate=rate, heterozygosity=het))

@@ -10,8 +10,8 @@ from reprotech_core.evaluation.reml import (
     Rotated, fisher_information, profile_loglik, spectral_decomposition,
 )
 from reprotech_core.evaluation.simulate import phenotypes, true_breeding_values
+from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.results import index
-from reprotech_core.genomics.packing import pack
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def small():
     rng = np.random.default_rng(3)
     n, m = 80, 400
     x = rng.binomial(2, rng.uniform(0.1, 0.9, m), size=(n, m)).astype(np.int8)
-    g = 0.95 * vanraden_grm(pack(x), m, dtype=np.float64).matrix + 0.05 * np.eye(n)
+    g = 0.95 * vanraden_grm(GenotypeSet.from_dosages(x), dtype=np.float64).matrix + 0.05 * np.eye(n)
     ids = [f"a{i}" for i in range(n)]
     herds = rng.choice(["h1", "h2", "h3"], size=n)
     years = rng.choice([2020, 2021], size=n)
@@ -78,7 +78,7 @@ def test_reml_loglik_and_information_match_dense_formulas(small):
 def test_reml_recovers_simulated_h2_within_two_se(herd):
     rng = np.random.default_rng(11)
     x = herd.dosages
-    g = vanraden_grm(pack(x), x.shape[1]).matrix
+    g = vanraden_grm(GenotypeSet.from_dosages(x)).matrix
     tbv = true_breeding_values(x, n_qtl=300, h2=0.4, rng=rng)
     rec = herd.animals.assign(fertility=phenotypes(tbv, herd.animals["herd"].to_numpy(),
                                                    h2=0.4, rng=rng))
@@ -131,7 +131,7 @@ def test_bad_input_is_named(small):
 def test_float32_grm_with_more_animals_than_snps_is_accepted(herd):
     """Rank-deficient G in float32: eigenvalues just below 0 are rounding, clipped, not errors."""
     x = herd.dosages[:, :150]
-    g = vanraden_grm(pack(x), 150).matrix
+    g = vanraden_grm(GenotypeSet.from_dosages(x)).matrix
     assert np.linalg.eigvalsh(g.astype(np.float64))[0] < 0  # rounding made it slightly negative
     rng = np.random.default_rng(0)
     rec = herd.animals.assign(fertility=rng.normal(size=len(x)) + x[:, 0])
@@ -155,8 +155,8 @@ def test_reml_standard_error_is_calibrated_over_replicates():
         herds = rng.choice(["a", "b", "c"], size=500)
         rec = pd.DataFrame({"animal": [f"a{i}" for i in range(500)], "herd": herds,
                             "t": phenotypes(tbv, herds, h2=0.3, rng=rng)})
-        (res,) = evaluate_traits(vanraden_grm(pack(x), 1000).matrix, list(rec["animal"]), rec,
-                                 traits=["t"])
+        g = vanraden_grm(GenotypeSet.from_dosages(x)).matrix
+        (res,) = evaluate_traits(g, list(rec["animal"]), rec, traits=["t"])
         z.append((res.variances.h2 - 0.3) / res.variances.se_h2)
     z = np.array(z)
     assert abs(z.mean()) < 0.6 and 0.6 < z.std() < 1.5 and np.mean(np.abs(z) < 2) >= 0.85, z
@@ -169,7 +169,7 @@ def test_blended_g_from_pedigree_feeds_gblup(herd):
     )
 
     ids = list(herd.animals["animal"])
-    g = vanraden_grm(pack(herd.dosages), herd.dosages.shape[1], dtype=np.float64).matrix
+    g = vanraden_grm(GenotypeSet.from_dosages(herd.dosages), dtype=np.float64).matrix
     ped = order_pedigree(herd.pedigree)
     a = relationship_submatrix(ped, numerator_relationship_matrix(ped), ids)
     gw = blend_with_pedigree(g, a, weight=0.05)

@@ -4,7 +4,8 @@ import pytest
 from reprotech_core.evaluation.parentage import (
     discover_sires, pair_counts, verify_parents,
 )
-from reprotech_core.genomics.packing import MISSING, pack
+from reprotech_core.genomics.packing import MISSING
+from reprotech_core.genomics.snpmap import GenotypeSet, select_snps
 
 from .conftest import with_missing
 
@@ -32,7 +33,8 @@ def planted(herd):
         pool = pool[herd.animals.set_index("animal").loc[pool, "sex"].to_numpy() == "M"]
         ped.loc[k, "sire"] = rng.choice(pool.to_numpy())
     x = with_missing(genotyping_errors(herd.dosages, 0.002), 0.01)
-    return pack(x), x.shape[1], list(ped["animal"]), ped, set(ped["animal"].iloc[wrong])
+    return (GenotypeSet.from_dosages(x, samples=ped["animal"]), ped,
+            set(ped["animal"].iloc[wrong]))
 
 
 def test_pair_counts():
@@ -43,8 +45,8 @@ def test_pair_counts():
 
 
 def test_verify_finds_planted_wrong_sires(planted):
-    packed, m, ids, ped, wrong = planted
-    report = verify_parents(packed, m, ids, ped, min_informative=300)
+    geno, ped, wrong = planted
+    report = verify_parents(geno, ped, min_informative=300)
     sires = report[report["role"] == "sire"]
     flagged = set(sires.loc[sires["status"] == "excluded", "animal"])
     tp = len(flagged & wrong)
@@ -55,26 +57,27 @@ def test_verify_finds_planted_wrong_sires(planted):
 
 
 def test_discover_true_sire_among_bulls(planted, herd):
-    packed, m, ids, ped, wrong = planted
+    geno, ped, wrong = planted
     truth = herd.pedigree.set_index("animal")["sire"]
     kids = sorted(wrong)
     bulls = sorted(set(truth.dropna()))
-    found = discover_sires(packed, m, ids, kids, bulls, min_informative=300)
+    found = discover_sires(geno, kids, bulls, min_informative=300)
     ok = found[found["status"] == "found"]
     assert len(ok) >= 0.9 * len(kids)
     assert (ok["best_sire"].to_numpy() == truth.loc[ok["animal"]].to_numpy()).all()
 
 
 def test_too_few_snps_is_undetermined(planted):
-    packed, m, ids, ped, _ = planted
-    report = verify_parents(packed, m, ids, ped, min_informative=m + 1)  # more than the panel
+    geno, ped, _ = planted
+    ids = list(geno.samples)
+    report = verify_parents(geno, ped, min_informative=len(geno.snps) + 1)  # more than the panel
     assert set(report["status"]) == {"undetermined"}
-    few = verify_parents(packed[:, :10], 40, ids, ped, min_informative=300)
+    few = verify_parents(select_snps(geno, np.arange(40)), ped, min_informative=300)
     assert (few["status"] == "undetermined").all()
     unknown = ped.assign(sire=ped["sire"].where(ped["sire"].isna(), "nobody"))
-    assert set(verify_parents(packed, m, ids, unknown, min_informative=300)
+    assert set(verify_parents(geno, unknown, min_informative=300)
                .query("role == 'sire'")["status"]) == {"not genotyped"}
     with pytest.raises(ValueError, match="no genotypes"):
-        discover_sires(packed, m, ids, ["zz"], ids[:3])
+        discover_sires(geno, ["zz"], ids[:3])
     with pytest.raises(ValueError, match="max_opposing_rate"):
-        verify_parents(packed, m, ids, ped, max_opposing_rate=2)
+        verify_parents(geno, ped, max_opposing_rate=2)

@@ -9,7 +9,7 @@ from reprotech_core.evaluation.gblup import evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.pca import genomic_pca
 from reprotech_core.evaluation.simulate import founder_dosages, phenotypes, true_breeding_values
-from reprotech_core.genomics.packing import pack
+from reprotech_core.genomics.snpmap import GenotypeSet
 
 
 def test_pca_separates_two_populations_and_matches_svd():
@@ -17,7 +17,7 @@ def test_pca_separates_two_populations_and_matches_svd():
     m = 600
     pa, pb = rng.uniform(0.1, 0.9, m), rng.uniform(0.1, 0.9, m)
     x = np.vstack([rng.binomial(2, pa, (60, m)), rng.binomial(2, pb, (40, m))]).astype(np.int8)
-    grm = vanraden_grm(pack(x), m, dtype=np.float64)
+    grm = vanraden_grm(GenotypeSet.from_dosages(x), dtype=np.float64)
     pca = genomic_pca(grm.matrix, n_components=3)
     pc1 = pca.scores[:, 0]
     assert (np.sign(pc1[:60]) != np.sign(pc1[60:]).mean()).all() or \
@@ -55,7 +55,7 @@ def test_gblup_accuracy_of_masked_young_animals_matches_daetwyler():
     ids = [f"a{i}" for i in range(len(x))]
     y = phenotypes(tbv, np.zeros(len(x)), h2=h2, rng=rng)
     rec = pd.DataFrame({"animal": ids[:n_train], "milk_production": y[:n_train]})
-    g = vanraden_grm(pack(x), m).matrix
+    g = vanraden_grm(GenotypeSet.from_dosages(x)).matrix
     (res,) = evaluate_traits(g, ids, rec, traits=["milk_production"], h2={"milk_production": h2})
     observed = realised_accuracy(res.animals["gebv"][n_train:], tbv[n_train:])
     expected = daetwyler_accuracy(n_train, h2, m)  # 0.447

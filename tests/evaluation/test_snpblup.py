@@ -6,7 +6,7 @@ from reprotech_core.evaluation.gblup import evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.simulate import phenotypes, true_breeding_values
 from reprotech_core.evaluation.snpblup import predict, snp_blup
-from reprotech_core.genomics.packing import pack
+from reprotech_core.genomics.snpmap import GenotypeSet, select_samples, select_snps
 
 from .conftest import with_missing
 
@@ -20,43 +20,42 @@ def data(herd):
     rec = herd.animals.iloc[:400].assign(
         longevity=phenotypes(tbv, herd.animals["herd"][:400].to_numpy(), h2=0.3, rng=rng))
     rec.loc[rec.index[-80:], "longevity"] = np.nan  # young animals without records
-    return pack(x), 800, ids, rec
+    return GenotypeSet.from_dosages(x, samples=ids), rec
 
 
 @pytest.mark.parametrize("cache_bytes", [0, 2**30])
 def test_snp_blup_equals_gblup(data, cache_bytes):
-    packed, m, ids, rec = data
-    g = vanraden_grm(packed, m, dtype=np.float64).matrix
-    (gb,) = evaluate_traits(g, ids, rec, traits=["longevity"])
-    eff, table = snp_blup(packed, m, ids, rec, trait="longevity", variances=gb.variances,
+    geno, rec = data
+    g = vanraden_grm(geno, dtype=np.float64).matrix
+    (gb,) = evaluate_traits(g, geno.samples.tolist(), rec, traits=["longevity"])
+    eff, table = snp_blup(geno, rec, trait="longevity", variances=gb.variances,
                           dtype=np.float64, tol=1e-12, block_animals=64, cache_bytes=cache_bytes)
     np.testing.assert_allclose(table["gebv"], gb.animals["gebv"], atol=1e-6)
     np.testing.assert_allclose(eff.fixed.to_numpy(), gb.fixed.to_numpy(), atol=1e-6)
     assert eff.iterations < 500
     # float32 default: same answer to float32 precision
-    _, t32 = snp_blup(packed, m, ids, rec, trait="longevity", variances=gb.variances, tol=1e-6)
+    _, t32 = snp_blup(geno, rec, trait="longevity", variances=gb.variances, tol=1e-6)
     np.testing.assert_allclose(t32["gebv"], gb.animals["gebv"], atol=1e-3)
 
 
 def test_predict_new_animals_from_stored_effects(data):
-    packed, m, ids, rec = data
-    eff, table = snp_blup(packed, m, ids, rec, trait="longevity", h2=0.3, dtype=np.float64,
-                          tol=1e-10)
+    geno, rec = data
+    eff, table = snp_blup(geno, rec, trait="longevity", h2=0.3, dtype=np.float64, tol=1e-10)
     young = ~table["has_record"].to_numpy()
-    np.testing.assert_allclose(predict(packed[young], m, eff, dtype=np.float64),
+    np.testing.assert_allclose(predict(select_samples(geno, young), eff, dtype=np.float64),
                                table["gebv"][young], atol=1e-12)
     with pytest.raises(ValueError, match="SNPs"):
-        predict(packed[:, :10], 40, eff)
+        predict(select_snps(geno, np.arange(40)), eff)
 
 
 def test_bad_input(data):
-    packed, m, ids, rec = data
+    geno, rec = data
     with pytest.raises(ValueError, match="exactly one"):
-        snp_blup(packed, m, ids, rec, trait="longevity")
+        snp_blup(geno, rec, trait="longevity")
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
-        snp_blup(packed, m, ids, rec, trait="longevity", h2=0.0)
+        snp_blup(geno, rec, trait="longevity", h2=0.0)
     with pytest.raises(ValueError, match="without genotypes"):
-        snp_blup(packed, m, ids, pd.concat([rec, rec.iloc[:1].assign(animal="x")]),
+        snp_blup(geno, pd.concat([rec, rec.iloc[:1].assign(animal="x")]),
                  trait="longevity", h2=0.3)
     with pytest.raises(ValueError, match="did not converge"):
-        snp_blup(packed, m, ids, rec, trait="longevity", h2=0.3, max_iter=2)
+        snp_blup(geno, rec, trait="longevity", h2=0.3, max_iter=2)

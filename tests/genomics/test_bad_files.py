@@ -94,7 +94,7 @@ def test_vcf_bom_reads_utf16_is_refused_and_a_bad_byte_is_named(tmp_path, geno):
         read_vcf(path)
     nul = line_of(path, b"ARS-5\t")
     replace_on_line(path, nul, b"ARS-5\t", b"ARS-\x005\t")
-    with pytest.raises(GenotypeFileError, match=rf"line \d+: column \d+: (byte 0xE9|NUL)"):
+    with pytest.raises(GenotypeFileError, match=r"line \d+: column \d+: (byte 0xE9|NUL)"):
         read_vcf(path)
 
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from reprotech_core.genomics.simulate import simulate_herd
+from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.research.cohort import Cohort
 
 
@@ -17,7 +18,8 @@ def cohort_of(herd, *, true: bool = False) -> Cohort:
         "sex": np.where(ped["sex"] == 1, "M", "F"),
         "sire": ped["sire"].to_numpy(), "dam": ped["dam"].to_numpy()})
     packed = herd.true_genotypes if true else herd.genotypes.packed
-    return Cohort(animals, packed, herd.genotypes.snps, snapshot="simulated:seed")
+    geno = GenotypeSet(packed, animals["animal"].to_numpy(), herd.genotypes.snps)
+    return Cohort(animals, geno, snapshot="simulated:seed")
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from reprotech_core.evaluation.grm import vanraden_grm
-from reprotech_core.genomics.packing import MISSING, pack
-from reprotech_core.genomics.snpmap import SnpMap
+from reprotech_core.genomics.packing import MISSING
+from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
 from reprotech_core.research.cohort import Cohort, EmptyCohort, export_plink
 from reprotech_core.research.crossval import cross_validate
 from reprotech_core.research.diversity import diversity, fst, hudson_fst, relationship_summary
@@ -28,7 +28,8 @@ def tiny(dosages, herds, chrom=None, pos=None):
     snps = SnpMap.from_columns([f"s{j}" for j in range(m)], chrom=chrom or ["1"] * m,
                                pos=pos or list(range(1000, 1000 * (m + 1), 1000)))
     animals = pd.DataFrame({"animal": [f"A{i}" for i in range(len(d))], "herd": herds})
-    return Cohort(animals, pack(d), snps, snapshot="hand")
+    return Cohort(animals, GenotypeSet.from_dosages(d, samples=animals["animal"], snps=snps),
+                  snapshot="hand")
 
 
 def test_diversity_by_hand():
@@ -74,7 +75,7 @@ def test_hudson_fst_closed_forms():
 def test_fst_needs_two_groups(cohort):
     one = cohort.animals.assign(herd="H")
     with pytest.raises(EmptyCohort, match="two groups"):
-        fst(Cohort(one, cohort.packed, cohort.snps))
+        fst(Cohort(one, cohort.genotypes))
 
 
 def test_pair_r2_equals_correlation_on_complete_pairs():
@@ -153,7 +154,7 @@ def test_relationship_summary_by_hand():
 
 
 def test_relationships_higher_within_herds(cohort):
-    g = vanraden_grm(cohort.packed, cohort.n_snps, block_snps=128)
+    g = vanraden_grm(cohort.genotypes, block_snps=128)
     t = relationship_summary(g.matrix, cohort.animals["customer"]).table
     within = t[t["group_a"] == t["group_b"]]["mean"].mean()
     between = t[t["group_a"] != t["group_b"]]["mean"].mean()
@@ -161,7 +162,7 @@ def test_relationships_higher_within_herds(cohort):
 
 
 def test_cross_validation(cohort, records):
-    g = vanraden_grm(cohort.packed, cohort.n_snps, block_snps=128)
+    g = vanraden_grm(cohort.genotypes, block_snps=128)
     res = cross_validate(g.matrix, list(cohort.animals["animal"]), records, "milk", folds=4,
                          h2=0.35)
     t = res.table.set_index("fold")
