@@ -182,3 +182,68 @@ def _parent_id(
         f"animal {rec.official_id}: {role} {parent!r} is not an animal of this customer "
         "or of the reference catalogue",
     )
+
+
+#: Fields :func:`update_animals` may change; parents and herd by official ID and herd code.
+UPDATABLE = ("name", "sex", "birth_date", "breed", "herd", "sire", "dam")
+
+
+@dataclass(frozen=True)
+class AnimalUpdate:
+    """New values of some fields of one stored animal (``herd`` a herd code, ``sire`` and
+    ``dam`` official IDs; None clears the field)."""
+
+    official_id: str
+    fields: dict[str, object]
+
+
+def update_animals(session: Session, customer: Customer, updates: Iterable[AnimalUpdate]) -> int:
+    """Change stored animals of ``customer``; returns how many rows changed.
+
+    Why through the ORM, one row at a time: the audit trigger on ``core.animals`` records each
+    old and new row with the session's reason, and the pedigree triggers judge each change
+    like any other writer's. Give the updates parents first, so a corrected parent is stored
+    before its calf is judged against it. Parents resolve like :func:`register_animals`'s
+    (the customer's own animal, else the reference catalogue's)."""
+    updates = list(updates)
+    unknown = sorted({f for u in updates for f in u.fields} - set(UPDATABLE))
+    if unknown:
+        raise ValueError(f"fields that cannot be updated: {', '.join(unknown)}")
+    problems = [
+        p for u in updates
+        for kind, column in ((NAME, "name"), (NAME.longest(32), "breed"), (CODE, "herd"),
+                             (OFFICIAL_ID, "sire"), (OFFICIAL_ID, "dam"))
+        if column in u.fields
+        for p in textfields.problems(kind, u.fields[column], column=column,  # type: ignore[arg-type]
+                                     record=f"animal {u.official_id!r}", required=column == "breed")]
+    if problems:
+        raise textfields.RecordRefused(problems)
+    animals = {a.official_id: a for a in session.scalars(select(Animal).where(
+        Animal.customer_id == customer.id,
+        Animal.official_id.in_([u.official_id for u in updates])))}
+    herds = dict(session.execute(select(Herd.code, Herd.id).where(
+        Herd.customer_id == customer.id)).all())
+    parents = _lookup_parents(session, customer, {
+        v for u in updates for k, v in u.fields.items() if k in ("sire", "dam") and v})
+    for u in updates:
+        animal = animals.get(u.official_id)
+        if animal is None:
+            raise RuleViolation("animal.unknown", f"customer {customer.code}: no animal "
+                                f"{u.official_id}")
+        for column, value in u.fields.items():
+            if column == "herd":
+                if value is not None and value not in herds:
+                    raise RuleViolation("animal.herd_unknown", f"animal {u.official_id}: herd "
+                                        f"{value!r} is not a herd of {customer.code}")
+                animal.herd_id = herds.get(value) if value else None  # type: ignore[arg-type]
+            elif column in ("sire", "dam"):
+                if value is not None and value not in parents:
+                    raise RuleViolation("pedigree.parent_unknown", (
+                        f"animal {u.official_id}: {column} {value!r} is not an animal of this "
+                        "customer or of the reference catalogue"))
+                setattr(animal, f"{column}_id", parents.get(value) if value else None)  # type: ignore[arg-type]
+            else:
+                setattr(animal, column, textfields.normalized(value)
+                        if isinstance(value, str) and column in ("name", "breed") else value)
+        session.flush()  # one UPDATE now: the triggers judge it before the next animal's
+    return len(updates)
