@@ -44,13 +44,15 @@ class RegisterReport:
         if not self.ok:
             return (f"{self.file}: {self.rows} rows read; refused with {len(self.problems)} "
                     "problem(s); nothing written")
-        verb = "would be" if not self.written else "were"
+        nothing = not (j.new or j.changes or j.placeholders or j.new_herds)
+        verb = ("; nothing to write" if nothing else " would be written" if not self.written
+                else " were written")
         parts = [f"{len(j.new)} new", f"{self.changed_animals} changed", f"{j.unchanged} unchanged"]
         if j.placeholders:
             parts.append(f"{len(j.placeholders)} placeholder parent(s)")
         if j.new_herds:
             parts.append(f"{len(j.new_herds)} new herd(s)")
-        return f"{self.file}: {self.rows} rows read; {', '.join(parts)} {verb} written"
+        return f"{self.file}: {self.rows} rows read; {', '.join(parts)}{verb}"
 
     def notes(self) -> list[str]:
         """What the reader should know although nothing was refused."""
