@@ -44,7 +44,7 @@ Each rule has a stable name (``register.*``) reported with the file's line and c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -275,16 +275,28 @@ def _text(values: Mapping[str, object], column: str) -> str | None:
     return s or None
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """The file's clean rows, the problems of the others, the official IDs of refused rows
+    (so a calf naming a refused dam is not also told its dam is unknown), and how many IDs
+    were normalised (spaces or lower case)."""
+
+    rows: list[RegisterRow]
+    problems: list[Problem]
+    refused: frozenset[str]
+    normalised: int
+
+
 def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header, file: str,
-               today: date) -> tuple[list[RegisterRow], list[Problem], int]:
-    """Rows of canonical values (``values`` keyed by the file's own column names) as
-    :class:`RegisterRow`; every bad value is a problem. Returns rows, problems and the number
-    of IDs that were normalised (spaces or lower case)."""
+               today: date) -> Parsed:
+    """Rows (``values`` keyed by the file's own column names) as :class:`RegisterRow`; every
+    bad value is a problem naming line and column."""
     cols = header.columns
     raw = [(line, {c: values.get(name) for c, name in cols.items()}) for line, values in rows]
     order, problems = date_order(((line, cols[c], v[c]) for line, v in raw for c in DATE_COLUMNS
                                   if c in v), file)
     out: list[RegisterRow] = []
+    refused: set[str] = set()
     normalised = 0
     for line, v in raw:
         found: list[Problem] = []
@@ -301,6 +313,7 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
                     "formula, not a value; copy the column and paste it as values")
         if found:
             problems += found
+            refused.add(normalise_id(_text(v, "official_id") or ""))
             continue
         ids: dict[str, str | None] = {}
         for column in ("official_id", "sire", "dam"):
@@ -332,8 +345,8 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
                 dates[column] = parse_date(v.get(column), order)
             except ValueError as exc:
                 dates[column] = None
-                if order is not None or not problems:
-                    bad(column, "register.date", str(exc))
+                if order is not None or not _NUMERIC_DATE.match(str(v.get(column)).strip()):
+                    bad(column, "register.date", str(exc))  # else: the file's date problem
                 continue
             if dates[column] and dates[column] > today:
                 bad(column, "register.date_future", f"{dates[column]} is in the future")
@@ -341,13 +354,15 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
             bad("entry_date", "register.date_order", f"entry {dates['entry_date']} is before "
                 f"birth {dates['birth_date']}")
         problems += found
-        if found:
+        if found or order is None and any(isinstance(v.get(c), str) and _NUMERIC_DATE.match(
+                v[c].strip()) for c in DATE_COLUMNS):
+            refused.add(oid or "")
             continue
         out.append(RegisterRow(line, oid, sex, _text(v, "breed"), dates["birth_date"],
                                _text(v, "name"), ids["sire"], ids["dam"], _text(v, "herd"),
                                _text(v, "management_number"), dates["entry_date"],
                                _text(v, "status")))
-    return out, problems, normalised
+    return Parsed(out, problems, frozenset(refused - {""}), normalised)
 
 
 # -- the whole file against what is stored ---------------------------------------------------------
@@ -376,10 +391,13 @@ class Judgement:
 
 def judge(rows: Sequence[RegisterRow], *, file: str, header: Header,
           own: Mapping[str, Known], catalogue: Mapping[str, Known], herds: Iterable[str],
-          create_parents: bool = False, create_herds: bool = False) -> Judgement:
+          refused: Collection[str] = (), create_parents: bool = False,
+          create_herds: bool = False) -> Judgement:
     """Judge parsed ``rows`` against the customer's stored animals ``own`` and the shared
     catalogue's bulls ``catalogue`` (both by official ID). Columns the file lacks are left as
-    stored; a column that is present is authoritative (an empty cell clears the value)."""
+    stored; a column that is present is authoritative (an empty cell clears the value).
+    ``refused`` are IDs of rows already refused by :func:`parse_rows`: not reported again as
+    unknown parents."""
     result = Judgement()
     first: dict[str, RegisterRow] = {}
     for r in rows:
@@ -411,7 +429,8 @@ def judge(rows: Sequence[RegisterRow], *, file: str, header: Header,
     for r in first.values():
         for role, sex in (("sire", "M"), ("dam", "F")):
             parent = merged[r.official_id].value(role)
-            if parent is None or parent in merged or parent in own or parent in catalogue:
+            if parent is None or parent in merged or parent in own or parent in catalogue \
+                    or parent in refused:
                 continue
             if create_parents:
                 placeholders.setdefault(parent, Known(parent, sex, r.breed, None))

@@ -29,8 +29,8 @@ from reprotech_core.herd.register import (
     Header,
     Judgement,
     Known,
+    Parsed,
     Problem,
-    RegisterRow,
     judge,
     map_header,
     parse_rows,
@@ -61,20 +61,24 @@ def import_register(session: Session, customer: Customer, path: Path, *,
     check_upload(path, max_bytes=limit, kind=table_kind(path), name=name)
     report = RegisterReport(file=name, dry_run=dry_run)
     try:
-        header, rows, row_problems = _read(path, name, report, today or date.today(), progress)
+        header, parsed = _read(path, name, report, today or date.today(), progress)
     except TableError as exc:
         report.judgement.problems.append(Problem(exc.line or 0, str(exc.column or ""),
                                                  exc.rule, str(exc.message)))
         return report
-    if header is None:
+    if header is None or parsed is None:
         return report
+    rows = parsed.rows
     wanted = {p for r in rows for p in (r.sire, r.dam) if p}
     own = _own_animals(session, customer)
     herds = session.scalars(select(Herd.code).where(Herd.customer_id == customer.id)).all()
     report.judgement = judge(rows, file=name, header=header, own=own,
                              catalogue=_catalogue(session, wanted - own.keys()), herds=herds,
-                             create_parents=create_parents, create_herds=create_herds)
-    report.judgement.problems[:0] = row_problems
+                             refused=parsed.refused, create_parents=create_parents,
+                             create_herds=create_herds)
+    if parsed.problems:
+        report.judgement.problems = sorted([*parsed.problems, *report.problems],
+                                           key=lambda p: (p.line, p.column, p.rule))
     if report.ok and not dry_run:
         _write(session, customer, report.judgement, header)
         report.written = True
@@ -82,13 +86,12 @@ def import_register(session: Session, customer: Customer, path: Path, *,
 
 
 def _read(path: Path, name: str, report: RegisterReport, today: date,
-          progress: Callable[[int], None] | None
-          ) -> tuple[Header | None, list[RegisterRow], list[Problem]]:
+          progress: Callable[[int], None] | None) -> tuple[Header | None, Parsed | None]:
     with open_table(path, name=name) as table:
         header, problems = map_header(table.header, line=table.header_line, file=name)
         if problems:
             report.judgement.problems += problems
-            return None, [], []
+            return None, None
         report.ignored_columns = header.ignored
         report.unstored_columns = tuple(header.columns[c] for c in UNSTORED
                                         if c in header.columns)
@@ -100,8 +103,9 @@ def _read(path: Path, name: str, report: RegisterReport, today: date,
     report.rows = len(raw)
     if progress:
         progress(len(raw))
-    rows, problems, report.normalised_ids = parse_rows(raw, header, name, today)
-    return header, rows, problems
+    parsed = parse_rows(raw, header, name, today)
+    report.normalised_ids = parsed.normalised
+    return header, parsed
 
 
 def _own_animals(session: Session, customer: Customer) -> dict[str, Known]:

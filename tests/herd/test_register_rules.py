@@ -31,7 +31,8 @@ def parse(*rows: list, header: list[str] = HEADER):
     head, problems = map_header(header, line=1, file="reg.csv")
     assert not problems
     raw = [(n, dict(zip(header, r, strict=True))) for n, r in enumerate(rows, 2)]
-    return head, *parse_rows(raw, head, "reg.csv", TODAY)
+    parsed = parse_rows(raw, head, "reg.csv", TODAY)
+    return head, parsed.rows, parsed.problems, parsed.normalised
 
 
 def judged(*rows: list, own=(), catalogue=(), herds=("main",), **flags):
@@ -155,6 +156,22 @@ def test_a_clean_file_is_all_new_in_parent_order():
     j = judged(row(CALF, born="2021-01-01", sire=BULL, dam=COW), row(COW, born="2018-01-01"),
                catalogue=[Known(BULL, "M", "Holstein", date(2015, 1, 1), catalogue=True)])
     assert j.problems == [] and {r.official_id for r in j.new} == {CALF, COW}
+
+
+def test_a_refused_parent_row_is_not_also_an_unknown_parent():
+    head, parsed, problems, _ = parse(row(CALF, dam=COW, born="2021-01-01"),
+                                      row(COW, sex="X", born="2018-01-01"))
+    refused = parse_rows([(3, dict(zip(HEADER, row(COW, sex="X"), strict=True)))], head,
+                         "reg.csv", TODAY).refused
+    assert refused == {COW}
+    j = judge(parsed, file="reg.csv", header=head, own={}, catalogue={}, herds=["main"],
+              refused=refused)
+    assert rules(problems) == [(3, "sex", "register.sex")] and j.problems == []
+
+
+def test_a_bad_date_is_reported_even_after_other_problems():
+    _, _, problems, _ = parse(row(CALF, sex="X"), row(COW, born="2020-13-01"))
+    assert rules(problems) == [(2, "sex", "register.sex"), (3, "birth_date", "register.date")]
 
 
 def test_duplicates_within_the_file():
