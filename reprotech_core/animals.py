@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -194,7 +195,7 @@ class AnimalUpdate:
     ``dam`` official IDs; None clears the field)."""
 
     official_id: str
-    fields: dict[str, object]
+    fields: dict[str, Any]
 
 
 def update_animals(session: Session, customer: Customer, updates: Iterable[AnimalUpdate]) -> int:
@@ -214,8 +215,9 @@ def update_animals(session: Session, customer: Customer, updates: Iterable[Anima
         for kind, column in ((NAME, "name"), (NAME.longest(32), "breed"), (CODE, "herd"),
                              (OFFICIAL_ID, "sire"), (OFFICIAL_ID, "dam"))
         if column in u.fields
-        for p in textfields.problems(kind, u.fields[column], column=column,  # type: ignore[arg-type]
-                                     record=f"animal {u.official_id!r}", required=column == "breed")]
+        for p in textfields.problems(kind, u.fields[column], column=column,
+                                     record=f"animal {u.official_id!r}",
+                                     required=column == "breed")]
     if problems:
         raise textfields.RecordRefused(problems)
     animals = {a.official_id: a for a in session.scalars(select(Animal).where(
@@ -235,13 +237,13 @@ def update_animals(session: Session, customer: Customer, updates: Iterable[Anima
                 if value is not None and value not in herds:
                     raise RuleViolation("animal.herd_unknown", f"animal {u.official_id}: herd "
                                         f"{value!r} is not a herd of {customer.code}")
-                animal.herd_id = herds.get(value) if value else None  # type: ignore[arg-type]
+                animal.herd_id = herds.get(value) if value else None
             elif column in ("sire", "dam"):
                 if value is not None and value not in parents:
                     raise RuleViolation("pedigree.parent_unknown", (
                         f"animal {u.official_id}: {column} {value!r} is not an animal of this "
                         "customer or of the reference catalogue"))
-                setattr(animal, f"{column}_id", parents.get(value) if value else None)  # type: ignore[arg-type]
+                setattr(animal, f"{column}_id", parents.get(value) if value else None)
             else:
                 setattr(animal, column, textfields.normalized(value)
                         if isinstance(value, str) and column in ("name", "breed") else value)

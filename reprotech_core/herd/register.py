@@ -350,9 +350,9 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
                 continue
             if dates[column] and dates[column] > today:
                 bad(column, "register.date_future", f"{dates[column]} is in the future")
-        if dates["birth_date"] and dates["entry_date"] and dates["entry_date"] < dates["birth_date"]:
-            bad("entry_date", "register.date_order", f"entry {dates['entry_date']} is before "
-                f"birth {dates['birth_date']}")
+        born, entered = dates["birth_date"], dates["entry_date"]
+        if born and entered and entered < born:
+            bad("entry_date", "register.date_order", f"entry {entered} is before birth {born}")
         problems += found
         if found or order is None and any(isinstance(v.get(c), str) and _NUMERIC_DATE.match(
                 v[c].strip()) for c in DATE_COLUMNS):

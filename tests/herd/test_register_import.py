@@ -75,8 +75,9 @@ def test_a_corrected_file_updates_through_the_audit_and_lists_the_changes(
         (3, COW, "birth_date", date(2018, 4, 12), date(2018, 4, 2))]
     assert "0 new, 1 changed, 2 unchanged" in report.summary()
     frame = report.to_frame()
-    assert frame[frame.outcome == "changed"][["official_id", "column", "old", "new"]].values.tolist() \
-        == [[COW, "name", "Berta", "Bertha"], [COW, "birth_date", "2018-04-12", "2018-04-02"]]
+    changed = frame[frame.outcome == "changed"][["official_id", "column", "old", "new"]]
+    assert changed.values.tolist() == [[COW, "name", "Berta", "Bertha"],
+                                       [COW, "birth_date", "2018-04-12", "2018-04-02"]]
     with psycopg.connect(admin_conninfo) as conn:
         audit = conn.execute(
             "SELECT action, reason, old_values->>'name', new_values->>'name' FROM audit.log "
@@ -104,7 +105,8 @@ def test_dry_run_reports_and_writes_nothing(db, system, farm, tmp_path, admin_co
       (CALF, "", "F", "2021-01-01", "Holstein", "", "", "main")],
      (3, "official_id", "register.duplicate")),
     ([(CALF, "", "F", "2021-01-01", "Holstein", COW, "", "main"),
-      (COW, "", "F", "2018-01-01", "Holstein", "", "", "main")], (2, "sire", "register.parent_sex")),
+      (COW, "", "F", "2018-01-01", "Holstein", "", "", "main")],
+     (2, "sire", "register.parent_sex")),
     ([(CALF, "", "F", "03/04/2021", "Holstein", "", "", "main")],
      (2, "birth_date", "register.date_ambiguous")),
     ([("DE 0123", "", "F", "2021-01-01", "Holstein", "", "", "main")],
