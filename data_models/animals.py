@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -36,6 +38,8 @@ class Animal(Base):
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint("sire_id IS DISTINCT FROM id AND dam_id IS DISTINCT FROM id", name="not_own_parent"),
         CheckConstraint("length(official_id) BETWEEN 1 AND 64", name="official_id_length"),
+        CheckConstraint("entry_date IS NULL OR birth_date IS NULL OR entry_date >= birth_date",
+                        name="entry_after_birth"),
         {"schema": CORE},
     )
     id: Mapped[int] = pk()
@@ -53,4 +57,10 @@ class Animal(Base):
                                                 info={"catalogue_reference": "sire"})
     dam_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.animals.id"), index=True,
                                                info={"catalogue_reference": "dam"})
+    # From the herd register (migration 0016): the farm's own number, when and how the animal
+    # entered the herd; a placeholder is a parent created only because a register named it.
+    management_number: Mapped[str | None] = mapped_column(String(32))
+    entry_date: Mapped[date | None] = mapped_column(Date)
+    entry_status: Mapped[str | None] = mapped_column(String(32))
+    placeholder: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
     created_at: Mapped[datetime] = created_at()

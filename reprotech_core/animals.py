@@ -35,6 +35,10 @@ class AnimalRecord:
     sire: str | None = None
     dam: str | None = None
     name: str | None = None
+    management_number: str | None = None
+    entry_date: date | None = None
+    entry_status: str | None = None
+    placeholder: bool = False  # a parent created only because a register named it
 
 
 def _judged(records: list[AnimalRecord]) -> list[AnimalRecord]:
@@ -45,7 +49,9 @@ def _judged(records: list[AnimalRecord]) -> list[AnimalRecord]:
         for kind, value, column, required in (
             (OFFICIAL_ID, r.official_id, "official_id", True), (NAME, r.name, "name", False),
             (NAME.longest(32), r.breed, "breed", True), (CODE, r.herd_code, "herd", False),
-            (OFFICIAL_ID, r.sire, "sire", False), (OFFICIAL_ID, r.dam, "dam", False))
+            (OFFICIAL_ID, r.sire, "sire", False), (OFFICIAL_ID, r.dam, "dam", False),
+            (CODE, r.management_number, "management_number", False),
+            (NAME.longest(32), r.entry_status, "entry_status", False))
         for p in textfields.problems(kind, value, column=column, required=required,
                                      record=f"animal {n} ({r.official_id!r})")]
     if found:
@@ -131,6 +137,10 @@ def register_animals(
                     "birth_date": r.birth_date,
                     "sire_id": _parent_id(r, r.sire, "sire", ids, known),
                     "dam_id": _parent_id(r, r.dam, "dam", ids, known),
+                    "management_number": r.management_number,
+                    "entry_date": r.entry_date,
+                    "entry_status": r.entry_status,
+                    "placeholder": r.placeholder,
                 }
             )
         if rows:
@@ -186,7 +196,8 @@ def _parent_id(
 
 
 #: Fields :func:`update_animals` may change; parents and herd by official ID and herd code.
-UPDATABLE = ("name", "sex", "birth_date", "breed", "herd", "sire", "dam")
+UPDATABLE = ("name", "sex", "birth_date", "breed", "herd", "sire", "dam", "management_number",
+             "entry_date", "entry_status", "placeholder")
 
 
 @dataclass(frozen=True)
@@ -213,7 +224,8 @@ def update_animals(session: Session, customer: Customer, updates: Iterable[Anima
     problems = [
         p for u in updates
         for kind, column in ((NAME, "name"), (NAME.longest(32), "breed"), (CODE, "herd"),
-                             (OFFICIAL_ID, "sire"), (OFFICIAL_ID, "dam"))
+                             (OFFICIAL_ID, "sire"), (OFFICIAL_ID, "dam"),
+                             (CODE, "management_number"), (NAME.longest(32), "entry_status"))
         if column in u.fields
         for p in textfields.problems(kind, u.fields[column], column=column,
                                      record=f"animal {u.official_id!r}",

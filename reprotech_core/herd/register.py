@@ -53,7 +53,7 @@ from reprotech_core.textfields import CODE, NAME
 
 # The text rules of the stored columns (textfields; lengths are the schema's).
 TEXT_KINDS = {"name": NAME, "breed": NAME.longest(32), "herd": CODE,
-              "management_number": CODE, "status": NAME.longest(32)}
+              "management_number": CODE, "entry_status": NAME.longest(32)}
 # Canonical column -> accepted header spellings (compared by :func:`_fold`).
 ALIASES: dict[str, tuple[str, ...]] = {
     "official_id": ("official_id", "id", "animal", "animal_id", "official id", "ear tag",
@@ -68,11 +68,13 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "management_number": ("management_number", "management number", "mgmt no", "cow number",
                           "barn number", "local number"),
     "entry_date": ("entry_date", "entry date", "date of entry", "arrival date"),
-    "status": ("status", "entry status"),
+    "entry_status": ("entry_status", "entry status", "status"),
 }
 COLUMNS = tuple(ALIASES)
 REQUIRED = ("official_id", "sex", "birth_date", "breed")
-COMPARED = ("name", "sex", "birth_date", "breed", "herd", "sire", "dam")
+# Stored fields a register sets; the import compares them to say what a file changes.
+OPTIONAL = ("name", "herd", "sire", "dam", "management_number", "entry_date", "entry_status")
+COMPARED = ("name", "sex", "birth_date", "breed", *OPTIONAL[1:], "placeholder")
 SEXES = {"m": "M", "male": "M", "bull": "M", "f": "F", "female": "F", "cow": "F",
          "heifer": "F"}
 _INTERBULL = re.compile(r"^([A-Z]{3})([A-Z]{3})([MF])([A-Z0-9]{12})$")
@@ -240,7 +242,7 @@ class RegisterRow:
     herd: str | None = None
     management_number: str | None = None
     entry_date: date | None = None
-    status: str | None = None
+    entry_status: str | None = None
 
     def value(self, column: str) -> object:
         return getattr(self, column)
@@ -259,6 +261,10 @@ class Known:
     herd: str | None = None
     sire: str | None = None
     dam: str | None = None
+    management_number: str | None = None
+    entry_date: date | None = None
+    entry_status: str | None = None
+    placeholder: bool = False
     catalogue: bool = False
 
     def value(self, column: str) -> object:
@@ -361,7 +367,7 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
         out.append(RegisterRow(line, oid, sex, _text(v, "breed"), dates["birth_date"],
                                _text(v, "name"), ids["sire"], ids["dam"], _text(v, "herd"),
                                _text(v, "management_number"), dates["entry_date"],
-                               _text(v, "status")))
+                               _text(v, "entry_status")))
     return Parsed(out, problems, frozenset(refused - {""}), normalised)
 
 
@@ -395,7 +401,8 @@ def judge(rows: Sequence[RegisterRow], *, file: str, header: Header,
           create_herds: bool = False) -> Judgement:
     """Judge parsed ``rows`` against the customer's stored animals ``own`` and the shared
     catalogue's bulls ``catalogue`` (both by official ID). Columns the file lacks are left as
-    stored; a column that is present is authoritative (an empty cell clears the value).
+    stored; a column that is present is authoritative (an empty cell clears the value). A
+    stored placeholder parent given its own row stops being one (a change listed like others).
     ``refused`` are IDs of rows already refused by :func:`parse_rows`: not reported again as
     unknown parents."""
     result = Judgement()
@@ -422,9 +429,9 @@ def judge(rows: Sequence[RegisterRow], *, file: str, header: Header,
     merged: dict[str, Known] = {}
     for oid, r in first.items():
         stored = own.get(oid)
-        merged[oid] = Known(oid, r.sex, r.breed, r.birth_date,
-                            *(r.value(c) if c in header.columns or stored is None
-                              else stored.value(c) for c in ("name", "herd", "sire", "dam")))
+        merged[oid] = Known(oid, r.sex, r.breed, r.birth_date, **{
+            c: r.value(c) if c in header.columns or stored is None else stored.value(c)
+            for c in OPTIONAL})
     placeholders: dict[str, Known] = {}
     for r in first.values():
         for role, sex in (("sire", "M"), ("dam", "F")):
@@ -433,7 +440,8 @@ def judge(rows: Sequence[RegisterRow], *, file: str, header: Header,
                     or parent in refused:
                 continue
             if create_parents:
-                placeholders.setdefault(parent, Known(parent, sex, r.breed, None))
+                placeholders.setdefault(parent, Known(parent, sex, r.breed, None,
+                                                      placeholder=True))
             else:
                 result.problems.append(Problem(r.line, header.columns.get(role, role),
                                                "register.parent_unknown", (

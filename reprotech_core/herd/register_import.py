@@ -40,8 +40,6 @@ from reprotech_core.settings import get_settings
 from reprotech_core.table_files import TableError, open_table
 from reprotech_core.uploads import check_upload, table_kind
 
-#: Columns read and checked but with no place in ``core.animals`` yet.
-UNSTORED = ("management_number", "entry_date", "status")
 PROGRESS_EVERY = 1000
 
 
@@ -93,8 +91,6 @@ def _read(path: Path, name: str, report: RegisterReport, today: date,
             report.judgement.problems += problems
             return None, None
         report.ignored_columns = header.ignored
-        report.unstored_columns = tuple(header.columns[c] for c in UNSTORED
-                                        if c in header.columns)
         raw = []
         for row in table:
             raw.append((row.line, row.values))
@@ -114,7 +110,8 @@ def _own_animals(session: Session, customer: Customer) -> dict[str, Known]:
     sire, dam = aliased(Animal), aliased(Animal)
     rows = session.execute(
         select(Animal.official_id, Animal.sex, Animal.breed, Animal.birth_date, Animal.name,
-               Herd.code, sire.official_id, dam.official_id)
+               Herd.code, sire.official_id, dam.official_id, Animal.management_number,
+               Animal.entry_date, Animal.entry_status, Animal.placeholder)
         .outerjoin(Herd, Herd.id == Animal.herd_id)
         .outerjoin(sire, sire.id == Animal.sire_id)
         .outerjoin(dam, dam.id == Animal.dam_id)
@@ -139,9 +136,11 @@ def _write(session: Session, customer: Customer, judgement: Judgement, header: H
     corrections, parents first."""
     for code in judgement.new_herds:
         accounts.create_herd(session, customer=customer, code=code, name=code)
-    records = [AnimalRecord(k.official_id, k.breed, k.sex) for k in judgement.placeholders]
+    records = [AnimalRecord(k.official_id, k.breed, k.sex, placeholder=True)
+               for k in judgement.placeholders]
     records += [AnimalRecord(r.official_id, r.breed, r.sex, r.birth_date, r.herd, r.sire, r.dam,
-                             r.name) for r in judgement.new]
+                             r.name, r.management_number, r.entry_date, r.entry_status)
+                for r in judgement.new]
     if records:
         register_animals(session, customer, records)
     if judgement.changes:

@@ -23,7 +23,6 @@ class RegisterReport:
     judgement: Judgement = field(default_factory=Judgement)
     normalised_ids: int = 0
     ignored_columns: tuple[str, ...] = ()
-    unstored_columns: tuple[str, ...] = ()
     dry_run: bool = False
     written: bool = False
 
@@ -62,9 +61,6 @@ class RegisterReport:
                        "case were normalised (spaces removed, upper case)")
         if self.ignored_columns:
             out.append(f"columns not read: {', '.join(self.ignored_columns)}")
-        if self.unstored_columns:
-            out.append(f"columns checked but not stored (no place in the register yet): "
-                       f"{', '.join(self.unstored_columns)}")
         return out
 
     def to_frame(self) -> pd.DataFrame:

@@ -245,3 +245,18 @@ def test_a_customer_user_cannot_write_the_register(db, world, tmp_path):
                                            "", "", "w-a-h")])
     with pytest.raises(ReprotechError):
         run(db, world.users["w-a-user"], "w-a", path)
+
+
+def test_a_placeholder_parent_is_filled_in_by_a_later_register(db, system, farm, tmp_path):
+    calf = [(CALF, "", "F", "2021-01-01", "Holstein", "", COW, "main")]
+    first = run(db, system, farm, write_csv(tmp_path / "calves.csv", calf), create_parents=True)
+    assert first.ok and [k.official_id for k in first.judgement.placeholders] == [COW]
+    cows = [(COW, "Berta", "F", "2017-03-04", "Holstein", "", "", "main")]
+    report = run(db, system, farm, write_csv(tmp_path / "cows.csv", cows))
+    assert {(c.field, c.old, c.new) for c in report.judgement.changes} == {
+        ("name", None, "Berta"), ("birth_date", None, date(2017, 3, 4)), ("herd", None, "main"),
+        ("placeholder", True, False)}
+    with db.session(system) as s:
+        cow = s.scalar(select(Animal).where(Animal.official_id == COW,
+                                            Animal.customer_id == customer_by_code(s, farm).id))
+        assert (cow.placeholder, cow.birth_date, cow.name) == (False, date(2017, 3, 4), "Berta")
