@@ -51,7 +51,8 @@ class RegisterReport:
             parts.append(f"{len(j.placeholders)} placeholder parent(s)")
         if j.new_herds:
             parts.append(f"{len(j.new_herds)} new herd(s)")
-        return f"{self.file}: {self.rows} rows read; {', '.join(parts)}{verb}"
+        return (f"{self.file}: {self.rows} rows read; {', '.join(parts)}{verb}"
+                + (" (dry run)" if self.dry_run else ""))
 
     def notes(self) -> list[str]:
         """What the reader should know although nothing was refused."""
