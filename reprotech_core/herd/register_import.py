@@ -25,16 +25,8 @@ from data_models.animals import Animal
 from data_models.tenancy import Customer, Herd
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, AnimalUpdate, register_animals, update_animals
-from reprotech_core.herd.register import (
-    Header,
-    Judgement,
-    Known,
-    Parsed,
-    Problem,
-    judge,
-    map_header,
-    parse_rows,
-)
+from reprotech_core.herd.pedigree import Judgement, Known, judge
+from reprotech_core.herd.register import Header, Parsed, Problem, map_header, parse_rows
 from reprotech_core.herd.report import RegisterReport
 from reprotech_core.settings import get_settings
 from reprotech_core.table_files import TableError, open_table

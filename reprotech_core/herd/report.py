@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from reprotech_core.herd.register import Change, Judgement, Problem
+from reprotech_core.herd.pedigree import Change, Judgement
+from reprotech_core.herd.register import Problem
 
 FRAME_COLUMNS = ("line", "official_id", "outcome", "column", "rule", "old", "new", "detail")
 

@@ -9,12 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from reprotech_core.herd.pedigree import Known, judge
 from reprotech_core.herd.register import (
     COLUMNS,
-    Known,
     date_order,
     id_problem,
-    judge,
     map_header,
     normalise_id,
     parse_rows,
