@@ -28,6 +28,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from data_models.evaluation import Phenotype
+from reprotech_core.records.performance_import import insert_phenotypes
 from reprotech_core.records.traits import DERIVED_TRAITS
 from reprotech_core.reproduction.kpis import (
     ReproFrames,
@@ -100,7 +101,7 @@ def write_derived(session: Session, customer_id: int) -> DeriveReport:
     changed = [(stored[k][0], v) for k, v in want.items() if k in stored and stored[k][1] != v]
     gone = [pid for k, (pid, _) in stored.items() if k not in want]
     if new:
-        session.execute(Phenotype.__table__.insert(), new)
+        insert_phenotypes(session, new)
     for pid, value in changed:
         session.execute(update(Phenotype).where(Phenotype.id == pid).values(value=value))
     if gone:

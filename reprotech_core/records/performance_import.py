@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from data_models.animals import Animal
@@ -81,6 +81,7 @@ MAX_LENGTHS = column_lengths({"animal": Animal.official_id, "herd": Herd.code,
     ("lactation", "calving_date", "date", "milk_kg", "fat_kg", "protein_kg", "value"), 32)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 STATUSES = ("new", "changed", "unchanged", "refused")
+INSERT_CHUNK = 2000  # rows per multi-row INSERT (5 parameters each, far below 65,535)
 
 
 @dataclass(frozen=True)
@@ -397,9 +398,16 @@ def _write(session: Session, customer: Customer, report: RecordsReport, ids: dic
             "trait": j.record.trait, "value": j.record.value,
             "recorded_on": j.record.recorded_on} for j in report.judged if j.status == "new"]
     if new:
-        session.execute(Phenotype.__table__.insert(), new)
+        insert_phenotypes(session, new)
     for j in report.judged:
         if j.status == "changed":
             pid = stored[(ids[j.record.animal], j.record.trait, j.record.recorded_on)][0]
             session.execute(update(Phenotype).where(Phenotype.id == pid)
                             .values(value=j.record.value))
+
+
+def insert_phenotypes(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert phenotype rows as multi-row INSERTs: one statement per row (executemany) cost
+    ~0.6 ms a row server-side, four times a COPY's (benchmarks/onboarding/RECORDS.md)."""
+    for start in range(0, len(rows), INSERT_CHUNK):
+        session.execute(insert(Phenotype).values(rows[start:start + INSERT_CHUNK]))
