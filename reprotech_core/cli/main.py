@@ -1,5 +1,5 @@
 """The core's commands of ``reprotech``: database, demo data, customers, users, settings, lab,
-genotype files, evaluation, reproduction, orders, hub and operations.
+genotype files, evaluation, reproduction, performance records, orders, hub and operations.
 
 The ``reprotech`` entry point itself is :mod:`reprotech.cli`, one layer above this package and
 ``jobs/``: it adds ``reprotech jobs`` and ``reprotech up`` (which runs the daily jobs), so the
