@@ -15,11 +15,12 @@ from openpyxl import Workbook
 from sqlalchemy import select, text
 
 from data_models.evaluation import Phenotype
+from reprotech_core.records.derived import write_derived
 from reprotech_core.records.performance_import import import_records, write_template
 from reprotech_core.records.traits import RECORD_TRAITS
 from reprotech_core.reproduction import import_events
-from reprotech_core.records.derived import write_derived
 from reprotech_core.table_files import TableError
+from reprotech_core.uploads import UploadRefused
 
 TODAY = date(2024, 6, 1)
 LACT = ["animal", "lactation", "calving_date", "milk_kg", "fat_kg", "protein_kg", "herd"]
@@ -235,3 +236,18 @@ def test_derive_writes_idempotently(db, system, customer_of, farm, tmp_path):
     with db.session(system) as s:
         again = write_derived(s, farm.id)
     assert again.as_dict() == {"new": 0, "changed": 0, "unchanged": 3, "removed": 0}
+
+
+def test_utf16_from_excel_is_read_and_an_oversized_file_refused_before_reading(
+        db, system, customer_of, farm, tmp_path, admin_conninfo):
+    """Excel's "Unicode text" (UTF-16 with a BOM) is unambiguous and read as what it is; a
+    file over the upload limit (a 200 MB export) is refused whole before a row is read."""
+    utf16 = tmp_path / "health.csv"
+    utf16.write_bytes(f"animal,date,event\n{farm.cow(2)},2023-02-03,ketosis\n".encode("utf-16"))
+    assert run(db, system, customer_of, farm, utf16).summary()["new"] == 1
+    before = snapshot(admin_conninfo, farm)
+    big = write_csv(tmp_path / "big.csv", LACT, lactations(farm) * 50)
+    with pytest.raises(UploadRefused) as info:
+        run(db, system, customer_of, farm, big, max_bytes=1024)
+    assert "big.csv" in str(info.value) and "larger than" in str(info.value)
+    assert snapshot(admin_conninfo, farm) == before
