@@ -25,7 +25,8 @@ Rules (name: what it refuses):
 - ``records.unknown_event``: a health event not in the documented list
 - ``records.unknown_trait``: a trait code the platform does not know (``core.traits``)
 - ``records.duplicate``: the same animal, trait and date (or lactation number) twice in a file
-- ``records.unknown_animal``: an ID that is not an animal of this customer
+- ``records.unknown_animal``: an ID that is not an animal of this customer (one that matches
+  but for spaces or case is named as a hint, never matched silently)
 - ``records.sex``: a lactation of a male
 - ``records.date_order``: a record dated before the animal's birth
 - ``records.future_date``: a record dated after today
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from data_models.animals import Animal
@@ -344,6 +345,7 @@ def _judge(session: Session, customer: Customer, records: list[Record], report: 
         select(Animal.official_id, Animal.id, Animal.sex, Animal.birth_date, Herd.code)
         .outerjoin(Herd, Herd.id == Animal.herd_id)
         .where(Animal.customer_id == customer.id, Animal.official_id.in_(names)))}
+    lookalikes = _lookalikes(session, customer, names - animals.keys())
     known_traits = set(session.scalars(select(Trait.code)))
     stored = {(aid, trait, day): (pid, value) for pid, aid, trait, day, value in session.execute(
         select(Phenotype.id, Phenotype.animal_id, Phenotype.trait, Phenotype.recorded_on,
@@ -353,7 +355,8 @@ def _judge(session: Session, customer: Customer, records: list[Record], report: 
         } if records else {}
     refused: set[int] = set()
     for r in records:
-        problem = _problem(r, animals.get(r.animal), known_traits, today)
+        problem = _problem(r, animals.get(r.animal), known_traits, today,
+                           lookalikes.get(_squeezed(r.animal)))
         if problem:
             if r.line not in refused:  # one message per row: the first problem
                 refused.add(r.line)
@@ -372,10 +375,27 @@ def _judge(session: Session, customer: Customer, records: list[Record], report: 
     return {oid: a[0] for oid, a in animals.items()}, stored
 
 
-def _problem(r: Record, animal: tuple | None, known_traits: set[str],
-             today: date) -> tuple[str, str, str] | None:
+def _squeezed(official_id: str) -> str:
+    return "".join(official_id.split()).upper()
+
+
+def _lookalikes(session: Session, customer: Customer, unknown: set[str]) -> dict[str, str]:
+    """Stored IDs that an unknown ID matches but for spaces and case ('de 0123' for
+    'DE0123'): named in the message, never matched silently (IDs are compared exactly, and
+    two herd books may differ only in case)."""
+    if not unknown:
+        return {}
+    squeezed = func.upper(func.replace(Animal.official_id, " ", ""))
+    return dict(session.execute(select(squeezed, Animal.official_id).where(
+        Animal.customer_id == customer.id, squeezed.in_({_squeezed(n) for n in unknown}))).all())
+
+
+def _problem(r: Record, animal: tuple | None, known_traits: set[str], today: date,
+             lookalike: str | None = None) -> tuple[str, str, str] | None:
     if animal is None:
-        return "animal", "records.unknown_animal", f"{r.animal!r} is not an animal of this customer"
+        hint = f" (did you mean {lookalike}? IDs are matched exactly)" if lookalike else ""
+        return "animal", "records.unknown_animal", (f"{r.animal!r} is not an animal of this "
+                                                    f"customer{hint}")
     _, sex, born, herd = animal
     if r.trait not in known_traits:
         return "trait", "records.unknown_trait", f"{r.trait!r} is not a trait of the platform"

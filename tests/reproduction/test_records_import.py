@@ -133,6 +133,7 @@ def test_every_rule_is_named_with_line_and_column_and_nothing_is_written(
         [farm.cow(6), 2, "2023-01-01", 8000, 300, 250, farm.herds[1]],  # 13 herd
         ["", 1, "2023-01-01", 8000, 300, 250, ""],                    # 14 empty
         [farm.cow(6), 0, "2023-02-01", 8000, 300, 250, ""],           # 15 value_range (lact.)
+        [f" {farm.cow(6).lower()} ", 3, "2023-09-01", 8000, 300, 250, ""],  # 16 lower case
     ]
     path = write_csv(tmp_path / "bad.csv", LACT, rows)
     before = snapshot(admin_conninfo, farm)
@@ -145,11 +146,13 @@ def test_every_rule_is_named_with_line_and_column_and_nothing_is_written(
         (9, "calving_date", "records.date_format"), (10, "milk_kg", "records.number"),
         (11, "animal", "records.sex"), (12, "calving_date", "records.future_date"),
         (13, "herd", "records.herd"), (14, "animal", "records.empty"),
-        (15, "lactation", "records.value_range"),
+        (15, "lactation", "records.value_range"), (16, "animal", "records.unknown_animal"),
     }
     assert all(f"line {e.line}" in e.message for e in report.errors)
     assert "already on line 2" in next(e.message for e in report.errors if e.line == 8)
-    assert report.summary()["refused"] == 11
+    assert f"did you mean {farm.cow(6)}?" in next(e.message for e in report.errors
+                                                   if e.line == 16)
+    assert report.summary()["refused"] == 12
     assert snapshot(admin_conninfo, farm) == before
 
 
