@@ -25,6 +25,7 @@ from reprotech_core.evaluation.parentage import discover_sires, verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
 from reprotech_core.genomics.plink_bed import read_fam, read_plink
 from reprotech_core.genomics.snpmap import GenotypeSet, autosomes
+from reprotech_core.records.phenotype_file import read_phenotype_file
 from reprotech_core.results.index import check_weights, gebv_wide, ranked
 from reprotech_core.table_files import read_frame, read_text
 
@@ -75,15 +76,15 @@ def grm(bfile: Bfile, out: Out) -> None:
 @app.command("gblup")
 def gblup(
     bfile: Bfile, out: Out,
-    phenotypes: Annotated[Path, typer.Option(help="CSV: animal, trait columns[, herd, birth_year]")],
+    phenotypes: Annotated[Path, typer.Option(
+        help="CSV/Excel: animal, trait columns[, herd, birth_year or birth_date]")],
     h2: Annotated[list[str], typer.Option(help="trait=h2; traits not given: REML")] = [],  # noqa: B006
     index: Annotated[list[str], typer.Option(help="trait=weight: add a selection index")] = [],  # noqa: B006
 ) -> None:
     """REML + GBLUP: GEBVs and reliabilities for every genotyped animal (CSV: animal, trait,
     gebv, reliability; with --index also index.csv)."""
     geno, ids = _autosomal(bfile)
-    records = read_frame(phenotypes, required=("animal",), text=("animal", "herd", "birth_year"))
-    traits = [c for c in records.columns if c not in ("animal", "herd", "birth_year")]
+    records, traits = read_phenotype_file(phenotypes)
     g = _grm(geno)
     with console.status(f"REML and GBLUP for {', '.join(traits)}…"):
         results = evaluate_traits(g.matrix, ids, records, traits=traits, h2=_pairs(h2, "h2"))

@@ -1,5 +1,5 @@
 """The core's commands of ``reprotech``: database, demo data, customers, users, settings, lab,
-genotype files, evaluation, reproduction, orders, hub and operations.
+genotype files, evaluation, reproduction, performance records, orders, hub and operations.
 
 The ``reprotech`` entry point itself is :mod:`reprotech.cli`, one layer above this package and
 ``jobs/``: it adds ``reprotech jobs`` and ``reprotech up`` (which runs the daily jobs), so the
@@ -25,7 +25,7 @@ from sqlalchemy import func, select, text
 from data_models.animals import Animal
 from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
-from reprotech_core.cli import context, evaluation, genotypes, lab, ops, reproduction
+from reprotech_core.cli import context, evaluation, genotypes, lab, ops, records, reproduction
 from reprotech_core.cli import hub as hub_cli
 from reprotech_core.cli.context import print_table, system_session
 from reprotech_core.db import logins
@@ -59,6 +59,7 @@ app.add_typer(genotypes.app, name="geno")
 app.add_typer(evaluation.app, name="eval")
 app.add_typer(reproduction.app, name="repro")
 app.add_typer(reproduction.orders_app, name="orders")
+app.add_typer(records.app, name="records")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(ops.app, name="ops")
 

@@ -74,3 +74,26 @@ def test_bad_input_is_named(files, tmp_path):
                                  "--out", str(tmp_path / "x.csv"), "--h2", "milk_production=1.5"])
     assert result.exit_code != 0
     assert "heritability of 'milk_production' must be in (0, 1)" in repr(result.exception)
+
+
+def test_gblup_phenotype_file_with_birth_date_and_a_text_column(files, tmp_path):
+    """A herd export's birth_date is used as the birth-year fixed effect; a text column that
+    is neither a trait nor a fixed effect is refused naming the column and the file (it used to
+    fail with "could not convert string to float: '2005-11-17'")."""
+    pheno = pd.read_csv(files / "phenotypes.csv")
+    pheno = pheno.drop(columns=[c for c in ("birth_year",) if c in pheno])
+    pheno["birth_date"] = [f"{2015 + i % 4}-11-17" for i in range(len(pheno))]
+    pheno[["animal", "milk_production", "birth_date"]].to_csv(tmp_path / "p.csv", index=False)
+    out = invoke("eval", "gblup", "--bfile", files / "herd", "--phenotypes", tmp_path / "p.csv",
+                 "--out", tmp_path / "gebv.csv", "--h2", "milk_production=0.3")
+    assert "milk_production: h2" in out
+    assert set(pd.read_csv(tmp_path / "gebv.csv")["trait"]) == {"milk_production"}
+    pheno["breed"] = "Holstein"
+    pheno[["animal", "milk_production", "breed"]].to_csv(tmp_path / "q.csv", index=False)
+    result = runner.invoke(app, ["eval", "gblup", "--bfile", str(files / "herd"),
+                                 "--phenotypes", str(tmp_path / "q.csv"),
+                                 "--out", str(tmp_path / "y.csv")])
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert "[rule pheno.not_numeric]" in message
+    assert "column 'breed' of q.csv" in message and "line 2" in message
