@@ -15,8 +15,12 @@ class GenotypeFileError(ValueError):
 
     Attributes
     ----------
-    file, line, sample, snp
-        Where the problem is; ``None`` when not applicable. ``line`` is 1-based.
+    file, line, column, sample, snp
+        Where the problem is; ``None`` when not applicable. ``line`` is 1-based; ``column`` is
+        the column's name in the file's header.
+    rule
+        The named rule the file broke (``snpmap.alleles`` …), for readers that name one, so a
+        report can group refusals by rule as the table imports do.
     """
 
     def __init__(
@@ -25,11 +29,15 @@ class GenotypeFileError(ValueError):
         *,
         file: str | PathLike[str] | None = None,
         line: int | None = None,
+        column: str | None = None,
         sample: str | None = None,
         snp: str | None = None,
+        rule: str | None = None,
     ) -> None:
         self.file = None if file is None else str(file)
         self.line = line
+        self.column = column
+        self.rule = rule
         self.sample = sample
         self.snp = snp
         self.reason = message
@@ -41,6 +49,8 @@ class GenotypeFileError(ValueError):
             where.append(self.file)
         if self.line is not None:
             where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
         if self.sample is not None:
             where.append(f"sample {self.sample!r}")
         if self.snp is not None:
