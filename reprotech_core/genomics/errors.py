@@ -41,9 +41,11 @@ class GenotypeFileError(ValueError):
         self.sample = sample
         self.snp = snp
         self.reason = message
-        super().__init__(self._render())
+        super().__init__(self.located + (f" [rule {rule}]" if rule else ""))
 
-    def _render(self) -> str:
+    @property
+    def located(self) -> str:
+        """Place and reason, without the rule (for callers that carry the rule themselves)."""
         where = []
         if self.file is not None:
             where.append(self.file)

@@ -218,6 +218,6 @@ def _stored(uploads: Sequence[Upload]) -> Iterator[tuple[list[Path], int]]:
             yield paths, limit
         except GenotypeFileError as exc:
             raise RuleViolation(exc.rule or "ingest.file_format",
-                                str(exc).replace(f"{folder}/", "")) from None
+                                exc.located.replace(f"{folder}/", "")) from None
         except UploadRefused as exc:
             raise RuleViolation("upload.refused", str(exc).replace(f"{folder}/", "")) from None
