@@ -4,21 +4,17 @@ the batch's result. Screenshots are kept under ``tests/artifacts/staff/``."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import text
-
-from reprotech_core import accounts
-from reprotech_core.animals import AnimalRecord, register_animals
 from reprotech_core.db.migrate import app_url
 from reprotech_core.db.scratch import free_port
 from reprotech_core.genomics.finalreport_write import write_finalreport
 from reprotech_core.genomics.packing import pack
 from reprotech_core.genomics.snpmap import GenotypeSet
 from tests.dashboards.staff_support import StaffWorld, staff_world_for, start_server
+from tests.dashboards.test_lab_files_page import register_cows
 from tests.genomics.test_illumina_map import chip, write_snp_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.db, pytest.mark.slow]
@@ -31,12 +27,7 @@ COWS = ["LBCOW1", "LBCOW2"]
 @pytest.fixture(scope="module")
 def sw(db, system, pg_settings, tmp_path_factory) -> StaffWorld:
     world = staff_world_for(db, system, pg_settings, tmp_path_factory.mktemp("staff"))
-    with db.session(system) as s:
-        herd = s.scalar(text("SELECT h.code FROM core.herds h JOIN core.customers c "
-                             "ON c.id = h.customer_id WHERE c.code = 'st-one' LIMIT 1"))
-        register_animals(s, accounts.customer_by_code(s, "st-one"), [
-            AnimalRecord(cow, "Holstein", "F", date(2021, 5, 1), herd_code=herd)
-            for cow in COWS])
+    register_cows(db, system, COWS)
     return world
 
 

@@ -38,13 +38,18 @@ WATCHED = ("samples", "genotypes", "genotyping_batches", "batch_stage_events", "
 @pytest.fixture(scope="module")
 def sw(db, system, pg_settings, tmp_path_factory) -> StaffWorld:
     world = staff_world_for(db, system, pg_settings, tmp_path_factory.mktemp("staff"))
+    register_cows(db, system, COWS)
+    return world
+
+
+def register_cows(db, system, cows: list[str]) -> None:
+    """New cows of customer st-one (the technician's): animals with no sample yet."""
     with db.session(system) as s:
         herd = s.scalar(text("SELECT h.code FROM core.herds h JOIN core.customers c "
                              "ON c.id = h.customer_id WHERE c.code = 'st-one' LIMIT 1"))
         register_animals(s, accounts.customer_by_code(s, "st-one"), [
             AnimalRecord(cow, "Holstein", "F", date(2021, 3, 1 + i), herd_code=herd)
-            for i, cow in enumerate(COWS)])
-    return world
+            for i, cow in enumerate(cows)])
 
 
 @pytest.fixture(scope="module")
@@ -189,9 +194,7 @@ def test_refused_exports_store_nothing(db, sw, export, admin_conninfo):
 
 def test_ingest_on_a_stored_chip_needs_no_map(db, sw, export, tmp_path):
     geno, _, _ = export
-    with db.session(db.identity("system")) as s:
-        register_animals(s, accounts.customer_by_code(s, "st-one"), [
-            AnimalRecord("LFCOW900", "Holstein", "F", date(2021, 1, 1))])
+    register_cows(db, db.identity("system"), ["LFCOW900"])
     tech = page.LabFiles(ctx_of(db, sw, "st-tech"))
     tech.farm.value = "st-one"
     tech.typed.value = "LF-9, LFCOW900"
