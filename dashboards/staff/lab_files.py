@@ -21,7 +21,7 @@ import param
 from dashboards.pages import PageContext
 from dashboards.staff.common import heading, note
 from dashboards.text import md_text
-from reprotech_core.errors import ReprotechError, RuleViolation
+from reprotech_core.errors import ReprotechError
 from reprotech_core.reproduction.forms import upload_name
 from reprotech_core.staffviews import lab_files as views
 
@@ -107,11 +107,10 @@ class LabFiles(pn.viewable.Viewer):
         batch = (self.batch.value or "").strip()
         self.progress.visible, self.progress.active = True, True
         try:
-            if not batch:
-                raise RuleViolation("ingest.batch", "name the batch (plate) first")
             result = views.ingest_uploads(
                 self.ctx.database, self.ctx.identity, reports, batch=batch, map_file=map_file,
-                panel=panel, allow_unknown=self.allow_unknown.value, progress=self._step)
+                panel=panel, allow_unknown=self.allow_unknown.value,
+                progress=lambda step: self._step(md_text(step)))
         except (ReprotechError, ValueError) as exc:
             result = views.refused(batch, reports, exc)
         finally:

@@ -132,6 +132,8 @@ def ingest_uploads(
     Refusals (:class:`~reprotech_core.errors.RuleViolation`, file errors) propagate with their
     rule and place; ``progress`` hears each step's name while the work runs.
     """
+    if not batch.strip():
+        raise RuleViolation("ingest.batch", "name the batch (plate) first")
     if not reports:
         raise RuleViolation("ingest.no_file", "choose the FinalReport file(s) of the export")
     if (map_file is None) == (panel is None):
@@ -186,7 +188,7 @@ def _mean_call_rate(session: Session, report: IngestReport) -> float | None:
         batch_id = report.batch_id
     rate = session.scalar(select(func.avg(Genotype.call_rate))
                           .where(Genotype.batch_id == batch_id))
-    return None if rate is None else float(rate)
+    return None if rate is None else round(float(rate), 4)
 
 
 @contextmanager
