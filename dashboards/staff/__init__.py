@@ -9,7 +9,7 @@ else.
 from __future__ import annotations
 
 from dashboards.pages import Page
-from dashboards.staff import customers, jobs, lab, population, system
+from dashboards.staff import customers, jobs, lab, lab_files, population, system
 from reprotech_core.roles import Role
 
 PAGES: list[Page] = [
@@ -19,6 +19,9 @@ PAGES: list[Page] = [
     Page(slug=lab.SLUG, title="Lab batches",
          roles=frozenset({Role.LAB_OPS, Role.TECHNICIAN, Role.ADMIN, Role.SUPER_ADMIN}),
          module="lab", build=lab.build),
+    Page(slug=lab_files.SLUG, title="Lab files",
+         roles=frozenset({Role.LAB_OPS, Role.TECHNICIAN, Role.ADMIN, Role.SUPER_ADMIN}),
+         module="lab", build=lab_files.build),
     Page(slug=jobs.SLUG, title="Jobs",
          roles=frozenset({Role.LAB_OPS, Role.ADMIN, Role.SUPER_ADMIN}), module="lab",
          build=jobs.build),

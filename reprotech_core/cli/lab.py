@@ -16,7 +16,8 @@ from data_models.lab import Genotype, GenotypingBatch, QcResult
 from reprotech_core.accounts import customer_by_code
 from reprotech_core.cli.context import open_database, print_table, settings, system_session
 from reprotech_core.errors import NotFound
-from reprotech_core.genomics.manifest import PanelManifest, read_manifest
+from reprotech_core.genomics.illumina_map import read_chip_map
+from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.store.batch_qc import qc_batch, release_batches
 from reprotech_core.store.export import customer_genotypes
 from reprotech_core.store.ingest import IngestRefused, ingest_finalreport
@@ -50,17 +51,26 @@ def samples(
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="FinalReport file(s) of one export")],
     batch: Annotated[str, typer.Option(help="Batch (plate) name")],
-    manifest: Annotated[Path | None, typer.Option(help="Chip manifest (CSV)")] = None,
-    panel: Annotated[str | None, typer.Option(help="A stored panel instead of a manifest")] = None,
+    manifest: Annotated[Path | None, typer.Option(
+        "--manifest", "--map",
+        help="Chip map: the manifest CSV or GenomeStudio's SNP_Map.txt (told by its header)")
+    ] = None,
+    chip: Annotated[str | None, typer.Option(
+        help="Panel name for an SNP_Map.txt (default: the FinalReport header's Content)")
+    ] = None,
+    panel: Annotated[str | None, typer.Option(help="A stored panel instead of a map")] = None,
     allow_unknown: Annotated[bool, typer.Option(
         help="Store the known samples even if some sample IDs are not registered")] = False,
 ) -> None:
-    """Ingest a genotyping batch: one transaction, idempotent per file."""
+    """Ingest a genotyping batch: one transaction, idempotent per file.
+
+    The map is a manifest or SNP_Map.txt (see reprotech_core.genomics.illumina_map); an
+    SNP_Map.txt gives no Forward alleles, which AB-coded ingest does not need."""
     db, system = open_database()
     try:
         if manifest is not None:
             check_upload(manifest, max_bytes=settings().upload_max_mb * 2**20, kind="csv")
-            chip = read_manifest(manifest)
+            chip_map = read_chip_map(manifest, chip=chip, finalreport=files[0])
         elif panel is not None:
             with db.session(system) as session:
                 from data_models.lab import SnpPanel
@@ -68,12 +78,12 @@ def ingest(
                 pid = session.scalar(select(SnpPanel.id).where(SnpPanel.name == panel))
                 if pid is None:
                     raise NotFound(f"no stored panel {panel!r}")
-                chip = PanelManifest(chip=panel, snps=load_panel(session, pid))
+                chip_map = PanelManifest(chip=panel, snps=load_panel(session, pid))
         else:
-            raise typer.BadParameter("give --manifest or --panel")
+            raise typer.BadParameter("give --manifest/--map or --panel")
         with console.status(f"reading {len(files)} file(s) and storing batch {batch}…"):
             try:
-                report = ingest_finalreport(db, system, files, chip, batch_name=batch,
+                report = ingest_finalreport(db, system, files, chip_map, batch_name=batch,
                                             allow_unknown=allow_unknown)
             except IngestRefused as refused:
                 for line in refused.report.lines()[1:]:

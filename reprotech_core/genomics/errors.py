@@ -15,8 +15,12 @@ class GenotypeFileError(ValueError):
 
     Attributes
     ----------
-    file, line, sample, snp
-        Where the problem is; ``None`` when not applicable. ``line`` is 1-based.
+    file, line, column, sample, snp
+        Where the problem is; ``None`` when not applicable. ``line`` is 1-based; ``column`` is
+        the column's name in the file's header.
+    rule
+        The named rule the file broke (``snpmap.alleles`` …), for readers that name one, so a
+        report can group refusals by rule as the table imports do.
     """
 
     def __init__(
@@ -25,22 +29,30 @@ class GenotypeFileError(ValueError):
         *,
         file: str | PathLike[str] | None = None,
         line: int | None = None,
+        column: str | None = None,
         sample: str | None = None,
         snp: str | None = None,
+        rule: str | None = None,
     ) -> None:
         self.file = None if file is None else str(file)
         self.line = line
+        self.column = column
+        self.rule = rule
         self.sample = sample
         self.snp = snp
         self.reason = message
-        super().__init__(self._render())
+        super().__init__(self.located + (f" [rule {rule}]" if rule else ""))
 
-    def _render(self) -> str:
+    @property
+    def located(self) -> str:
+        """Place and reason, without the rule (for callers that carry the rule themselves)."""
         where = []
         if self.file is not None:
             where.append(self.file)
         if self.line is not None:
             where.append(f"line {self.line}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
         if self.sample is not None:
             where.append(f"sample {self.sample!r}")
         if self.snp is not None:

@@ -82,11 +82,11 @@ def read_manifest(path: str | Path, *, chip: str | None = None) -> PanelManifest
                             file=path, line=first + 1 + i, snp=df["Name"].iloc[i])
     a, b = alleles[0].str.upper().to_numpy(str), alleles[1].str.upper().to_numpy(str)
     strand = df["IlmnStrand"].str.upper().to_numpy(str) if "IlmnStrand" in df else None
-    top_a, top_b = (a, b) if strand is None else _flip(a, b, strand == "BOT")
+    top_a, top_b = (a, b) if strand is None else complement_where(a, b, strand == "BOT")
     fwd_a = fwd_b = None
     if strand is not None and "SourceStrand" in df:
         same = df["SourceStrand"].str.upper().to_numpy(str) == strand
-        fwd_a, fwd_b = _flip(top_a, top_b, ~same)
+        fwd_a, fwd_b = complement_where(top_a, top_b, ~same)
     pos = pd.to_numeric(df["MapInfo"], errors="coerce")
     if pos.isna().any():
         i = int(np.argmax(pos.isna().to_numpy()))
@@ -100,7 +100,10 @@ def read_manifest(path: str | Path, *, chip: str | None = None) -> PanelManifest
     return PanelManifest(chip or Path(path).name.split(".")[0], snps, fwd_a, fwd_b)
 
 
-def _flip(a: np.ndarray, b: np.ndarray, where: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def complement_where(a: np.ndarray, b: np.ndarray, where: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Alleles ``a``/``b`` complemented where ``where`` (a BOT-strand SNP's Top alleles are the
+    complements of its Illumina-strand alleles); shared with the SNP_Map reader."""
     comp = np.vectorize(lambda s: s.translate(_COMPLEMENT), otypes=[str])
     if not where.any():
         return a, b

@@ -38,13 +38,15 @@ class ReceivedSample:
     tissue: str | None = None
 
 
-def read_sample_sheet(path: str | Path, *, max_bytes: int) -> list[ReceivedSample]:
+def read_sample_sheet(path: str | Path, *, max_bytes: int,
+                      name: str | None = None) -> list[ReceivedSample]:
     """The rows of a sample sheet, after the upload checks (size up to ``max_bytes``, a
     regular CSV or Excel file). Refuses, naming line and column: unknown or missing columns,
-    an empty barcode or animal, a barcode twice in the sheet."""
+    an empty barcode or animal, a barcode twice in the sheet. ``name`` is the sheet's name in
+    messages (a web upload is stored under a name of our own)."""
     path = Path(path)
-    check_upload(path, max_bytes=max_bytes, kind=table_kind(path))
-    with open_table(path, max_lengths=MAX_LENGTHS) as table:
+    check_upload(path, max_bytes=max_bytes, kind=table_kind(path), name=name)
+    with open_table(path, name=name, max_lengths=MAX_LENGTHS) as table:
         missing = [c for c in REQUIRED if c not in table.header]
         unknown = [c for c in table.header if c not in SHEET_COLUMNS]
         if missing or unknown:

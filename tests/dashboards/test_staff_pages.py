@@ -38,11 +38,11 @@ def text_of(view) -> str:
 @pytest.mark.parametrize(("name", "slugs"), [
     ("st-vet", ["my-customers"]),
     ("st-vet2", ["my-customers"]),
-    ("st-tech", ["my-customers", "lab"]),
-    ("st-lab", ["lab", "jobs"]),
+    ("st-tech", ["my-customers", "lab", "lab-files"]),
+    ("st-lab", ["lab", "lab-files", "jobs"]),
     ("st-res", ["population"]),
-    ("st-admin", ["lab", "jobs", "population", "system"]),
-    ("st-super", ["lab", "jobs", "population", "system"]),
+    ("st-admin", ["lab", "lab-files", "jobs", "population", "system"]),
+    ("st-super", ["lab", "lab-files", "jobs", "population", "system"]),
 ])
 def test_each_role_sees_its_staff_pages(db, sw, name, slugs):
     assert [p.slug for p in pages_for(ctx_of(db, sw, name), PAGES)] == slugs

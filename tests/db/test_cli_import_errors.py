@@ -238,3 +238,45 @@ def test_the_console_script_refuses_bad_files_cleanly(cli_env, admin_conninfo, t
         assert_refused(result.returncode, result.stdout + result.stderr, message)
         assert message in " ".join(result.stderr.split())  # the error goes to stderr
     assert core_counts(admin_conninfo) == before
+
+
+def test_lab_ingest_takes_snp_map_txt_as_the_map(cli, admin_conninfo, tmp_path):
+    """GenomeStudio's SNP_Map.txt as `--map` (told from a manifest by its header, the panel
+    named by the FinalReport's Content); a bad map row is refused by line, column and rule
+    and stores nothing; the same export again changes nothing."""
+    import numpy as np
+
+    from reprotech_core.genomics.finalreport_write import write_finalreport
+    from reprotech_core.genomics.packing import pack
+    from reprotech_core.genomics.snpmap import GenotypeSet
+    from tests.genomics.test_illumina_map import chip, write_snp_map
+
+    sheet = tmp_path / "received.csv"
+    sheet.write_text("barcode,animal\nCI-M1,CI-C1\nCI-M2,CI-C2\n")
+    assert cli("lab", "samples", str(sheet), "--customer", CUSTOMER)[0] == 0
+    snps, bot = chip(30, seed=4)
+    calls = np.random.default_rng(4).integers(0, 3, size=(2, 30)).astype(np.int8)
+    report = write_finalreport(GenotypeSet(pack(calls), np.array(["CI-M1", "CI-M2"]), snps),
+                               tmp_path / "FinalReport.txt", chip="CliChip30")
+    write_snp_map(snps, bot, tmp_path / "SNP_Map.txt")
+    bad = tmp_path / "bad_map.txt"
+    lines = (tmp_path / "SNP_Map.txt").read_text().splitlines()
+    lines[2] = lines[2].replace("[", "(", 1)
+    bad.write_text("\n".join(lines) + "\n")
+    before = core_counts(admin_conninfo)
+    assert_refused(*cli("lab", "ingest", str(report), "--batch", "CI-MAP", "--map", str(bad)),
+                   "bad_map.txt, line 3, column 'SNP'")
+    assert "[rule snpmap.alleles]" in cli("lab", "ingest", str(report), "--batch", "CI-MAP",
+                                          "--map", str(bad))[1]
+    assert core_counts(admin_conninfo) == before
+    code, output = cli("lab", "ingest", str(report), "--batch", "CI-MAP",
+                       "--map", str(tmp_path / "SNP_Map.txt"))
+    assert code == 0 and "batch CI-MAP: 2 samples stored" in output, output
+    with psycopg.connect(admin_conninfo) as conn:
+        assert conn.execute("SELECT n_snps FROM core.snp_panels WHERE name = 'CliChip30'"
+                            ).fetchone() == (30,)
+    stored = core_counts(admin_conninfo)
+    code, output = cli("lab", "ingest", str(report), "--batch", "CI-MAP",
+                       "--map", str(tmp_path / "SNP_Map.txt"))
+    assert code == 0 and "ingested before; nothing changed" in output, output
+    assert core_counts(admin_conninfo) == stored
