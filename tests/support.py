@@ -1,6 +1,8 @@
 """Helpers shared by test modules and fixtures."""
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from openpyxl import Workbook
 
@@ -22,3 +24,26 @@ def workbook(rows: list[list[object]], sheets: int = 1) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def table_digests(conninfo: str, tables: tuple[str, ...]) -> dict[str, tuple]:
+    """Row count and digest of each ``core`` table in ``tables``, and the audit log's length.
+
+    Read through ``conninfo`` (the administrative login sees every row), so a test can prove a
+    refused write left the tenant exactly as it was."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        out = {t: conn.execute(f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' "  # noqa: S608
+                               f"ORDER BY x::text), '')) FROM core.{t} x").fetchone()
+               for t in tables}
+        out["audit.log"] = conn.execute("SELECT count(*) FROM audit.log").fetchone()
+    return out
+
+
+@contextmanager
+def unchanged(conninfo: str, tables: tuple[str, ...]) -> Iterator[None]:
+    """Assert the block changes none of ``tables`` nor the audit log."""
+    before = table_digests(conninfo, tables)
+    yield
+    assert table_digests(conninfo, tables) == before

@@ -5,17 +5,15 @@ database exactly as it was."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date
 
 import numpy as np
-import psycopg
 import pytest
 from sqlalchemy import text
 
-from dashboards.staff import lab_files as page
 from dashboards.pages import PageContext
+from dashboards.staff import lab_files as page
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
 from reprotech_core.errors import PermissionDenied, RuleViolation
@@ -23,6 +21,7 @@ from reprotech_core.genomics.finalreport_write import write_finalreport
 from reprotech_core.genomics.packing import pack, unpack
 from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.staffviews import lab_files as views
+from tests import support
 from tests.dashboards.staff_support import StaffWorld, staff_world_for
 from tests.dashboards.test_staff_pages import text_of
 from tests.genomics.test_illumina_map import chip, write_snp_map
@@ -74,20 +73,9 @@ def ctx_of(db, sw, name):
     return PageContext(database=db, identity=sw.users[name], settings=sw.settings)
 
 
-def snapshot(conninfo: str) -> dict[str, tuple]:
-    with psycopg.connect(conninfo) as conn:
-        out = {t: conn.execute(f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' "
-                               f"ORDER BY x::text), '')) FROM core.{t} x").fetchone()
-               for t in WATCHED}
-        out["audit.log"] = conn.execute("SELECT count(*) FROM audit.log").fetchone()
-    return out
-
-
-@contextmanager
-def unchanged(conninfo: str) -> Iterator[None]:
-    before = snapshot(conninfo)
-    yield
-    assert snapshot(conninfo) == before
+def unchanged(conninfo: str) -> AbstractContextManager[None]:
+    """Assert the block changes none of the watched tables nor the audit log."""
+    return support.unchanged(conninfo, WATCHED)
 
 
 def test_technician_registers_from_a_sheet_and_typed_rows(db, sw, admin_conninfo):

@@ -11,7 +11,7 @@ refused with a rule naming the column, and nothing stored changes.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 
 import psycopg
@@ -22,6 +22,7 @@ import data_models
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
 from reprotech_core.errors import RuleViolation
+from tests import support
 
 FOREIGN_BULL = "WB-TREF-BULL"
 HOME_BULL = "WA-TREF-BULL"
@@ -43,22 +44,9 @@ def bulls(db, system, world) -> dict[str, int]:
     return {**ids, "herd_a": herds[world.farm_a], "herd_b": herds[world.farm_b]}
 
 
-def snapshot(admin_conninfo: str) -> dict[str, tuple]:
-    """Row count and digest of every watched core table, and the audit log's length (read
-    as the administrative login, which sees every row)."""
-    with psycopg.connect(admin_conninfo) as conn:
-        out = {t: conn.execute(f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' "
-                               f"ORDER BY x.id), '')) FROM core.{t} x").fetchone()
-               for t in WATCHED}
-        out["audit.log"] = conn.execute("SELECT count(*) FROM audit.log").fetchone()
-    return out
-
-
-@contextmanager
-def unchanged(admin_conninfo: str) -> Iterator[None]:
-    before = snapshot(admin_conninfo)
-    yield
-    assert snapshot(admin_conninfo) == before
+def unchanged(admin_conninfo: str) -> AbstractContextManager[None]:
+    """Assert the block changes none of the watched tables nor the audit log."""
+    return support.unchanged(admin_conninfo, WATCHED)
 
 
 class Rollback(Exception):

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
+from tests import support
 
 CATALOGUE_BULL = "HOLUSAM000000000777"
 HEADER = ("official_id", "name", "sex", "birth_date", "breed", "sire", "dam", "herd")
@@ -57,19 +56,6 @@ def write_csv(path: Path, rows: list[tuple], header: tuple[str, ...] = HEADER,
     return path
 
 
-def snapshot(admin_conninfo: str) -> dict[str, tuple]:
-    """Row count and digest of the tables an import writes, and the audit log's length (as
-    the administrative login, which sees every row)."""
-    with psycopg.connect(admin_conninfo) as conn:
-        out = {t: conn.execute(f"SELECT count(*), md5(coalesce(string_agg(x::text, '|' "
-                               f"ORDER BY x.id), '')) FROM core.{t} x").fetchone()
-               for t in WATCHED}
-        out["audit.log"] = conn.execute("SELECT count(*) FROM audit.log").fetchone()
-    return out
-
-
-@contextmanager
-def unchanged(admin_conninfo: str) -> Iterator[None]:
-    before = snapshot(admin_conninfo)
-    yield
-    assert snapshot(admin_conninfo) == before
+def unchanged(admin_conninfo: str) -> AbstractContextManager[None]:
+    """Assert the block changes none of the watched tables nor the audit log."""
+    return support.unchanged(admin_conninfo, WATCHED)
