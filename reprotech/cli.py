@@ -22,7 +22,6 @@ from jobs import cli as jobs_cli
 from jobs.pipeline import run_daily_once
 from reprotech_core import demo
 from reprotech_core.cli import context
-from reprotech_core.cli import herd as herd_cli
 from reprotech_core.cli import hub as hub_cli
 from reprotech_core.cli import main as core_cli
 from reprotech_core.db.cluster import Cluster
@@ -115,7 +114,6 @@ def up(
 
 app.add_typer(core_cli.app)  # no name: the core's groups (db, lab, eval, …) at the top level
 app.add_typer(jobs_cli.app, name="jobs")
-app.add_typer(herd_cli.app, name="herd")
 
 
 def main() -> None:

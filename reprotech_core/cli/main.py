@@ -25,7 +25,16 @@ from sqlalchemy import func, select, text
 from data_models.animals import Animal
 from data_models.tenancy import Customer, User
 from reprotech_core import accounts, demo
-from reprotech_core.cli import context, evaluation, genotypes, lab, ops, records, reproduction
+from reprotech_core.cli import (
+    context,
+    evaluation,
+    genotypes,
+    herd,
+    lab,
+    ops,
+    records,
+    reproduction,
+)
 from reprotech_core.cli import hub as hub_cli
 from reprotech_core.cli.context import print_table, system_session
 from reprotech_core.db import logins
@@ -59,6 +68,7 @@ app.add_typer(genotypes.app, name="geno")
 app.add_typer(evaluation.app, name="eval")
 app.add_typer(reproduction.app, name="repro")
 app.add_typer(reproduction.orders_app, name="orders")
+app.add_typer(herd.app, name="herd")
 app.add_typer(records.app, name="records")
 app.add_typer(hub_cli.app, name="hub")
 app.add_typer(ops.app, name="ops")
