@@ -102,7 +102,7 @@ def private_folder_on_the_way(path: Path) -> Path | None:
     """The first folder on the way to ``path`` that other accounts cannot pass through.
 
     A server started as a notebook account must execute the platform's Python; one kept
-    under a private home (``/root/.pyenv``) is out of its reach.
+    under a private home (pyenv under the hub account's home) is out of its reach.
     """
     real = path.resolve()
     for folder in reversed(real.parents):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psycopg
 
+from benchmarks.copy_floor import timed_copy
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
 from reprotech_core.db.migrate import admin_url, app_url
@@ -91,14 +92,8 @@ def copy_rows(conninfo: str, code: str, rows: list[tuple], *, triggers: bool) ->
             for trait, value in zip(TRAITS, values, strict=True):
                 buf.write(f"{cid}\t{ids[cow]}\t{trait}\t{value}\t{day}\n")
         data = buf.getvalue()
-        t = time.perf_counter()
-        with conn.transaction():
-            if not triggers:
-                conn.execute("SET LOCAL session_replication_role = replica")
-            with conn.cursor().copy("COPY core.phenotypes (customer_id, animal_id, trait, value, "
-                                    "recorded_on) FROM STDIN") as cp:
-                cp.write(data)
-        return time.perf_counter() - t
+        return timed_copy(conn, "COPY core.phenotypes (customer_id, animal_id, trait, value, "
+                          "recorded_on) FROM STDIN", data, triggers=triggers)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psycopg
 
+from benchmarks.copy_floor import timed_copy
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
 from reprotech_core.db.migrate import admin_url, app_url
@@ -97,14 +98,9 @@ def copy_rows(conninfo: str, code: str, rows: list[tuple], *, triggers: bool) ->
         for cow, bull, day, kind, tech in rows:
             buf.write(f"{cid}\t{ids[cow]}\t{ids[bull]}\t{day}\t{kind}\t{tech}\n")
         data = buf.getvalue()
-        t = time.perf_counter()
-        with conn.transaction():
-            if not triggers:
-                conn.execute("SET LOCAL session_replication_role = replica")
-            with conn.cursor().copy("COPY core.inseminations (customer_id, cow_id, bull_id, "
-                                    "service_date, service_type, technician) FROM STDIN") as cp:
-                cp.write(data)
-        return time.perf_counter() - t
+        return timed_copy(conn, "COPY core.inseminations (customer_id, cow_id, bull_id, "
+                          "service_date, service_type, technician) FROM STDIN", data,
+                          triggers=triggers)
 
 
 def main() -> None:
