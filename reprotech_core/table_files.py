@@ -22,7 +22,16 @@ database column they land in are refused against ``max_lengths`` (see :func:`col
 
 Excel workbooks are read by :mod:`openpyxl` (first and only sheet, values not formulas); a file
 that is not a zip, an encrypted (password-protected) workbook or an old ``.xls``, and a workbook
-with several sheets are refused by name.
+with several sheets are refused by name, and so is a formula without a calculated value
+(``table.formula``: a workbook written by a program and never saved in Excel) — openpyxl would
+read it as an empty cell.
+
+The header is the first non-blank line. A title row above it (one value over a line of
+several) and a header over two lines (merged cells: a gap the next line fills) are refused
+(``table.title_row``, ``table.header_rows``) naming the line that looks like the header, rather
+than skipped: which line is the header would be a guess. CSV is comma-separated, or
+tab-separated (Excel's "Unicode text"), told by the first line; a semicolon-separated file
+(European Excel) is refused (``table.delimiter``, see :func:`sniff_delimiter`).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 import zipfile
 import zlib
@@ -245,6 +255,7 @@ class Table:
                 continue
             while not names[-1]:
                 names.pop()
+            self._check_header_rows(line, names)
             seen: dict[str, int] = {}
             for i, n in enumerate(names, 1):
                 if not n:
@@ -257,6 +268,33 @@ class Table:
             return names, line
         raise TableError("table.empty", "the file has no header line (it is empty)",
                          file=self.file)
+
+    def _check_header_rows(self, line: int, names: list[str]) -> None:
+        """Refuse a title row above the header, or a header over two rows (merged cells): the
+        next non-blank row names more columns than this one. Refused rather than skipped: which
+        row is the header is then a guess, and a wrong guess reads a header as data."""
+        following = next(self._records, None)
+        while following is not None and all(_blank(v) for v in following[1]):
+            following = next(self._records, None)
+        if following is None:
+            return
+        self._records = itertools.chain([following], self._records)
+        below, values = following
+        filled = [i for i, v in enumerate(values) if not _blank(v)]
+        if len([n for n in names if n]) == 1 and len(filled) >= 2:
+            raise TableError("table.title_row", f"this line holds one value ({names[0][:60]!r}) "
+                             f"and line {below} holds {len(filled)}: a title or merged row "
+                             f"above the header? Delete the lines above the column names, so "
+                             f"that line {below} (which looks like the header) is the first",
+                             file=self.file, line=line, column=1)
+        gap = next((i for i, n in enumerate(names) if not n), None)
+        if gap is not None and gap in filled and all(_text(v) for v in values[:len(names)]):
+            raise TableError("table.header_rows", f"column {gap + 1} of this line is empty and "
+                             f"line {below} names it ({_text(values[gap])[:40]!r}): a header "
+                             f"over two lines (merged cells)? Keep one header line: unmerge the "
+                             f"cells and delete this line, so that line {below} (which looks "
+                             f"like the header) is the first", file=self.file, line=line,
+                             column=gap + 1)
 
     def __iter__(self) -> Iterator[Row]:
         width, rows = len(self.header), 0
@@ -280,6 +318,12 @@ class Table:
 
     def _check_values(self, row: dict[str, Any], line: int) -> None:
         for column, value in row.items():
+            if isinstance(value, Uncalculated):
+                raise TableError("table.formula", f"the formula {value.formula[:60]!r} has no "
+                                 "calculated value (the file was written by a program and "
+                                 "never opened in Excel): open it in Excel and save it, or "
+                                 "paste the cells as values", file=self.file, line=line,
+                                 column=column)
             if not isinstance(value, str):
                 continue
             if "\x00" in value:
@@ -298,6 +342,10 @@ def _fields(n: int) -> str:
 
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
 
 
 def column_lengths(columns: Mapping[str, Any]) -> dict[str, int]:
@@ -330,7 +378,8 @@ def open_table(path: str | Path, *, name: str | None = None,
         refusal = text_refusal(fmt)
         if refusal:
             raise TableError("table.format", refusal, file=name)
-        records, close = _csv_records(path, name, sniff_encoding(head))
+        codec = sniff_encoding(head)
+        records, close = _csv_records(path, name, codec, sniff_delimiter(head, codec, name))
     return Table(name, records, close, max_lengths or {})
 
 
@@ -361,10 +410,30 @@ def read_frame(path: str | Path, *, required: Collection[str] = (),
     return frame
 
 
-def _csv_records(path: Path, name: str, codec: str
+def sniff_delimiter(head: bytes, codec: str, file: str) -> str:
+    """The separator of a text table from its first line with one: a comma, or a tab (Excel's
+    "Unicode text" export). A semicolon-separated file (European Excel's CSV) is refused
+    (``table.delimiter``) rather than read: it comes with decimal commas and thousands points,
+    and ``9.350`` (nine thousand) read as a number is 9.35 — a silent misreading, where a
+    refusal costs one "Save as CSV UTF-8 (comma delimited)"."""
+    text = codecs.getincrementaldecoder(codec)("replace").decode(head, final=False)
+    for number, line in enumerate(text.splitlines(), 1):
+        commas, semicolons, tabs = line.count(","), line.count(";"), line.count("\t")
+        if not commas + semicolons + tabs:
+            continue
+        if semicolons > commas and semicolons >= tabs:
+            raise TableError("table.delimiter", "this file is separated by semicolons "
+                             "(European Excel): save it as 'CSV UTF-8 (comma delimited)' or "
+                             "as .xlsx (semicolon files carry decimal commas, which are not "
+                             "read)", file=file, line=number)
+        return "\t" if tabs > commas else ","
+    return ","
+
+
+def _csv_records(path: Path, name: str, codec: str, delimiter: str
                  ) -> tuple[Iterator[tuple[int, list[str]]], Callable[[], None]]:
     stream = text_stream(open(path, "rb"), codec)  # noqa: SIM115 - closed by the Table
-    reader = csv.reader(checked_lines(stream, name, codec), strict=True)
+    reader = csv.reader(checked_lines(stream, name, codec), delimiter=delimiter, strict=True)
 
     def records() -> Iterator[tuple[int, list[str]]]:
         while True:
@@ -394,32 +463,76 @@ def _csv_problem(exc: csv.Error, name: str, start: int, end: int) -> TableError:
     return TableError("table.csv", f"not valid CSV ({text})", file=name, line=end)
 
 
+@dataclass(frozen=True)
+class Uncalculated:
+    """A formula cell with no calculated value stored: a workbook written by a program and
+    never opened and saved in Excel. openpyxl reads such a cell as empty; we refuse it instead
+    (``table.formula``), since an empty birth date or milk yield read from ``=B2*305`` is a
+    silent loss, not a blank."""
+
+    formula: str
+
+
+def has_formulas(path: Path) -> bool:
+    """Whether a workbook's sheets hold any formula (an ``<f>`` element), read by streaming
+    the compressed XML: most files have none and are then parsed once only."""
+    tag = re.compile(rb"<(?:\w+:)?f[\s>/]")
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if not member.startswith("xl/worksheets/"):
+                continue
+            tail = b""
+            with archive.open(member) as xml:
+                while chunk := xml.read(1 << 20):
+                    if tag.search(tail + chunk):
+                        return True
+                    tail = chunk[-16:]
+    return False
+
+
 def _excel_records(path: Path, name: str
                    ) -> tuple[Iterator[tuple[int, list[Any]]], Callable[[], None]]:
+    """The rows of the only sheet, as cached values (``data_only``). When the sheet holds
+    formulas, the formulas are read alongside (a second parse of the same XML) so that a
+    formula without a cached value becomes :class:`Uncalculated` instead of an empty cell."""
     try:
         book = load_workbook(path, read_only=True, data_only=True)
+        formulas = (load_workbook(path, read_only=True, data_only=False)
+                    if has_formulas(path) else None)
     except _EXCEL_ERRORS as exc:
         raise _excel_problem(exc, name) from None
+
+    def close() -> None:
+        book.close()
+        if formulas is not None:
+            formulas.close()
     sheets = book.sheetnames
     if len(sheets) != 1 or not book.worksheets:
-        book.close()
+        close()
         shown = ", ".join(repr(s) for s in sheets[:5]) + (" …" if len(sheets) > 5 else "")
         raise TableError("table.sheets", f"the workbook has {len(sheets)} sheets ({shown}); "
                          "keep the rows on one worksheet and delete the others", file=name)
     rows = book.worksheets[0].iter_rows(values_only=True)
+    texts = (formulas.worksheets[0].iter_rows(values_only=True) if formulas is not None
+             else itertools.repeat(()))
 
     def records() -> Iterator[tuple[int, list[Any]]]:
         line = 0
         while True:
             try:
-                values = next(rows)
+                values, written = list(next(rows)), next(texts, ())
             except StopIteration:
                 return
             except _EXCEL_ERRORS as exc:
                 raise _excel_problem(exc, name, line + 1) from None
             line += 1
-            yield line, list(values)
-    return records(), book.close
+            for i, text in enumerate(written):
+                text = getattr(text, "text", text)  # an ArrayFormula holds its text
+                if (i < len(values) and values[i] is None and isinstance(text, str)
+                        and text.startswith("=")):
+                    values[i] = Uncalculated(text)
+            yield line, values
+    return records(), close
 
 
 def _excel_problem(exc: BaseException, name: str, line: int | None = None) -> TableError:

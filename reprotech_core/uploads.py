@@ -45,7 +45,16 @@ XLSX_MAX_EXPANSION = 10  # an .xlsx's XML is ~5-8x its zip; more is a bomb, not 
 
 
 class UploadRefused(ReprotechError):
-    """An uploaded file was refused before parsing; the message says why."""
+    """An uploaded file was refused before parsing; the message says why and ``rule`` names
+    the check (``upload.too_large`` …) for reports and tests.
+
+    Not a :class:`~reprotech_core.errors.RuleViolation`: the callers that turn a refused upload
+    into their own rule (``import.unreadable``, ``upload.refused``) show the message as is.
+    """
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule
 
 
 def table_kind(path: str | Path) -> str:
@@ -66,15 +75,16 @@ def check_upload(path: str | Path, *, max_bytes: int, kind: str = "finalreport",
     try:
         info = path.lstat()
     except FileNotFoundError:
-        raise UploadRefused(f"{name}: no such file") from None
+        raise UploadRefused("upload.missing", f"{name}: no such file") from None
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-        raise UploadRefused(f"{name}: not a regular file (links, devices and pipes are "
-                            "refused)")
+        raise UploadRefused("upload.not_regular", f"{name}: not a regular file (links, devices "
+                            "and pipes are refused)")
     if info.st_size == 0:
-        raise UploadRefused(f"{name}: the file is empty")
+        raise UploadRefused("upload.empty", f"{name}: the file is empty")
     if info.st_size > max_bytes:
-        raise UploadRefused(f"{name}: {info.st_size / 2**20:,.1f} MiB is larger than the "
-                            f"upload limit of {max_bytes / 2**20:,.0f} MiB (setting upload_max_mb)")
+        raise UploadRefused("upload.too_large", f"{name}: {info.st_size / 2**20:,.1f} MiB is "
+                            f"larger than the upload limit of {max_bytes / 2**20:,.0f} MiB "
+                            "(setting upload_max_mb)")
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if kind == "xlsx":
@@ -89,26 +99,28 @@ def check_upload(path: str | Path, *, max_bytes: int, kind: str = "finalreport",
 def _check_workbook(path: Path, name: str, head: bytes, max_bytes: int) -> None:
     refusal = excel_refusal(file_format(head), head)
     if refusal:
-        raise UploadRefused(f"{name}: {refusal}")
+        raise UploadRefused("upload.format", f"{name}: {refusal}")
     try:
         with zipfile.ZipFile(path) as archive:
             expanded = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise UploadRefused(f"{name}: a damaged zip file, not a readable workbook ({exc})"
-                            ) from None
+        raise UploadRefused("upload.format", f"{name}: a damaged zip file, not a readable "
+                            f"workbook ({exc})") from None
     if expanded > XLSX_MAX_EXPANSION * max_bytes:
-        raise UploadRefused(f"{name}: the workbook expands to {expanded / 2**20:,.0f} MiB, more "
-                            f"than {XLSX_MAX_EXPANSION} times the upload limit of "
-                            f"{max_bytes / 2**20:,.0f} MiB (setting upload_max_mb)")
+        raise UploadRefused("upload.zip_bomb", f"{name}: the workbook expands to "
+                            f"{expanded / 2**20:,.0f} MiB, more than {XLSX_MAX_EXPANSION} "
+                            f"times the upload limit of {max_bytes / 2**20:,.0f} MiB (setting "
+                            "upload_max_mb)")
 
 
 def _check_text_table(name: str, head: bytes) -> None:
     refusal = text_refusal(file_format(head))
     if refusal:
-        raise UploadRefused(f"{name}: {refusal}")
+        raise UploadRefused("upload.format", f"{name}: {refusal}")
     if is_utf8(sniff_encoding(head)) and b"\x00" in head:  # UTF-16/32 carry NULs by design
         line = head.count(b"\n", 0, head.index(b"\x00")) + 1
-        raise UploadRefused(f"{name}, line {line}: binary content (NUL bytes) in a text table")
+        raise UploadRefused("upload.binary", f"{name}, line {line}: binary content (NUL bytes) "
+                            "in a text table")
 
 
 def _check_finalreport(path: Path, name: str, head: bytes, kind: str) -> None:
@@ -119,16 +131,18 @@ def _check_finalreport(path: Path, name: str, head: bytes, kind: str) -> None:
             with gzip.open(path, "rb") as inner:
                 head = inner.read(SNIFF_BYTES)
         except (OSError, EOFError) as exc:
-            raise UploadRefused(f"{name}: a damaged gzip file ({exc})") from None
+            raise UploadRefused("upload.format", f"{name}: a damaged gzip file ({exc})") from None
     elif fmt in COMPRESSED:
-        raise UploadRefused(f"{name}: a {fmt}-compressed file; decompress it and upload the "
-                            f"{kind} text file")
+        raise UploadRefused("upload.compressed", f"{name}: a {fmt}-compressed file; decompress "
+                            f"it and upload the {kind} text file")
     codec = sniff_encoding(head)
     if not is_utf8(codec):
-        raise UploadRefused(f"{name}: {codec.upper()} text; a {kind} must be UTF-8 (or ASCII): "
-                            "export it again as UTF-8")
+        raise UploadRefused("upload.encoding", f"{name}: {codec.upper()} text; a {kind} must be "
+                            "UTF-8 (or ASCII): export it again as UTF-8")
     if b"\x00" in head:
-        raise UploadRefused(f"{name}: binary content (NUL bytes) in a text format")
+        raise UploadRefused("upload.binary", f"{name}: binary content (NUL bytes) in a text "
+                            "format")
     signature = SIGNATURES[kind]
     if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(signature):
-        raise UploadRefused(f"{name}: not a {kind} (it must start with {signature.decode()})")
+        raise UploadRefused("upload.format", f"{name}: not a {kind} (it must start with "
+                            f"{signature.decode()})")

@@ -7,10 +7,11 @@ the plan; nothing here touches I/O.
 
 Each rule has a stable name (``register.*``) reported with the file's line and column:
 
-- ``register.columns`` / ``register.header`` / ``register.delimiter``: the header names the
-  columns of a herd-book export (:data:`COLUMNS`, spellings in :data:`ALIASES`, matched
-  case-insensitively ignoring spaces, ``_`` and ``-``); a title or merged row above the header
-  and a semicolon-separated file (European Excel) are recognised and refused by name.
+- ``register.columns`` / ``register.header``: the header names the columns of a herd-book
+  export (:data:`COLUMNS`, spellings in :data:`ALIASES`, matched case-insensitively ignoring
+  spaces, ``_`` and ``-``); a header naming none of them is refused by name. A title or merged
+  row above the header and a semicolon-separated file (European Excel) are refused by the table
+  reader for every import (``table.title_row``, ``table.header_rows``, ``table.delimiter``).
 - ``register.id_format``: an official ID is either the 19-character Interbull form — breed (3
   letters) + country (3 letters, ISO 3166 alpha-3) + sex (``M``/``F``) + 12-character national
   number (letters and digits) — or the ISO 11784 tag form of 15 digits (3-digit country code,
@@ -20,11 +21,10 @@ Each rule has a stable name (``register.*``) reported with the file's line and c
 - ``register.id_sex``: the sex letter of an Interbull ID agrees with the sex column.
 - ``register.sex``, ``register.required``, ``register.date``, ``register.date_future``,
   ``register.date_order``: values of one row.
-- ``register.date_ambiguous`` / ``register.date_mixed``: dates written ``a/b/yyyy`` (or with
-  ``.`` or ``-``) are read day-first when some ``a`` exceeds 12 and month-first when some ``b``
-  does; a file where no value decides (every ``a`` and ``b`` at most 12 and different), or
-  where values decide both ways, is refused: a guess would silently swap days and months.
-  ISO dates (``YYYY-MM-DD``) and Excel date cells are unambiguous.
+- ``register.date``: the one date rule of every import (:mod:`reprotech_core.cell_dates`):
+  ISO dates (``YYYY-MM-DD``) and Excel date cells; a day-first or month-first date is refused
+  by its form, never guessed, and a column whose dates are all in a local form is refused
+  once, at its first line.
 The rules below need the stored pedigree and live in :mod:`reprotech_core.herd.pedigree`:
 
 - ``register.duplicate``: an official ID on two lines of the file.
@@ -39,8 +39,8 @@ The rules below need the stored pedigree and live in :mod:`reprotech_core.herd.p
 - ``register.formula``: a cell holding a formula's text (``=…``) rather than a value.
 - ``text.*`` / ``id.characters``: names, breeds and codes keep the platform's text rules
   (:mod:`reprotech_core.textfields`: length, control characters, characters of a code).
-- ``table.*``: a file that cannot be read as a table (encoding, quoting, ragged rows,
-  formulas without a cached value read as empty cells; :mod:`reprotech_core.table_files`).
+- ``table.*``: a file that cannot be read as a table (encoding, quoting, ragged rows, a
+  formula without a calculated value; :mod:`reprotech_core.table_files`).
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from reprotech_core import textfields
+from reprotech_core.cell_dates import NotADate, cell_date, local_date_column
 from reprotech_core.textfields import CODE, NAME
 
 # The text rules of the stored columns (textfields; lengths are the schema's).
@@ -78,8 +79,6 @@ SEXES = {"m": "M", "male": "M", "bull": "M", "f": "F", "female": "F", "cow": "F"
          "heifer": "F"}
 _INTERBULL = re.compile(r"^([A-Z]{3})([A-Z]{3})([MF])([A-Z0-9]{12})$")
 _ISO11784 = re.compile(r"^(\d{3})(\d{12})$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})[./-](\d{1,2})[./-](\d{4})$")
 DATE_COLUMNS = ("birth_date", "entry_date")
 
 
@@ -109,8 +108,8 @@ class Header:
 
 
 def map_header(header: Sequence[str], *, line: int, file: str) -> tuple[Header, list[Problem]]:
-    """Canonical columns of ``header``; problems when the required ones are missing, when the
-    header is really a title/merged row, or when the file is separated by semicolons."""
+    """Canonical columns of ``header``; problems when the required ones are missing or when
+    the header names none of them."""
     columns: dict[str, str] = {}
     ignored: list[str] = []
     problems: list[Problem] = []
@@ -124,10 +123,6 @@ def map_header(header: Sequence[str], *, line: int, file: str) -> tuple[Header, 
                                     f"{name!r} both name {canonical}"))
         else:
             columns[canonical] = name
-    if not columns and len(header) == 1 and header[0].count(";") >= 2:
-        return Header({}, tuple(header)), [Problem(line, header[0][:40], "register.delimiter", (
-            f"{file}, line {line}: the columns are separated by semicolons (European Excel's "
-            "CSV); save the file as 'CSV UTF-8 (comma delimited)' or as .xlsx"))]
     if not columns:
         return Header({}, tuple(header)), [Problem(line, ", ".join(header)[:60],
                                                    "register.header", (
@@ -162,67 +157,6 @@ def id_problem(value: str) -> str | None:
 def interbull_sex(value: str) -> str | None:
     m = _INTERBULL.match(value)
     return m.group(3) if m else None
-
-
-# -- dates ---------------------------------------------------------------------------------------
-def date_order(values: Iterable[tuple[int, str, object]], file: str
-               ) -> tuple[str | None, list[Problem]]:
-    """The file's order of numeric dates, ``"dmy"`` or ``"mdy"`` (None when it has none), from
-    ``(line, column, value)``; an undecidable or contradictory file is a problem."""
-    day_first = month_first = None
-    undecided = None
-    for line, column, value in values:
-        if not isinstance(value, str):
-            continue
-        m = _NUMERIC_DATE.match(value.strip())
-        if not m:
-            continue
-        a, b = int(m.group(1)), int(m.group(2))
-        if a > 12 and day_first is None:
-            day_first = (line, column, value)
-        elif b > 12 and month_first is None:
-            month_first = (line, column, value)
-        elif a != b and a <= 12 and b <= 12 and undecided is None:
-            undecided = (line, column, value)
-    if day_first and month_first:
-        return None, [Problem(month_first[0], month_first[1], "register.date_mixed", (
-            f"{file}, line {month_first[0]}, column {month_first[1]}: {month_first[2]!r} is "
-            f"month-first but line {day_first[0]} ({day_first[2]!r}) is day-first; write every "
-            "date one way, best as YYYY-MM-DD"))]
-    if day_first:
-        return "dmy", []
-    if month_first:
-        return "mdy", []
-    if undecided:
-        return None, [Problem(undecided[0], undecided[1], "register.date_ambiguous", (
-            f"{file}, line {undecided[0]}, column {undecided[1]}: {undecided[2]!r} can be read "
-            "day-first or month-first and no date of the file decides; write dates as "
-            "YYYY-MM-DD"))]
-    return "dmy", []  # only a == b values: both readings agree
-
-
-def parse_date(value: object, order: str | None) -> date | None:
-    """A date cell: Excel date, ISO text, or ``a/b/yyyy`` in the file's ``order``; None when
-    blank; ValueError with the reason otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        if (m := _ISO_DATE.match(text)):
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        if (m := _NUMERIC_DATE.match(text)) and order:
-            a, b, y = int(m.group(1)), int(m.group(2)), int(m.group(3))
-            return date(y, b, a) if order == "dmy" else date(y, a, b)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a calendar date") from None
-    raise ValueError(f"{text!r} is not a date (YYYY-MM-DD, or day/month/year with a 4-digit "
-                     "year)")
 
 
 # -- rows ----------------------------------------------------------------------------------------
@@ -275,8 +209,14 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
     bad value is a problem naming line and column."""
     cols = header.columns
     raw = [(line, {c: values.get(name) for c, name in cols.items()}) for line, values in rows]
-    order, problems = date_order(((line, cols[c], v[c]) for line, v in raw for c in DATE_COLUMNS
-                                  if c in v), file)
+    problems: list[Problem] = []
+    local: set[str] = set()  # date columns refused as a whole (every date in a local form)
+    for column in DATE_COLUMNS:
+        if column in cols and (found := local_date_column((line, v[column]) for line, v in raw)):
+            local.add(column)
+            problems.append(Problem(found[0], cols[column], "register.date",
+                                    f"{file}, line {found[0]}, column {cols[column]}: "
+                                    f"{found[1]}"))
     out: list[RegisterRow] = []
     refused: set[str] = set()
     normalised = 0
@@ -324,11 +264,11 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
         dates: dict[str, date | None] = {}
         for column in DATE_COLUMNS:
             try:
-                dates[column] = parse_date(v.get(column), order)
-            except ValueError as exc:
+                dates[column] = cell_date(v.get(column))
+            except NotADate as exc:
                 dates[column] = None
-                if order is not None or not _NUMERIC_DATE.match(str(v.get(column)).strip()):
-                    bad(column, "register.date", str(exc))  # else: the file's date problem
+                if column not in local:  # else said once for the whole column
+                    bad(column, "register.date", str(exc))
                 continue
             if dates[column] and dates[column] > today:
                 bad(column, "register.date_future", f"{dates[column]} is in the future")
@@ -336,8 +276,7 @@ def parse_rows(rows: Iterable[tuple[int, Mapping[str, object]]], header: Header,
         if born and entered and entered < born:
             bad("entry_date", "register.date_order", f"entry {entered} is before birth {born}")
         problems += found
-        if found or order is None and any(isinstance(v.get(c), str) and _NUMERIC_DATE.match(
-                v[c].strip()) for c in DATE_COLUMNS):
+        if found or any(dates[c] is None and c in local and v.get(c) for c in DATE_COLUMNS):
             refused.add(oid or "")
             continue
         out.append(RegisterRow(line, oid, sex, _text(v, "breed"), dates["birth_date"],

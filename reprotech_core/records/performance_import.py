@@ -19,7 +19,9 @@ Rules (name: what it refuses):
 - ``records.empty``: a required value left blank
 - ``records.number``: a value that is not a (finite) number; a lactation number not whole
 - ``records.date_format``: a date not written YYYY-MM-DD (or an Excel date cell): a day-first
-  or month-first date is refused, not guessed (03/04/2023 is ambiguous)
+  or month-first date is refused by its form, not guessed (03/04/2023 is ambiguous); a column
+  whose dates are all in a local form is refused once, at its first line
+  (:mod:`reprotech_core.cell_dates`)
 - ``records.value_range``: a value outside :data:`~reprotech_core.records.traits.TRAIT_RANGES`
   (a unit or column mix-up), a lactation number outside 1-20
 - ``records.unknown_event``: a health event not in the documented list
@@ -36,10 +38,9 @@ Rules (name: what it refuses):
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from sqlalchemy.orm import Session
 from data_models.animals import Animal
 from data_models.evaluation import Phenotype, Trait
 from data_models.tenancy import Customer, Herd
+from reprotech_core.cell_dates import NotADate, cell_date, local_date_column
 from reprotech_core.records.traits import (
     HEALTH_EVENTS,
     LACTATION_NUMBERS,
@@ -80,7 +82,6 @@ EXAMPLES: dict[str, dict[str, str]] = {
 MAX_LENGTHS = column_lengths({"animal": Animal.official_id, "herd": Herd.code,
                               "trait": Trait.code, "event": Trait.code}) | dict.fromkeys(
     ("lactation", "calving_date", "date", "milk_kg", "fat_kg", "protein_kg", "value"), 32)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 STATUSES = ("new", "changed", "unchanged", "refused")
 INSERT_CHUNK = 2000  # rows per multi-row INSERT (5 parameters each, far below 65,535)
 
@@ -184,20 +185,15 @@ def _required(row: dict[str, Any], col: str) -> str:
 
 
 def parse_date(row: dict[str, Any], col: str) -> date:
-    """An ISO date or an Excel date cell; anything else is refused, never guessed."""
-    v = row.get(col)
-    if isinstance(v, datetime):
-        return v.date()
-    if isinstance(v, date):
-        return v
-    s = _required(row, col)
-    if not _ISO_DATE.match(s):
-        raise _Bad(col, "records.date_format", f"{s!r} is not a date as YYYY-MM-DD (day-first "
-                   "and month-first dates are ambiguous: write 2023-04-03)")
+    """An ISO date or an Excel date cell (:func:`~reprotech_core.cell_dates.cell_date`);
+    anything else is refused, never guessed."""
     try:
-        return date.fromisoformat(s)
-    except ValueError:
-        raise _Bad(col, "records.date_format", f"{s!r} is not a calendar date") from None
+        day = cell_date(row.get(col))
+    except NotADate as exc:
+        raise _Bad(col, "records.date_format", str(exc)) from None
+    if day is None:
+        raise _Bad(col, "records.empty", f"{col} is empty")
+    return day
 
 
 def parse_number(row: dict[str, Any], col: str) -> float:
@@ -309,13 +305,23 @@ def _parse_rows(table: Table, kind: str, report: RecordsReport,
                 progress: Callable[[int], None] | None) -> list[Record]:
     records: list[Record] = []
     seen: dict[tuple, int] = {}
+    rows = []
     for row in table:
+        rows.append(row)
         report.rows += 1
         if progress and report.rows % 1000 == 0:
             progress(report.rows)
+    date_col = "calving_date" if kind == "lactations" else "date"
+    local = local_date_column((row.line, row.values.get(date_col)) for row in rows)
+    if local:
+        report.errors.append(RowError(local[0], date_col, "records.date_format",
+                                      f"line {local[0]}, column {date_col}: {local[1]}"))
+    for row in rows:
         try:
             parsed = parse_row(kind, row.line, row.values)
         except _Bad as bad:
+            if local and bad.column == date_col:
+                continue  # said once for the whole column
             report.errors.append(RowError(row.line, bad.column, bad.rule,
                                           f"line {row.line}, column {bad.column}: {bad}"))
             continue

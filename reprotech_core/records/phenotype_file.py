@@ -9,7 +9,8 @@ things, decided by its name:
 - ``animal``: the animal's ID (text);
 - a fixed effect (:data:`FIXED_EFFECTS`, the class effects
   :func:`~reprotech_core.evaluation.gblup.fixed_effects_design` fits): ``herd`` (text),
-  ``birth_year`` (a year), or ``birth_date`` (YYYY-MM-DD, used as its year: the
+  ``birth_year`` (a year), or ``birth_date`` (YYYY-MM-DD or an Excel date, the one date rule
+  of :mod:`reprotech_core.cell_dates`, used as its year: the
   birth-year class of a contemporary-group model; refused with ``birth_year`` in the same
   file, which would be two versions of one effect);
 - a trait: every other column, which must hold numbers (blank = not recorded). A non-numeric
@@ -19,18 +20,17 @@ things, decided by its name:
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from reprotech_core.cell_dates import NotADate, cell_date, local_date_column
 from reprotech_core.evaluation.gblup import DEFAULT_FACTORS
 from reprotech_core.table_files import TableError, open_table
 
 FIXED_EFFECTS = DEFAULT_FACTORS  # herd, birth_year: what the GBLUP model fits by name
 BY_NAME = ("animal", *FIXED_EFFECTS, "birth_date")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def read_phenotype_file(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
@@ -53,6 +53,10 @@ def read_phenotype_file(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
                            for v in r.values.values()] for r in rows], columns=header,
                          dtype=object)
     if "birth_date" in header:
+        local = local_date_column(zip(lines, frame["birth_date"], strict=True))
+        if local:
+            raise TableError("pheno.date", local[1], file=file, line=local[0],
+                             column="birth_date")
         frame["birth_year"] = [_year(v, file, line) for v, line in
                                zip(frame.pop("birth_date"), lines, strict=True)]
     for col in FIXED_EFFECTS:
@@ -81,16 +85,9 @@ def _label(value: object) -> str:
 
 
 def _year(value: object, file: str, line: int) -> str | None:
-    if value is None:
-        return None
-    if hasattr(value, "year"):  # an Excel date cell
-        return str(value.year)
-    s = str(value)
-    if not _ISO_DATE.match(s):
-        raise TableError("pheno.date", f"{s!r} is not a date as YYYY-MM-DD", file=file,
-                         line=line, column="birth_date")
     try:
-        return str(pd.Timestamp(s).year)
-    except ValueError:
-        raise TableError("pheno.date", f"{s!r} is not a calendar date", file=file, line=line,
+        day = cell_date(value)
+    except NotADate as exc:
+        raise TableError("pheno.date", str(exc), file=file, line=line,
                          column="birth_date") from None
+    return None if day is None else str(day.year)

@@ -15,9 +15,8 @@ present and skipped; a row that contradicts a stored record is an error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -33,6 +32,7 @@ from data_models.reproduction import (
     SemenLot,
 )
 from data_models.tenancy import Customer
+from reprotech_core.cell_dates import NotADate, cell_date, local_date_column
 from reprotech_core.reproduction.book import HerdBook
 from reprotech_core.reproduction.entry import Entry, check, write_accepted
 from reprotech_core.reproduction.records import (
@@ -58,7 +58,6 @@ COLUMNS = ("event", "animal", "date", "bull", "semen_lot", "service_type", "tech
            "method", "result", "days_pregnant", "embryo", "preservation", "ease", "calf",
            "calf_sex", "calf_number", "stillborn", "sire", "reason", "cause")
 REQUIRED = ("event", "animal", "date")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Longest value of each column: the database column's length for stored text; a date, number
 # or keyword is short, so a longer value is not one (and would only bloat the report).
 MAX_LENGTHS = column_lengths({
@@ -116,20 +115,13 @@ def _text(row: dict, col: str) -> str | None:
 
 
 def _date(row: dict, col: str = "date") -> date:
-    v = row.get(col)
-    if isinstance(v, datetime):
-        return v.date()
-    if isinstance(v, date):
-        return v
-    s = _text(row, col)
-    if s is None:
-        raise _BadValue(col, "is empty")
-    if not _ISO_DATE.match(s):
-        raise _BadValue(col, f"{s!r} is not a date as YYYY-MM-DD")
     try:
-        return date.fromisoformat(s)
-    except ValueError:
-        raise _BadValue(col, f"{s!r} is not a calendar date") from None
+        day = cell_date(row.get(col))
+    except NotADate as exc:
+        raise _BadValue(col, str(exc)) from None
+    if day is None:
+        raise _BadValue(col, "is empty")
+    return day
 
 
 def _int(row: dict, col: str, default: int | None = None) -> int | None:
@@ -253,12 +245,19 @@ def _parse_rows(table: Table, report: ImportReport) -> list[tuple[int, Entry]]:
     """Every row as an entry with its line; bad values and repeated rows go to the report."""
     parsed: list[tuple[int, Entry]] = []
     seen: dict[tuple, int] = {}
-    for row in table:
+    rows = list(table)
+    local = local_date_column((row.line, row.values.get("date")) for row in rows)
+    if local:
+        report.errors.append(RowError(local[0], "date", "import.value",
+                                      f"line {local[0]}, column date: {local[1]}"))
+    for row in rows:
         report.rows += 1
         line = row.line
         try:
             entry = parse_row(row.values)
         except _BadValue as bad:
+            if local and bad.column == "date":
+                continue  # said once for the whole column
             report.errors.append(RowError(line, bad.column, "import.value",
                                           f"line {line}, column {bad.column}: {bad}"))
             continue

@@ -108,7 +108,7 @@ def test_dry_run_reports_and_writes_nothing(db, system, farm, tmp_path, admin_co
       (COW, "", "F", "2018-01-01", "Holstein", "", "", "main")],
      (2, "sire", "register.parent_sex")),
     ([(CALF, "", "F", "03/04/2021", "Holstein", "", "", "main")],
-     (2, "birth_date", "register.date_ambiguous")),
+     (2, "birth_date", "register.date")),
     ([("DE 0123", "", "F", "2021-01-01", "Holstein", "", "", "main")],
      (2, "official_id", "register.id_format")),
     ([(CALF, "", "F", "2021-01-01", "Holstein", "", "", "north")],
@@ -131,9 +131,9 @@ def test_a_refused_file_leaves_the_tenant_exactly_as_it_was(
     (lambda p: write_csv(p, [(COW, "Bérénice", "F", "2018-01-01", "Holstein", "", "", "main")],
                          encoding="latin-1"), "table.encoding", 2),
     (lambda p: write_csv(p, [(COW, "", "F", "2018-01-01", "Holstein", "", "", "main")],
-                         delimiter=";"), "register.delimiter", 1),
+                         delimiter=";"), "table.delimiter", 1),
     (lambda p: p.write_text("Herd register of 2025\n" + "official_id,sex,birth_date,breed\n"
-                            f"{COW},F,2018-01-01,Holstein\n") and p, "register.header", 1),
+                            f"{COW},F,2018-01-01,Holstein\n") and p, "table.title_row", 1),
 ])
 def test_unreadable_files_are_refused_with_their_rule(db, system, farm, tmp_path, admin_conninfo,
                                                       write, rule, line):
@@ -169,17 +169,19 @@ def test_excel_dates_and_a_merged_title_row(db, system, farm, tmp_path, admin_co
             [CALF, "F", date(2021, 1, 1), "Holstein", COW]]
     with unchanged(admin_conninfo):
         merged = run(db, system, farm, workbook(tmp_path / "merged.xlsx", rows, "Herd book"))
-    assert [p.rule for p in merged.problems] == ["register.header"]
+    assert [(p.line, p.rule) for p in merged.problems] == [(1, "table.title_row")]
+    assert "line 2 (which looks like the header)" in merged.problems[0].message
     report = run(db, system, farm, workbook(tmp_path / "herd.xlsx", rows))
     assert report.ok and stored(db, system, farm)[CALF][2] == date(2021, 1, 1)
 
 
 def test_a_formula_cell_without_a_value_is_refused(db, system, farm, tmp_path, admin_conninfo):
     path = workbook(tmp_path / "formula.xlsx", [[COW, "F", "=DATE(2018,1,1)", "Holstein", None]])
-    with unchanged(admin_conninfo):  # never calculated: openpyxl reads no cached value
+    with unchanged(admin_conninfo):  # never calculated: no cached value to read
         report = run(db, system, farm, path)
     assert [(p.line, p.column, p.rule) for p in report.problems] == [
-        (2, "Birth date", "register.required")]
+        (2, "Birth date", "table.formula")]
+    assert "'=DATE(2018,1,1)' has no calculated value" in report.problems[0].message
 
 
 def test_a_file_over_the_upload_limit_is_refused_before_reading(db, system, farm, tmp_path):

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from reprotech_core.herd.pedigree import Known, judge
 from reprotech_core.herd.register import (
     COLUMNS,
-    date_order,
     id_problem,
     map_header,
     normalise_id,
@@ -70,12 +69,6 @@ def test_a_merged_title_row_is_recognised():
     assert "merged header row" in problems[0].message
 
 
-def test_a_semicolon_file_is_recognised():
-    _, problems = map_header(["official_id;sex;birth_date;breed"], line=1, file="f.csv")
-    assert rules(problems)[0][2] == "register.delimiter"
-    assert "semicolons" in problems[0].message
-
-
 # -- identifiers ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("value", [BULL, "JERUSAF00000ABC12345", "276000000000001"])
 def test_international_ids_are_accepted(value):
@@ -125,23 +118,23 @@ def test_values_of_a_row():
 
 
 # -- dates ---------------------------------------------------------------------------------------
-def test_day_first_and_month_first_files_are_read_as_such():
+def test_a_date_in_a_local_form_is_refused_by_its_form_not_guessed():
+    """One deciding date (13/02) cannot vouch for the others: every non-ISO date is refused
+    with its form named, at its own line, when the column also holds ISO dates."""
+    _, rows, problems, _ = parse(row(CALF, born="2020-01-05"), row(COW, born="13/02/2019"),
+                                 row(BULL, sex="M", born="03.04.2019"))
+    assert rules(problems) == [(3, "birth_date", "register.date"),
+                               (4, "birth_date", "register.date")]
+    assert "day-first (DD/MM/YYYY)" in problems[0].message
+    assert "day-first or month-first (DD.MM.YYYY or MM.DD.YYYY)" in problems[1].message
+    assert all("write dates as YYYY-MM-DD" in p.message for p in problems)
+    assert [r.birth_date for r in rows] == [date(2020, 1, 5)]
+
+
+def test_a_column_written_wholly_in_a_local_form_is_refused_once():
     _, rows, problems, _ = parse(row(CALF, born="13/02/2020"), row(COW, born="03/04/2019"))
-    assert problems == [] and [r.birth_date for r in rows] == [date(2020, 2, 13), date(2019, 4, 3)]
-    _, rows, problems, _ = parse(row(CALF, born="02/13/2020"), row(COW, born="03.04.2019"))
-    assert problems == [] and [r.birth_date for r in rows] == [date(2020, 2, 13), date(2019, 3, 4)]
-
-
-def test_an_ambiguous_date_file_is_refused_not_guessed():
-    _, rows, problems, _ = parse(row(CALF, born="2020-01-05"), row(COW, born="03/04/2019"))
-    assert rules(problems) == [(3, "birth_date", "register.date_ambiguous")]
-    assert rows[0].birth_date == date(2020, 1, 5)
-
-
-def test_a_file_mixing_day_first_and_month_first_is_refused():
-    order, problems = date_order([(2, "birth_date", "13/02/2020"), (3, "birth_date", "02/14/2020")],
-                                 "f.csv")
-    assert order is None and rules(problems) == [(3, "birth_date", "register.date_mixed")]
+    assert rules(problems) == [(2, "birth_date", "register.date")]
+    assert "every date of this column" in problems[0].message and rows == []
 
 
 def test_entry_before_birth():

@@ -86,7 +86,8 @@ def test_bad_file_is_reported_row_by_row_and_nothing_is_imported(db, system, cus
             (10, "event", "import.value"), (11, "ease", "repro.calving_ease"),
             (11, "date", "calving.before_conception")} == got
     messages = " | ".join(e.message for e in report.errors)
-    assert "line 6, column date: '12/01/2023' is not a date as YYYY-MM-DD" in messages
+    assert ("line 6, column date: '12/01/2023' is written day-first or month-first (DD/MM/YYYY or "
+            "MM/DD/YYYY)") in messages
     assert "line 8: the same service of" in messages and "is on line 4" in messages
     assert counts(db, system, farm) == (0, 0, 0)
 

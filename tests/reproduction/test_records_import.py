@@ -185,8 +185,10 @@ def test_latin1_and_semicolon_files_are_refused_whole(db, system, customer_of, f
     assert (info.value.rule, info.value.line) == ("table.encoding", 3)
     semi = tmp_path / "semi.csv"
     semi.write_text(f"animal;date;event\n{farm.cow(1)};2023-01-01;lameness\n")
-    report = run(db, system, customer_of, farm, semi)
-    assert [e.rule for e in report.errors] == ["records.kind"]
+    with pytest.raises(TableError) as info:
+        run(db, system, customer_of, farm, semi)
+    assert (info.value.rule, info.value.line) == ("table.delimiter", 1)
+    assert "separated by semicolons (European Excel)" in str(info.value)
     assert snapshot(admin_conninfo, farm) == before
 
 
