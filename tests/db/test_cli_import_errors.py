@@ -121,6 +121,15 @@ REPRO_CASES = [
      "sheets.xlsx: the workbook has 2 sheets ('Sheet', 'Sheet2')"),
     ("workbook.csv", workbook([EVENTS.strip().split(",")]),
      "workbook.csv: an Excel workbook (or another zip file), not CSV text: name it .xlsx"),
+    ("semicolon.csv", (EVENTS + GOOD_ROW).replace(",", ";").encode(),
+     "semicolon.csv, line 1: this file is separated by semicolons (European Excel): save it as "
+     "'CSV UTF-8 (comma delimited)' or as .xlsx"),
+    ("title.csv", ("Breeding events 2024\n" + EVENTS + GOOD_ROW).encode(),
+     "title.csv, line 1, column 1: this line holds one value ('Breeding events 2024') and line 2 "
+     "holds 5: a title or merged row above the header?"),
+    ("formula.xlsx", workbook([EVENTS.strip().split(","),
+                               ["insemination", "CI-C1", "=TODAY()", "CI-BULL", "T1"]]),
+     "formula.xlsx, line 2, column date: the formula '=TODAY()' has no calculated value"),
 ]
 
 
@@ -280,3 +289,21 @@ def test_lab_ingest_takes_snp_map_txt_as_the_map(cli, admin_conninfo, tmp_path):
                        "--map", str(tmp_path / "SNP_Map.txt"))
     assert code == 0 and "ingested before; nothing changed" in output, output
     assert core_counts(admin_conninfo) == stored
+
+
+def test_records_import_refuses_a_200_mb_file_by_its_size(cli, admin_conninfo, tmp_path,
+                                                          pg_settings, monkeypatch):
+    """A sparse 200 MB file over upload_max_mb (100 MiB here) is refused before it is read,
+    with its rule's message and no traceback, and nothing changes."""
+    from reprotech_core.records import performance_import
+
+    monkeypatch.setattr(performance_import, "get_settings",
+                        lambda: pg_settings.model_copy(update={"upload_max_mb": 100}))
+    path = tmp_path / "lactations.csv"
+    path.write_text("animal,lactation,calving_date,milk_kg\nCI-C1,1,2023-01-05,9000\n")
+    os.truncate(path, 200 * 2**20)
+    before = core_counts(admin_conninfo)
+    assert_refused(*cli("records", "import", str(path), "--customer", CUSTOMER),
+                   "lactations.csv: 200.0 MiB is larger than the upload limit of 100 MiB "
+                   "(setting upload_max_mb)")
+    assert core_counts(admin_conninfo) == before

@@ -40,8 +40,14 @@ def test_excel_date_and_year_cells(tmp_path):
     ("animal,breed,milk\nA1,Holstein,9000\n", "pheno.not_numeric", 2, "breed",
      "column 'breed' of p.csv is read as a trait"),
     ("animal,milk\nA1,9000\nA2,2005-11-17\n", "pheno.not_numeric", 3, "milk", "'2005-11-17'"),
-    ("animal,birth_date,milk\nA1,17/11/2005,9000\n", "pheno.date", 2, "birth_date",
-     "YYYY-MM-DD"),
+    ("animal,birth_date,milk\nA1,17/11/2005,9000\nA2,03/04/2006,8000\n", "pheno.date", 2,
+     "birth_date", "every date of this column is written in a local form (the first, "
+     "'17/11/2005', day-first (DD/MM/YYYY))"),
+    ("animal,birth_date,milk\nA1,2005-11-17,9000\nA2,03/04/2006,8000\n", "pheno.date", 3,
+     "birth_date", "'03/04/2006' is written day-first or month-first (DD/MM/YYYY or "
+     "MM/DD/YYYY), which is refused rather than guessed; write dates as YYYY-MM-DD"),
+    ("animal,birth_date,milk\nA1,2005-02-30,9000\n", "pheno.date", 2, "birth_date",
+     "'2005-02-30' is not a calendar date"),
     ("animal,birth_date,birth_year,milk\nA1,2005-11-17,2005,9000\n", "pheno.fixed_effect", 1,
      "birth_date", "not both"),
     ("id,milk\nA1,9000\n", "table.columns", 1, None, "missing column animal"),
