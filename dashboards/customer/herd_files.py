@@ -109,7 +109,7 @@ class HerdFiles(pn.viewable.Viewer):
         try:
             result = views.judge_upload(
                 self.ctx.database, self.ctx.identity, farm, upload, kind=kind, commit=commit,
-                options=options, progress=partial(self._progress, total))
+                options=options, progress=partial(self._progress, total, commit))
         except NotFound:
             self._clear_report()
             self._show("danger", NOT_FOUND)
@@ -160,10 +160,12 @@ class HerdFiles(pn.viewable.Viewer):
     def _step(self, text: str) -> None:
         self.step.object = text
 
-    def _progress(self, total: int | None, rows: int) -> None:
+    def _progress(self, total: int | None, commit: bool, rows: int) -> None:
+        """Rows read so far (the import's callback); judging, and writing on a commit, follow
+        the last row, so the text says what the bar cannot."""
         if total:
             self.progress.value = min(100, rows * 100 // total)
-        self._step(f"{rows:,} rows read")
+        self._step(f"{rows:,} rows read; {'judging and writing' if commit else 'judging'}…")
 
     def _report_csv(self) -> io.BytesIO:
         return io.BytesIO(self._result.csv() if self._result else b"")

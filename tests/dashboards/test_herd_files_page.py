@@ -269,6 +269,7 @@ def test_an_upload_refused_before_reading_writes_nothing(db, hw, admin_conninfo,
         assert refused.value.rule == rule
         return
     assert view.result.alert_type == "danger" and "Nothing written" in view.status
+    assert f"[rule {rule}]" in plain(view.status) and name in plain(view.status)
     assert view.commit_button.disabled and not view.report.visible
     with pytest.raises(RuleViolation) as refused:
         views.judge_upload(db, hw.users["hf-admin"], "hf-one", views.Upload(name, content),
@@ -319,7 +320,7 @@ def test_progress_is_reported_while_a_large_file_is_read(db, hw, admin_conninfo)
     view.progress.param.watch(lambda e: values.append(e.new), "value")
     with unchanged(admin_conninfo):
         view.check()
-    assert "1,000 rows read" in steps and "1,200 rows read" in steps
+    assert "1,000 rows read; judging…" in steps and "1,200 rows read; judging…" in steps
     assert 0 < values[-1] <= 100 and values == sorted(values)
     assert "1200 new" in plain(view.status)
 
@@ -339,3 +340,18 @@ def test_templates_are_the_imports_own(db, hw, admin_conninfo):
     with unchanged(admin_conninfo):  # the example rows are a clean register
         view.check()
     assert view.result.alert_type == "info" and "3 new" in plain(view.status), view.status
+
+
+def test_a_commit_the_database_refuses_writes_nothing(db, hw, admin_conninfo):
+    """hf-one is on the basic tier (500 animals): the file is clean, but the database's tier
+    limit refuses the commit, and the page says so with the rule; nothing is half-written."""
+    rows = [(oid, "", "F", "2019-01-01", "Holstein", "", "", "main") for oid in new_ids(501)]
+    view = viewer(db, hw, "hf-admin")
+    choose(view, "too-many.csv", register_csv(rows))
+    view.check()
+    assert not view.commit_button.disabled, view.status
+    with unchanged(admin_conninfo):
+        view.commit()
+    assert view.result.alert_type == "danger" and "Nothing written" in view.status
+    assert "tier limit of 500" in plain(view.status) and "[rule " in plain(view.status)
+    assert not view.report.visible
