@@ -130,7 +130,7 @@ class HerdFiles(pn.viewable.Viewer):
         lines = [md_text(result.summary), *(f"- note: {md_text(n)}" for n in result.notes)]
         if not result.ok:
             kind = "danger"
-            lines.insert(0, f"**Refused: {len(result.problems)} problem(s); nothing written.** "
+            lines.insert(0, f"**Refused: {result.problems} problem(s); nothing written.** "
                             "Fix the rows below and check the file again.")
         elif result.written:
             kind = "success"

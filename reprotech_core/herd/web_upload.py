@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -42,7 +42,8 @@ from reprotech_core.records.performance_import import RecordsReport
 from reprotech_core.reproduction.forms import farms_for_entry, upload_name
 from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
-from reprotech_core.table_files import EXCEL_SUFFIXES
+from reprotech_core.reproduction.bulk_import import RowError
+from reprotech_core.table_files import EXCEL_SUFFIXES, TableError
 from reprotech_core.uploads import UploadRefused, private_copy
 
 #: What the page offers: the register and the records kinds of ``reprotech records import``.
@@ -53,7 +54,6 @@ KINDS: dict[str, str] = {
     "traits": "trait records",
 }
 SUFFIXES = (".csv", ".txt", *EXCEL_SUFFIXES)
-PROBLEM_COLUMNS = ["line", "column", "rule", "message"]
 
 
 @dataclass(frozen=True)
@@ -74,20 +74,19 @@ class Options:
 
 @dataclass(frozen=True)
 class Result:
-    """One judgement of an uploaded file, in the words every kind shares.
-
-    ``frame`` is the import report's own :meth:`to_frame` (the CSV download); ``problems``
-    has one row per refused value with its line, column and rule."""
+    """One judgement of an uploaded file, in the words every kind shares; ``frame`` is the
+    import report's own ``to_frame()`` (the CSV download, refused rows with line, column and
+    rule)."""
 
     kind: str
     file: str
     ok: bool
     written: bool
     writes: int  # new and changed rows (records: values), placeholders and herds
+    problems: int
     summary: str
-    notes: tuple[str, ...] = ()
-    frame: pd.DataFrame = field(default_factory=pd.DataFrame)
-    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
+    notes: tuple[str, ...]
+    frame: pd.DataFrame
 
     @property
     def may_commit(self) -> bool:
@@ -173,6 +172,10 @@ def judge_upload(db: Database, identity: Identity, customer_code: str, upload: U
                     session, farm, path, kind=kind, dry_run=not commit, name=name,
                     max_bytes=limit, progress=progress)
                 return _of_records(records)
+            except TableError as unreadable:  # the records import raises what it cannot read
+                return _of_records(RecordsReport(name, kind, errors=[RowError(
+                    unreadable.line or 0, str(unreadable.column or ""), unreadable.rule,
+                    str(unreadable))]))
             except UploadRefused as refused:
                 raise RuleViolation("upload.refused", str(refused)) from None
 
@@ -188,10 +191,9 @@ def _farm(session: Session, code: str) -> Customer:
 def _of_register(report: RegisterReport) -> Result:
     j = report.judgement
     writes = len(j.new) + report.changed_animals + len(j.placeholders) + len(j.new_herds)
-    problems = pd.DataFrame([(p.line, p.column, p.rule, p.message) for p in report.problems],
-                            columns=PROBLEM_COLUMNS)
-    return Result("register", report.file, report.ok, report.written, writes, report.summary(),
-                  tuple(report.notes()), report.to_frame(), problems)
+    return Result("register", report.file, report.ok, report.written, writes,
+                  len(report.problems), report.summary(), tuple(report.notes()),
+                  report.to_frame())
 
 
 def _of_records(report: RecordsReport) -> Result:
@@ -202,8 +204,6 @@ def _of_records(report: RecordsReport) -> Result:
                else "written" if report.written else "would be written (dry run)")
     summary = (f"{report.file}: {report.rows:,} rows read; records "
                + ", ".join(f"{n:,} {s}" for s, n in counts.items()) + f"; {outcome}")
-    problems = pd.DataFrame([(e.line, e.column, e.rule, e.message) for e in report.errors],
-                            columns=PROBLEM_COLUMNS)
-    return Result(report.kind, report.file, report.ok, report.written, writes, summary, (),
-                  report.to_frame(), problems)
+    return Result(report.kind, report.file, report.ok, report.written, writes,
+                  len(report.errors), summary, (), report.to_frame())
 

@@ -215,25 +215,34 @@ def test_vet_checks_and_commits_lactations_for_an_assigned_customer(db, hw, admi
     assert len(pd.read_csv(vet.download.callback())) == 6
 
 
-@pytest.mark.parametrize(("kind", "content", "rule", "line", "column"), [
-    ("register", "{cow},Berta,F,2018-04-12,Holstein,,,main\n12345,X,F,2019-01-01,Holstein,,,main\n",
-     "register.id_format", 3, "official_id"),
-    ("register", "{cow},Berta,F,2022-04-12,Holstein,,,main\n{calf},Clara,F,2021-02-03,Holstein,,"
-     "{cow},main\n", "register.parent_born_after_calf", 3, "dam"),
-    ("register", "{cow},Berta,M,2018-04-12,Holstein,,,main\n{calf},Clara,F,2021-02-03,Holstein,,"
-     "{cow},main\n", "register.parent_sex", 3, "dam"),
-    ("register", "{cow},Berta,F,2018-04-12,Holstein,,,main\n{cow},Berta,F,2018-04-12,Holstein,,,"
-     "main\n", "register.duplicate", 3, "official_id"),
-    ("lactations", "animal,lactation,calving_date,milk_kg\nNO-SUCH-COW,1,2020-05-01,8100\n",
+R = REGISTER_HEADER
+LACTATIONS = "animal,lactation,calving_date,milk_kg\n"
+
+
+@pytest.mark.parametrize(("kind", "content", "encoding", "rule", "line", "column"), [
+    ("register", R + "{cow},Berta,F,2018-04-12,Holstein,,,main\n12345,X,F,2019-01-01,Holstein,,,"
+     "main\n", "utf-8", "register.id_format", 3, "official_id"),
+    ("register", R + "{cow},Berta,F,2022-04-12,Holstein,,,main\n{calf},Clara,F,2021-02-03,"
+     "Holstein,,{cow},main\n", "utf-8", "register.parent_born_after_calf", 3, "dam"),
+    ("register", R + "{cow},Berta,M,2018-04-12,Holstein,,,main\n{calf},Clara,F,2021-02-03,"
+     "Holstein,,{cow},main\n", "utf-8", "register.parent_sex", 3, "dam"),
+    ("register", R + "{cow},Berta,F,2018-04-12,Holstein,,,main\n{cow},Berta,F,2018-04-12,"
+     "Holstein,,,main\n", "utf-8", "register.duplicate", 3, "official_id"),
+    ("register", R.replace(",", ";") + "{cow};Berta;F;2018-04-12;Holstein;;;main\n", "utf-8",
+     "register.delimiter", 1, "official_id;name"),  # European Excel
+    ("lactations", LACTATIONS + "NO-SUCH-COW,1,2020-05-01,8100\n", "utf-8",
      "records.unknown_animal", 2, "animal"),
-    ("lactations", "animal,lactation,calving_date,milk_kg\n{cow},1,03/04/2020,8100\n",
-     "records.date_format", 2, "calving_date"),
+    ("lactations", LACTATIONS + "{cow},1,03/04/2020,8100\n", "utf-8", "records.date_format", 2,
+     "calving_date"),
+    ("lactations", LACTATIONS + "B\xe9a,1,2020-05-01,8100\n", "latin-1", "table.encoding", 2,
+     "2"),  # Latin-1 is refused by name, not guessed
+    ("health", "animal,date,event\n{cow},2020-01-01,mastitis\n", "utf-16",
+     "records.unknown_event", 2, "event"),  # UTF-16 (Excel's "Unicode text") is read
 ])
 def test_a_refused_file_names_its_rules_and_cannot_be_committed(
-        db, hw, admin_conninfo, kind, content, rule, line, column):
+        db, hw, admin_conninfo, kind, content, encoding, rule, line, column):
     cow, calf = new_ids(2)
-    body = content.format(cow=cow, calf=calf)
-    data = (REGISTER_HEADER + body if kind == "register" else body).encode()
+    data = content.format(cow=cow, calf=calf).encode(encoding)
     view = viewer(db, hw, "hf-admin")
     choose(view, "bad.csv", data, kind=kind)
     with unchanged(admin_conninfo):
@@ -246,7 +255,8 @@ def test_a_refused_file_names_its_rules_and_cannot_be_committed(
     status = "outcome" if kind == "register" else "status"
     hits = refused[(refused[status] == "refused") & (refused["rule"] == rule)]
     assert len(hits) >= 1, refused
-    assert (int(hits.iloc[0]["line"]), hits.iloc[0]["column"]) == (line, column), refused
+    assert int(hits.iloc[0]["line"]) == line, refused
+    assert str(hits.iloc[0]["column"]).startswith(column), refused
 
 
 @pytest.mark.parametrize(("name", "content", "rule"), [
@@ -355,3 +365,18 @@ def test_a_commit_the_database_refuses_writes_nothing(db, hw, admin_conninfo):
     assert view.result.alert_type == "danger" and "Nothing written" in view.status
     assert "tier limit of 500" in plain(view.status) and "[rule " in plain(view.status)
     assert not view.report.visible
+
+
+def test_an_excel_register_is_checked_like_a_csv(db, hw, admin_conninfo):
+    cow, calf = new_ids(2)
+    header = REGISTER_HEADER.strip().split(",")
+    book = support.workbook([header, *[list(r) for r in family(cow, calf)]])
+    view = viewer(db, hw, "hf-admin")
+    choose(view, "register.xlsx", book)
+    values = []
+    view.progress.param.watch(lambda e: values.append(e.new), "value")
+    with unchanged(admin_conninfo):
+        view.check()
+    assert values[:1] == [-1]  # rows of a workbook are unknown before reading: indeterminate
+    assert "2 new, 0 changed, 0 unchanged would be written" in plain(view.status), view.status
+    assert not view.commit_button.disabled
