@@ -143,10 +143,11 @@ class Settings(BaseSettings):
     )
     upload_web_max_mb: int = Field(
         default=20, ge=1, le=1_000_000,
-        description="Largest breeding-event file a dashboard upload accepts (MiB; never more "
-        "than upload_max_mb). A browser upload arrives whole in one websocket message held in "
-        "memory (the dashboard server takes at most 20 MiB per message); bigger files go "
-        "through `reprotech repro import`.",
+        description="Largest file a dashboard upload accepts (MiB; never more than "
+        "upload_max_mb): breeding events, lab files, herd registers and records. A browser "
+        "upload arrives whole in one websocket message held in memory (the dashboard server "
+        "takes at most 20 MiB per message); bigger files go through the CLI "
+        "(`reprotech repro import`, `lab ingest`, `herd import`, `records import`).",
     )
     db_slow_query_seconds: float = Field(
         default=5.0, gt=0,

@@ -22,8 +22,12 @@ core, not in ``ops/``, which sits above them.
 from __future__ import annotations
 
 import gzip
+import os
 import stat
+import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reprotech_core.errors import ReprotechError
@@ -146,3 +150,20 @@ def _check_finalreport(path: Path, name: str, head: bytes, kind: str) -> None:
     if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(signature):
         raise UploadRefused("upload.format", f"{name}: not a {kind} (it must start with "
                             f"{signature.decode()})")
+
+
+@contextmanager
+def private_copy(content: bytes, *, suffix: str) -> Iterator[Path]:
+    """A browser upload's bytes as a file of our own naming (``upload<suffix>``) in a fresh
+    folder only we can enter (0700, the file 0600), removed afterwards.
+
+    Why our name: the browser's file name is the sender's text; used as a path it could place
+    the file anywhere (``../../x.csv``) or follow a planted link. Created exclusively, the
+    file never follows one. Callers label reports with the browser's name, never this path.
+    """
+    with tempfile.TemporaryDirectory(prefix="reprotech-upload-") as folder:  # mode 0700
+        path = Path(folder) / f"upload{suffix}"
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        yield path

@@ -3,17 +3,29 @@
 Each page is a thin layout over ``reprotech_core.portal``; every query runs as the signed-in
 user, so row security decides what a page can show. Module gating: the herd, animals, animal
 and download pages need ``genomics`` (every tier), rankings and mating need ``breeding``;
-reproduction KPIs on the overview appear with ``reproduction``.
+reproduction KPIs on the overview appear with ``reproduction``. The herd files page (a
+register or records file in, dry run first) needs ``genomics`` too, so a customer admin on
+every tier and the customer's vets and technicians open it; a customer user does not (who
+may import for whom is ``animals:write`` and row security, in ``reprotech_core.herd.web_upload``).
 """
 
 from __future__ import annotations
 
-from dashboards.customer import animal, animals, downloads, mating, overview, rankings
+from dashboards.customer import (
+    animal,
+    animals,
+    downloads,
+    herd_files,
+    mating,
+    overview,
+    rankings,
+)
 from dashboards.pages import Page
 from reprotech_core.roles import Role
 
 CUSTOMERS = frozenset({Role.CUSTOMER_ADMIN, Role.CUSTOMER_USER})
 FIELD_STAFF = frozenset({Role.VETERINARIAN, Role.TECHNICIAN})
+ADMINS = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 
 PAGES: list[Page] = [
     Page("overview", "Herd overview", CUSTOMERS | FIELD_STAFF, "genomics", overview.build),
@@ -22,4 +34,6 @@ PAGES: list[Page] = [
     Page("rankings", "Rankings", CUSTOMERS | {Role.VETERINARIAN}, "breeding", rankings.build),
     Page("mating", "Mating advice", CUSTOMERS | {Role.VETERINARIAN}, "breeding", mating.build),
     Page("downloads", "Downloads", CUSTOMERS | FIELD_STAFF, "genomics", downloads.build),
+    Page(herd_files.SLUG, "Herd files", frozenset({Role.CUSTOMER_ADMIN}) | FIELD_STAFF | ADMINS,
+         "genomics", herd_files.build),
 ]

@@ -15,7 +15,7 @@ from reprotech_core.accounts import customer_by_code
 from reprotech_core.cli.context import open_database, print_table
 from reprotech_core.errors import ReprotechError
 from reprotech_core.herd.register import COLUMNS
-from reprotech_core.herd.register_import import import_register
+from reprotech_core.herd.register_import import import_register, write_template
 from reprotech_core.herd.report import RegisterReport
 
 app = typer.Typer(help="A customer's herd: import the herd register (animals and pedigree).",
@@ -23,14 +23,6 @@ app = typer.Typer(help="A customer's herd: import the herd register (animals and
 console = Console()
 err = Console(stderr=True)
 SHOWN = 200
-TEMPLATE_ROWS = (
-    ("HOLDEUM000123456789", "Bravo", "M", "2016-03-01", "Holstein", "", "", "", "", "", ""),
-    ("276000912345678", "Berta", "F", "2018-04-12", "Holstein", "HOLDEUM000123456789", "",
-     "main", "17", "2018-04-12", "active"),
-    ("276000912345679", "Clara", "F", "2021-02-03", "Holstein", "HOLDEUM000123456789",
-     "276000912345678", "main", "42", "2021-02-03", "active"),
-)
-
 
 class ImportRefused(ReprotechError):
     """The register had problems and nothing was imported."""
@@ -85,8 +77,7 @@ def import_file(
 @app.command("template")
 def template(out: Annotated[Path, typer.Option(help="Where to write the template CSV")]) -> None:
     """Write a template register CSV: the columns the import reads, with three example rows."""
-    lines = [",".join(COLUMNS), *(",".join(r) for r in TEMPLATE_ROWS)]
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_template(out)
     console.print(f"template written to {escape(str(out))} (columns: {', '.join(COLUMNS)})")
 
 

@@ -87,6 +87,15 @@ def _fold(name: str) -> str:
 
 
 _BY_SPELLING = {_fold(s): col for col, spellings in ALIASES.items() for s in spellings}
+# The template's example rows (a bull of the catalogue form, a cow, her daughter), in the order
+# of :data:`COLUMNS`: what ``reprotech herd template`` and the Herd files page hand out.
+TEMPLATE_ROWS = (
+    ("HOLDEUM000123456789", "Bravo", "M", "2016-03-01", "Holstein", "", "", "", "", "", ""),
+    ("276000912345678", "Berta", "F", "2018-04-12", "Holstein", "HOLDEUM000123456789", "",
+     "main", "17", "2018-04-12", "active"),
+    ("276000912345679", "Clara", "F", "2021-02-03", "Holstein", "HOLDEUM000123456789",
+     "276000912345678", "main", "42", "2021-02-03", "active"),
+)
 
 
 @dataclass(frozen=True)

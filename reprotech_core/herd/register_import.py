@@ -26,7 +26,15 @@ from data_models.tenancy import Customer, Herd
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, AnimalUpdate, register_animals, update_animals
 from reprotech_core.herd.pedigree import Judgement, Known, judge
-from reprotech_core.herd.register import Header, Parsed, Problem, map_header, parse_rows
+from reprotech_core.herd.register import (
+    COLUMNS,
+    TEMPLATE_ROWS,
+    Header,
+    Parsed,
+    Problem,
+    map_header,
+    parse_rows,
+)
 from reprotech_core.herd.report import RegisterReport
 from reprotech_core.settings import get_settings
 from reprotech_core.table_files import TableError, open_table
@@ -73,6 +81,14 @@ def import_register(session: Session, customer: Customer, path: Path, *,
         _write(session, customer, report.judgement, header)
         report.written = True
     return report
+
+
+def write_template(path: Path) -> Path:
+    """A register CSV with the columns the import reads and three example rows (a catalogue
+    bull, a cow, her daughter): what a person fills in; the CLI and the page hand out this one."""
+    lines = [",".join(COLUMNS), *(",".join(r) for r in TEMPLATE_ROWS)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def _read(path: Path, name: str, report: RegisterReport, today: date,

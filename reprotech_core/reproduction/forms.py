@@ -11,7 +11,6 @@ technician can only pick a customer they are assigned to, whatever the form send
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,7 +33,7 @@ from reprotech_core.reproduction.records import (
     SemenReceipt,
 )
 from reprotech_core.settings import get_settings
-from reprotech_core.uploads import UploadRefused
+from reprotech_core.uploads import UploadRefused, private_copy
 
 UPLOAD_SUFFIXES = (".csv", ".xlsx")
 
@@ -167,8 +166,9 @@ def import_upload(session: Session, customer_code: str, filename: str, content: 
                   today: date | None = None) -> bulk_import.ImportReport:
     """Import an uploaded CSV/Excel file of events for a customer (all or nothing by default).
 
-    The name and size (setting ``upload_web_max_mb``) are checked before anything is parsed. The content is stored under a
-    name of our own in a private temporary folder: the browser's file name only labels the
+    The name and size (setting ``upload_web_max_mb``) are checked before anything is parsed.
+    The content is stored under a name of our own in a private temporary folder
+    (:func:`~reprotech_core.uploads.private_copy`): the browser's file name only labels the
     report, so no name (``../../x.csv``, ``/etc/x.csv``, ``..``) can place it elsewhere. The
     file is then judged whole by ``bulk_import.import_events`` (the same upload checks and
     reader as ``reprotech repro import``) and the caller's transaction commits what it wrote.
@@ -189,10 +189,7 @@ def import_upload(session: Session, customer_code: str, filename: str, content: 
     if not content:
         raise RuleViolation("import.empty", f"{name}: the file is empty")
     farm = customer(session, customer_code)
-    with tempfile.TemporaryDirectory(prefix="reprotech-upload-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        with open(path, "xb") as handle:  # a fresh file: never follows a planted link
-            handle.write(content)
+    with private_copy(content, suffix=suffix) as path:
         try:
             return bulk_import.import_events(session, farm, path, name=name,
                                              max_bytes=limit,

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import text
 
 from dashboards.customer import PAGES
+from reprotech_core.roles import Role
 from tests.dashboards.conftest import deep_text, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 LOAD_MS = 20_000
-CUSTOMER_SLUGS = [p.slug for p in PAGES]
+CUSTOMER_SLUGS = [p.slug for p in PAGES if Role.CUSTOMER_USER in p.roles]  # pa-user's
 
 
 def open_page(pg, server, user: str, query: str, wait_for: str):

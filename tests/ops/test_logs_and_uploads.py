@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import stat
 
 import pytest
 
 from reprotech_core.ops.logs import JsonFormatter, SecretScrubber, register_secret, scrub
 from reprotech_core.settings import Settings
-from reprotech_core.uploads import UploadRefused, check_upload
+from reprotech_core.uploads import UploadRefused, check_upload, private_copy
 
 
 @pytest.mark.parametrize(("line", "secret"), [
@@ -179,3 +180,11 @@ def test_a_traitlets_application_like_the_hub_logs_through_the_scrubber(log_form
     assert "Sup3rS3cretPw" not in err and "***" in err
     if log_format == "json":
         assert json.loads(err.strip().splitlines()[-1])["logger"] == "Hubish"
+
+
+def test_a_private_copy_is_ours_alone_and_gone_afterwards():
+    with private_copy(b"official_id\n", suffix=".csv") as path:
+        assert path.name == "upload.csv" and path.read_bytes() == b"official_id\n"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert not path.exists() and not path.parent.exists()
