@@ -54,12 +54,17 @@ class OnboardingRefused(ReprotechError):
 
 @dataclass(frozen=True)
 class FarmFiles:
-    register: Path
-    records: Path
-    samples: Path
+    """A farm's files; None where the farm has nothing to hand over (a file without rows is
+    refused by ``table.empty``, rightly: the simulation can leave a small farm without
+    animals or without recorded cows)."""
+
+    register: Path | None
+    records: Path | None
+    samples: Path | None
 
 
 def farm_files(settings: Settings, farm: str, *, excel: bool) -> FarmFiles:
+    """Where the farm's files are written (whether or not they exist yet)."""
     folder = settings.var_dir / "onboarding" / farm
     return FarmFiles(folder / ("register.xlsx" if excel else "register.csv"),
                      folder / "records.csv", folder / "samples.csv")
@@ -104,53 +109,69 @@ def write_sample_sheet(animals: list[AnimalRecord], path: Path) -> Path:
 
 def write_farm_files(herd: SimulatedHerd, plan: HerdPlan, farm: str, files: FarmFiles
                      ) -> FarmFiles:
-    """The farm's three files, each written only when missing (their content is the seed's)."""
-    files.register.parent.mkdir(parents=True, exist_ok=True)
+    """The farm's files, each written only when missing (their content is the seed's); the
+    files it has no rows for are None."""
     animals = plan.farms[farm]
-    writers: list[tuple[Path, Callable[[Path], object]]] = [
-        (files.register, lambda p: write_register(animals, p)),
-        (files.records, lambda p: phenotype_records(herd, plan.official_ids, animals)
-         .to_csv(p, index=False)),
-        (files.samples, lambda p: write_sample_sheet(animals, p))]
-    for path, write in writers:
-        if not path.exists():
+    records = phenotype_records(herd, plan.official_ids, animals)
+    writers: list[tuple[Path | None, bool, Callable[[Path], object]]] = [
+        (files.register, bool(animals), lambda p: write_register(animals, p)),
+        (files.records, not records.empty, lambda p: records.to_csv(p, index=False)),
+        (files.samples, bool(animals), lambda p: write_sample_sheet(animals, p))]
+    written: list[Path | None] = []
+    for path, has_rows, write in writers:
+        if path is not None and has_rows and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
             write(path)
-    return files
+        written.append(path if has_rows else None)
+    return FarmFiles(*written)
 
 
 def onboard(db: Database, actor: Identity, farm: str, files: FarmFiles, *,
             max_bytes: int) -> list[str]:
     """Import the farm's register, records and sample sheet, each in its own transaction as a
     person running the three commands would; one summary line per file."""
-    lines = []
-    with db.session(actor, reason=f"herd register imported from {files.register.name}") as s:
-        report = import_register(s, customer_by_code(s, farm), files.register,
-                                 max_bytes=max_bytes)
+    if files.register is None:
+        return [f"{farm}: no animals in the simulated herd; nothing to import"]
+    lines = [f"{farm}: {_register(db, actor, farm, files.register, max_bytes)}"]
+    if files.records is not None:
+        lines.append(f"{farm}: {_records(db, actor, farm, files.records, max_bytes)}")
+    if files.samples is not None:
+        lines.append(f"{farm}: {_samples(db, actor, farm, files.samples, max_bytes)}")
+    return lines
+
+
+def _register(db: Database, actor: Identity, farm: str, path: Path, max_bytes: int) -> str:
+    with db.session(actor, reason=f"herd register imported from {path.name}") as s:
+        report = import_register(s, customer_by_code(s, farm), path, max_bytes=max_bytes)
         if not report.ok:
             raise OnboardingRefused(_refusal(farm, report.summary(), [
-                p.message for p in report.problems]))
-        lines.append(f"{farm}: {report.summary()}")
-    with db.session(actor, reason=f"performance records imported from {files.records.name}"
-                    ) as s:
-        records = import_records(s, customer_by_code(s, farm), files.records,
-                                 max_bytes=max_bytes)
-        if not records.ok:
-            raise OnboardingRefused(_refusal(farm, files.records.name, [
-                e.message for e in records.errors]))
-        counts = records.summary()
-        lines.append(f"{farm}: {files.records.name}: {records.rows} rows read; "
-                     + ", ".join(f"{counts[k]} {k}" for k in ("new", "changed", "unchanged"))
-                     + ("; nothing to write" if not counts["new"] + counts["changed"]
-                        else " were written"))
-    sheet = read_sample_sheet(files.samples, max_bytes=max_bytes)
-    with db.session(actor, reason=f"samples received from {files.samples.name}") as s:
+                f"{p.rule}: {p.message}" for p in report.problems]))
+    return report.summary()
+
+
+def _records(db: Database, actor: Identity, farm: str, path: Path, max_bytes: int) -> str:
+    with db.session(actor, reason=f"performance records imported from {path.name}") as s:
+        report = import_records(s, customer_by_code(s, farm), path, max_bytes=max_bytes)
+        if not report.ok:
+            raise OnboardingRefused(_refusal(farm, path.name, [
+                f"{e.rule}: {e.message}" for e in report.errors]))
+    counts = report.summary()
+    return (f"{path.name}: {report.rows} rows read; "
+            + ", ".join(f"{counts[k]} {k}" for k in ("new", "changed", "unchanged"))
+            + ("; nothing to write" if not counts["new"] + counts["changed"]
+               else " were written"))
+
+
+def _samples(db: Database, actor: Identity, farm: str, path: Path, max_bytes: int) -> str:
+    """The sheet's samples not registered yet (a sheet sent again registers nothing)."""
+    sheet = read_sample_sheet(path, max_bytes=max_bytes)
+    with db.session(actor, reason=f"samples received from {path.name}") as s:
         customer = customer_by_code(s, farm)
         stored = set(s.scalars(select(Sample.barcode).where(
             Sample.customer_id == customer.id, Sample.barcode.in_([r.barcode for r in sheet]))))
         new = register_samples(s, customer, [r for r in sheet if r.barcode not in stored])
-    lines.append(f"{farm}: {files.samples.name}: {len(sheet)} samples; {len(new)} registered, "
-                 f"{len(stored)} registered before" + ("; nothing to write" if not new else ""))
-    return lines
+    return (f"{path.name}: {len(sheet)} samples; {len(new)} registered, {len(stored)} "
+            "registered before" + ("; nothing to write" if not new else ""))
 
 
 def _refusal(farm: str, summary: str, problems: list[str]) -> str:
