@@ -1,17 +1,21 @@
 """Demo data for the embedded default, made the way real data arrives.
 
 A simulated herd (reprotech_core.genomics.simulate: pedigree with AI sires, recombination,
-missing calls, genotyping errors, wrongly recorded sires) becomes farm customers with herds and
-recorded pedigrees, an AI-sire reference catalogue, phenotype records and registered samples;
-its genotypes arrive in the lab inbox as two Illumina FinalReport exports plus the chip's
-manifest, for the daily jobs to ingest, QC and report like real batches. One account per role
-is created. Behind the recorded pedigree lies a reproduction history (inseminations with straws
-from each herd's tank, pregnancy diagnoses, calvings, losses), plus a flush, an OPU/IVF session
-and embryo transfers per farm, and service orders invoiced for one month; the first farm is on
-the enterprise tier, so its admin sees the financial module.
+missing calls, genotyping errors, wrongly recorded sires) is dealt to farm customers and the
+company's AI-sire catalogue (:func:`reprotech_core.store.simulated.plan_herd`). The catalogue
+is placed directly (it is the company's own); the farm customers, their herds and one account
+per role are created as an admin would. Each farm's herd register, performance records and
+sample sheet then arrive as files under ``var/onboarding/<farm>/`` and go through the real
+imports (:mod:`reprotech_core.demo_onboarding`), and the genotypes arrive in the lab inbox as
+two Illumina FinalReport exports plus the chip's manifest, for the daily jobs to ingest, QC and
+report like real batches. Behind the recorded pedigree lies a reproduction history
+(inseminations with straws from each herd's tank, pregnancy diagnoses, calvings, losses), plus a
+flush, an OPU/IVF session and embryo transfers per farm, and service orders invoiced for one
+month; the first farm is on the enterprise tier, so its admin sees the financial module.
 
 Deterministic by seed and idempotent: every step checks what exists and does only what is
-missing. Passwords are generated once into ``var/secrets`` (0600), never committed.
+missing; the imports run again on every load and report nothing to write. Passwords are
+generated once into ``var/secrets`` (0600), never committed.
 """
 
 from __future__ import annotations
