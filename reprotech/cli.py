@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from jobs import cli as jobs_cli
@@ -60,13 +61,16 @@ def up(
     db = context.database(settings, start=False)
     try:
         system = db.identity("system")
-        summary = demo.load(db, system, settings)
+        with console.status("loading the demo farms through the imports…"):
+            summary = demo.load(db, system, settings)
         factors = demo.staff_second_factors(db, system, settings)
         console.print(
             f"[bold]demo data[/] {'loaded' if summary.created else 'already present'}: "
             f"{summary.customers} customers, {summary.animals} animals; "
             f"{len(summary.lab_files)} new lab file(s) in {settings.var_dir / 'inbox'}"
         )
+        for line in summary.imports:
+            console.print(f"  imported {escape(line)}", highlight=False)
         with console.status("running the daily jobs through the queue…"):
             # The demo releases its evaluation at once; in production a person releases it
             # after review (reprotech eval release RUN).

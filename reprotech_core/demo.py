@@ -1,17 +1,21 @@
 """Demo data for the embedded default, made the way real data arrives.
 
 A simulated herd (reprotech_core.genomics.simulate: pedigree with AI sires, recombination,
-missing calls, genotyping errors, wrongly recorded sires) becomes farm customers with herds and
-recorded pedigrees, an AI-sire reference catalogue, phenotype records and registered samples;
-its genotypes arrive in the lab inbox as two Illumina FinalReport exports plus the chip's
-manifest, for the daily jobs to ingest, QC and report like real batches. One account per role
-is created. Behind the recorded pedigree lies a reproduction history (inseminations with straws
-from each herd's tank, pregnancy diagnoses, calvings, losses), plus a flush, an OPU/IVF session
-and embryo transfers per farm, and service orders invoiced for one month; the first farm is on
-the enterprise tier, so its admin sees the financial module.
+missing calls, genotyping errors, wrongly recorded sires) is dealt to farm customers and the
+company's AI-sire catalogue (:func:`reprotech_core.store.simulated.plan_herd`). The catalogue
+is placed directly (it is the company's own); the farm customers, their herds and one account
+per role are created as an admin would. Each farm's herd register, performance records and
+sample sheet then arrive as files under ``var/onboarding/<farm>/`` and go through the real
+imports (:mod:`reprotech_core.demo_onboarding`), and the genotypes arrive in the lab inbox as
+two Illumina FinalReport exports plus the chip's manifest, for the daily jobs to ingest, QC and
+report like real batches. Behind the recorded pedigree lies a reproduction history
+(inseminations with straws from each herd's tank, pregnancy diagnoses, calvings, losses), plus a
+flush, an OPU/IVF session and embryo transfers per farm, and service orders invoiced for one
+month; the first farm is on the enterprise tier, so its admin sees the financial module.
 
 Deterministic by seed and idempotent: every step checks what exists and does only what is
-missing. Passwords are generated once into ``var/secrets`` (0600), never committed.
+missing; the imports run again on every load and report nothing to write. Passwords are
+generated once into ``var/secrets`` (0600), never committed.
 """
 
 from __future__ import annotations
@@ -26,16 +30,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from data_models.animals import Animal
-from data_models.evaluation import Phenotype
 from data_models.lab import GenotypingBatch
 from data_models.tenancy import Customer
 from reprotech_core import finance
-from reprotech_core.accounts import NewUser, assign, create_user, set_tier
+from reprotech_core.accounts import (
+    NewUser,
+    assign,
+    create_customer,
+    create_herd,
+    create_user,
+    set_tier,
+)
+from reprotech_core.animals import register_animals
 from reprotech_core.db.session import Database, Identity
+from reprotech_core.demo_onboarding import farm_files, onboard, write_farm_files
 from reprotech_core.genomics.finalreport_write import write_finalreport
 from reprotech_core.genomics.manifest import PanelManifest, write_manifest
 from reprotech_core.genomics.simulate import SimulatedHerd, simulate_herd
@@ -54,7 +66,14 @@ from reprotech_core.reproduction.records import (
 from reprotech_core.reproduction.simulate import simulate_history
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
-from reprotech_core.store.simulated import as_lab_file, place_herd
+from reprotech_core.store.samples import register_samples
+from reprotech_core.store.simulated import (
+    HerdPlan,
+    as_lab_file,
+    interbull_id,
+    plan_herd,
+    samples_of,
+)
 
 REFERENCE_CODE = "ai-sires"
 CHIP = "DemoSNP"
@@ -75,6 +94,7 @@ class DemoSummary:
     accounts: list[DemoAccount]
     password: str
     lab_files: list[Path]
+    imports: list[str]  # one summary line per imported file ("farm01: register.csv: ...")
 
 
 def demo_password(settings: Settings) -> str:
@@ -127,35 +147,29 @@ def _herd(settings: Settings) -> SimulatedHerd:
                           settings.demo_snps, settings.demo_seed)
 
 
-def _phenotype_rows(herd: SimulatedHerd, ids: dict[str, tuple[int, int]]) -> list[dict]:
-    """Cows of all but the youngest generation have records; bulls and young animals are
-    predicted from their genotypes."""
-    ped = herd.pedigree.set_index("animal")
-    recorded = ped[(ped["sex"] == 2) & (ped["generation"] < ped["generation"].max())]
-    rows = []
-    for animal, pheno in herd.phenotypes.loc[recorded.index].iterrows():
-        if animal not in ids:
-            continue
-        animal_id, customer_id = ids[animal]
-        day = pd.Timestamp(ped.at[animal, "birth_date"]).date() + timedelta(days=1000)
-        rows += [{"customer_id": customer_id, "animal_id": animal_id, "trait": trait,
-                  "value": float(value), "recorded_on": day}
-                 for trait, value in pheno.items() if np.isfinite(value)]
-    return rows
+def _plan(settings: Settings) -> HerdPlan:
+    """The herd dealt to the farms (``farm01``, ...) and the catalogue, with Interbull IDs."""
+    codes = {f"CUST{i:02d}": farm_code(i) for i in range(settings.demo_customers)}
+    return plan_herd(_herd(settings), customer_codes=codes, official_id=interbull_id)
 
 
 def _register(db: Database, actor: Identity, settings: Settings, password: str) -> bool:
+    """What the company sets up before a customer's files arrive: its own AI-sire catalogue
+    (animals and semen samples, by direct calls: it is the company's, not an import), and,
+    as an admin would, each farm customer with its herds, and the accounts."""
     with db.session(actor, reason="demo data") as session:
         if session.scalar(select(Customer.id).where(Customer.code == REFERENCE_CODE)):
             return False
-        herd = _herd(settings)
-        codes = {f"CUST{i:02d}": farm_code(i) for i in range(settings.demo_customers)}
-        place_herd(session, herd, customer_codes=codes, reference_code=REFERENCE_CODE)
-        ids = {oid: (aid, cid) for oid, aid, cid in session.execute(
-            select(Animal.official_id, Animal.id, Animal.customer_id))}
-        rows = _phenotype_rows(herd, ids)
-        if rows:
-            session.execute(insert(Phenotype), rows)
+        plan = _plan(settings)
+        ref = create_customer(session, code=REFERENCE_CODE, name="AI sire catalogue",
+                              tier="reference", kind="reference")
+        register_animals(session, ref, plan.reference)
+        register_samples(session, ref, samples_of(plan.reference, "BC"))
+        for code, herds in plan.herds.items():
+            farm = create_customer(session, code=code, name=f"Farm {code}",
+                                   tier="professional", kind="farm")
+            for h in herds:
+                create_herd(session, customer=farm, code=h, name=h.title())
         for account in accounts(settings.demo_customers):
             create_user(session, NewUser(
                 username=account.username,
@@ -165,6 +179,17 @@ def _register(db: Database, actor: Identity, settings: Settings, password: str) 
         assign(session, "vet", farm_code(min(1, settings.demo_customers - 1)))
         assign(session, "tech", farm_code(0))
     return True
+
+
+def _onboard(db: Database, actor: Identity, settings: Settings) -> list[str]:
+    """Each farm's register, records and sample sheet, written under ``var/onboarding`` and
+    imported (:mod:`reprotech_core.demo_onboarding`); every second farm's register is Excel."""
+    plan, lines = _plan(settings), []
+    for i, farm in enumerate(plan.farms):
+        files = write_farm_files(_herd(settings), plan, farm,
+                                 farm_files(settings, farm, excel=i % 2 == 1))
+        lines += onboard(db, actor, farm, files, max_bytes=settings.upload_max_mb * 2**20)
+    return lines
 
 
 def _batches(settings: Settings) -> list[tuple[str, slice]]:
@@ -318,17 +343,19 @@ def _embryo_work(session, customer: Customer, farm: FarmHistory, today: date) ->
 
 
 def load(db: Database, actor: Identity, settings: Settings) -> DemoSummary:
-    """Create whatever part of the demo records is missing and drop its lab files in the inbox;
-    the daily jobs ingest, QC and report them."""
+    """Create whatever part of the demo records is missing, import the farms' files (again:
+    a second load reports nothing to write) and drop the lab files in the inbox; the daily
+    jobs ingest, QC and report them."""
     password = demo_password(settings)
     created = _register(db, actor, settings, password)
+    imports = _onboard(db, actor, settings)
     _reproduction(db, actor, settings)
     files = write_lab_files(db, actor, settings)
     with db.session(actor) as session:
         customers = session.scalar(select(func.count()).select_from(Customer)) or 0
         animals = session.scalar(select(func.count()).select_from(Animal)) or 0
     return DemoSummary(created, customers, animals, accounts(settings.demo_customers),
-                       password, files)
+                       password, files, imports)
 
 
 def staff_second_factors(db: Database, actor: Identity, settings: Settings) -> dict[str, str]:

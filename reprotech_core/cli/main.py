@@ -178,13 +178,17 @@ def demo_code(username: str) -> None:
 
 @demo_app.command("load")
 def demo_load() -> None:
-    """Load the demo customers, animals and accounts (skips when present)."""
+    """Load the demo customers and accounts, import the farms' register, records and sample
+    files from var/onboarding (a second load re-imports them: nothing to write)."""
     settings = _settings()
     db = _database(settings)
     try:
-        summary = demo.load(db, _system(db), settings)
+        with console.status("loading the demo farms through the imports…"):
+            summary = demo.load(db, _system(db), settings)
     finally:
         db.dispose()
+    for line in summary.imports:
+        console.print(f"imported {escape(line)}", highlight=False)
     console.print(
         f"{'loaded' if summary.created else 'already present'}: {summary.customers} customers, "
         f"{summary.animals} animals, {len(summary.accounts)} accounts; "

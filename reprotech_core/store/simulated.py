@@ -1,15 +1,15 @@
-"""Put a simulated herd (reprotech_core.genomics.simulate) into the platform's records.
+"""A simulated herd (reprotech_core.genomics.simulate) as the platform's records.
 
-Used by the demo and the tests, so both exercise the same paths a real lab uses: customers,
-herds and animals registered with their recorded (sometimes wrong) pedigree, samples with
-barcodes, and genotypes arriving as FinalReport files.
-
-Sires used outside their own customer (AI bulls) go to the reference catalogue, as they would
-in reality; their own dams are not recorded there (the catalogue holds no farm's cows).
+:func:`plan_herd` deals the recorded (sometimes wrong) pedigree to farms and the shared AI-sire
+catalogue; the demo (:mod:`reprotech_core.demo`) writes the farms' part as herd-book files and
+imports them as a new customer's would arrive. :func:`place_herd` registers the same plan by
+direct calls: the tests' fast path to several genotyped farms in one transaction.
+:func:`as_lab_file` gives the genotypes as the lab reports them, keyed by sample barcode.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,29 +32,46 @@ class PlacedHerd:
     barcodes: dict[str, str]  # animal -> sample barcode
 
 
+@dataclass(frozen=True)
+class HerdPlan:
+    """The records a simulated herd becomes: each farm's animals and herds, the catalogue's
+    bulls, and every simulated animal's official ID. The demo writes the farms' part as
+    herd-book files; :func:`place_herd` registers it directly."""
+
+    farms: dict[str, list[AnimalRecord]]  # platform customer code -> its animals
+    herds: dict[str, list[str]]  # platform customer code -> its herd codes
+    reference: list[AnimalRecord]  # the AI bulls, for the shared catalogue
+    official_ids: dict[str, str]  # simulator animal -> official ID
+
+
 def barcode_of(animal: str, prefix: str = "BC") -> str:
     return prefix + animal[-9:]
 
 
-def place_herd(
-    session: Session, herd: SimulatedHerd, *, customer_codes: dict[str, str],
-    reference_code: str, tier: str = "professional", barcode_prefix: str = "BC",
-    animal_prefix: str = "SIMCAN",
-) -> PlacedHerd:
-    """Register the herd's customers, herds, animals and samples (one call, one transaction).
+def interbull_id(animal: str, sex: str) -> str:
+    """A simulated animal's ID in the 19-character Interbull form a herd book exports (breed
+    HOL, country CAN, sex, 12-digit number): the register import accepts no other letters.
+    Its last nine digits are the simulator's, so barcodes stay those of :func:`barcode_of`."""
+    return f"HOLCAN{sex}{int(animal[-9:]):012d}"
 
-    ``animal_prefix`` replaces the simulator's ``SIMCAN`` so several simulated herds can share
-    a database (official IDs are meant to be unique in the world).
-    """
+
+def plan_herd(herd: SimulatedHerd, *, customer_codes: dict[str, str],
+              official_id: Callable[[str, str], str]) -> HerdPlan:
+    """Deal the simulated pedigree to the farms and the catalogue; pure.
+
+    ``official_id(simulator_id, sex)`` names each animal (sex ``M``/``F``). Sires used outside
+    their own customer (AI bulls) go to the reference catalogue, as they would in reality;
+    their own dams are not recorded there (the catalogue holds no farm's cows)."""
+    sexes = dict(zip(herd.pedigree["animal"], herd.pedigree["sex"], strict=True))
+    names = {a: official_id(a, "M" if s == 1 else "F") for a, s in sexes.items()}
     ped = herd.pedigree.copy()
     for col in ("animal", "sire", "dam"):
-        ped[col] = [None if _id(a) is None else animal_prefix + str(a)[-9:] for a in ped[col]]
+        ped[col] = [None if _id(a) is None else names[str(a)] for a in ped[col]]
     own = dict(zip(ped["animal"], ped["customer"], strict=True))
     progeny_customers = ped.dropna(subset=["sire"]).groupby("sire")["customer"].agg(set)
     ai = {s for s, custs in progeny_customers.items() if custs - {own[s]}}
-    ref = _customer(session, reference_code, "AI sire catalogue", "reference", "reference")
-    records = {code: [] for code in customer_codes.values()}
-    ref_records = []
+    farms: dict[str, list[AnimalRecord]] = {code: [] for code in customer_codes.values()}
+    reference = []
     for row in ped.itertuples():
         in_ref = row.animal in ai
         recorded_sire, recorded_dam = _id(row.sire), _id(row.dam)
@@ -64,21 +81,39 @@ def place_herd(
             birth_date=pd.Timestamp(row.birth_date).date(),
             herd_code=None if in_ref else row.herd, sire=sire,
             dam=None if in_ref else recorded_dam)
-        (ref_records if in_ref else records[customer_codes[row.customer]]).append(rec)
-    register_animals(session, ref, ref_records)
-    for sim_code, code in customer_codes.items():
+        (reference if in_ref else farms[customer_codes[row.customer]]).append(rec)
+    herds = {code: sorted({r.herd_code for r in records if r.herd_code})
+             for code, records in farms.items()}
+    return HerdPlan(farms, herds, reference, names)
+
+
+def place_herd(
+    session: Session, herd: SimulatedHerd, *, customer_codes: dict[str, str],
+    reference_code: str, tier: str = "professional", barcode_prefix: str = "BC",
+    animal_prefix: str = "SIMCAN",
+) -> PlacedHerd:
+    """Register the herd's customers, herds, animals and samples (one call, one transaction):
+    the tests' fast path to a genotyped multi-farm herd, without the import files.
+
+    ``animal_prefix`` replaces the simulator's ``SIMCAN`` so several simulated herds can share
+    a database (official IDs are meant to be unique in the world).
+    """
+    plan = plan_herd(herd, customer_codes=customer_codes,
+                     official_id=lambda animal, _sex: animal_prefix + animal[-9:])
+    ref = _customer(session, reference_code, "AI sire catalogue", "reference", "reference")
+    register_animals(session, ref, plan.reference)
+    for code, records in plan.farms.items():
         customer = _customer(session, code, f"Farm {code}", "farm", tier)
-        for h in sorted(set(ped.loc[(ped["customer"] == sim_code) & ~ped["animal"].isin(ai),
-                                    "herd"])):
+        for h in plan.herds[code]:
             accounts.create_herd(session, customer=customer, code=h, name=h.title())
-        register_animals(session, customer, records[code])
-        register_samples(session, customer, _samples_of(records[code], barcode_prefix))
-    register_samples(session, ref, _samples_of(ref_records, barcode_prefix))
-    return PlacedHerd(dict(customer_codes), sorted(ai),
-                      {a: barcode_of(a, barcode_prefix) for a in ped["animal"]})
+        register_animals(session, customer, records)
+        register_samples(session, customer, samples_of(records, barcode_prefix))
+    register_samples(session, ref, samples_of(plan.reference, barcode_prefix))
+    return PlacedHerd(dict(customer_codes), sorted(r.official_id for r in plan.reference),
+                      {a: barcode_of(a, barcode_prefix) for a in plan.official_ids.values()})
 
 
-def _samples_of(records: list[AnimalRecord], barcode_prefix: str) -> list[ReceivedSample]:
+def samples_of(records: list[AnimalRecord], barcode_prefix: str) -> list[ReceivedSample]:
     """One received sample per registered animal, as if its sheet had a line each."""
     return [ReceivedSample(line, barcode_of(r.official_id, barcode_prefix), r.official_id)
             for line, r in enumerate(records, start=2)]
