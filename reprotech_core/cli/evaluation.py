@@ -140,6 +140,9 @@ def parentage(
     if need and bulls:
         animals = ped["animal"].astype(str)
         births = dict(zip(animals, ped["birth_date"])) if "birth_date" in ped.columns else None
+        if births is None:
+            console.print(f"[yellow]{pedigree.name} has no birth_date: any bull may be named, "
+                          "even a calf's own son[/yellow]")
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task(f"sire discovery: {len(need)} animals x {len(bulls)} bulls")

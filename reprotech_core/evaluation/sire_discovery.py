@@ -170,8 +170,8 @@ def discover_sires(
     offspring: Sequence[str],
     candidates: Sequence[str],
     *,
+    birth_dates: Mapping[str, object] | None,
     dams: Mapping[str, str | None] | None = None,
-    birth_dates: Mapping[str, object] | None = None,
     epsilon: float = DEFAULT_EPSILON,
     min_lod: float = DEFAULT_MIN_LOD,
     min_delta: float = DEFAULT_MIN_DELTA,
@@ -189,11 +189,13 @@ def discover_sires(
         frequencies, so pass the population, not only the animals in question.
     offspring, candidates
         Sample IDs of ``geno``; candidates are the bulls that may be sires.
-    dams
-        Recorded dam per offspring; used (trio LOD) when genotyped and not excluded.
     birth_dates
         Birth date per animal; a candidate must be born ``min_sire_age_days`` before the
-        offspring. Animals without a date are not restricted.
+        offspring. Required (``None`` only knowingly): parent and offspring share an allele
+        at every SNP either way, so without dates an animal's own son can outscore its sire
+        (the benchmark shows it). Animals without a date are not restricted.
+    dams
+        Recorded dam per offspring; used (trio LOD) when genotyped and not excluded.
     epsilon
         Genotyping error rate of the likelihood model.
     min_lod, min_delta

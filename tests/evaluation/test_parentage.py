@@ -63,7 +63,8 @@ def test_discover_true_sire_among_bulls(planted, herd):
     kids = sorted(wrong)
     bulls = sorted(set(truth.dropna()))
     dams = ped.set_index("animal")["dam"]
-    found = discover_sires(geno, kids, bulls, dams=dams, min_informative=300)
+    births = ped.set_index("animal")["generation"].map(lambda g: f"{2010 + 2 * g}-01-01")
+    found = discover_sires(geno, kids, bulls, dams=dams, birth_dates=births, min_informative=300)
     assert (found["status"] == FOUND).all() and found["trio"].all()
     assert (found["sire"].to_numpy() == truth.loc[kids].to_numpy()).all()
 

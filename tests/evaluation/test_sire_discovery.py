@@ -45,6 +45,17 @@ def families():
     return dosages, samples, ids
 
 
+BORN = {"other": "2008-03-01", "grandsire": "2008-03-01", "granddam": "2008-03-01",
+        "sire": "2011-03-01", "dam": "2012-03-01", "dam2": "2012-03-01", "son": "2014-03-01",
+        "calf": "2016-03-01"}
+
+
+@pytest.fixture(scope="module")
+def born(families):
+    """Birth dates that make every simulated sire old enough for his calves."""
+    return {a: BORN[a.rstrip("0123456789")] for a in families[1]}
+
+
 def geno_of(dosages, samples):
     return GenotypeSet.from_dosages(dosages, samples=samples)
 
@@ -72,7 +83,7 @@ def test_lod_weights_closed_form():
     assert (missing == 0).all()  # an uncalled offspring SNP says nothing
 
 
-def test_trio_lod_separates_sire_from_grandsire_and_son(families):
+def test_trio_lod_separates_sire_from_grandsire_and_son(families, born):
     dosages, samples, ids = families
     geno = geno_of(dosages, samples)
     index = {a: i for i, a in enumerate(samples)}
@@ -89,7 +100,8 @@ def test_trio_lod_separates_sire_from_grandsire_and_son(families):
     assert (deltas["trio"] >= DEFAULT_MIN_DELTA).all(), deltas["trio"].min()
     assert (deltas["pair"] > 0).all()
     assert deltas["trio"].mean() > 1.5 * deltas["pair"].mean()  # the dam is worth having
-    found = discover_sires(geno, ids["calf"], bulls(ids), dams=dams_of(ids), min_informative=300)
+    found = discover_sires(geno, ids["calf"], bulls(ids), dams=dams_of(ids), birth_dates=born,
+                           min_informative=300)
     assert (found["status"] == FOUND).all() and found["trio"].all()
     assert found["sire"].tolist() == ids["sire"]
     assert (found["lod"] >= DEFAULT_MIN_LOD).all()
@@ -98,7 +110,7 @@ def test_trio_lod_separates_sire_from_grandsire_and_son(families):
     assert (top.str.len() == 3).all() and (top.str[0].str.split(" ").str[0] == found["sire"]).all()
 
 
-def test_a_genotyping_error_does_not_exclude_the_true_sire(families):
+def test_a_genotyping_error_does_not_exclude_the_true_sire(families, born):
     """Three SNPs of every sire are turned into opposing homozygotes with his calf: a strict
     exclusion would drop him; the LOD keeps him first, about log10(epsilon) per SNP lower."""
     dosages, samples, ids = families
@@ -111,7 +123,7 @@ def test_a_genotyping_error_does_not_exclude_the_true_sire(families):
     sire_rows = [index[s] for s in ids["sire"]]
     opposing, _ = pair_counts(broken[calf_rows], broken[sire_rows])
     assert (opposing >= 3).all()
-    kw = dict(dams=dams_of(ids), min_informative=300)
+    kw = dict(dams=dams_of(ids), birth_dates=born, min_informative=300)
     clean = discover_sires(geno_of(dosages, samples), ids["calf"], bulls(ids), **kw)
     found = discover_sires(geno_of(broken, samples), ids["calf"], bulls(ids), **kw)
     assert (found["status"] == FOUND).all() and found["sire"].tolist() == ids["sire"]
@@ -119,10 +131,10 @@ def test_a_genotyping_error_does_not_exclude_the_true_sire(families):
     assert drop.between(1.0, 1 - np.log10(DEFAULT_EPSILON)).all(), drop.describe()
 
 
-def test_ungenotyped_dam_falls_back_to_the_pair_lod(families):
+def test_ungenotyped_dam_falls_back_to_the_pair_lod(families, born):
     dosages, samples, ids = families
     geno = geno_of(dosages, samples)
-    kw = dict(min_informative=300)
+    kw = dict(birth_dates=born, min_informative=300)
     pair = discover_sires(geno, ids["calf"], bulls(ids), **kw)
     not_typed = discover_sires(geno, ids["calf"], bulls(ids), **kw,
                                dams=dict.fromkeys(ids["calf"], "a cow without genotypes"))
@@ -138,13 +150,13 @@ def test_ungenotyped_dam_falls_back_to_the_pair_lod(families):
             == pd.Series(ids["sire"])[pair["status"] == FOUND]).all()
 
 
-def test_only_relatives_genotyped_names_no_sire(families):
+def test_only_relatives_genotyped_names_no_sire(families, born):
     """The true sire is not among the candidates: his father and son are compatible-looking
     relatives, but no bull is named (the benchmark's 'no false assignment')."""
     dosages, samples, ids = families
     found = discover_sires(geno_of(dosages, samples), ids["calf"],
                            bulls(ids, roles=("grandsire", "son")), dams=dams_of(ids),
-                           min_informative=300)
+                           birth_dates=born, min_informative=300)
     assert found["sire"].isna().all()
     assert set(found["status"]) == {NO_SIRE}
     # two independent reasons: a relative's LOD is far below a sire's (the SNPs where he does
@@ -153,13 +165,13 @@ def test_only_relatives_genotyped_names_no_sire(families):
     assert (found["lod"] < 0).all() and (found["opposing_rate"] > 0.01).all()
 
 
-def test_a_twin_under_two_ids_is_ambiguous(families):
+def test_a_twin_under_two_ids_is_ambiguous(families, born):
     dosages, samples, ids = families
     index = {a: i for i, a in enumerate(samples)}
     twin = dosages[[index[ids["sire"][0]]]]
     geno = geno_of(np.concatenate([dosages, twin]), [*samples, "twin"])
     found = discover_sires(geno, ids["calf"][:1], [*bulls(ids), "twin"], dams=dams_of(ids),
-                           min_informative=300).iloc[0]
+                           birth_dates=born, min_informative=300).iloc[0]
     assert found["status"] == AMBIGUOUS and pd.isna(found["sire"])
     assert found["delta_lod"] == pytest.approx(0.0)
     assert re.fullmatch(rf"({ids['sire'][0]}|twin) [\d.]+; ({ids['sire'][0]}|twin) [\d.]+; .+",
@@ -187,18 +199,19 @@ def test_a_bull_too_young_to_be_the_sire_is_not_a_candidate(families):
 def test_too_little_evidence_and_bad_arguments(families):
     dosages, samples, ids = families
     geno = geno_of(dosages, samples)
-    few = discover_sires(geno, ids["calf"][:3], bulls(ids), min_informative=N_SNPS + 1)
+    few = discover_sires(geno, ids["calf"][:3], bulls(ids), birth_dates=None,
+                         min_informative=N_SNPS + 1)
     assert set(few["status"]) == {"undetermined"} and few["sire"].isna().all()
     with pytest.raises(ValueError, match="1 offspring have no genotypes"):
-        discover_sires(geno, ["zz"], ids["sire"])
+        discover_sires(geno, ["zz"], ids["sire"], birth_dates=None)
     with pytest.raises(ValueError, match="1 candidates have no genotypes"):
-        discover_sires(geno, ids["calf"], ["zz"])
+        discover_sires(geno, ids["calf"], ["zz"], birth_dates=None)
     with pytest.raises(ValueError, match="no candidate sires"):
-        discover_sires(geno, ids["calf"], [])
+        discover_sires(geno, ids["calf"], [], birth_dates=None)
     with pytest.raises(ValueError, match="epsilon"):
-        discover_sires(geno, ids["calf"], ids["sire"], epsilon=0)
+        discover_sires(geno, ids["calf"], ids["sire"], birth_dates=None, epsilon=0)
     with pytest.raises(ValueError, match="min_lod"):
-        discover_sires(geno, ids["calf"], ids["sire"], min_delta=-1)
+        discover_sires(geno, ids["calf"], ids["sire"], birth_dates=None, min_delta=-1)
 
 
 def test_thresholds_are_documented():
