@@ -10,7 +10,7 @@ Usage (see README.md):
 
     python benchmarks/parentage/bench.py --animals 2000 --snps 60000
 
-Prints one JSON line per method and a Markdown table.
+Prints one JSON line per method and a Markdown table (seconds: best of ``--repeat`` runs).
 """
 
 from __future__ import annotations
@@ -74,9 +74,12 @@ def main() -> None:
     ap.add_argument("--animals", type=int, default=2000)
     ap.add_argument("--snps", type=int, default=60000)
     ap.add_argument("--seed", type=int, default=18)
+    ap.add_argument("--error-rate", type=float, default=0.0005, help="genotyping errors")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per method (best kept)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    herd = simulate_herd(n_animals=args.animals, n_snps=args.snps, seed=args.seed)
+    herd = simulate_herd(n_animals=args.animals, n_snps=args.snps, seed=args.seed,
+                         error_rate=args.error_rate)
     geno = autosomes(herd.genotypes)  # a bull passes no X to his sons
     t_sim = time.perf_counter() - t0
     ped = herd.pedigree.set_index("animal")
@@ -99,12 +102,15 @@ def main() -> None:
     }
     rows = []
     for name, run in runs.items():
-        t = time.perf_counter()
-        found = run(wrong, bulls)
-        seconds = time.perf_counter() - t
+        seconds = np.inf
+        for _ in range(args.repeat):  # the machine is shared: keep the best time
+            t = time.perf_counter()
+            found = run(wrong, bulls)
+            seconds = min(seconds, time.perf_counter() - t)
         # the true sires not genotyped: only their relatives (and the rest) are candidates
         orphans = run(wrong, sorted(set(bulls) - set(truth.loc[wrong])))
         row = {"method": name, "animals": args.animals, "snps": len(geno.snps),
+               "error_rate": args.error_rate,
                "wrong_sires": len(wrong), "bulls": len(bulls), **score(found, truth),
                "seconds": round(seconds, 2),
                "named_without_true_sire": int((orphans["status"] == FOUND).sum())}
@@ -112,7 +118,7 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     print(f"\nsimulation {t_sim:.1f} s; peak RSS {peak:.2f} GiB\n")
-    print("| method | true sire named | false | ambiguous | no sire found | s | "
+    print("| method | true sire named | false | ambiguous | no sire found | best s | "
           "named without true sire |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
