@@ -98,3 +98,17 @@ def test_gblup_phenotype_file_with_birth_date_and_a_text_column(files, tmp_path)
     message = str(result.exception)
     assert "[rule pheno.not_numeric]" in message
     assert "column 'breed' of q.csv" in message and "line 2" in message
+
+
+def test_parentage_without_birth_dates_warns(files, tmp_path):
+    """Without birth_date the age rule cannot run: the discovery still runs (trio LOD), but the
+    command says that a calf's own son could be named."""
+    ped = pd.read_csv(files / "pedigree.csv")
+    ped[["animal", "sire", "dam"]].to_csv(tmp_path / "ped.csv", index=False)
+    out = invoke("eval", "parentage", "--bfile", files / "herd", "--pedigree", tmp_path / "ped.csv",
+                 "--out", tmp_path / "parents.csv", "--min-informative", 100)
+    assert "ped.csv has no birth_date" in " ".join(out.split())
+    parents = pd.read_csv(tmp_path / "parents.csv")
+    assert {"discovered_sire", "discovery", "discovery_lod", "discovery_delta_lod",
+            "discovery_candidates", "discovery_trio"} <= set(parents.columns)
+    assert parents["discovery_trio"].dropna().astype(bool).any()
