@@ -15,14 +15,18 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from reprotech_core.cli.context import open_database, settings
 from reprotech_core.evaluation.gblup import evaluate_traits, gebv_table
 from reprotech_core.evaluation.grm import GRM, vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.inbreeding import genomic_inbreeding, runs_of_homozygosity
 from reprotech_core.evaluation.mating import allocate_matings
-from reprotech_core.evaluation.parentage import discover_sires, verify_parents
+from reprotech_core.evaluation.parentage import verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
+from reprotech_core.evaluation.sire_discovery import (
+    DEFAULT_MIN_DELTA, DEFAULT_MIN_LOD, discover_sires,
+)
 from reprotech_core.genomics.plink_bed import read_fam, read_plink
 from reprotech_core.genomics.snpmap import GenotypeSet, autosomes
 from reprotech_core.records.phenotype_file import read_phenotype_file
@@ -35,6 +39,9 @@ console = Console()
 Bfile = Annotated[Path, typer.Option("--bfile", help="PLINK 1 fileset prefix (.bed/.bim/.fam)")]
 Out = Annotated[Path, typer.Option(help="Output file (or prefix for grm)")]
 PEDIGREE = ("animal", "sire", "dam")
+DISCOVERY = {"animal": "animal", "sire": "discovered_sire", "status": "discovery",
+             "lod": "discovery_lod", "delta_lod": "discovery_delta_lod",
+             "top_candidates": "discovery_candidates", "trio": "discovery_trio"}
 
 
 def _autosomal(bfile: Path) -> tuple[GenotypeSet, list[str]]:
@@ -113,11 +120,15 @@ def index_table(gebvs: pd.DataFrame, weights: dict[str, float], *, traits: list[
 @app.command("parentage")
 def parentage(
     bfile: Bfile, out: Out,
-    pedigree: Annotated[Path, typer.Option(help="CSV: animal, sire, dam")],
+    pedigree: Annotated[Path, typer.Option(help="CSV: animal, sire, dam[, birth_date]")],
     min_informative: int = 500, max_opposing_rate: float = 0.01,
+    min_lod: Annotated[float, typer.Option(help="LOD the named sire needs")] = DEFAULT_MIN_LOD,
+    min_delta: Annotated[float, typer.Option(
+        help="LOD lead on the second candidate the named sire needs")] = DEFAULT_MIN_DELTA,
 ) -> None:
-    """Verify recorded sires and dams; for excluded or unknown sires, the likely sire among
-    the genotyped bulls (sex 1 in .fam)."""
+    """Verify recorded sires and dams; for excluded or unknown sires, name the sire among
+    the genotyped bulls (sex 1 in .fam) by LOD score, with the dam's genotypes where she is
+    genotyped (trio) and, when the pedigree has birth_date, among bulls old enough."""
     geno, ids = _autosomal(bfile)
     ped = read_frame(pedigree, required=PEDIGREE)
     checked = verify_parents(geno, ped, min_informative=min_informative,
@@ -127,10 +138,23 @@ def parentage(
     bulls = [a for a, s in zip(ids, geno.sex if geno.sex is not None else [], strict=False)
              if s == 1]
     if need and bulls:
-        found = discover_sires(geno, need, bulls, min_informative=min_informative,
-                               max_opposing_rate=max_opposing_rate)
-        checked = checked.merge(found[["animal", "best_sire", "status"]].rename(
-            columns={"status": "discovery"}), on="animal", how="left")
+        animals = ped["animal"].astype(str)
+        births = dict(zip(animals, ped["birth_date"])) if "birth_date" in ped.columns else None
+        if births is None:
+            console.print(f"[yellow]{pedigree.name} has no birth_date: any bull may be named, "
+                          "even a calf's own son[/yellow]")
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(f"sire discovery: {len(need)} animals x {len(bulls)} bulls")
+            found = discover_sires(
+                geno, need, bulls, dams=dict(zip(animals, ped["dam"])), birth_dates=births,
+                min_lod=min_lod, min_delta=min_delta, min_informative=min_informative,
+                max_opposing_rate=max_opposing_rate,
+                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        checked = checked.merge(found[list(DISCOVERY)].rename(columns=DISCOVERY),
+                                on="animal", how="left")
+        console.print("sire discovery: " + ", ".join(
+            f"{n} {s}" for s, n in found["status"].value_counts().items()))
     checked.to_csv(out, index=False)
     console.print(checked["status"].value_counts().to_string())
     console.print(f"written: {out}")

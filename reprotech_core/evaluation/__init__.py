@@ -11,7 +11,8 @@ are thin layers that call these modules:
 - :mod:`.gblup` — GEBVs, PEV and reliabilities for the four traits (the selection index
   over them is :mod:`reprotech_core.results.index`)
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
-- :mod:`.parentage` — opposing-homozygote sire/dam verification and sire discovery
+- :mod:`.parentage` — opposing-homozygote sire/dam verification
+- :mod:`.sire_discovery` — the sire among genotyped bulls by LOD score (trio with the dam)
 - :mod:`.inbreeding` — F from G's diagonal, runs of homozygosity (F_ROH), trends
 - :mod:`.mating` — expected progeny merit and inbreeding, optimal mate allocation
 - :mod:`.pca` — principal components from the GRM
