@@ -28,9 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
 
-from data_models.lab import Sample
 from reprotech_core.accounts import customer_by_code
 from reprotech_core.animals import AnimalRecord
 from reprotech_core.db.session import Database, Identity
@@ -159,19 +157,15 @@ def _records(db: Database, actor: Identity, farm: str, path: Path, max_bytes: in
     return (f"{path.name}: {report.rows} rows read; "
             + ", ".join(f"{counts[k]} {k}" for k in ("new", "changed", "unchanged"))
             + ("; nothing to write" if not counts["new"] + counts["changed"]
-               else " were written"))
+               else "; written"))
 
 
 def _samples(db: Database, actor: Identity, farm: str, path: Path, max_bytes: int) -> str:
-    """The sheet's samples not registered yet (a sheet sent again registers nothing)."""
+    """The sheet's samples, as the lab registers them (a sheet sent again registers nothing)."""
     sheet = read_sample_sheet(path, max_bytes=max_bytes)
     with db.session(actor, reason=f"samples received from {path.name}") as s:
-        customer = customer_by_code(s, farm)
-        stored = set(s.scalars(select(Sample.barcode).where(
-            Sample.customer_id == customer.id, Sample.barcode.in_([r.barcode for r in sheet]))))
-        new = register_samples(s, customer, [r for r in sheet if r.barcode not in stored])
-    return (f"{path.name}: {len(sheet)} samples; {len(new)} registered, {len(stored)} "
-            "registered before" + ("; nothing to write" if not new else ""))
+        done = register_samples(s, customer_by_code(s, farm), sheet)
+    return f"{path.name}: {len(sheet)} samples; {done.summary()}"
 
 
 def _refusal(farm: str, summary: str, problems: list[str]) -> str:

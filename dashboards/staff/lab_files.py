@@ -84,11 +84,12 @@ class LabFiles(pn.viewable.Viewer):
     def _register(self, register, source: str) -> None:
         try:
             with self.ctx.session() as s:
-                ids = register(s)
+                done = register(s)
         except ReprotechError as exc:
             self._samples("danger", f"**Nothing registered.** {md_text(exc)}")
             return
-        self._samples("success", f"Registered {len(ids)} sample(s) from {source}.")
+        before = f" ({done.unchanged} registered before)" if done.unchanged else ""
+        self._samples("success", f"Registered {len(done.new)} sample(s) from {source}{before}.")
 
     def _samples(self, kind: str, text: str) -> None:
         self.samples_result.alert_type = kind

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import func, select
 
 from data_models.lab import Genotype, GenotypingBatch, QcResult
@@ -43,8 +44,8 @@ def samples(
     regular file) and is refused by line and column when it cannot be read."""
     rows = read_sample_sheet(csv_file, max_bytes=settings().upload_max_mb * 2**20)
     with system_session(f"samples received from {csv_file.name}") as session:
-        ids = register_samples(session, customer_by_code(session, customer), rows)
-    console.print(f"{len(ids)} samples registered for {customer}")
+        done = register_samples(session, customer_by_code(session, customer), rows)
+    console.print(f"{escape(customer)}: {done.summary()}")
 
 
 @app.command("ingest")

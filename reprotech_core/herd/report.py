@@ -45,8 +45,8 @@ class RegisterReport:
             return (f"{self.file}: {self.rows} rows read; refused with {len(self.problems)} "
                     "problem(s); nothing written")
         nothing = not (j.new or j.changes or j.placeholders or j.new_herds)
-        verb = ("; nothing to write" if nothing else " would be written" if not self.written
-                else " were written")
+        verb = ("; nothing to write" if nothing else "; would be written" if not self.written
+                else "; written")
         parts = [f"{len(j.new)} new", f"{self.changed_animals} changed", f"{j.unchanged} unchanged"]
         if j.placeholders:
             parts.append(f"{len(j.placeholders)} placeholder parent(s)")

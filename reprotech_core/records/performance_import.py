@@ -277,7 +277,7 @@ def import_records(session: Session, customer: Customer, path: Path, *, kind: st
         records = _parse_rows(table, kind, report, progress)
     ids, stored = _judge(session, customer, records, report, today)
     report.errors.sort(key=lambda e: e.line)
-    if report.errors or dry_run:
+    if report.errors or dry_run or not report.count("new") + report.count("changed"):
         return report
     _write(session, customer, report, ids, stored)
     report.written = True

@@ -37,7 +37,12 @@ from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
 from reprotech_core.store.ingest import IngestReport, ingest_finalreport
 from reprotech_core.store.panels import load_panel
-from reprotech_core.store.samples import SHEET_COLUMNS, read_sample_sheet, register_samples
+from reprotech_core.store.samples import (
+    SHEET_COLUMNS,
+    Registered,
+    read_sample_sheet,
+    register_samples,
+)
 from reprotech_core.uploads import UploadRefused, check_upload
 
 #: The typed form's columns, in order (a scanner types the barcode, then the animal).
@@ -89,7 +94,7 @@ def stored_panels(session: Session) -> list[str]:
 
 
 def register_sample_upload(session: Session, customer_code: str, upload: Upload
-                           ) -> dict[str, int]:
+                           ) -> Registered:
     """Register the samples of an uploaded sheet (CSV or Excel) for a customer; barcode -> id."""
     require_lab_write(session)
     farm = customer(session, customer_code)
@@ -103,7 +108,7 @@ def register_sample_upload(session: Session, customer_code: str, upload: Upload
     return register_samples(session, farm, rows)
 
 
-def register_typed_samples(session: Session, customer_code: str, typed: str) -> dict[str, int]:
+def register_typed_samples(session: Session, customer_code: str, typed: str) -> Registered:
     """Register samples typed (or scanned) one per line as ``barcode, animal[, tissue]``.
 
     The lines become a sample sheet with the header ``barcode,animal,tissue`` (a tab, which a

@@ -78,12 +78,28 @@ def _text(value: object) -> str | None:
     return text or None
 
 
+@dataclass(frozen=True)
+class Registered:
+    """What :func:`register_samples` did: the new samples (barcode -> id) and how many of the
+    sheet's samples were already registered exactly so (a sheet sent twice changes nothing)."""
+
+    new: dict[str, int]
+    unchanged: int = 0
+
+    def summary(self) -> str:
+        before = f"; {self.unchanged} registered before" if self.unchanged else ""
+        return (f"{len(self.new)} new sample(s) registered{before}"
+                + ("; nothing to write" if not self.new else ""))
+
+
 def register_samples(
     session: Session, customer: Customer, samples: Iterable[ReceivedSample],
-) -> dict[str, int]:
-    """Register received samples for ``customer``; barcode -> sample id.
+) -> Registered:
+    """Register received samples for ``customer``, all or none.
 
-    Unknown animals and barcodes already in use are refused with every offender named.
+    Unknown animals are refused, and so is a barcode already registered to another animal,
+    with every offender named. A barcode already registered to the same animal is unchanged:
+    the lab re-sends sheets, and the second sending must neither fail nor duplicate.
     """
     received = list(samples)
     wanted = {s.animal for s in received}
@@ -94,16 +110,20 @@ def register_samples(
     if unknown:
         raise RuleViolation("sample.animal_unknown",
                             f"customer {customer.code}: no animals {', '.join(unknown[:10])}")
-    taken = set(session.scalars(select(Sample.barcode).where(
-        Sample.barcode.in_([s.barcode for s in received]))))
+    stored = dict(session.execute(select(Sample.barcode, Sample.animal_id).where(
+        Sample.barcode.in_([s.barcode for s in received]))).all())
+    taken = sorted(s.barcode for s in received
+                   if s.barcode in stored and stored[s.barcode] != animals[s.animal])
     if taken:
         raise RuleViolation("sample.barcode_taken",
-                            f"barcodes already registered: {', '.join(sorted(taken)[:10])}")
-    if not received:
-        return {}
+                            f"barcodes already registered to another animal: "
+                            f"{', '.join(taken[:10])}")
+    fresh = [s for s in received if s.barcode not in stored]
+    if not fresh:
+        return Registered({}, len(received))
     rows = session.execute(
         insert(Sample).returning(Sample.barcode, Sample.id),
         [{"customer_id": customer.id, "animal_id": animals[s.animal], "barcode": s.barcode,
-          "tissue": s.tissue} for s in received],
+          "tissue": s.tissue} for s in fresh],
     )
-    return dict(rows.all())
+    return Registered(dict(rows.all()), len(received) - len(fresh))

@@ -14,7 +14,6 @@ import pandas as pd
 import panel as pn
 import psycopg
 import pytest
-from sqlalchemy import text
 
 from dashboards.app import pages_for, registered_pages
 from dashboards.customer import herd_files as page
@@ -153,7 +152,7 @@ def test_customer_admin_checks_commits_reimports_and_corrects_a_register(
         view.check()
     assert view.result.alert_type == "info", view.status
     assert "Dry run: nothing written yet" in view.status
-    assert "2 new, 0 changed, 0 unchanged would be written (dry run)" in plain(view.status)
+    assert "2 new, 0 changed, 0 unchanged; would be written (dry run)" in plain(view.status)
     assert view.report.value["outcome"].tolist() == ["new", "new"]
     assert not view.commit_button.disabled and view.download.visible
     report = pd.read_csv(view.download.callback())
@@ -161,7 +160,7 @@ def test_customer_admin_checks_commits_reimports_and_corrects_a_register(
 
     view.commit()
     assert view.result.alert_type == "success", view.status
-    assert "2 new, 0 changed, 0 unchanged were written" in plain(view.status)
+    assert "2 new, 0 changed, 0 unchanged; written" in plain(view.status)
     assert view.commit_button.disabled
     assert stored(admin_conninfo, [cow, calf]) == {cow: "Berta", calf: "Clara"}
     with psycopg.connect(admin_conninfo) as conn:
@@ -181,7 +180,7 @@ def test_customer_admin_checks_commits_reimports_and_corrects_a_register(
     changed = view.report.value
     assert changed[["official_id", "outcome", "column", "old", "new"]].values.tolist() == [
         [cow, "changed", "name", "Berta", "Bertha"]]
-    assert "0 new, 1 changed, 1 unchanged would be written" in plain(view.status)
+    assert "0 new, 1 changed, 1 unchanged; would be written" in plain(view.status)
     view.commit()
     assert view.result.alert_type == "success", view.status
     assert stored(admin_conninfo, [cow]) == {cow: "Bertha"}
@@ -378,5 +377,5 @@ def test_an_excel_register_is_checked_like_a_csv(db, hw, admin_conninfo):
     with unchanged(admin_conninfo):
         view.check()
     assert values[:1] == [-1]  # rows of a workbook are unknown before reading: indeterminate
-    assert "2 new, 0 changed, 0 unchanged would be written" in plain(view.status), view.status
+    assert "2 new, 0 changed, 0 unchanged; would be written" in plain(view.status), view.status
     assert not view.commit_button.disabled

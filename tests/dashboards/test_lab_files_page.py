@@ -87,6 +87,10 @@ def test_technician_registers_from_a_sheet_and_typed_rows(db, sw, admin_conninfo
     tech.register_sheet()
     assert tech.samples_result.alert_type == "success", tech.status
     assert "Registered 2 sample(s) from scanner.csv" in plain(tech.status)
+    with unchanged(admin_conninfo):  # the lab sends the same sheet again: nothing changes
+        tech.register_sheet()
+    assert tech.samples_result.alert_type == "success", tech.status
+    assert "Registered 0 sample(s) from scanner.csv (2 registered before)" in plain(tech.status)
     tech.typed.value = f"LF-2\t{COWS[2]}\nLF-3, {COWS[3]}, blood\n\n"
     tech.register_typed()
     assert "Registered 2 sample(s)" in tech.status, tech.status

@@ -215,7 +215,12 @@ def test_lab_samples_from_utf16_text_with_tissue(cli, admin_conninfo, tmp_path):
     sheet = tmp_path / "received.csv"
     sheet.write_bytes("barcode,animal,tissue\nCI-S1,CI-C1,hair\nCI-S2,CI-C2,\n".encode("utf-16"))
     code, output = cli("lab", "samples", str(sheet), "--customer", CUSTOMER)
-    assert code == 0 and "2 samples registered" in output, output
+    assert code == 0 and "2 new sample(s) registered" in output, output
+    before = core_counts(admin_conninfo)
+    code, output = cli("lab", "samples", str(sheet), "--customer", CUSTOMER)  # sent again
+    assert code == 0 and "0 new sample(s) registered; 2 registered before; nothing to write" \
+        in output, output
+    assert core_counts(admin_conninfo) == before
     with psycopg.connect(admin_conninfo) as conn:
         stored = dict(conn.execute("SELECT barcode, tissue FROM core.samples "
                                    "WHERE barcode LIKE 'CI-S%'").fetchall())

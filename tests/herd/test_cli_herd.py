@@ -39,9 +39,9 @@ def test_template_import_dry_run_reimport_and_refusal(cli, db, system, farm, cat
         dry = cli("herd", "import", template, "--customer", farm, "--dry-run",
                   "--create-parents")
     assert dry.exit_code == 0, dry.output
-    assert "3 new, 0 changed, 0 unchanged would be written" in dry.output
+    assert "3 new, 0 changed, 0 unchanged; would be written" in dry.output
     done = cli("herd", "import", template, "--customer", farm, "--create-parents")
-    assert "3 new, 0 changed, 0 unchanged were written" in done.output, done.output
+    assert "3 new, 0 changed, 0 unchanged; written" in done.output, done.output
     again = cli("herd", "import", template, "--customer", farm)
     assert "0 new, 0 changed, 3 unchanged" in again.output
     with db.session(system) as s:

@@ -51,7 +51,7 @@ def test_import_then_reimport_changes_nothing(db, system, farm, tmp_path, admin_
     path = write_csv(tmp_path / "register.csv", herd_rows())
     report = run(db, system, farm, path)
     assert report.ok and report.written, report.problems
-    assert report.summary().endswith("3 new, 0 changed, 0 unchanged were written")
+    assert report.summary().endswith("3 new, 0 changed, 0 unchanged; written")
     assert report.normalised_ids == 1
     assert stored(db, system, farm) == {
         COW: ("Berta", "F", date(2018, 4, 12), False, False),
@@ -92,7 +92,7 @@ def test_dry_run_reports_and_writes_nothing(db, system, farm, tmp_path, admin_co
         report = run(db, system, farm, path, dry_run=True)
     assert report.ok and not report.written
     assert {r.official_id for r in report.judgement.new} == {COW, CALF, HEIFER}
-    assert "3 new, 0 changed, 0 unchanged would be written" in report.summary()
+    assert "3 new, 0 changed, 0 unchanged; would be written" in report.summary()
 
 
 @pytest.mark.parametrize(("rows", "expected"), [

@@ -85,6 +85,7 @@ def test_lactations_import_reimport_and_correction(db, system, customer_of, farm
     before = snapshot(admin_conninfo, farm)
     again = run(db, system, customer_of, farm, path)
     assert again.summary() == {"new": 0, "changed": 0, "unchanged": 7, "refused": 0}
+    assert again.ok and not again.written
     assert snapshot(admin_conninfo, farm) == before  # nothing written, nothing audited
     rows = lactations(farm)
     rows[1][3] = 9450
