@@ -92,7 +92,7 @@ def gblup(
     h2: Annotated[list[str], typer.Option(help="trait=h2; traits not given: REML")] = [],  # noqa: B006
     index: Annotated[list[str], typer.Option(help="trait=weight: add a selection index")] = [],  # noqa: B006
     min_group_size: Annotated[int, typer.Option(
-        help="with record_date: fewer records in a group merge or are excluded")] = DEFAULT_MIN_SIZE,
+        help="with record_date: a smaller group merges or is excluded")] = DEFAULT_MIN_SIZE,
 ) -> None:
     """REML + GBLUP: GEBVs and reliabilities for every genotyped animal (CSV: animal, trait,
     gebv, reliability; with --index also index.csv). With a record_date column the fixed
