@@ -66,13 +66,19 @@ def season_of(day: date, seasons: Sequence[tuple[str, Sequence[int]]] = SEASONS
               ) -> tuple[int, int]:
     """(season year, season index): a season spanning the year end belongs to the year it
     ends in, so December 2023 is (2024, winter)."""
+    index, ahead = _month_table(seasons)[day.month]
+    return day.year + ahead, index
+
+
+def _month_table(seasons: Sequence[tuple[str, Sequence[int]]]) -> dict[int, tuple[int, int]]:
+    """month -> (season index, 1 when the month counts in the next year's season)."""
+    table = {}
     for i, (_, months) in enumerate(seasons):
-        if day.month in months:
-            ms = list(months)
-            wrap = next((k for k in range(len(ms) - 1) if ms[k + 1] < ms[k]), None)
-            ahead = wrap is not None and ms.index(day.month) <= wrap
-            return day.year + (1 if ahead else 0), i
-    raise ValueError(f"month {day.month} is in no season")  # unreachable after check_seasons
+        ms = list(months)
+        wrap = next((k for k in range(len(ms) - 1) if ms[k + 1] < ms[k]), None)
+        for k, m in enumerate(ms):
+            table[m] = (i, int(wrap is not None and k <= wrap))
+    return table
 
 
 def group_column(trait: str) -> str:
@@ -124,47 +130,70 @@ def form_groups(
         raise ValueError(f"records need columns {sorted(missing)}")
     if records["herd"].isna().any():
         raise ValueError(f"herd is missing for {int(records['herd'].isna().sum())} records")
-    assigned, excluded = [], []
-    report: dict[str, dict[str, int]] = {}
-    for trait, rows in records.groupby("trait", sort=False):
-        counts = {"records": len(rows), "groups": 0, "kept": 0, "merged_season": 0,
-                  "merged_herd_year": 0, **{r: 0 for r in EXCLUSION_RULES}}
-        report[str(trait)] = counts
-        dated = rows["date"].notna()
-        for a in rows.loc[~dated, "animal"]:
-            excluded.append((str(a), trait, "cg.no_date"))
-        counts["cg.no_date"] = int((~dated).sum())
-        rows = rows[dated]
-        ys = [season_of(pd.Timestamp(d).date(), seasons) for d in rows["date"]]
-        rows = rows.assign(_year=[y for y, _ in ys], _season=[s for _, s in ys])
-        for (herd, year), hy in rows.groupby(["herd", "_year"], sort=True):
-            for members, label, kind in _merge_herd_year(hy, min_size, seasons, herd, year):
-                sires = members["sire"] if "sire" in members else None
-                if len(members) < min_size:
-                    rule = "cg.small_herd_year"
-                elif sires is not None and sires.notna().all() and sires.nunique() == 1:
-                    rule = "cg.one_sire_family"
-                else:
-                    counts["groups"] += 1
-                    counts["kept"] += len(members)
-                    if kind:
-                        counts[kind] += len(members)
-                    assigned += [(str(a), trait, label) for a in members["animal"]]
-                    continue
-                counts[rule] += len(members)
-                excluded += [(str(a), trait, rule) for a in members["animal"]]
+    rows = records.reset_index(drop=True)
+    rows = rows.assign(animal=rows["animal"].astype(str),
+                       date=pd.to_datetime(rows["date"]))
+    rows["rule"] = None
+    rows.loc[rows["date"].isna(), "rule"] = "cg.no_date"
+    table = _month_table(seasons)
+    dated = rows["rule"].isna()
+    month = rows.loc[dated, "date"].dt.month
+    rows.loc[dated, "season"] = month.map(lambda m: table[m][0])
+    rows.loc[dated, "year"] = rows.loc[dated, "date"].dt.year + month.map(lambda m: table[m][1])
+    plan = _plan(rows[dated].groupby(["trait", "herd", "year", "season"], sort=True).size(),
+                 min_size, seasons)
+    keys = list(zip(rows["trait"], rows["herd"], rows["year"], rows["season"], strict=True))
+    rows["group"] = [plan[k][0] if ok else None for k, ok in zip(keys, dated, strict=True)]
+    rows["kind"] = [plan[k][1] if ok else None for k, ok in zip(keys, dated, strict=True)]
+    size = rows.groupby(["trait", "group"])["animal"].transform("size")
+    rows.loc[dated & (size < min_size), "rule"] = "cg.small_herd_year"
+    if "sire" in rows:
+        live = rows["rule"].isna()
+        sires = rows[live].groupby(["trait", "group"])["sire"]
+        one = (sires.transform("count") == sires.transform("size")) & (
+            sires.transform("nunique") == 1)
+        rows.loc[one[one].index, "rule"] = "cg.one_sire_family"
+    kept = rows[rows["rule"].isna()]
+    report = {}
+    for trait, mine in rows.groupby("trait", sort=False):
+        ok = mine[mine["rule"].isna()]
+        report[str(trait)] = {
+            "records": len(mine), "groups": int(ok["group"].nunique()), "kept": len(ok),
+            "merged_season": int((ok["kind"] == "merged_season").sum()),
+            "merged_herd_year": int((ok["kind"] == "merged_herd_year").sum()),
+            **{r: int((mine["rule"] == r).sum()) for r in EXCLUSION_RULES}}
     return ContemporaryGroups(
-        assigned=pd.DataFrame(assigned, columns=["animal", "trait", "group"]),
-        excluded=pd.DataFrame(excluded, columns=["animal", "trait", "rule"]),
+        assigned=kept[["animal", "trait", "group"]].reset_index(drop=True),
+        excluded=rows.loc[rows["rule"].notna(), ["animal", "trait", "rule"]]
+        .reset_index(drop=True),
         report=report)
 
 
-def _merge_herd_year(hy: pd.DataFrame, min_size: int, seasons, herd, year
-                     ) -> list[tuple[pd.DataFrame, str, str | None]]:
-    """The groups of one herd-year: (records, label, merge kind or None)."""
-    present = sorted(hy["_season"].unique())
-    groups = [[s] for s in present]  # consecutive runs of season indices with records
-    size = {s: int((hy["_season"] == s).sum()) for s in present}
+def _plan(sizes: pd.Series, min_size: int, seasons) -> dict[tuple, tuple[str, str | None]]:
+    """(trait, herd, year, season) -> (group label, merge kind or None), from the counts of
+    records per herd-year-season: the merges of the module docstring, per herd-year."""
+    by_herd_year: dict[tuple, dict[int, int]] = {}
+    for (trait, herd, year, season), n in sizes.items():
+        by_herd_year.setdefault((trait, herd, int(year)), {})[int(season)] = int(n)
+    plan = {}
+    for (trait, herd, year), size in by_herd_year.items():
+        for g in _merge(size, min_size):
+            if len(g) == 1:
+                label, kind = f"{herd}:{year}:{seasons[g[0]][0]}", None
+            elif len(g) == len(size):
+                label, kind = f"{herd}:{year}", "merged_herd_year"
+            else:
+                label = f"{herd}:{year}:" + "+".join(seasons[s][0] for s in g)
+                kind = "merged_season"
+            for s in g:
+                plan[(trait, herd, year, s)] = (label, kind)
+    return plan
+
+
+def _merge(size: dict[int, int], min_size: int) -> list[list[int]]:
+    """Runs of season indices of one herd-year: while a run is below ``min_size`` and there
+    is another, the smallest merges with its smaller neighbour (tie: the earlier)."""
+    groups = [[s] for s in sorted(size)]
 
     def n(g: list[int]) -> int:
         return sum(size[s] for s in g)
@@ -174,22 +203,11 @@ def _merge_herd_year(hy: pd.DataFrame, min_size: int, seasons, herd, year
         if not small:
             break
         i = min(small, key=lambda k: (n(groups[k]), k))
-        nbrs = [j for j in (i - 1, i + 1) if 0 <= j < len(groups)]
-        j = min(nbrs, key=lambda k: (n(groups[k]), k))
+        j = min((k for k in (i - 1, i + 1) if 0 <= k < len(groups)),
+                key=lambda k: (n(groups[k]), k))
         lo, hi = sorted((i, j))
         groups[lo:hi + 1] = [groups[lo] + groups[hi]]
-    out = []
-    for g in groups:
-        members = hy[hy["_season"].isin(g)]
-        if len(g) == 1:
-            label, kind = f"{herd}:{year}:{seasons[g[0]][0]}", None
-        elif len(g) == len(present):
-            label, kind = f"{herd}:{year}", "merged_herd_year"
-        else:
-            label = f"{herd}:{year}:" + "+".join(seasons[s][0] for s in g)
-            kind = "merged_season"
-        out.append((members, label, kind))
-    return out
+    return groups
 
 
 def by_trait(records: pd.DataFrame, traits: Sequence[str], *, date_column: str
