@@ -3,12 +3,13 @@ and the fixed effects by name.
 
 A herd export carries more than traits: a birth date, a herd, a breed. Reading every column
 but ``animal`` as a number failed on the first date with "could not convert string to float:
-'2005-11-17'", which names neither the column nor the file. Here each column is one of three
+'2005-11-17'", which names neither the column nor the file. Here each column is one of these
 things, decided by its name:
 
 - ``animal``: the animal's ID (text);
 - a fixed effect (:data:`FIXED_EFFECTS`, the class effects
-  :func:`~reprotech_core.evaluation.gblup.fixed_effects_design` fits): ``herd`` (text),
+  :func:`~reprotech_core.evaluation.gblup.fixed_effects_design` fits): ``cg`` (text, a
+  contemporary group formed elsewhere), ``herd`` (text),
   ``birth_year`` (a year), or ``birth_date`` (YYYY-MM-DD or an Excel date, the one date rule
   of :mod:`reprotech_core.cell_dates`, used as its year: the
   birth-year class of a contemporary-group model; refused with ``birth_year`` in the same
@@ -16,7 +17,8 @@ things, decided by its name:
 - ``record_date`` (same date rule), the date of the row's records: with it the records are
   fitted in herd-year-season contemporary groups
   (:mod:`reprotech_core.evaluation.contemporary`, the same groups as a stored evaluation)
-  instead of by herd; it needs ``herd`` (rule ``pheno.fixed_effect``);
+  instead of by herd; it needs ``herd`` and is refused next to ``cg`` (two versions of one
+  effect; rule ``pheno.fixed_effect``);
 - a trait: every other column, which must hold numbers (blank = not recorded). A non-numeric
   value is refused (rule ``pheno.not_numeric``) naming the file, line and column and saying
   which columns are used by name.
@@ -34,7 +36,7 @@ from reprotech_core.cell_dates import NotADate, cell_date, local_date_column
 from reprotech_core.evaluation.gblup import DEFAULT_FACTORS
 from reprotech_core.table_files import TableError, open_table
 
-FIXED_EFFECTS = DEFAULT_FACTORS  # herd, birth_year: what the GBLUP model fits by name
+FIXED_EFFECTS = DEFAULT_FACTORS  # cg, herd, birth_year: what the GBLUP model fits by name
 RECORD_DATE = "record_date"
 BY_NAME = ("animal", *FIXED_EFFECTS, "birth_date", RECORD_DATE)
 
@@ -55,6 +57,10 @@ def read_phenotype_file(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
         if RECORD_DATE in header and "herd" not in header:
             raise TableError("pheno.fixed_effect", "record_date forms herd-year-season "
                              "contemporary groups and needs a herd column", file=file,
+                             line=table.header_line, column=RECORD_DATE)
+        if RECORD_DATE in header and "cg" in header:
+            raise TableError("pheno.fixed_effect", "give cg or record_date, not both "
+                             "(record_date forms the contemporary groups)", file=file,
                              line=table.header_line, column=RECORD_DATE)
         rows = list(table)
     lines = [r.line for r in rows]

@@ -60,6 +60,8 @@ def test_record_date_is_read_as_a_date_for_the_contemporary_groups(tmp_path):
     ("id,milk\nA1,9000\n", "table.columns", 1, None, "missing column animal"),
     ("animal,record_date,milk\nA1,2024-03-01,9000\n", "pheno.fixed_effect", 1, "record_date",
      "needs a herd column"),
+    ("animal,herd,cg,record_date,milk\nA1,H1,g1,2024-03-01,9000\n", "pheno.fixed_effect", 1,
+     "record_date", "give cg or record_date, not both"),
     ("animal,herd,record_date,milk\nA1,H1,2024-03-01,9000\nA2,H1,2024-13-01,1\n", "pheno.date",
      3, "record_date", "'2024-13-01' is not a calendar date"),
 ])
