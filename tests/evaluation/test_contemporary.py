@@ -8,9 +8,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reprotech_core.evaluation.contemporary import (
-    by_trait, check_seasons, describe, form_groups, group_column, season_of,
+    EXCLUSION_RULES, by_trait, check_seasons, describe, form_groups, group_column, season_of,
 )
 from reprotech_core.evaluation.gblup import evaluate_traits, fixed_effects_design, trait_records
 from reprotech_core.evaluation.grm import vanraden_grm
@@ -129,6 +131,32 @@ def test_a_trait_with_too_few_records_in_a_group_is_judged_per_trait():
     assert "herd" not in applied  # the group nests the herd
     assert applied[group_column("milk_production")].eq("A:2024:spring").all()
     assert applied["fertility"].isna().all()  # excluded: blanked, never fitted
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.sampled_from(["t", "u"]),
+                          st.dates(date(2022, 1, 1), date(2024, 12, 31)),
+                          st.sampled_from(["S1", "S2", None])), max_size=80),
+       st.integers(2, 8))
+def test_every_record_is_kept_once_or_excluded_once_by_a_named_rule(rows, min_size):
+    long = pd.DataFrame([{"animal": f"a{i}", "trait": t, "herd": h, "date": d, "sire": s}
+                         for i, (h, t, d, s) in enumerate(rows)],
+                        columns=["animal", "trait", "herd", "date", "sire"])
+    result = form_groups(long, min_size=min_size)
+    placed = pd.concat([result.assigned[["animal", "trait"]],
+                        result.excluded[["animal", "trait"]]])
+    assert len(placed) == len(long) and not placed.duplicated().any()
+    sizes = result.assigned.groupby(["trait", "group"]).size()
+    assert (sizes >= min_size).all()
+    for (trait, label), _ in sizes.items():  # a group stays within one herd and season year
+        mine = long.merge(result.assigned[(result.assigned["trait"] == trait)
+                                          & (result.assigned["group"] == label)])
+        years = {season_of(d)[0] for d in mine["date"]}
+        assert mine["herd"].nunique() == 1 and len(years) == 1
+        assert label.startswith(f"{mine['herd'].iloc[0]}:{years.pop()}")
+    for trait, c in result.report.items():
+        assert c["kept"] + sum(c[r] for r in EXCLUSION_RULES) == c["records"]
+        assert c["merged_season"] + c["merged_herd_year"] <= c["kept"]
 
 
 def test_bad_options_are_refused():
