@@ -18,6 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from reprotech_core.cli.context import open_database, settings
+from reprotech_core.evaluation.contemporary import (
+    DEFAULT_MIN_SIZE, by_trait, describe, form_groups,
+)
 from reprotech_core.evaluation.gblup import evaluate_traits, gebv_table
 from reprotech_core.evaluation.grm import GRM, vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.inbreeding import genomic_inbreeding, runs_of_homozygosity
@@ -29,7 +32,7 @@ from reprotech_core.evaluation.sire_discovery import (
 )
 from reprotech_core.genomics.plink_bed import read_fam, read_plink
 from reprotech_core.genomics.snpmap import GenotypeSet, autosomes
-from reprotech_core.records.phenotype_file import read_phenotype_file
+from reprotech_core.records.phenotype_file import RECORD_DATE, read_phenotype_file
 from reprotech_core.results.index import check_weights, gebv_wide, ranked
 from reprotech_core.table_files import read_frame, read_text
 
@@ -84,14 +87,24 @@ def grm(bfile: Bfile, out: Out) -> None:
 def gblup(
     bfile: Bfile, out: Out,
     phenotypes: Annotated[Path, typer.Option(
-        help="CSV/Excel: animal, trait columns[, herd, birth_year or birth_date]")],
+        help="CSV/Excel: animal, trait columns[, herd, birth_year or birth_date, "
+             "record_date (herd-year-season groups)]")],
     h2: Annotated[list[str], typer.Option(help="trait=h2; traits not given: REML")] = [],  # noqa: B006
     index: Annotated[list[str], typer.Option(help="trait=weight: add a selection index")] = [],  # noqa: B006
+    min_group_size: Annotated[int, typer.Option(
+        help="with record_date: a smaller group merges or is excluded")] = DEFAULT_MIN_SIZE,
 ) -> None:
     """REML + GBLUP: GEBVs and reliabilities for every genotyped animal (CSV: animal, trait,
-    gebv, reliability; with --index also index.csv)."""
+    gebv, reliability; with --index also index.csv). With a record_date column the fixed
+    effect is the herd-year-season contemporary group; merges and exclusions are printed."""
     geno, ids = _autosomal(bfile)
     records, traits = read_phenotype_file(phenotypes)
+    if RECORD_DATE in records:
+        groups = form_groups(by_trait(records, traits, date_column=RECORD_DATE),
+                             min_size=min_group_size)
+        records = groups.apply(records.drop(columns=RECORD_DATE), traits)
+        for line in describe(groups.report):
+            console.print(line)
     g = _grm(geno)
     with console.status(f"REML and GBLUP for {', '.join(traits)}…"):
         results = evaluate_traits(g.matrix, ids, records, traits=traits, h2=_pairs(h2, "h2"))

@@ -10,6 +10,8 @@ are thin layers that call these modules:
 - :mod:`.reml` — spectral REML for h2 with its standard error
 - :mod:`.gblup` — GEBVs, PEV and reliabilities for the four traits (the selection index
   over them is :mod:`reprotech_core.results.index`)
+- :mod:`.contemporary` — herd-year-season contemporary groups from the record dates, with the
+  minimum-group-size merges and the exclusions counted by rule (the fixed effects of GBLUP)
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
 - :mod:`.parentage` — opposing-homozygote sire/dam verification
 - :mod:`.sire_discovery` — the sire among genotyped bulls by LOD score (trio with the dam)

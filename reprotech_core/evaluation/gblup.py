@@ -33,7 +33,10 @@ from .reml import Rotated, Spectral, VarianceComponents, reml, spectral_decompos
 log = logging.getLogger(__name__)
 
 TRAITS = ("milk_production", "fertility", "disease_resistance", "longevity")
-DEFAULT_FACTORS = ("herd", "birth_year")
+# The contemporary group (:mod:`.contemporary`) where the records have one, else the herd;
+# birth year within the group is the age class of the record (cows recorded side by side
+# but born in different years differ in age and parity). Absent factors are skipped.
+DEFAULT_FACTORS = ("cg", "herd", "birth_year")
 
 
 def fixed_effects_design(
@@ -165,10 +168,16 @@ def check_records(index: Mapping[str, int], records: pd.DataFrame) -> None:
 def trait_records(
     index: Mapping[str, int], records: pd.DataFrame, trait: str, *, min_records: int
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """(row indices of the recorded animals, sorted; their records in the same order)."""
+    """(row indices of the recorded animals, sorted; their records in the same order).
+
+    A column ``<factor>:<trait>`` is that trait's own class of ``<factor>`` (the contemporary
+    group of that trait's record dates, :func:`.contemporary.group_column`) and is returned
+    as ``<factor>``, so each trait is fitted with its own groups."""
     if trait not in records.columns:
         raise ValueError(f"records have no column for trait {trait!r}")
     rec = records[records[trait].notna()]
+    own = {c: c.removesuffix(f":{trait}") for c in rec.columns if c.endswith(f":{trait}")}
+    rec = rec.drop(columns=[c for c in own.values() if c in rec.columns]).rename(columns=own)
     if len(rec) < min_records:
         raise ValueError(f"trait {trait!r}: {len(rec)} phenotyped animals, need {min_records}")
     obs = np.array([index[a] for a in rec["animal"].astype(str)], dtype=np.int64)
@@ -196,7 +205,8 @@ def evaluate_traits(
         Animal IDs of G's rows; every one gets a GEBV, with or without a record.
     records
         One row per phenotyped animal: ``animal``, one column per trait (NaN = not recorded)
-        and optional fixed-effect columns (``herd``, ``birth_year``).
+        and optional fixed-effect columns (``herd``, ``birth_year``, and per trait its
+        contemporary group ``cg:<trait>`` from :meth:`.contemporary.ContemporaryGroups.apply`).
     traits
         Trait columns to evaluate (default the four Reprotech traits).
     h2

@@ -3,16 +3,22 @@ and the fixed effects by name.
 
 A herd export carries more than traits: a birth date, a herd, a breed. Reading every column
 but ``animal`` as a number failed on the first date with "could not convert string to float:
-'2005-11-17'", which names neither the column nor the file. Here each column is one of three
+'2005-11-17'", which names neither the column nor the file. Here each column is one of these
 things, decided by its name:
 
 - ``animal``: the animal's ID (text);
 - a fixed effect (:data:`FIXED_EFFECTS`, the class effects
-  :func:`~reprotech_core.evaluation.gblup.fixed_effects_design` fits): ``herd`` (text),
+  :func:`~reprotech_core.evaluation.gblup.fixed_effects_design` fits): ``cg`` (text, a
+  contemporary group formed elsewhere), ``herd`` (text),
   ``birth_year`` (a year), or ``birth_date`` (YYYY-MM-DD or an Excel date, the one date rule
   of :mod:`reprotech_core.cell_dates`, used as its year: the
   birth-year class of a contemporary-group model; refused with ``birth_year`` in the same
   file, which would be two versions of one effect);
+- ``record_date`` (same date rule), the date of the row's records: with it the records are
+  fitted in herd-year-season contemporary groups
+  (:mod:`reprotech_core.evaluation.contemporary`, the same groups as a stored evaluation)
+  instead of by herd; it needs ``herd`` and is refused next to ``cg`` (two versions of one
+  effect; rule ``pheno.fixed_effect``);
 - a trait: every other column, which must hold numbers (blank = not recorded). A non-numeric
   value is refused (rule ``pheno.not_numeric``) naming the file, line and column and saying
   which columns are used by name.
@@ -20,6 +26,7 @@ things, decided by its name:
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +36,9 @@ from reprotech_core.cell_dates import NotADate, cell_date, local_date_column
 from reprotech_core.evaluation.gblup import DEFAULT_FACTORS
 from reprotech_core.table_files import TableError, open_table
 
-FIXED_EFFECTS = DEFAULT_FACTORS  # herd, birth_year: what the GBLUP model fits by name
-BY_NAME = ("animal", *FIXED_EFFECTS, "birth_date")
+FIXED_EFFECTS = DEFAULT_FACTORS  # cg, herd, birth_year: what the GBLUP model fits by name
+RECORD_DATE = "record_date"
+BY_NAME = ("animal", *FIXED_EFFECTS, "birth_date", RECORD_DATE)
 
 
 def read_phenotype_file(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
@@ -46,19 +54,30 @@ def read_phenotype_file(path: str | Path) -> tuple[pd.DataFrame, list[str]]:
             raise TableError("pheno.fixed_effect", "give birth_date or birth_year, not both "
                              "(birth_date is used as its year)", file=file,
                              line=table.header_line, column="birth_date")
+        if RECORD_DATE in header and "herd" not in header:
+            raise TableError("pheno.fixed_effect", "record_date forms herd-year-season "
+                             "contemporary groups and needs a herd column", file=file,
+                             line=table.header_line, column=RECORD_DATE)
+        if RECORD_DATE in header and "cg" in header:
+            raise TableError("pheno.fixed_effect", "give cg or record_date, not both "
+                             "(record_date forms the contemporary groups)", file=file,
+                             line=table.header_line, column=RECORD_DATE)
         rows = list(table)
     lines = [r.line for r in rows]
     frame = pd.DataFrame([[None if v is None or (isinstance(v, str) and not v.strip())
                            else v.strip() if isinstance(v, str) else v
                            for v in r.values.values()] for r in rows], columns=header,
                          dtype=object)
+    for col in ("birth_date", RECORD_DATE):
+        if col in header:
+            local = local_date_column(zip(lines, frame[col], strict=True))
+            if local:
+                raise TableError("pheno.date", local[1], file=file, line=local[0], column=col)
+            frame[col] = [_date(v, file, line, col) for v, line in
+                          zip(frame[col], lines, strict=True)]
     if "birth_date" in header:
-        local = local_date_column(zip(lines, frame["birth_date"], strict=True))
-        if local:
-            raise TableError("pheno.date", local[1], file=file, line=local[0],
-                             column="birth_date")
-        frame["birth_year"] = [_year(v, file, line) for v, line in
-                               zip(frame.pop("birth_date"), lines, strict=True)]
+        frame["birth_year"] = [None if d is None else str(d.year)
+                               for d in frame.pop("birth_date")]
     for col in FIXED_EFFECTS:
         if col in frame:
             frame[col] = frame[col].map(lambda v: None if v is None else _label(v))
@@ -84,10 +103,8 @@ def _label(value: object) -> str:
     return str(value)
 
 
-def _year(value: object, file: str, line: int) -> str | None:
+def _date(value: object, file: str, line: int, column: str) -> date | None:
     try:
-        day = cell_date(value)
+        return cell_date(value)
     except NotADate as exc:
-        raise TableError("pheno.date", str(exc), file=file, line=line,
-                         column="birth_date") from None
-    return None if day is None else str(day.year)
+        raise TableError("pheno.date", str(exc), file=file, line=line, column=column) from None

@@ -34,6 +34,7 @@ from data_models.evaluation import (
 )
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound, RuleViolation
+from reprotech_core.evaluation.contemporary import DEFAULT_MIN_SIZE, form_groups
 from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
@@ -47,8 +48,9 @@ class EvaluationInputs:
     animals: pd.DataFrame  # id, customer_id, herd, birth_year, sire_id, dam_id (genotyped)
     genotypes: GenotypeSet  # autosomal SNPs; samples are the animal IDs, rows as in animals
     panel: str
-    records: pd.DataFrame  # animal (id as str), trait columns, herd, birth_year
+    records: pd.DataFrame  # animal (id as str), trait columns, cg:<trait> groups, birth_year
     pedigree: pd.DataFrame  # every animal: id, sire_id, dam_id (for inbreeding)
+    contemporary: dict[str, dict[str, int]] = field(default_factory=dict)  # groups' report
 
     @property
     def n_snps(self) -> int:
@@ -75,8 +77,14 @@ class EvaluationSummary:
     reused: bool = False
 
 
-def gather_inputs(session, *, customer_id: int | None = None) -> EvaluationInputs:
-    """Genotypes (most common panel, released batches, QC not failed), records, pedigree."""
+def gather_inputs(session, *, customer_id: int | None = None,
+                  min_group_size: int = DEFAULT_MIN_SIZE) -> EvaluationInputs:
+    """Genotypes (most common panel, released batches, QC not failed), records in
+    herd-year-season contemporary groups (:mod:`~reprotech_core.evaluation.contemporary`),
+    pedigree.
+
+    An animal's repeated records of a trait are averaged; their group is that of the first
+    record (e.g. the first calving), the record that a one-row-per-animal model stands for."""
     panel = session.execute(text(
         """
         SELECT g.panel_id, count(*) FROM core.genotypes g
@@ -100,9 +108,9 @@ def gather_inputs(session, *, customer_id: int | None = None) -> EvaluationInput
     animals = pd.DataFrame([dict(r) for r in rows], columns=[
         "id", "customer_id", "herd", "birth_year", "sire_id", "dam_id"])
     pheno = pd.DataFrame(session.execute(text(
-        "SELECT animal_id, trait, avg(value) AS value FROM core.phenotypes "
-        "WHERE animal_id = ANY(:ids) GROUP BY 1, 2"), {"ids": animals["id"].tolist()}).all(),
-        columns=["animal_id", "trait", "value"])
+        "SELECT animal_id, trait, avg(value) AS value, min(recorded_on) AS date "
+        "FROM core.phenotypes WHERE animal_id = ANY(:ids) GROUP BY 1, 2"),
+        {"ids": animals["id"].tolist()}).all(), columns=["animal_id", "trait", "value", "date"])
     wide = pheno.pivot(index="animal_id", columns="trait", values="value")
     records = (animals.set_index("id")[["herd", "birth_year"]].join(wide, how="inner")
                .reset_index().rename(columns={"id": "animal"}))
@@ -110,11 +118,17 @@ def gather_inputs(session, *, customer_id: int | None = None) -> EvaluationInput
     for trait in TRAITS:
         if trait not in records:
             records[trait] = np.nan
+    by_animal = animals.set_index("id")
+    groups = form_groups(pd.DataFrame({
+        "animal": pheno["animal_id"].astype(str), "trait": pheno["trait"],
+        "herd": pheno["animal_id"].map(by_animal["herd"]), "date": pheno["date"],
+        "sire": pheno["animal_id"].map(by_animal["sire_id"])}), min_size=min_group_size)
+    records = groups.apply(records, TRAITS)
     pedigree = pd.DataFrame(session.execute(text(
         "SELECT id, sire_id, dam_id FROM core.animals")).all(), columns=["id", "sire_id", "dam_id"])
     name = session.scalar(text("SELECT name FROM core.snp_panels WHERE id = :p"),
                           {"p": panel.panel_id})
-    return EvaluationInputs(animals, geno, name, records, pedigree)
+    return EvaluationInputs(animals, geno, name, records, pedigree, groups.report)
 
 
 def _existing(session, job_run_id: int | None) -> EvaluationRun | None:
@@ -128,6 +142,7 @@ def run_evaluation(
     db: Database, identity: Identity, *, folder: Path, job_run_id: int | None = None,
     customer_id: int | None = None, h2: dict[str, float] | None = None,
     parentage_min_informative: int = 500, min_records: int = 20,
+    min_group_size: int = DEFAULT_MIN_SIZE,
 ) -> EvaluationSummary:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -136,7 +151,7 @@ def run_evaluation(
         if previous is not None and previous.status in ("succeeded", "released"):
             return EvaluationSummary(previous.id, previous.parameters.get("animals", 0),
                                      previous.parameters.get("n_snps", 0), reused=True)
-        inputs = gather_inputs(session, customer_id=customer_id)
+        inputs = gather_inputs(session, customer_id=customer_id, min_group_size=min_group_size)
     timings["gather"] = time.perf_counter() - t0
     ids = [str(a) for a in inputs.genotypes.samples]
     if len(ids) < 10:
@@ -144,7 +159,9 @@ def run_evaluation(
                             f"only {len(ids)} genotyped animals pass QC; need at least 10")
     params = {"job_run_id": job_run_id, "customer_id": customer_id, "h2": h2 or "REML",
               "animals": len(ids), "n_snps": inputs.n_snps, "panel": inputs.panel,
-              "method": "GBLUP, VanRaden (2008) method 1 G, spectral REML"}
+              "method": "GBLUP, VanRaden (2008) method 1 G, spectral REML",
+              "fixed_effects": "herd-year-season contemporary group + birth year",
+              "min_group_size": min_group_size, "contemporary_groups": inputs.contemporary}
     software = {p: version(p) for p in ("reprotech", "numpy", "scipy", "pandas")}
     with db.session(identity, reason="evaluation run") as session:
         if previous is not None:  # an earlier attempt of this job: clear what it left

@@ -39,10 +39,13 @@ def evaluated_world(db, system, tmp_path_factory):
         cust = dict(s.execute(text("SELECT id, customer_id FROM core.animals "
                                    "WHERE official_id LIKE 'EVCAN%'")).all())
         rows = []
-        for animal, values in herd.phenotypes.iterrows():
+        for i, (animal, values) in enumerate(herd.phenotypes.iterrows()):
             aid = ids["EVCAN" + animal[-9:]]
+            # three longevity records alone in their herd-year-season: excluded, reported
             rows += [{"customer_id": cust[aid], "animal_id": aid, "trait": t,
-                      "value": float(v), "recorded_on": "2025-01-01"}
+                      "value": float(v),
+                      "recorded_on": "2019-06-01" if t == "longevity" and i < 3
+                      else "2025-01-01"}
                      for t, v in values.items() if np.isfinite(v)]
         s.execute(Phenotype.__table__.insert(), rows)
     folder = tmp_path_factory.mktemp("eval")
@@ -70,6 +73,23 @@ def test_run_stores_results_traits_and_grm(db, system, evaluated_world):
     assert run.status == "succeeded" and len(run.data_snapshot) == 64
     assert "numpy" in run.software and run.timings["grm"] > 0
     assert len(f) == summary.animals and all(np.isfinite(x.f_genomic) for x in f)
+
+
+def test_run_records_its_contemporary_groups_and_exclusions(db, system, evaluated_world):
+    """Herd-year-season groups from the record dates; what was excluded is in the run's
+    record by rule, and the evaluation used exactly the records kept."""
+    herd, summary, _ = evaluated_world
+    with db.session(system) as s:
+        params = s.scalar(text("SELECT parameters FROM core.evaluation_runs WHERE id = :r"),
+                          {"r": summary.run_id})
+    groups = params["contemporary_groups"]
+    assert params["min_group_size"] == 5
+    longevity = groups["longevity"]
+    assert longevity["cg.small_herd_year"] == 3
+    assert longevity["kept"] == longevity["records"] - 3 == summary.traits["longevity"]["records"]
+    milk = groups["milk_production"]
+    assert milk["kept"] == milk["records"] == summary.traits["milk_production"]["records"]
+    assert milk["groups"] >= 2
 
 
 def test_gebvs_track_true_breeding_values(db, system, evaluated_world):

@@ -69,6 +69,25 @@ def test_grm_gblup_parentage_inbreeding_mating(files, tmp_path):
     assert plan["progeny_inbreeding"].max() <= 0.2
 
 
+def test_gblup_with_record_dates_fits_herd_year_season_groups(files, tmp_path):
+    """A record_date column: the records are fitted in herd-year-season groups, and the
+    merges and exclusions are printed per trait, never a silently smaller evaluation."""
+    pheno = pd.read_csv(files / "phenotypes.csv")
+    pheno["herd"] = [f"H{i % 3}" for i in range(len(pheno))]
+    pheno["record_date"] = [f"2024-{1 + i % 12:02d}-15" for i in range(len(pheno))]
+    pheno.loc[:3, "herd"] = "tiny"  # one group of 4 records: excluded
+    pheno[["animal", "herd", "record_date", "milk_production"]].to_csv(tmp_path / "p.csv",
+                                                                        index=False)
+    out = invoke("eval", "gblup", "--bfile", files / "herd", "--phenotypes", tmp_path / "p.csv",
+                 "--out", tmp_path / "gebv.csv", "--h2", "milk_production=0.3",
+                 "--min-group-size", 5)
+    out = " ".join(out.split())  # rich wraps long lines
+    n = int(pheno["milk_production"].notna().sum())
+    assert f"milk_production: 12 contemporary groups, {n - 4} of {n} records kept" in out
+    assert "4 excluded (cg.small_herd_year)" in out
+    assert f"{n - 4} records" in out
+
+
 def test_bad_input_is_named(files, tmp_path):
     result = runner.invoke(app, ["eval", "gblup", "--bfile", str(files / "herd"),
                                  "--phenotypes", str(files / "phenotypes.csv"),

@@ -3,7 +3,7 @@ anything else refused naming file, line and column (rule ``pheno.*``)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 from openpyxl import Workbook
@@ -36,6 +36,13 @@ def test_excel_date_and_year_cells(tmp_path):
     assert traits == ["milk"] and list(records["birth_year"]) == ["2019"]
 
 
+def test_record_date_is_read_as_a_date_for_the_contemporary_groups(tmp_path):
+    records, traits = read_phenotype_file(write(tmp_path / "p.csv", (
+        "animal,herd,record_date,milk\nA1,H1,2023-12-05,9000\nA2,H1,,8000\n")))
+    assert traits == ["milk"]
+    assert list(records["record_date"]) == [date(2023, 12, 5), None]
+
+
 @pytest.mark.parametrize(("text", "rule", "line", "column", "words"), [
     ("animal,breed,milk\nA1,Holstein,9000\n", "pheno.not_numeric", 2, "breed",
      "column 'breed' of p.csv is read as a trait"),
@@ -51,6 +58,12 @@ def test_excel_date_and_year_cells(tmp_path):
     ("animal,birth_date,birth_year,milk\nA1,2005-11-17,2005,9000\n", "pheno.fixed_effect", 1,
      "birth_date", "not both"),
     ("id,milk\nA1,9000\n", "table.columns", 1, None, "missing column animal"),
+    ("animal,record_date,milk\nA1,2024-03-01,9000\n", "pheno.fixed_effect", 1, "record_date",
+     "needs a herd column"),
+    ("animal,herd,cg,record_date,milk\nA1,H1,g1,2024-03-01,9000\n", "pheno.fixed_effect", 1,
+     "record_date", "give cg or record_date, not both"),
+    ("animal,herd,record_date,milk\nA1,H1,2024-03-01,9000\nA2,H1,2024-13-01,1\n", "pheno.date",
+     3, "record_date", "'2024-13-01' is not a calendar date"),
 ])
 def test_refused_with_rule_file_line_and_column(tmp_path, text, rule, line, column, words):
     with pytest.raises(TableError) as info:
