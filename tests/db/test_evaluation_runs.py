@@ -15,7 +15,9 @@ from reprotech_core.reports import ranking_table
 from reprotech_core.results.released import released_results
 from reprotech_core.store.evaluations import release_run, run_evaluation
 from reprotech_core.store.ingest import ingest_genotypes
+from reprotech_core.store.run_validation import ValidationRules
 from reprotech_core.store.simulated import as_lab_file, place_herd
+from tests import support
 
 pytestmark = pytest.mark.slow
 
@@ -136,3 +138,79 @@ def test_retried_job_reuses_its_run_and_release_is_immutable(db, system, world,
         assert s.scalar(text("SELECT count(*) FROM core.evaluation_results r JOIN "
                              "core.customers c ON c.id = r.customer_id WHERE c.code LIKE 'ev-%' "
                              "AND c.kind = 'farm'")) == 0
+
+
+def test_every_run_records_its_validation_and_trend(db, system, evaluated_world):
+    """The run's record carries the LR statistics of each trait (or why there are none), the
+    validation cohort, the genetic trend per birth year and the release verdict."""
+    _, summary, _ = evaluated_world
+    with db.session(system) as s:
+        record = s.scalar(text("SELECT validation FROM core.evaluation_runs WHERE id = :r"),
+                          {"r": summary.run_id})
+    assert record == summary.validation and record["method"].startswith("LR method")
+    assert record["cohort"]["animals"] > 0 and record["cohort"]["birth_years"]
+    assert set(record["traits"]) == set(summary.traits)
+    for trait, stats in record["traits"].items():
+        assert "not_possible" in stats or {"bias", "bias_sd", "dispersion",
+                                           "ratio_of_accuracies", "blockers"} <= set(stats), trait
+    milk = record["traits"]["milk_production"]  # h2 0.35, well recorded: numbers
+    assert milk["n"] >= 20 and 0.5 < milk["dispersion"] < 1.5 and abs(milk["bias_sd"]) < 0.5
+    assert {r["trait"] for r in record["trend"]} == set(summary.traits)
+    assert record["release"]["automatic"] == (record["release"]["reasons"] == [])
+
+
+WATCHED = ("evaluation_runs", "evaluation_results")
+
+
+def test_a_run_far_off_is_not_released_automatically(db, system, world, admin_conninfo,
+                                                     evaluated_world, tmp_path):
+    """A run whose dispersion is outside the range is refused by the release, naming the rule
+    and leaving everything as it was; lab operations (no results:release) cannot override;
+    an administrator releases it explicitly with a reason, recorded on the run."""
+    strict = ValidationRules(share=0.2, min_animals=20, max_bias_sd=0.5,
+                             dispersion_range=(0.9999, 1.0001))
+    summary = run_evaluation(db, system, folder=tmp_path, job_run_id=987655,
+                             parentage_min_informative=100, rules=strict)
+    reasons = summary.validation["release"]["reasons"]
+    assert summary.validation["release"]["automatic"] is False
+    assert any("milk_production: validation.dispersion: slope" in r for r in reasons)
+    with support.unchanged(admin_conninfo, WATCHED):
+        with pytest.raises(RuleViolation, match="not released automatically") as refused:
+            with db.session(system) as s:
+                release_run(s, summary.run_id)
+        assert refused.value.rule == "evaluation.validation"
+        assert "validation.dispersion" in str(refused.value)
+        with pytest.raises(RuleViolation, match="results:release"):
+            with db.session(world.users["w-lab"], reason="try") as s:
+                release_run(s, summary.run_id, despite_validation="looks fine to me")
+        with pytest.raises(RuleViolation, match="not released automatically"):
+            with db.session(system) as s:
+                release_run(s, summary.run_id, despite_validation="   ")
+    with db.session(system, reason="released despite validation") as s:
+        assert release_run(s, summary.run_id, despite_validation="dispersion range set "
+                           "for the test") == summary.animals * 4
+    with db.session(system) as s:
+        run = s.execute(text("SELECT status, validation FROM core.evaluation_runs "
+                             "WHERE id = :r"), {"r": summary.run_id}).one()
+    despite = run.validation["release"]["despite"]
+    assert run.status == "released" and despite["reason"] == "dispersion range set for the test"
+    assert despite["by"] == system.user_id and despite["at"]
+    assert run.validation["release"]["reasons"] == reasons  # the refusal's reasons stay
+
+
+def test_too_few_validation_animals_say_so_and_block_the_automatic_release(
+        db, system, admin_conninfo, evaluated_world, tmp_path):
+    """More validation animals needed than the herd has: every trait records 'validation not
+    possible: N animals' (never silently nothing), and the run waits for a person."""
+    few = ValidationRules(share=0.2, min_animals=100_000, max_bias_sd=0.5,
+                          dispersion_range=(0.7, 1.3))
+    summary = run_evaluation(db, system, folder=tmp_path, job_run_id=987656,
+                             parentage_min_informative=100, rules=few)
+    for trait, stats in summary.validation["traits"].items():
+        assert stats == {"n": stats["n"],
+                         "not_possible": f"validation not possible: {stats['n']} animals"}, trait
+    assert summary.validation["trend"]
+    with support.unchanged(admin_conninfo, WATCHED):
+        with pytest.raises(RuleViolation, match="validation not possible"):
+            with db.session(system) as s:
+                release_run(s, summary.run_id)
