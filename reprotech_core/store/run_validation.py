@@ -1,8 +1,8 @@
 """The forward validation every evaluation run records, and the verdict its release obeys.
 
 :func:`validate_run` evaluates the partial data (the whole run's records with the phenotypes
-of the youngest birth years removed, :func:`~reprotech_core.evaluation.validation.validation_cohort`)
-over the same G, and compares the validation animals' GEBVs from both runs by the LR method
+of the youngest birth years removed,
+:func:`~reprotech_core.evaluation.validation.validation_cohort`) over the same G, and compares the validation animals' GEBVs from both runs by the LR method
 (:mod:`reprotech_core.evaluation.validation`, Legarra & Reverter 2018). The partial run
 reuses each trait's heritability from the whole run instead of a second REML: GBLUP depends on
 the variances only through ``sigma_e^2 / sigma_u^2``, which a given h2 fixes, so the partial
@@ -85,22 +85,27 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
         else:
             runnable[res.trait] = res
     partial.loc[masked, list(runnable)] = np.nan
-    partial_results = evaluate_traits(
-        g, ids, partial, traits=list(runnable), min_records=min_records,
-        h2={t: r.variances.h2 for t, r in runnable.items()}) if runnable else []
     index = {a: i for i, a in enumerate(ids)}
     reasons: list[str] = []
-    for part in partial_results:
-        whole = runnable[part.trait].animals
+    parts = _partial_gebvs(g, ids, partial, runnable, min_records=min_records)
+    for trait, res in runnable.items():
+        whole = res.animals
         valid = (whole["has_record"] & whole["animal"].isin(young)).to_numpy()
         rows = np.array([index[a] for a in whole["animal"][valid]])
-        stats = lr_statistics(whole["gebv"].to_numpy()[valid], part.animals["gebv"].to_numpy()[valid],
-                              sigma_u2=runnable[part.trait].variances.sigma_u2,
-                              g_vv=g[np.ix_(rows, rows)])
+        try:
+            if isinstance(parts[trait], str):  # the partial evaluation refused this trait
+                raise ValueError(parts[trait])
+            stats = lr_statistics(whole["gebv"].to_numpy()[valid],
+                                  parts[trait].animals["gebv"].to_numpy()[valid],
+                                  sigma_u2=res.variances.sigma_u2, g_vv=g[np.ix_(rows, rows)])
+        except ValueError as exc:  # named in the record, never a failed or silent run
+            traits[trait] = {"n": int(valid.sum()),
+                             "not_possible": f"{not_possible(int(valid.sum()))}; {exc}"}
+            continue
         blockers = release_blockers(stats, max_bias_sd=rules.max_bias_sd,
                                     dispersion_range=rules.dispersion_range)
-        traits[part.trait] = {**stats.as_record(), "blockers": blockers}
-        reasons += [f"{part.trait}: {b}" for b in blockers]
+        traits[trait] = {**stats.as_record(), "blockers": blockers}
+        reasons += [f"{trait}: {b}" for b in blockers]
     reasons += [f"{t}: validation.not_possible: {v['not_possible']}"
                 for t, v in traits.items() if "not_possible" in v]
     return {
@@ -116,6 +121,29 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
     }
 
 
+def _partial_gebvs(g: np.ndarray, ids: Sequence[str], partial: pd.DataFrame,
+                   runnable: dict[str, TraitResult], *, min_records: int
+                   ) -> dict[str, TraitResult | str]:
+    """The partial run of each trait with the whole run's h2 — all traits in one call, so
+    traits recorded on the same animals share one decomposition; if that call refuses, one
+    trait at a time, so a trait that cannot be validated names why (the ``str``) alone."""
+    h2 = {t: r.variances.h2 for t, r in runnable.items()}
+    try:
+        done = evaluate_traits(g, ids, partial, traits=list(runnable), h2=h2,
+                               min_records=min_records)
+        return {r.trait: r for r in done}
+    except ValueError:
+        pass
+    out: dict[str, TraitResult | str] = {}
+    for trait in runnable:
+        try:
+            (out[trait],) = evaluate_traits(g, ids, partial, traits=[trait], h2=h2,
+                                            min_records=min_records)
+        except ValueError as exc:
+            out[trait] = str(exc)
+    return out
+
+
 def _trend(results: Sequence[TraitResult], birth_years: pd.Series) -> list[dict]:
     if not results:
         return []
@@ -125,3 +153,19 @@ def _trend(results: Sequence[TraitResult], birth_years: pd.Series) -> list[dict]
     return [{"trait": r.trait, "birth_year": int(r.birth_year), "mean": round(float(r.mean), 4),
              "sd": None if pd.isna(r.sd) else round(float(r.sd), 4), "n": int(r.n)}
             for r in trend.itertuples()]
+
+
+VALIDATION_COLUMNS = ["trait", "n", "bias", "bias_sd", "dispersion", "ratio_of_accuracies",
+                      "accuracy_partial", "verdict"]
+
+
+def validation_table(record: dict) -> pd.DataFrame:
+    """One row per trait of a run's validation record (as the job notebook and ``reprotech
+    eval run`` show it): the statistics, and ``verdict`` — "ok", the blockers, or "validation
+    not possible: N animals". Empty for a run without a record (before migration 0018)."""
+    rows = []
+    for trait, stats in record.get("traits", {}).items():
+        verdict = stats.get("not_possible") or "; ".join(stats.get("blockers", [])) or "ok"
+        rows.append({"trait": trait, **{c: stats.get(c) for c in VALIDATION_COLUMNS[1:-1]},
+                     "verdict": verdict})
+    return pd.DataFrame(rows, columns=VALIDATION_COLUMNS)

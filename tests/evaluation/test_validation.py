@@ -155,3 +155,19 @@ def test_too_few_validation_animals_records_not_possible(herd, evaluated):
     assert v["release"]["reasons"] == [
         "milk_production: validation.not_possible: validation not possible: 15 animals"]
     assert v["trend"]  # the trend is there even when the validation is not
+
+
+def test_a_trait_the_partial_run_refuses_is_named_not_dropped(herd, evaluated):
+    """Whatever the partial evaluation refuses (here a fixed effect missing on the records it
+    trains on) cannot stop or silently shrink the run: the trait records why, and the run
+    is not released automatically."""
+    g, ids, years = evaluated
+    _, rec = _records(herd, ids, 11)
+    res = evaluate_traits(g, ids, rec, traits=["milk_production"],
+                          h2={"milk_production": 0.35})
+    broken = rec.assign(herd=rec["herd"].where((years == 2018).to_numpy()))
+    v = validate_run(g, ids, broken, years, res, rules=RULES, min_records=20)
+    stats = v["traits"]["milk_production"]
+    assert stats["not_possible"].startswith("validation not possible: 150 animals; ")
+    assert "fixed effect 'herd' is missing" in stats["not_possible"]
+    assert v["release"]["automatic"] is False
