@@ -6,6 +6,9 @@ the recorded pedigree; computes the GRM (VanRaden 2008), REML variance component
 the four traits with reliabilities, genomic and pedigree inbreeding, and parentage checks of
 genotyped parents; and stores them with the run's parameters, software versions, a digest of
 its input data and timings. The GRM is written in GCTA's binary format next to the store.
+Every run also validates itself (forward validation by the LR method on the youngest birth
+years, the genetic trend; :mod:`reprotech_core.store.run_validation`), and a run whose
+validation is far off is released only explicitly (:func:`release_run`).
 
 A run belongs to a job run when one is given: a retried job finds its earlier, unfinished
 evaluation, removes its unreleased results and computes again, so a retry never duplicates
