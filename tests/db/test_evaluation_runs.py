@@ -3,14 +3,20 @@ and a retried job does not duplicate them."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 from sqlalchemy import text
 
 from data_models.evaluation import Phenotype
+from reprotech.cli import main
+from reprotech_core.cli import context
 from reprotech_core.errors import RuleViolation
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
+from reprotech_core.ops import logs
 from reprotech_core.reports import ranking_table
 from reprotech_core.results.released import released_results
 from reprotech_core.store.evaluations import release_run, run_evaluation
@@ -162,11 +168,34 @@ def test_every_run_records_its_validation_and_trend(db, system, evaluated_world)
 WATCHED = ("evaluation_runs", "evaluation_results")
 
 
+def reprotech_cli(monkeypatch, capsys, pg_settings, *args: str) -> tuple[int, str]:
+    """(exit code, output) of ``reprotech *args`` through its entry point, on the suite's
+    database (as tests/db/test_cli_import_errors.py runs it)."""
+    monkeypatch.setattr(context, "settings", lambda: pg_settings)
+    monkeypatch.setattr(logs, "configure_logging", lambda *a, **k: None)
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(sys, "argv", ["reprotech", *args])
+    capsys.readouterr()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.umask(umask)  # main() narrows the process umask
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
 def test_a_run_far_off_is_not_released_automatically(db, system, world, admin_conninfo,
-                                                     evaluated_world, tmp_path):
+                                                     evaluated_world, tmp_path, pg_settings,
+                                                     monkeypatch, capsys):
     """A run whose dispersion is outside the range is refused by the release, naming the rule
     and leaving everything as it was; lab operations (no results:release) cannot override;
-    an administrator releases it explicitly with a reason, recorded on the run."""
+    the operator releases it explicitly with a reason (`reprotech eval release RUN
+    --despite-validation WHY`), recorded on the run."""
     strict = ValidationRules(share=0.2, min_animals=20, max_bias_sd=0.5,
                              dispersion_range=(0.9999, 1.0001))
     summary = run_evaluation(db, system, folder=tmp_path, job_run_id=987655,
@@ -186,9 +215,15 @@ def test_a_run_far_off_is_not_released_automatically(db, system, world, admin_co
         with pytest.raises(RuleViolation, match="not released automatically"):
             with db.session(system) as s:
                 release_run(s, summary.run_id, despite_validation="   ")
-    with db.session(system, reason="released despite validation") as s:
-        assert release_run(s, summary.run_id, despite_validation="dispersion range set "
-                           "for the test") == summary.animals * 4
+    with support.unchanged(admin_conninfo, WATCHED):
+        code, out = reprotech_cli(monkeypatch, capsys, pg_settings,
+                                  "eval", "release", str(summary.run_id))
+    assert code == 1 and "error:" in out and "validation.dispersion" in out, out
+    assert "[rule evaluation.validation]" in out and "Traceback" not in out
+    code, out = reprotech_cli(monkeypatch, capsys, pg_settings, "eval", "release",
+                              str(summary.run_id), "--despite-validation",
+                              "dispersion range set for the test")
+    assert code == 0 and f"released {summary.animals * 4} results" in out, out
     with db.session(system) as s:
         run = s.execute(text("SELECT status, validation FROM core.evaluation_runs "
                              "WHERE id = :r"), {"r": summary.run_id}).one()
