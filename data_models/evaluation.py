@@ -53,6 +53,8 @@ class EvaluationRun(Base):
     software: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
     data_snapshot: Mapped[str | None] = mapped_column(Text)
     timings: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
+    #: Forward validation (LR method), genetic trend and release verdict (migration 0018).
+    validation: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
     started_at: Mapped[datetime] = created_at()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -191,6 +191,27 @@ class Settings(BaseSettings):
         description="Selection index: economic weight per trait unit of each GEBV "
         "(kg milk, days open — fewer is better, index points, months).",
     )
+    validation_share: float = Field(
+        default=0.2, gt=0.0, lt=1.0,
+        description="Forward validation of every evaluation run (Legarra & Reverter 2018): "
+        "the youngest birth years, taken whole, holding at least this share of the genotyped "
+        "animals lose their phenotypes in the partial evaluation.",
+    )
+    validation_min_animals: int = Field(
+        default=20, ge=3,
+        description="Fewer validation animals than this: the run records 'validation not "
+        "possible' for the trait (and is not released automatically).",
+    )
+    validation_max_bias_sd: float = Field(
+        default=0.5, gt=0.0,
+        description="A run whose validation bias (mean partial minus mean whole GEBV of the "
+        "validation animals) exceeds this many genetic SDs is not released automatically.",
+    )
+    validation_dispersion_range: tuple[float, float] = Field(
+        default=(0.7, 1.3),
+        description="A run whose dispersion (slope of whole on partial GEBVs; 1 = none) "
+        "falls outside this range is not released automatically.",
+    )
     job_lease_seconds: int = Field(
         default=30, ge=5, le=3600,
         description="Lease of a job run; a worker renews it every third of it. A run whose "
@@ -355,6 +376,14 @@ class Settings(BaseSettings):
         from reprotech_core.client_address import parse_networks
 
         parse_networks(value)  # a bad entry is named when the settings load, not at sign-in
+        return value
+
+    @field_validator("validation_dispersion_range", mode="after")
+    @classmethod
+    def _dispersion_around_one(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0.0 < value[0] < 1.0 < value[1]:
+            raise ValueError("validation_dispersion_range must be (low, high) with "
+                             f"0 < low < 1 < high, got {value}")
         return value
 
     @field_validator("home", "data_dir", "hub_state_dir", "hub_home_root", "backup_dir",

@@ -230,6 +230,7 @@ def run(
 
     from data_models.tenancy import Customer
     from reprotech_core.store.evaluations import release_run, run_evaluation
+    from reprotech_core.store.run_validation import validation_table
 
     db, system = open_database()
     try:
@@ -246,6 +247,14 @@ def run(
                           f"{info['records']} records")
         for trait, why in summary.skipped.items():
             console.print(f"  {trait}: not evaluated ({why})")
+        cohort = summary.validation.get("cohort", {})
+        console.print(f"validation (LR method) on {cohort.get('animals', 0)} animals born "
+                      f"{cohort.get('birth_years', [])}:")
+        console.print(validation_table(summary.validation).to_string(index=False),
+                      markup=False)
+        if not summary.validation.get("release", {}).get("automatic", True):
+            console.print("not released automatically; look at the numbers, then "
+                          f"`reprotech eval release {summary.run_id} --despite-validation WHY`")
         if release:
             with db.session(system, reason="released from the CLI") as s:
                 console.print(f"released {release_run(s, summary.run_id)} results")
@@ -254,13 +263,19 @@ def run(
 
 
 @app.command("release")
-def release(run_id: int) -> None:
+def release(
+    run_id: int,
+    despite_validation: Annotated[str | None, typer.Option(
+        help="Release a run whose validation is far off anyway, saying why (recorded on "
+             "the run)")] = None,
+) -> None:
     """Release a succeeded evaluation run (customers then see its results)."""
     from reprotech_core.store.evaluations import release_run
 
     db, system = open_database()
     try:
         with db.session(system, reason=f"release of evaluation run {run_id}") as s:
-            console.print(f"released {release_run(s, run_id)} results of run {run_id}")
+            n = release_run(s, run_id, despite_validation=despite_validation)
+            console.print(f"released {n} results of run {run_id}")
     finally:
         db.dispose()

@@ -19,5 +19,6 @@ are thin layers that call these modules:
 - :mod:`.mating` — expected progeny merit and inbreeding, optimal mate allocation
 - :mod:`.pca` — principal components from the GRM
 - :mod:`.accuracy` — Daetwyler et al. (2008) expected accuracy, realised accuracy
+- :mod:`.validation` — forward validation by the LR method (Legarra & Reverter 2018)
 - :mod:`.simulate` — simulated herds for tests, benchmarks and demos
 """

@@ -6,6 +6,9 @@ the recorded pedigree; computes the GRM (VanRaden 2008), REML variance component
 the four traits with reliabilities, genomic and pedigree inbreeding, and parentage checks of
 genotyped parents; and stores them with the run's parameters, software versions, a digest of
 its input data and timings. The GRM is written in GCTA's binary format next to the store.
+Every run also validates itself (forward validation by the LR method on the youngest birth
+years, the genetic trend; :mod:`reprotech_core.store.run_validation`), and a run whose
+validation is far off is released only explicitly (:func:`release_run`).
 
 A run belongs to a job run when one is given: a retried job finds its earlier, unfinished
 evaluation, removes its unreleased results and computes again, so a retry never duplicates
@@ -40,7 +43,10 @@ from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
 from reprotech_core.genomics.snpmap import GenotypeSet, autosomes
+from reprotech_core.roles import has_permission
+from reprotech_core.settings import get_settings
 from reprotech_core.store.genotypes import read_genotypes
+from reprotech_core.store.run_validation import ValidationRules, validate_run
 
 
 @dataclass
@@ -74,6 +80,7 @@ class EvaluationSummary:
     seconds: dict[str, float] = field(default_factory=dict)
     grm_files: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # trait -> why it was not evaluated
+    validation: dict = field(default_factory=dict)  # the run's record (run_validation)
     reused: bool = False
 
 
@@ -142,15 +149,18 @@ def run_evaluation(
     db: Database, identity: Identity, *, folder: Path, job_run_id: int | None = None,
     customer_id: int | None = None, h2: dict[str, float] | None = None,
     parentage_min_informative: int = 500, min_records: int = 20,
-    min_group_size: int = DEFAULT_MIN_SIZE,
+    min_group_size: int = DEFAULT_MIN_SIZE, rules: ValidationRules | None = None,
 ) -> EvaluationSummary:
+    """Evaluate, validate (:mod:`reprotech_core.store.run_validation`; ``rules`` default to the
+    settings ``validation_*``) and store one run; see the module."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with db.session(identity) as session:
         previous = _existing(session, job_run_id)
         if previous is not None and previous.status in ("succeeded", "released"):
             return EvaluationSummary(previous.id, previous.parameters.get("animals", 0),
-                                     previous.parameters.get("n_snps", 0), reused=True)
+                                     previous.parameters.get("n_snps", 0), reused=True,
+                                     validation=previous.validation)
         inputs = gather_inputs(session, customer_id=customer_id, min_group_size=min_group_size)
     timings["gather"] = time.perf_counter() - t0
     ids = [str(a) for a in inputs.genotypes.samples]
@@ -194,6 +204,13 @@ def run_evaluation(
                                   min_records=min_records) if traits else []
         timings["gblup"] = time.perf_counter() - t
         t = time.perf_counter()
+        birth_years = pd.Series(inputs.animals["birth_year"].to_numpy(),
+                                index=inputs.animals["id"].astype(str))
+        validation = validate_run(grm.matrix, ids, inputs.records, birth_years, results,
+                                  rules=rules or ValidationRules.from_settings(get_settings()),
+                                  min_records=min_records)
+        timings["validation"] = time.perf_counter() - t
+        t = time.perf_counter()
         f_ped = _pedigree_inbreeding(inputs.pedigree)
         timings["pedigree"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -210,6 +227,7 @@ def run_evaluation(
     with db.session(identity, reason="evaluation run finished") as session:
         done = session.get(EvaluationRun, run_id)
         done.status, done.finished_at, done.timings = "succeeded", datetime.now(UTC), timings
+        done.validation = validation
         done.parameters = {**params, "skipped_traits": summary.skipped, "traits": {
             r.trait: {"h2": r.variances.h2, "se_h2": _num(r.variances.se_h2),
                       "at_boundary": bool(r.variances.at_boundary),
@@ -219,6 +237,7 @@ def run_evaluation(
                                 "records": int(r.animals["has_record"].sum())} for r in results}
     summary.parentage = parentage["status"].value_counts().to_dict() if len(parentage) else {}
     summary.seconds = timings
+    summary.validation = validation
     return summary
 
 
@@ -271,14 +290,36 @@ def _store(db: Database, identity: Identity, run_id: int, inputs: EvaluationInpu
                 for p in parentage.itertuples()])
 
 
-def release_run(session, run_id: int) -> int:
-    """Release a succeeded run: its results become visible as released, and immutable."""
+def release_run(session, run_id: int, *, despite_validation: str | None = None) -> int:
+    """Release a succeeded run: its results become visible as released, and immutable.
+
+    A run whose validation recorded reasons against an automatic release (bias or dispersion
+    beyond the settings, validation not possible; ``validation.release.reasons``) is refused
+    (rule ``evaluation.validation``, naming them): a release is decided on numbers. A person
+    with ``results:release`` who has looked at them releases it anyway by giving
+    ``despite_validation`` — why (``reprotech eval release RUN --despite-validation WHY``);
+    who, when and why are recorded on the run. Runs made before the validation existed
+    (migration 0018) have no verdict and release as before."""
     run = session.get(EvaluationRun, run_id)
     if run is None:
         raise NotFound(f"no evaluation run {run_id}")
     if run.status != "succeeded":
         raise RuleViolation("evaluation.release", f"run {run_id} is {run.status}; only a "
                             "succeeded run can be released")
+    verdict = (run.validation or {}).get("release", {})
+    reasons = verdict.get("reasons", [])
+    if reasons and not (despite_validation or "").strip():
+        raise RuleViolation("evaluation.validation", f"run {run_id} is not released "
+                            f"automatically: {'; '.join(reasons)}. Release it explicitly "
+                            "with a reason (--despite-validation) after looking at the numbers")
+    if reasons:
+        if not has_permission(session, "results:release"):
+            raise RuleViolation("evaluation.validation", f"releasing run {run_id} despite its "
+                                "validation needs the permission results:release")
+        who = session.scalar(text("SELECT core.actor_id()"))
+        run.validation = {**run.validation, "release": {**verdict, "despite": {
+            "by": who, "reason": despite_validation.strip(),
+            "at": datetime.now(UTC).isoformat()}}}
     n = session.execute(text("UPDATE core.evaluation_results SET released = true "
                              "WHERE run_id = :r AND NOT released"), {"r": run_id}).rowcount
     run.status, run.released_at = "released", datetime.now(UTC)

@@ -3,19 +3,27 @@ and a retried job does not duplicate them."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 from sqlalchemy import text
 
 from data_models.evaluation import Phenotype
+from reprotech.cli import main
+from reprotech_core.cli import context
 from reprotech_core.errors import RuleViolation
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
+from reprotech_core.ops import logs
 from reprotech_core.reports import ranking_table
 from reprotech_core.results.released import released_results
 from reprotech_core.store.evaluations import release_run, run_evaluation
 from reprotech_core.store.ingest import ingest_genotypes
+from reprotech_core.store.run_validation import ValidationRules
 from reprotech_core.store.simulated import as_lab_file, place_herd
+from tests import support
 
 pytestmark = pytest.mark.slow
 
@@ -156,3 +164,108 @@ def test_retried_job_reuses_its_run_and_release_is_immutable(db, system, world,
         assert s.scalar(text("SELECT count(*) FROM core.evaluation_results r JOIN "
                              "core.customers c ON c.id = r.customer_id WHERE c.code LIKE 'ev-%' "
                              "AND c.kind = 'farm'")) == 0
+
+
+def test_every_run_records_its_validation_and_trend(db, system, evaluated_world):
+    """The run's record carries the LR statistics of each trait (or why there are none), the
+    validation cohort, the genetic trend per birth year and the release verdict."""
+    _, summary, _ = evaluated_world
+    with db.session(system) as s:
+        record = s.scalar(text("SELECT validation FROM core.evaluation_runs WHERE id = :r"),
+                          {"r": summary.run_id})
+    assert record == summary.validation and record["method"].startswith("LR method")
+    assert record["cohort"]["animals"] > 0 and record["cohort"]["birth_years"]
+    assert set(record["traits"]) == set(summary.traits)
+    for trait, stats in record["traits"].items():
+        assert "not_possible" in stats or {"bias", "bias_sd", "dispersion",
+                                           "ratio_of_accuracies", "blockers"} <= set(stats), trait
+    milk = record["traits"]["milk_production"]  # h2 0.35, well recorded: numbers
+    assert milk["n"] >= 20 and 0.5 < milk["dispersion"] < 1.5 and abs(milk["bias_sd"]) < 0.5
+    assert {r["trait"] for r in record["trend"]} == set(summary.traits)
+    assert record["release"]["automatic"] == (record["release"]["reasons"] == [])
+
+
+WATCHED = ("evaluation_runs", "evaluation_results")
+
+
+def reprotech_cli(monkeypatch, capsys, pg_settings, *args: str) -> tuple[int, str]:
+    """(exit code, output) of ``reprotech *args`` through its entry point, on the suite's
+    database (as tests/db/test_cli_import_errors.py runs it)."""
+    monkeypatch.setattr(context, "settings", lambda: pg_settings)
+    monkeypatch.setattr(logs, "configure_logging", lambda *a, **k: None)
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(sys, "argv", ["reprotech", *args])
+    capsys.readouterr()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.umask(umask)  # main() narrows the process umask
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_a_run_far_off_is_not_released_automatically(db, system, world, admin_conninfo,
+                                                     evaluated_world, tmp_path, pg_settings,
+                                                     monkeypatch, capsys):
+    """A run whose dispersion is outside the range is refused by the release, naming the rule
+    and leaving everything as it was; lab operations (no results:release) cannot override;
+    the operator releases it explicitly with a reason (`reprotech eval release RUN
+    --despite-validation WHY`), recorded on the run."""
+    strict = ValidationRules(share=0.2, min_animals=20, max_bias_sd=0.5,
+                             dispersion_range=(0.9999, 1.0001))
+    summary = run_evaluation(db, system, folder=tmp_path, job_run_id=987655,
+                             parentage_min_informative=100, rules=strict)
+    reasons = summary.validation["release"]["reasons"]
+    assert summary.validation["release"]["automatic"] is False
+    assert any("milk_production: validation.dispersion: slope" in r for r in reasons)
+    with support.unchanged(admin_conninfo, WATCHED):
+        with pytest.raises(RuleViolation, match="not released automatically") as refused:
+            with db.session(system) as s:
+                release_run(s, summary.run_id)
+        assert refused.value.rule == "evaluation.validation"
+        assert "validation.dispersion" in str(refused.value)
+        with pytest.raises(RuleViolation, match="results:release"):
+            with db.session(world.users["w-lab"], reason="try") as s:
+                release_run(s, summary.run_id, despite_validation="looks fine to me")
+        with pytest.raises(RuleViolation, match="not released automatically"):
+            with db.session(system) as s:
+                release_run(s, summary.run_id, despite_validation="   ")
+    with support.unchanged(admin_conninfo, WATCHED):
+        code, out = reprotech_cli(monkeypatch, capsys, pg_settings,
+                                  "eval", "release", str(summary.run_id))
+    assert code == 1 and "error:" in out and "validation.dispersion" in out, out
+    assert "[rule evaluation.validation]" in out and "Traceback" not in out
+    code, out = reprotech_cli(monkeypatch, capsys, pg_settings, "eval", "release",
+                              str(summary.run_id), "--despite-validation",
+                              "dispersion range set for the test")
+    assert code == 0 and f"released {summary.animals * 4} results" in out, out
+    with db.session(system) as s:
+        run = s.execute(text("SELECT status, validation FROM core.evaluation_runs "
+                             "WHERE id = :r"), {"r": summary.run_id}).one()
+    despite = run.validation["release"]["despite"]
+    assert run.status == "released" and despite["reason"] == "dispersion range set for the test"
+    assert despite["by"] == system.user_id and despite["at"]
+    assert run.validation["release"]["reasons"] == reasons  # the refusal's reasons stay
+
+
+def test_too_few_validation_animals_say_so_and_block_the_automatic_release(
+        db, system, admin_conninfo, evaluated_world, tmp_path):
+    """More validation animals needed than the herd has: every trait records 'validation not
+    possible: N animals' (never silently nothing), and the run waits for a person."""
+    few = ValidationRules(share=0.2, min_animals=100_000, max_bias_sd=0.5,
+                          dispersion_range=(0.7, 1.3))
+    summary = run_evaluation(db, system, folder=tmp_path, job_run_id=987656,
+                             parentage_min_informative=100, rules=few)
+    for trait, stats in summary.validation["traits"].items():
+        assert stats == {"n": stats["n"],
+                         "not_possible": f"validation not possible: {stats['n']} animals"}, trait
+    assert summary.validation["trend"]
+    with support.unchanged(admin_conninfo, WATCHED):
+        with pytest.raises(RuleViolation, match="validation not possible"):
+            with db.session(system) as s:
+                release_run(s, summary.run_id)

@@ -88,3 +88,14 @@ def test_external_database_url_from_private_file(tmp_path, monkeypatch):
     assert not s.embedded
     assert s.resolved_database_url().endswith("@db.example:5432/reprotech")
     assert "pw" not in repr(s)
+
+
+def test_validation_dispersion_range_must_straddle_one(tmp_path, monkeypatch):
+    """A range that excludes 1 (no dispersion) would block every run's automatic release."""
+    cfg = tmp_path / "reprotech.toml"
+    cfg.write_text("validation_dispersion_range = [0.8, 1.2]\n")
+    monkeypatch.setenv("REPROTECH_CONFIG", str(cfg))
+    assert Settings().validation_dispersion_range == (0.8, 1.2)
+    cfg.write_text("validation_dispersion_range = [1.1, 1.3]\n")
+    with pytest.raises(ValueError, match="0 < low < 1 < high"):
+        Settings()

@@ -1,0 +1,171 @@
+"""The forward validation every evaluation run records, and the verdict its release obeys.
+
+:func:`validate_run` evaluates the partial data (the whole run's records with the phenotypes
+of the youngest birth years removed,
+:func:`~reprotech_core.evaluation.validation.validation_cohort`) over the same G, and compares the validation animals' GEBVs from both runs by the LR method
+(:mod:`reprotech_core.evaluation.validation`, Legarra & Reverter 2018). The partial run
+reuses each trait's heritability from the whole run instead of a second REML: GBLUP depends on
+the variances only through ``sigma_e^2 / sigma_u^2``, which a given h2 fixes, so the partial
+GEBVs are exactly those the whole run's model gives on less data — the paper's assumption for
+unbiased LR statistics — and the run pays one extra solve per trait, not a second REML.
+
+The record also carries the genetic trend per birth year (THE trend,
+:func:`reprotech_core.results.index.genetic_trend`) and the release verdict: each trait whose
+statistics are beyond the settings, or whose validation was not possible, adds a named reason,
+and :func:`reprotech_core.store.evaluations.release_run` refuses a run with reasons unless a
+person with ``results:release`` releases it explicitly, with a reason of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reprotech_core.evaluation.gblup import TraitResult, evaluate_traits
+from reprotech_core.evaluation.validation import (
+    lr_statistics,
+    release_blockers,
+    validation_cohort,
+)
+from reprotech_core.results.index import genetic_trend
+from reprotech_core.settings import Settings
+
+METHOD = "LR method (Legarra & Reverter 2018), partial data without the youngest birth years"
+
+
+@dataclass(frozen=True)
+class ValidationRules:
+    """The settings ``validation_*`` the validation and the release verdict follow."""
+
+    share: float
+    min_animals: int
+    max_bias_sd: float
+    dispersion_range: tuple[float, float]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ValidationRules:
+        return cls(share=settings.validation_share,
+                   min_animals=settings.validation_min_animals,
+                   max_bias_sd=settings.validation_max_bias_sd,
+                   dispersion_range=tuple(settings.validation_dispersion_range))
+
+
+def not_possible(n: int) -> str:
+    """The record of a trait that could not be validated: never silently nothing."""
+    return f"validation not possible: {n} animals"
+
+
+def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
+                 birth_years: pd.Series, results: Sequence[TraitResult], *,
+                 rules: ValidationRules, min_records: int) -> dict:
+    """The run's validation record (JSON-ready; see the module). ``birth_years`` is indexed
+    by the animal IDs of G (``ids``); ``results`` are the whole run's traits."""
+    cohort = validation_cohort(birth_years, share=rules.share)
+    young = set(cohort.astype(str))
+    partial = records.copy()
+    masked = partial["animal"].astype(str).isin(young)
+    traits: dict[str, dict] = {}
+    runnable: dict[str, TraitResult] = {}
+    for res in results:
+        has = res.animals["has_record"].to_numpy() & res.animals["animal"].isin(young).to_numpy()
+        n_valid = int(has.sum())
+        n_train = int(partial[res.trait].notna().sum() - n_valid)
+        h2 = res.variances.h2
+        if n_valid < rules.min_animals:
+            traits[res.trait] = {"n": n_valid, "not_possible": not_possible(n_valid)}
+        elif n_train < min_records:
+            traits[res.trait] = {"n": n_valid, "not_possible": f"{not_possible(n_valid)}; "
+                                 f"{n_train} records left to train on"}
+        elif not 0.0 < h2 < 1.0:
+            traits[res.trait] = {"n": n_valid, "not_possible": f"{not_possible(n_valid)}; "
+                                 f"h2 estimate {h2:.3f} at the boundary"}
+        else:
+            runnable[res.trait] = res
+    partial.loc[masked, list(runnable)] = np.nan
+    index = {a: i for i, a in enumerate(ids)}
+    reasons: list[str] = []
+    parts = _partial_gebvs(g, ids, partial, runnable, min_records=min_records)
+    for trait, res in runnable.items():
+        whole = res.animals
+        valid = (whole["has_record"] & whole["animal"].isin(young)).to_numpy()
+        rows = np.array([index[a] for a in whole["animal"][valid]])
+        try:
+            if isinstance(parts[trait], str):  # the partial evaluation refused this trait
+                raise ValueError(parts[trait])
+            stats = lr_statistics(whole["gebv"].to_numpy()[valid],
+                                  parts[trait].animals["gebv"].to_numpy()[valid],
+                                  sigma_u2=res.variances.sigma_u2, g_vv=g[np.ix_(rows, rows)])
+        except ValueError as exc:  # named in the record, never a failed or silent run
+            traits[trait] = {"n": int(valid.sum()),
+                             "not_possible": f"{not_possible(int(valid.sum()))}; {exc}"}
+            continue
+        blockers = release_blockers(stats, max_bias_sd=rules.max_bias_sd,
+                                    dispersion_range=rules.dispersion_range)
+        traits[trait] = {**stats.as_record(), "blockers": blockers}
+        reasons += [f"{trait}: {b}" for b in blockers]
+    reasons += [f"{t}: validation.not_possible: {v['not_possible']}"
+                for t, v in traits.items() if "not_possible" in v]
+    return {
+        "method": METHOD,
+        "settings": {"share": rules.share, "min_animals": rules.min_animals,
+                     "max_bias_sd": rules.max_bias_sd,
+                     "dispersion_range": list(rules.dispersion_range)},
+        "cohort": {"birth_years": sorted({int(y) for y in birth_years[cohort]}),
+                   "animals": len(cohort)},
+        "traits": {t: traits[t] for t in (r.trait for r in results)},
+        "trend": _trend(results, birth_years),
+        "release": {"automatic": not reasons, "reasons": reasons},
+    }
+
+
+def _partial_gebvs(g: np.ndarray, ids: Sequence[str], partial: pd.DataFrame,
+                   runnable: dict[str, TraitResult], *, min_records: int
+                   ) -> dict[str, TraitResult | str]:
+    """The partial run of each trait with the whole run's h2 — all traits in one call, so
+    traits recorded on the same animals share one decomposition; if that call refuses, one
+    trait at a time, so a trait that cannot be validated names why (the ``str``) alone."""
+    h2 = {t: r.variances.h2 for t, r in runnable.items()}
+    try:
+        done = evaluate_traits(g, ids, partial, traits=list(runnable), h2=h2,
+                               min_records=min_records)
+        return {r.trait: r for r in done}
+    except ValueError:
+        pass
+    out: dict[str, TraitResult | str] = {}
+    for trait in runnable:
+        try:
+            (out[trait],) = evaluate_traits(g, ids, partial, traits=[trait], h2=h2,
+                                            min_records=min_records)
+        except ValueError as exc:
+            out[trait] = str(exc)
+    return out
+
+
+def _trend(results: Sequence[TraitResult], birth_years: pd.Series) -> list[dict]:
+    if not results:
+        return []
+    long = pd.concat([r.animals[["animal", "trait", "gebv"]] for r in results])
+    long["birth_year"] = long["animal"].map(birth_years).replace(0, np.nan)
+    trend = genetic_trend(long)
+    return [{"trait": r.trait, "birth_year": int(r.birth_year), "mean": round(float(r.mean), 4),
+             "sd": None if pd.isna(r.sd) else round(float(r.sd), 4), "n": int(r.n)}
+            for r in trend.itertuples()]
+
+
+VALIDATION_COLUMNS = ["trait", "n", "bias", "bias_sd", "dispersion", "ratio_of_accuracies",
+                      "accuracy_partial", "verdict"]
+
+
+def validation_table(record: dict) -> pd.DataFrame:
+    """One row per trait of a run's validation record (as the job notebook and ``reprotech
+    eval run`` show it): the statistics, and ``verdict`` — "ok", the blockers, or "validation
+    not possible: N animals". Empty for a run without a record (before migration 0018)."""
+    rows = []
+    for trait, stats in record.get("traits", {}).items():
+        verdict = stats.get("not_possible") or "; ".join(stats.get("blockers", [])) or "ok"
+        rows.append({"trait": trait, **{c: stats.get(c) for c in VALIDATION_COLUMNS[1:-1]},
+                     "verdict": verdict})
+    return pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
