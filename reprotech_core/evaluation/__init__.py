@@ -10,6 +10,8 @@ are thin layers that call these modules:
 - :mod:`.reml` — spectral REML for h2 with its standard error
 - :mod:`.gblup` — GEBVs, PEV and reliabilities for the four traits (the selection index
   over them is :mod:`reprotech_core.results.index`)
+- :mod:`.single_step` — single-step GBLUP: H-inverse (sparse A-inverse, G aligned to A22 and
+  blended), GEBVs and reliabilities for genotyped and non-genotyped animals
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
 - :mod:`.parentage` — opposing-homozygote sire/dam verification
 - :mod:`.sire_discovery` — the sire among genotyped bulls by LOD score (trio with the dam)
