@@ -12,6 +12,8 @@ are thin layers that call these modules:
   over them is :mod:`reprotech_core.results.index`)
 - :mod:`.contemporary` — herd-year-season contemporary groups from the record dates, with the
   minimum-group-size merges and the exclusions counted by rule (the fixed effects of GBLUP)
+- :mod:`.single_step` — single-step GBLUP: H-inverse (sparse A-inverse, G aligned to A22 and
+  blended), GEBVs and reliabilities for genotyped and non-genotyped animals
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
 - :mod:`.parentage` — opposing-homozygote sire/dam verification
 - :mod:`.sire_discovery` — the sire among genotyped bulls by LOD score (trio with the dam)
