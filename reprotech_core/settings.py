@@ -212,6 +212,40 @@ class Settings(BaseSettings):
         description="A run whose dispersion (slope of whole on partial GEBVs; 1 = none) "
         "falls outside this range is not released automatically.",
     )
+    imputation_reference_panel: str | None = Field(
+        default=None,
+        description="Evaluations over several chips: the panel every animal is imputed to "
+        "(its animals are Beagle's reference). Unset: the panel with most animals.",
+    )
+    imputation_min_common_snps: int = Field(
+        default=500, ge=1,
+        description="A chip sharing fewer SNPs (name, chromosome, position, alleles) with the "
+        "reference panel is not imputed: its animals are excluded from the run by rule "
+        "imputation.no_common_snps, and listed in the run's record.",
+    )
+    imputation_max_conflict_rate: float = Field(
+        default=0.02, ge=0.0, lt=1.0,
+        description="An animal genotyped on two chips whose calls disagree at more than this "
+        "share of the SNPs both called (a sample swap, not genotyping error) is excluded by "
+        "rule imputation.conflicting_calls; fewer disagreeing calls are set missing and imputed.",
+    )
+    imputation_command: str = Field(
+        default="beagle",
+        description="The Beagle 5 command (Debian's `beagle` wrapper, or e.g. "
+        "`java -Xmx8g -jar /opt/beagle.jar`).",
+    )
+    imputation_threads: int = Field(
+        default=2, ge=1, description="Beagle's nthreads.",
+    )
+    imputation_ne: int = Field(
+        default=1000, ge=1,
+        description="Beagle's effective population size (its default, 100000, is for human "
+        "populations; a cattle breed's is in the hundreds).",
+    )
+    imputation_timeout_minutes: int = Field(
+        default=120, ge=1,
+        description="A Beagle run longer than this fails the evaluation (imputation.failed).",
+    )
     job_lease_seconds: int = Field(
         default=30, ge=5, le=3600,
         description="Lease of a job run; a worker renews it every third of it. A run whose "
