@@ -43,10 +43,11 @@ class Beagle:
     ``ne`` is Beagle's effective population size: its default (100,000) is for human
     populations; cattle breeds have Ne of ~100, and a small Ne makes the model expect long
     shared haplotypes, which is what a herd of related animals has. ``window_cm`` is Beagle's
-    window (default 40 cM). Beagle refuses a window holding a single marker of the animals
-    to impute ("Window has only one position"), which a very sparse chip can hit at a
-    chromosome end; that run is repeated once with one window per chromosome (200 cM, above
-    the longest cattle chromosome), which is about twice as slow and so not the default.
+    window (unset: 40 cM when phasing the reference, and one window per chromosome, 200 cM,
+    when imputing). Beagle 5.4 refuses a window end holding few markers of a sparse chip
+    ("Window has only one position", "inconsistent data" in ``MarkerMap``), which low-density
+    chips hit at chromosome ends; imputing a whole chromosome at once avoids those ends, and
+    the imputation step is the cheap one (phasing the reference dominates the time).
     """
 
     command: str = "beagle"
@@ -84,13 +85,8 @@ class Beagle:
                 raise ImputationError(FAILED, "the animals to impute have no observed call on "
                                       "the reference panel's SNPs")
             write_vcf(select_snps(target, order[typed]), d / "target.vcf")
-            step = ["gt=target.vcf", "ref=ref_phased.vcf.gz", "out=imputed"]
-            try:
-                self._run(step, d)
-            except ImputationError as exc:
-                if "only one position" not in exc.message or self.window_cm is not None:
-                    raise
-                self._run([*step, f"window={_WHOLE_CHROMOSOME_CM:g}"], d)
+            self._run(["gt=target.vcf", "ref=ref_phased.vcf.gz", "out=imputed",
+                       f"window={self.window_cm or _WHOLE_CHROMOSOME_CM:g}"], d)
             codes, ds = read_beagle_output(d / "imputed.vcf.gz", samples=target.samples,
                                            markers=reference.snps.names[order])
         back = np.empty_like(order)
@@ -101,7 +97,7 @@ class Beagle:
         argv = shlex.split(self.command) + args
         if args:
             argv += [f"nthreads={self.nthreads}", f"seed={self.seed}"]
-            if self.window_cm is not None:
+            if self.window_cm is not None and not any(a.startswith("window=") for a in args):
                 argv.append(f"window={self.window_cm:g}")
             if self.ne is not None:
                 argv.append(f"ne={self.ne}")

@@ -42,10 +42,10 @@ from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
-from reprotech_core.genomics.snpmap import GenotypeSet, autosomes
+from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
-from reprotech_core.store.genotypes import read_genotypes
+from reprotech_core.store.imputed_genotypes import read_evaluation_genotypes
 from reprotech_core.store.run_validation import ValidationRules, validate_run
 
 
@@ -57,6 +57,7 @@ class EvaluationInputs:
     records: pd.DataFrame  # animal (id as str), trait columns, cg:<trait> groups, birth_year
     pedigree: pd.DataFrame  # every animal: id, sire_id, dam_id (for inbreeding)
     contemporary: dict[str, dict[str, int]] = field(default_factory=dict)  # groups' report
+    imputation: dict = field(default_factory=dict)  # panels, imputed and excluded animals
 
     @property
     def n_snps(self) -> int:
@@ -86,23 +87,15 @@ class EvaluationSummary:
 
 def gather_inputs(session, *, customer_id: int | None = None,
                   min_group_size: int = DEFAULT_MIN_SIZE) -> EvaluationInputs:
-    """Genotypes (most common panel, released batches, QC not failed), records in
+    """Genotypes (released batches, QC not failed; every chip on the reference panel,
+    :mod:`~reprotech_core.store.imputed_genotypes`), records in
     herd-year-season contemporary groups (:mod:`~reprotech_core.evaluation.contemporary`),
     pedigree.
 
     An animal's repeated records of a trait are averaged; their group is that of the first
     record (e.g. the first calving), the record that a one-row-per-animal model stands for."""
-    panel = session.execute(text(
-        """
-        SELECT g.panel_id, count(*) FROM core.genotypes g
-          JOIN core.genotyping_batches b ON b.id = g.batch_id AND b.stage = 'released'
-         GROUP BY 1 ORDER BY 2 DESC LIMIT 1
-        """)).first()
-    if panel is None:
-        raise NotFound("no released genotypes to evaluate; release a QC'd batch first")
-    geno = autosomes(read_genotypes(
-        session, panel_id=panel.panel_id, label="animal", customer_id=customer_id,
-        released=True, without_failed_qc=True, newest_per_animal=True))
+    chips = read_evaluation_genotypes(session, customer_id=customer_id)
+    geno = chips.genotypes
     rows = session.execute(text(
         """
         SELECT a.id, a.customer_id,
@@ -133,9 +126,8 @@ def gather_inputs(session, *, customer_id: int | None = None,
     records = groups.apply(records, TRAITS)
     pedigree = pd.DataFrame(session.execute(text(
         "SELECT id, sire_id, dam_id FROM core.animals")).all(), columns=["id", "sire_id", "dam_id"])
-    name = session.scalar(text("SELECT name FROM core.snp_panels WHERE id = :p"),
-                          {"p": panel.panel_id})
-    return EvaluationInputs(animals, geno, name, records, pedigree, groups.report)
+    return EvaluationInputs(animals, geno, chips.panel, records, pedigree, groups.report,
+                            chips.imputation)
 
 
 def _existing(session, job_run_id: int | None) -> EvaluationRun | None:
@@ -171,7 +163,8 @@ def run_evaluation(
               "animals": len(ids), "n_snps": inputs.n_snps, "panel": inputs.panel,
               "method": "GBLUP, VanRaden (2008) method 1 G, spectral REML",
               "fixed_effects": "herd-year-season contemporary group + birth year",
-              "min_group_size": min_group_size, "contemporary_groups": inputs.contemporary}
+              "min_group_size": min_group_size, "contemporary_groups": inputs.contemporary,
+              "imputation": inputs.imputation}
     software = {p: version(p) for p in ("reprotech", "numpy", "scipy", "pandas")}
     with db.session(identity, reason="evaluation run") as session:
         if previous is not None:  # an earlier attempt of this job: clear what it left
