@@ -3,8 +3,9 @@
 The science is in :mod:`reprotech_core.evaluation` (pure functions). A run takes the genotypes
 of released batches whose sample passed QC (or was sent to review), the phenotype records, and
 the recorded pedigree; computes the GRM (VanRaden 2008), REML variance components and GBLUP for
-the four traits with reliabilities, genomic and pedigree inbreeding, and parentage checks of
-genotyped parents; and stores them with the run's parameters, software versions, a digest of
+the four traits with reliabilities, genomic and pedigree inbreeding, parentage checks of
+genotyped parents and, for each excluded sire, the likely true sire by LOD score
+(:mod:`reprotech_core.store.sire_suggestions`); and stores them with the run's parameters, software versions, a digest of
 its input data and timings. The GRM is written in GCTA's binary format next to the store.
 Every run also validates itself (forward validation by the LR method on the youngest birth
 years, the genetic trend; :mod:`reprotech_core.store.run_validation`), and a run whose
@@ -47,6 +48,7 @@ from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
 from reprotech_core.store.genotypes import read_genotypes
 from reprotech_core.store.run_validation import ValidationRules, validate_run
+from reprotech_core.store.sire_suggestions import suggest_sires
 
 
 @dataclass
@@ -216,6 +218,13 @@ def run_evaluation(
         t = time.perf_counter()
         parentage = _parentage(inputs, ids, parentage_min_informative)
         timings["parentage"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with db.session(identity) as session:
+            suggestions = suggest_sires(session, inputs.genotypes, parentage,
+                                        min_informative=parentage_min_informative)
+        parentage = parentage.merge(suggestions.assign(role="sire"), how="left",
+                                    on=["animal", "role"])
+        timings["sire_discovery"] = time.perf_counter() - t
         _store(db, identity, run_id, inputs, results, grm.matrix, f_ped, parentage)
     except Exception as exc:
         with db.session(identity, reason="evaluation run failed") as session:
@@ -286,7 +295,9 @@ def _store(db: Database, identity: Identity, run_id: int, inputs: EvaluationInpu
                 {"run_id": run_id, "customer_id": int(customer[p.animal]),
                  "animal_id": int(p.animal), "parent_role": p.role,
                  "recorded_parent_id": int(p.parent), "informative_snps": int(p.n_informative),
-                 "opposing_homozygotes": int(p.n_opposing), "status": p.status}
+                 "opposing_homozygotes": int(p.n_opposing), "status": p.status,
+                 "suggested_parent_id": None if pd.isna(p.suggested) else int(p.suggested),
+                 "note": None if pd.isna(p.note) else p.note}
                 for p in parentage.itertuples()])
 
 
