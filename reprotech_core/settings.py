@@ -168,6 +168,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=5, ge=1, le=100, description="Application connection pool size per process."
     )
+    db_transaction_pooling: bool = Field(
+        default=False,
+        description="The application's database URL points at a transaction-pooling PgBouncer "
+        "(`pool_mode = transaction`). psycopg's automatic server-side prepared statements are "
+        "then turned off: they cannot follow a client from one server connection to the next "
+        "('prepared statement \"_pg3_0\" already exists'). The acting user needs nothing more: "
+        "it is stated at the start of every transaction. Backups and audit retention connect "
+        "directly (they use session settings and an advisory lock).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the platform's loggers."
     )
