@@ -209,3 +209,23 @@ def test_pedigree_based_values_keep_the_tenants_apart(ss_db, herd_world):
     genomic = labelled.loc[labelled["basis"] == "genomic", "id"]
     assert set(genomic) <= typed_ids
     assert set(report["rankings"]["basis"]) == {"genomic", "pedigree-based"}
+
+
+def test_a_customer_only_run_stores_that_customers_values_only(ss_db, herd_world, tmp_path):
+    """The AI-sire catalogue's bulls are in the model (ancestors linking relatives) but a
+    run for one customer writes no other tenant's results."""
+    system = ss_db.identity("system")
+    with ss_db.session(system) as s:
+        one = s.scalar(text("SELECT id FROM core.customers WHERE code = 'ss-one'"))
+        own = set(s.scalars(text("SELECT id FROM core.animals WHERE customer_id = :c"),
+                            {"c": one}))
+    summary = run_evaluation(ss_db, system, folder=tmp_path, job_run_id=4, customer_id=one,
+                             parentage_min_informative=100)
+    res = results_of(ss_db, summary.run_id)
+    with ss_db.session(system) as s:
+        params = s.scalar(text("SELECT parameters FROM core.evaluation_runs WHERE id = :r"),
+                          {"r": summary.run_id})
+    assert summary.method == "ssgblup" and set(res["customer_id"]) == {one}
+    assert set(res["animal_id"]) == own and len(res) == 4 * summary.animals
+    assert params["single_step"]["ancestors_not_stored"] > 0
+    assert params["animals_genotyped"] + params["animals_non_genotyped"] == len(own)
