@@ -48,7 +48,12 @@ def test_herd_table_has_gebvs_index_and_inbreeding_of_own_animals_only(db, porta
     assert set(table["id"]) == set(farm.every_animal.values())
     evaluated = table[table["id"].isin(farm.evaluated)]
     assert evaluated[list(TRAITS)].notna().all().all()
-    assert evaluated["f_genomic"].notna().all()
+    genomic = evaluated["id"].isin(farm.genotyped)
+    assert evaluated.loc[genomic, "f_genomic"].notna().all()
+    # each value says its basis: genotyped animals genomic, the others pedigree-based
+    assert (evaluated.loc[genomic, "basis"] == "genomic").all() and genomic.any()
+    assert (evaluated.loc[~genomic, "basis"] == "pedigree-based").all() and (~genomic).any()
+    assert table.loc[~table["id"].isin(farm.evaluated), "basis"].isna().all()
     assert table.loc[~table["id"].isin(farm.evaluated), "index"].isna().all()
     expected = sum(evaluated[t] * w for t, w in WEIGHTS.items())
     np.testing.assert_allclose(evaluated["index"], expected)
@@ -99,10 +104,15 @@ def test_animal_page_has_pedigree_genotype_results_and_history(db, portal):
         deepest = max(animal.animal_page(s, int(a)).generations_known for a in table["id"])
         assert deepest == 3
         assert set(page.pedigree) <= set(animal.PEDIGREE_POSITIONS)
-        genotyped = animal.animal_page(s, farm.evaluated[-1])
+        genotyped = animal.animal_page(s, farm.genotyped[-1])
         assert genotyped.genotype["decision"] in ("pass", "review", "fail")
         assert set(genotyped.results["trait"]) == set(TRAITS)
+        assert set(genotyped.results["basis"]) == {"genomic"}
         assert genotyped.inbreeding is not None
+        typed = set(farm.genotyped)
+        pedigree = animal.animal_page(s, next(a for a in farm.evaluated if a not in typed))
+        assert set(pedigree.results["trait"]) == set(TRAITS)
+        assert set(pedigree.results["basis"]) == {"pedigree"} and pedigree.inbreeding is None
         cows = table[(table["sex"] == "F")]["id"]
         history = [animal.animal_page(s, int(c)).reproduction for c in cows]
         assert any(len(h) for h in history)
@@ -243,7 +253,7 @@ def test_changes_since_last_visit(db, portal, tmp_path):
         changes = dict(visits.changes_since(s, farm.id, visits.Visit(
             datetime.now(UTC) - timedelta(days=1), None)))
         assert changes["new animals registered"] == len(farm.every_animal)
-        assert changes["animals with newly released genomic results"] == len(farm.evaluated)
+        assert changes["animals with newly released breeding values"] == len(farm.evaluated)
         assert visits.changes_since(s, farm.id, visits.Visit(visits.now(), portal.run_id)) == []
     log.record(user.user_id, farm.id, visits.Visit(visits.now(), portal.run_id))
     assert log.last(user.user_id, farm.id).release_run == portal.run_id

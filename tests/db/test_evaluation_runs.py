@@ -77,6 +77,13 @@ def test_run_stores_results_traits_and_grm(db, system, evaluated_world):
                              "core.evaluation_runs WHERE id = :r"), {"r": summary.run_id}).one()
         f = s.execute(text("SELECT f_genomic, f_pedigree FROM core.inbreeding "
                            "WHERE run_id = :r"), {"r": summary.run_id}).all()
+        bases = s.scalars(text("SELECT DISTINCT basis FROM core.evaluation_results "
+                               "WHERE run_id = :r"), {"r": summary.run_id}).all()
+        method = s.scalar(text("SELECT method FROM core.evaluation_runs WHERE id = :r"),
+                          {"r": summary.run_id})
+    # every animal genotyped: GBLUP of the genotyped, as before single-step existed
+    assert summary.method == method == "gblup" and bases == ["genomic"]
+    assert summary.genotyped == summary.animals
     assert n == summary.animals * 4
     assert run.status == "succeeded" and len(run.data_snapshot) == 64
     assert "numpy" in run.software and run.timings["grm"] > 0
