@@ -162,3 +162,26 @@ def test_a_list_of_runs_without_timings_or_validation_builds(db, sw, monkeypatch
     monkeypatch.setattr(views, "evaluation_runs", lambda s: old)
     shown = text_of(page._overview(ctx_of(db, sw, "st-admin")))
     assert "?page=evaluations&run=5" in shown and "no validation" in shown
+
+
+def test_a_customer_only_release_does_not_become_the_population(db, sw, runs, portal,
+                                                                 tmp_path):
+    """Releasing a run of one customer (this module's ``evp-one``) leaves every other herd's
+    comparison with the population standing: the population is each customer's newest
+    released values (migration 0020), not the platform's newest run."""
+    from reprotech_core.portal import rankings
+    from tests.dashboards.test_portal_queries import table_for
+
+    table, _ = table_for(db, portal.users["pa-user"], portal.farms["pa"].id)  # built first
+    system = db.identity("system")
+    with db.session(system) as s:
+        customer = s.scalar(text("SELECT id FROM core.customers WHERE code = 'evp-one'"))
+    run = run_evaluation(db, system, folder=tmp_path, job_run_id=771003, customer_id=customer,
+                         parentage_min_informative=100, rules=LENIENT).run_id
+    with db.session(system, reason="customer-only release") as s:
+        views.release(s, run)
+        newest = s.scalar(text("SELECT max(run_id) FROM core.evaluation_results WHERE released"))
+    assert newest == run  # the newest released run is the one customer's
+    with db.session(portal.users["pa-user"]) as s:
+        dist = rankings.population_distribution(s, table["milk_production"], "milk_production")
+    assert dist is not None and dist.population.sum() == pytest.approx(1.0)

@@ -165,12 +165,13 @@ def test_rankings_trend_and_population_distribution(db, portal):
     assert dist is not None
     assert dist.herd.sum() == pytest.approx(1) and dist.population.sum() == pytest.approx(1)
     assert 0 <= dist.herd_percentile <= 100
-    # the same figures as binning every released GEBV directly (as the platform)
+    # the same figures as binning each customer's newest released GEBVs directly
     with db.session(db.identity("system")) as s:
         everyone = np.array(s.scalars(text(
-            "SELECT gebv FROM core.evaluation_results WHERE trait = 'milk_production' AND "
-            "released AND run_id = (SELECT max(run_id) FROM core.evaluation_results "
-            "WHERE released)")).all(), dtype=float)
+            "SELECT r.gebv FROM core.evaluation_results r JOIN (SELECT customer_id, "
+            "max(run_id) AS run_id FROM core.evaluation_results WHERE released GROUP BY 1) n "
+            "USING (customer_id, run_id) WHERE r.trait = 'milk_production' AND r.released"
+            )).all(), dtype=float)
     herd_values = table["milk_production"].dropna().to_numpy()
     assert dist.edges[0] == pytest.approx(min(everyone.min(), herd_values.min()))
     assert dist.edges[-1] == pytest.approx(max(everyone.max(), herd_values.max()))
@@ -181,27 +182,20 @@ def test_rankings_trend_and_population_distribution(db, portal):
 
 
 def test_population_comparison_needs_three_customers(db, system, portal):
-    """A newer released run with two customers' results (rolled back at the end): the
-    database aggregate returns nothing, so nothing narrows the comparison to one farm."""
-    from data_models.evaluation import EvaluationResult, EvaluationRun
-
+    """With only two customers' values released (every other customer's un-released in a
+    transaction rolled back at the end) the database aggregate returns nothing, so nothing
+    narrows the comparison to one or two farms; the portal's run again has four."""
     class Undo(Exception):
         pass
 
-    with pytest.raises(Undo), db.session(system) as s:
-        run = EvaluationRun(method="gblup", status="succeeded", parameters={"test": "two"})
-        s.add(run)
-        s.flush()
-        s.add_all([EvaluationResult(run_id=run.id, customer_id=farm.id, animal_id=aid,
-                                    trait="milk_production", gebv=1.0, reliability=0.5,
-                                    released=True)
-                   for farm in (portal.farms["pa"], portal.farms["pb"])
-                   for aid in farm.evaluated[:3]])
-        s.flush()
+    two = [portal.farms["pa"].id, portal.farms["pb"].id]
+    with pytest.raises(Undo), db.session(system, reason="test: two customers (rolled back)") as s:
+        s.execute(text("UPDATE core.evaluation_results SET released = false "
+                       "WHERE released AND customer_id <> ALL(:two)"), {"two": two})
         assert rankings.population_distribution(s, pd.Series([1.0, 2.0]),
                                                 "milk_production") is None
         raise Undo
-    with db.session(portal.users["pa-user"]) as s:  # the portal's run again: three customers
+    with db.session(portal.users["pa-user"]) as s:
         assert rankings.population_distribution(s, pd.Series([1.0, 2.0]),
                                                 "milk_production") is not None
 
