@@ -115,7 +115,7 @@ def hub_oauth(settings: Settings, env: dict[str, str]) -> dict:
             "start the hub with `reprotech hub`"
         )
     api = env["JUPYTERHUB_API_URL"].rstrip("/")
-    public = settings.hub_bind_url.rstrip("/")
+    public = settings.public_base
     secret = secret_file(settings.secrets_dir / "dashboards_cookie_secret")
     return {
         "prefix": env["JUPYTERHUB_SERVICE_PREFIX"].rstrip("/"),
@@ -139,7 +139,7 @@ def hub_oauth(settings: Settings, env: dict[str, str]) -> dict:
 
 def hub_session_provider(settings: Settings, env: dict[str, str]) -> HubSessionProvider:
     """Panel's OAuth provider for the hub, checking each request against the hub session."""
-    _CookieRules.secure = settings.hub_bind_url.startswith("https://")
+    _CookieRules.secure = settings.public_is_https
     HubLogoutHandler.hub_logout_url = "/hub/logout"
     provider = HubSessionProvider(login_endpoint="/login", logout_endpoint="/logout")
     provider.sessions = HubSessions(env["JUPYTERHUB_API_URL"],
@@ -161,7 +161,7 @@ def main() -> None:
     pn.extension("tabulator", notifications=True, design="bootstrap")
     server = pn.serve(
         {"/": lambda: session_view(database, settings, provider.sessions, logout)},
-        address="127.0.0.1",
+        address=settings.dashboards_bind,
         port=settings.dashboards_port,
         num_procs=settings.dashboards_processes,
         show=False,
@@ -172,7 +172,7 @@ def main() -> None:
         auth_provider=provider,
         **options,
     )
-    server._tornado.add_transform(security_headers(content_security_policy(settings.hub_bind_url)))
+    server._tornado.add_transform(security_headers(content_security_policy(settings.public_base)))
     server.start()
     server.io_loop.start()
 

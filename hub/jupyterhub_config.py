@@ -32,6 +32,8 @@ settings.hub_dir.mkdir(parents=True, exist_ok=True)
 
 # Network: the proxy is the one entry point; hub API and proxy API on loopback only.
 c.JupyterHub.bind_url = settings.hub_bind_url
+if settings.public_url:  # what browsers open (redirects, links); the bind address is not it
+    c.JupyterHub.public_url = settings.public_url + "/"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = settings.hub_api_port
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.hub_proxy_api_port}"
@@ -53,7 +55,7 @@ c.JupyterHub.cookie_max_age_days = settings.hub_session_hours / 24  # session ti
 # revokes them, which ends the dashboard session too (dashboards/session.py).
 c.JupyterHub.oauth_token_expires_in = int(settings.hub_session_hours * 3600)
 c.JupyterHub.tornado_settings = {"cookie_options": {
-    "samesite": "Lax", **({"secure": True} if settings.hub_bind_url.startswith("https://") else {})
+    "samesite": "Lax", **({"secure": True} if settings.public_is_https else {})
 }}
 c.JupyterHub.logging_config = traitlets_logging_config(settings)  # secrets scrubbed; JSON option
 
@@ -75,9 +77,7 @@ else:
     c.GenericOAuthenticator.authorize_url = settings.hub_oidc_authorize_url
     c.GenericOAuthenticator.token_url = settings.hub_oidc_token_url
     c.GenericOAuthenticator.userdata_url = settings.hub_oidc_userinfo_url
-    c.GenericOAuthenticator.oauth_callback_url = (
-        f"{settings.hub_bind_url.rstrip('/')}/hub/oauth_callback"
-    )
+    c.GenericOAuthenticator.oauth_callback_url = settings.oidc_callback_url
     c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
     c.GenericOAuthenticator.username_claim = "preferred_username"
     c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{settings.hub_oidc_groups_claim}"
@@ -124,5 +124,5 @@ c[spawner].platform_env = {
     "REPROTECH_DB_PORT": settings.db_port,
     "REPROTECH_DB_NAME": settings.db_name,
     "REPROTECH_DATA_DIR": str(settings.var_dir),  # where the research store is; no secrets
-    "REPROTECH_HUB_URL": settings.hub_bind_url,
+    "REPROTECH_HUB_URL": settings.public_base,
 }

@@ -28,7 +28,7 @@ def dashboards_redirect_uri(settings: Settings) -> str:
     Registered with the hub and used by the service: the hub refuses an OAuth request whose
     redirect URI differs.
     """
-    return settings.hub_bind_url.rstrip("/") + dashboards_prefix() + "login"
+    return settings.public_base + dashboards_prefix() + "login"
 
 
 def secret_file(path: Path, *, nbytes: int = 32) -> str:
