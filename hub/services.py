@@ -27,7 +27,7 @@ from reprotech_core.hub_services import (
     DASHBOARDS,
     dashboards_prefix,
     dashboards_redirect_uri,
-    secret_file,
+    shared_secret,
 )
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
@@ -58,7 +58,7 @@ def services(settings: Settings, metrics_token: str) -> tuple[list[dict], list[d
     if settings.dashboards_managed:
         dashboards.update(command=[sys.executable, "-m", "dashboards.serve"], environment=env)
     else:  # runs apart (its own pod): the hub routes to it and knows it by its token
-        dashboards["api_token"] = secret_file(settings.secrets_dir / "dashboards_api_token")
+        dashboards["api_token"] = shared_secret(settings, "dashboards_api_token")
     defined = [dashboards, {"name": "prometheus", "api_token": metrics_token}]
     roles = [{"name": "prometheus", "services": ["prometheus"], "scopes": ["read:metrics"]}]
     if settings.hub_idle_culler:

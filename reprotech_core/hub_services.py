@@ -31,6 +31,16 @@ def dashboards_redirect_uri(settings: Settings) -> str:
     return settings.public_base + dashboards_prefix() + "login"
 
 
+def shared_secret(settings: Settings, name: str) -> str:
+    """A secret the hub and its services share (``metrics_token``, ``dashboards_api_token``,
+    ``dashboards_cookie_secret``): the setting when given (services in other pods or
+    containers must be given the same), else the file generated once under the secrets folder
+    (one machine, where every process reads the same folder)."""
+    value = getattr(settings, name)
+    return value.get_secret_value() if value is not None else secret_file(
+        settings.secrets_dir / name)
+
+
 def secret_file(path: Path, *, nbytes: int = 32) -> str:
     """The hex secret in ``path``, created (mode 0600, parents 0700) on first use."""
     if not path.exists():

@@ -35,7 +35,8 @@ look back at least a year); ``audit_retention_months`` and ``--keep-months`` are
 against it."""
 
 SECRET_FIELDS = frozenset({"database_url", "database_admin_url", "database_backup_url",
-                           "hub_oidc_client_secret"})
+                           "hub_oidc_client_secret", *"""metrics_token dashboards_api_token
+                           dashboards_cookie_secret""".split()})
 
 
 class SettingsError(ValueError):
@@ -287,6 +288,24 @@ class Settings(BaseSettings):
         "to `dashboards_url` and registers the service with the API token in "
         "`<data_dir>/secrets/dashboards_api_token`, which the service is given too.",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Token of the Prometheus scraper (hex), shared by the hub and the dashboard "
+        "service. Unset: generated once in `<data_dir>/secrets/metrics_token` (one machine); "
+        "set it where they run apart (Kubernetes Secret). Secret: environment only.",
+    )
+    dashboards_api_token: SecretStr | None = Field(
+        default=None,
+        description="Hub API token of a dashboard service that runs apart (`dashboards_managed "
+        "= false`; the service gets the same as `JUPYTERHUB_API_TOKEN`). Unset: generated in "
+        "`<data_dir>/secrets/`. Secret: environment only.",
+    )
+    dashboards_cookie_secret: SecretStr | None = Field(
+        default=None,
+        description="Cookie and token-encryption secret of the dashboard service (hex, e.g. "
+        "`openssl rand -hex 32`); every replica needs the same. Unset: generated in "
+        "`<data_dir>/secrets/`. Secret: environment only.",
+    )
     hub_idle_culler: bool = Field(
         default=True,
         description="Run jupyterhub-idle-culler as a hub service. `false` where the deployment "
@@ -425,6 +444,19 @@ class Settings(BaseSettings):
     def _service_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         root_only = info.field_name == "dashboards_url"
         return None if value is None else checked_url(info.field_name, value, root_only=root_only)
+
+    @field_validator("metrics_token", "dashboards_api_token", "dashboards_cookie_secret",
+                     mode="after")
+    @classmethod
+    def _hex_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            try:
+                if len(bytes.fromhex(value.get_secret_value())) < 16:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{info.field_name} must be at least 32 hex digits "
+                                 "(openssl rand -hex 32)") from None
+        return value
 
     @field_validator("validation_dispersion_range", mode="after")
     @classmethod
