@@ -37,7 +37,7 @@ from dashboards.session import (
 )
 from reprotech_core.db.session import Database, get_database
 from reprotech_core.errors import NotFound, PermissionDenied
-from reprotech_core.hub_services import dashboards_redirect_uri, secret_file
+from reprotech_core.hub_services import dashboards_redirect_uri, shared_secret
 from reprotech_core.ops.logs import configure_logging
 from reprotech_core.settings import Settings, get_settings
 
@@ -116,7 +116,7 @@ def hub_oauth(settings: Settings, env: dict[str, str]) -> dict:
         )
     api = env["JUPYTERHUB_API_URL"].rstrip("/")
     public = settings.public_base
-    secret = secret_file(settings.secrets_dir / "dashboards_cookie_secret")
+    secret = shared_secret(settings, "dashboards_cookie_secret")
     return {
         "prefix": env["JUPYTERHUB_SERVICE_PREFIX"].rstrip("/"),
         "oauth_provider": "generic",
@@ -152,7 +152,7 @@ def main() -> None:
     configure_logging(settings, level="INFO")  # secrets scrubbed; JSON when log_format = json
     options = hub_oauth(settings, dict(os.environ))
     database = get_database()
-    metrics.install(database, secret_file(settings.secrets_dir / "metrics_token"))
+    metrics.install(database, shared_secret(settings, "metrics_token"))
     pn.config.oauth_expiry = settings.dashboards_session_hours / 24
     pn.config.nthreads = 4  # callbacks in threads: one user's slow query never stalls another
     pn.config.oauth_provider = options.pop("oauth_provider")  # served by our provider
