@@ -177,6 +177,19 @@ def test_kubespawner_is_pinned_and_installed_as_locked():
     assert "pip install --no-cache-dir -r requirements.lock" in dockerfile
 
 
+def test_the_charts_hub_config_finds_what_it_imports_in_the_platform_image():
+    """The chart runs its own jupyterhub_config.py in our hub image: its imports and its curl
+    HTTP client (pycurl) must be in the lock, or the hub stops before reading our config."""
+    source = chart_file("files/hub/jupyterhub_config.py").read_text()
+    statements = [line for line in source.splitlines()
+                  if re.match(r"^(import |from (?!z2jh)\S+ import [^(]+$)", line)
+                  or line.startswith("AsyncHTTPClient.configure(")]
+    assert any("curl" in line for line in statements), statements
+    out = subprocess.run([sys.executable, "-c", "\n".join(statements)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
 def test_the_embedded_hub_does_not_import_kubespawner():
     code = ("import sys, hub.services, hub.spawner, hub.auth; "
             "print('kubespawner' in sys.modules)")
