@@ -3,8 +3,8 @@
 - ``deploy/k8s/values.yaml`` validates against the Zero to JupyterHub chart's own
   ``values.schema.yaml`` (the chart source is in ``../shared/z2jh`` beside the checkout; CI has
   it there too), after merging them over the chart's defaults as helm does. ``helm template``
-  is not run: Debian's archive has no helm package (``apt-cache policy helm``: none), PyPI has
-  no package shipping the helm binary, and building helm from its Go module needs a newer Go
+  is not run: Debian's archive has no helm package (``apt-cache policy helm``: none), no PyPI
+  package found ships the helm binary, and building helm from its Go module needs a newer Go
   than Debian's 1.19; so the chart's schema is the check of the chart we can apply.
 - The hub's ``extraConfig`` runs, in its own process, with exactly the environment the values
   give the hub (Secret references replaced by stand-ins): KubeSpawner imports, the spawner
