@@ -364,8 +364,11 @@ def test_dashboards_deployment_and_service_match_the_hub(hub_env, tmp_path):
     assert ("reprotech-hub", "metrics-token") in secret_refs(env) & hub_refs
 
 
-def test_public_url_and_ingress_host_agree(hub_env):
+def test_public_url_ingress_host_and_email_links_agree(hub_env):
     v = values()
+    jobs = yaml.safe_load((K8S / "jobs.yaml").read_text())
+    jobs_env = container_env(jobs["spec"]["template"]["spec"]["containers"][0])
+    assert jobs_env["REPROTECH_PUBLIC_URL"] == hub_env["REPROTECH_PUBLIC_URL"]
     host = urlsplit(hub_env["REPROTECH_PUBLIC_URL"]).hostname
     assert v["ingress"]["hosts"] == [host]
     assert host in v["ingress"]["tls"][0]["hosts"]

@@ -143,3 +143,5 @@ def test_compose_gives_the_hub_a_public_url_apart_from_its_bind_address(tmp_path
     assert s.hub_bind_url == "http://0.0.0.0:8000"
     assert s.public_base.startswith("https://") and "0.0.0.0" not in s.public_base
     assert "0.0.0.0" not in s.oidc_callback_url + dashboards_redirect_uri(s)
+    jobs = {k: str(v) for k, v in compose["services"]["jobs"]["environment"].items()}
+    assert jobs["REPROTECH_PUBLIC_URL"] == s.public_base  # email links
