@@ -1,0 +1,67 @@
+"""HoloViews plots of the reproduction page (the figures come from
+``reprotech_core.reproduction.bredsum``; here they are only drawn)."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+
+from dashboards.customer.plots import HERD_COLOUR
+
+hv.extension("bokeh", logo=False)
+
+RATE_COLOURS = {"Submission rate": "#8fb3c2", "Conception rate": "#e0a458",
+                "Pregnancy rate": HERD_COLOUR}
+STATUS_COLOURS = {"open": "#c8553d", "bred": "#e0a458", "pregnant": HERD_COLOUR}
+
+
+def cycle_bars(cycles: pd.DataFrame) -> hv.Bars:
+    """BREDSUM's chart: per 21-day cycle, submission, conception and pregnancy rate side by
+    side (a cycle without a rate has no bar)."""
+    long = cycles.assign(cycle=cycles["cycle_start"].dt.strftime("%d %b %y")).melt(
+        id_vars=["cycle"], value_vars=["submission_rate", "conception_rate", "pregnancy_rate"],
+        var_name="rate", value_name="value")
+    long["rate"] = long["rate"].map({"submission_rate": "Submission rate",
+                                     "conception_rate": "Conception rate",
+                                     "pregnancy_rate": "Pregnancy rate"})
+    long["value"] = long["value"] * 100
+    return hv.Bars(long, ["cycle", "rate"], "value").opts(
+        responsive=True, height=340, ylabel="%", xlabel="21-day cycle starting",
+        title="21-day cycles of the last year", color="rate", cmap=RATE_COLOURS,
+        multi_level=False, xrotation=60, show_legend=True, legend_position="top_left",
+        tools=["hover"], show_grid=True, ylim=(0, 100))
+
+
+def status_scatter(status: pd.DataFrame) -> hv.Overlay:
+    """DairyComp's pregnancy-status chart: each cow at her days in milk, by status."""
+    layers = [hv.Scatter(status[status["status"] == s], "days_in_milk",
+                         ["status", "official_id", "lactation"], label=s).opts(
+                             color=STATUS_COLOURS[s], size=7, tools=["hover"])
+              for s in STATUS_COLOURS if (status["status"] == s).any()]
+    return hv.Overlay(layers).opts(
+        responsive=True, height=300, xlabel="Days in milk", ylabel="Status",
+        title="Pregnancy status of the cows in the herd", show_grid=True,
+        legend_position="top_right")
+
+
+def histogram(values: pd.Series, *, xlabel: str, title: str, bins: int = 20) -> hv.Histogram:
+    """How many cows per bin of ``values`` (days or months)."""
+    counts, edges = np.histogram(values.astype(float), bins=bins)
+    return hv.Histogram((edges, counts)).opts(
+        responsive=True, height=280, xlabel=xlabel, ylabel="Cows", title=title,
+        color=HERD_COLOUR, line_color="white", show_grid=True)
+
+
+def monthly_trend(by_month: pd.DataFrame, columns: dict[str, str], *, ylabel: str,
+                  title: str, percent: bool) -> hv.Overlay:
+    """KPIs of each month as lines (one per KPI), points where a month has a value."""
+    data = by_month.assign(month=pd.PeriodIndex(by_month["month"], freq="M").to_timestamp())
+    layers = []
+    for col, lab in columns.items():
+        d = data[["month", col]].dropna()
+        d = d.assign(**{col: d[col] * (100 if percent else 1)})
+        layers.append(hv.Curve(d, "month", col, label=lab).opts(line_width=2))
+        layers.append(hv.Scatter(d, "month", col, label=lab).opts(size=6, tools=["hover"]))
+    return hv.Overlay(layers).opts(responsive=True, height=300, ylabel=ylabel, xlabel="Month",
+                                   title=title, show_grid=True, legend_position="top_left")
