@@ -29,7 +29,8 @@ def cycle_bars(cycles: pd.DataFrame) -> hv.Bars:
     return hv.Bars(long, ["cycle", "rate"], "value").opts(
         responsive=True, height=340, ylabel="%", xlabel="21-day cycle starting",
         title="21-day cycles of the last year", color="rate", cmap=RATE_COLOURS,
-        multi_level=False, xrotation=60, show_legend=True, legend_position="top_left",
+        multi_level=False, xrotation=60, show_legend=True, legend_position="top",
+        legend_cols=3,
         tools=["hover"], show_grid=True, ylim=(0, 100))
 
 
