@@ -16,9 +16,18 @@ RATE_COLOURS = {"Submission rate": "#8fb3c2", "Conception rate": "#e0a458",
 STATUS_COLOURS = {"open": "#c8553d", "bred": "#e0a458", "pregnant": HERD_COLOUR}
 
 
-def cycle_bars(cycles: pd.DataFrame) -> hv.Bars:
+def target_lines(targets: dict[str, float | None], colours: dict[str, str], *,
+                 vertical: bool = False) -> list[hv.Element]:
+    """The herd's targets as dashed lines (a target not set draws nothing)."""
+    line = hv.VLine if vertical else hv.HLine
+    return [line(v).opts(color=colours[k], line_dash="dashed", line_width=2)
+            for k, v in targets.items() if v is not None]
+
+
+def cycle_bars(cycles: pd.DataFrame, targets: dict[str, float | None] | None = None
+               ) -> hv.Overlay:
     """BREDSUM's chart: per 21-day cycle, submission, conception and pregnancy rate side by
-    side (a cycle without a rate has no bar)."""
+    side (a cycle without a rate has no bar), the herd's targets (in %) as dashed lines."""
     long = cycles.assign(cycle=cycles["cycle_start"].dt.strftime("%d %b %y")).melt(
         id_vars=["cycle"], value_vars=["submission_rate", "conception_rate", "pregnancy_rate"],
         var_name="rate", value_name="value")
@@ -26,12 +35,13 @@ def cycle_bars(cycles: pd.DataFrame) -> hv.Bars:
                                      "conception_rate": "Conception rate",
                                      "pregnancy_rate": "Pregnancy rate"})
     long["value"] = long["value"] * 100
-    return hv.Bars(long, ["cycle", "rate"], "value").opts(
+    bars = hv.Bars(long, ["cycle", "rate"], "value")
+    return hv.Overlay([bars, *target_lines(targets or {}, RATE_COLOURS)]).opts(
         responsive=True, height=340, ylabel="%", xlabel="21-day cycle starting",
-        title="21-day cycles of the last year", color="rate", cmap=RATE_COLOURS,
-        multi_level=False, xrotation=60, show_legend=True, legend_position="top",
-        legend_cols=3,
-        tools=["hover"], show_grid=True, ylim=(0, 100))
+        title="21-day cycles of the last year", legend_position="top", legend_cols=3,
+        show_grid=True, ylim=(0, 100)).opts(
+        hv.opts.Bars(color="rate", cmap=RATE_COLOURS, multi_level=False, xrotation=60,
+                     show_legend=True, tools=["hover"]))
 
 
 def status_scatter(status: pd.DataFrame) -> hv.Overlay:
@@ -46,23 +56,36 @@ def status_scatter(status: pd.DataFrame) -> hv.Overlay:
         legend_position="top_right")
 
 
-def histogram(values: pd.Series, *, xlabel: str, title: str, bins: int = 20) -> hv.Histogram:
-    """How many cows per bin of ``values`` (days or months)."""
+def histogram(values: pd.Series, *, xlabel: str, title: str, bins: int = 20,
+              target: float | None = None) -> hv.Overlay:
+    """How many cows per bin of ``values`` (days or months), the target as a dashed line."""
     counts, edges = np.histogram(values.astype(float), bins=bins)
-    return hv.Histogram((edges, counts)).opts(
+    marks = target_lines({"target": target}, {"target": "#c8553d"}, vertical=True)
+    return hv.Overlay([hv.Histogram((edges, counts)).opts(color=HERD_COLOUR,
+                                                          line_color="white"), *marks]).opts(
         responsive=True, height=280, xlabel=xlabel, ylabel="Cows", title=title,
-        color=HERD_COLOUR, line_color="white", show_grid=True)
+        show_grid=True)
+
+
+TREND_COLOURS = ("#1f4e5f", "#e0a458", "#c8553d")
 
 
 def monthly_trend(by_month: pd.DataFrame, columns: dict[str, str], *, ylabel: str,
-                  title: str, percent: bool) -> hv.Overlay:
-    """KPIs of each month as lines (one per KPI), points where a month has a value."""
+                  title: str, percent: bool,
+                  targets: dict[str, float | None] | None = None) -> hv.Overlay:
+    """KPIs of each month as lines (one per KPI), points where a month has a value, and each
+    KPI's target (same colour, dashed)."""
     data = by_month.assign(month=pd.PeriodIndex(by_month["month"], freq="M").to_timestamp())
     layers = []
+    colours = dict(zip(columns, TREND_COLOURS, strict=False))
     for col, lab in columns.items():
         d = data[["month", col]].dropna()
         d = d.assign(**{col: d[col] * (100 if percent else 1)})
-        layers.append(hv.Curve(d, "month", col, label=lab).opts(line_width=2))
-        layers.append(hv.Scatter(d, "month", col, label=lab).opts(size=6, tools=["hover"]))
+        layers.append(hv.Curve(d, "month", col, label=lab).opts(line_width=2,
+                                                                color=colours[col]))
+        layers.append(hv.Scatter(d, "month", col, label=lab).opts(size=6, tools=["hover"],
+                                                                  color=colours[col]))
+    layers += target_lines({c: v for c, v in (targets or {}).items() if c in colours},
+                           colours)
     return hv.Overlay(layers).opts(responsive=True, height=300, ylabel=ylabel, xlabel="Month",
                                    title=title, show_grid=True, legend_position="top_left")

@@ -17,14 +17,25 @@ from datetime import date
 
 import pandas as pd
 import panel as pn
+import param
 
 from dashboards.cache import SHARED
 from dashboards.customer import common, repro_plots
 from dashboards.deferred import deferred
 from dashboards.pages import PageContext
+from dashboards.text import md_text
 from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.reproduction.bredsum import BreedingSummary, cycle_totals
 from reprotech_core.reproduction.queries import breeding_summary, records_version
+from reprotech_core.reproduction.targets import (
+    FIELDS,
+    LABELS,
+    HerdTargets,
+    herd_targets,
+    may_set_targets,
+    save_targets,
+)
+from reprotech_core.textfields import RecordRefused
 
 SLUG = "reproduction"
 
@@ -60,18 +71,19 @@ BREAKDOWNS = (  # attribute, column, heading, file
 )
 
 
-def summary(ctx: PageContext, h: common.Herd) -> BreedingSummary:
-    """The herd's breeding summary today, shared by the tenant's sessions until a record
-    changes (``h`` was resolved under the user's row security, so the tenant is theirs)."""
+def summary(ctx: PageContext, h: common.Herd, vwp_days: int) -> BreedingSummary:
+    """The herd's breeding summary today with its waiting period, shared by the tenant's
+    sessions until a record changes (``h`` was resolved under the user's row security, so the
+    tenant is theirs)."""
     cid, today = h.customer.id, date.today()
     with ctx.session() as s:
         version = records_version(s, cid)
 
     def load() -> BreedingSummary:
         with ctx.session() as s:
-            return breeding_summary(s, cid, today=today)
+            return breeding_summary(s, cid, today=today, vwp_days=vwp_days)
 
-    return SHARED.get(("bredsum", cid, today, version), load)
+    return SHARED.get(("bredsum", cid, today, vwp_days, version), load)
 
 
 def _formatters(frame: pd.DataFrame) -> dict[str, object]:
@@ -109,7 +121,7 @@ def _section(title: str, text: str, *objects: pn.viewable.Viewable) -> pn.Column
                      sizing_mode="stretch_width")
 
 
-def cycles_section(s: BreedingSummary, code: str) -> pn.viewable.Viewable:
+def cycles_section(s: BreedingSummary, code: str, t: HerdTargets) -> pn.viewable.Viewable:
     totals = cycle_totals(s.cycles)
     line = (f"Last year: **{totals['eligible']:,}** eligible cow-cycles, **{totals['bred']:,}** "
             f"bred, **{totals['pregnant']:,}** pregnant — submission rate "
@@ -122,7 +134,9 @@ def cycles_section(s: BreedingSummary, code: str) -> pn.viewable.Viewable:
         "herd for the cycle. Submission rate = bred / eligible; conception rate = pregnant / "
         "bred with a known outcome; pregnancy rate = pregnant / eligible (the newest cycles "
         "still have services waiting for a diagnosis: see *Outcome pending*).\n\n" + line,
-        pn.pane.HoloViews(repro_plots.cycle_bars(s.cycles), sizing_mode="stretch_width"),
+        pn.pane.HoloViews(repro_plots.cycle_bars(s.cycles, {
+            "Submission rate": t.submission_rate_pct, "Conception rate": t.conception_rate_pct,
+            "Pregnancy rate": t.pregnancy_rate_pct}), sizing_mode="stretch_width"),
         table(s.cycles, f"{code}-21-day-cycles.csv", page_size=17, name="cycles"))
 
 
@@ -162,12 +176,14 @@ def status_section(s: BreedingSummary, code: str) -> pn.viewable.Viewable:
               f"{code}-pregnancy-status.csv", name="status"))
 
 
-def distributions_section(s: BreedingSummary, code: str) -> pn.viewable.Viewable:
+def distributions_section(s: BreedingSummary, code: str, t: HerdTargets
+                          ) -> pn.viewable.Viewable:
     ci, afc = s.calving_intervals, s.first_calving
     left = (common.notice("No cow has two recorded calvings yet.") if ci.empty else pn.Column(
         pn.pane.HoloViews(repro_plots.histogram(ci["days"], xlabel="Calving interval (days)",
                                                 title=f"Calving interval: mean "
-                                                f"{ci['days'].mean():,.0f} days (n={len(ci)})"),
+                                                f"{ci['days'].mean():,.0f} days (n={len(ci)})",
+                                                target=t.calving_interval_days),
                           sizing_mode="stretch_width"),
         table(ci.drop(columns=["cow"]), f"{code}-calving-intervals.csv", name="intervals"),
         sizing_mode="stretch_width"))
@@ -176,7 +192,8 @@ def distributions_section(s: BreedingSummary, code: str) -> pn.viewable.Viewable
                  pn.pane.HoloViews(repro_plots.histogram(
                      afc["months"], xlabel="Age at first calving (months)",
                      title=f"Age at first calving: mean {afc['months'].mean():,.1f} months "
-                     f"(n={len(afc)})"), sizing_mode="stretch_width"),
+                     f"(n={len(afc)})", target=t.first_calving_months),
+                     sizing_mode="stretch_width"),
                  table(afc.drop(columns=["cow"]), f"{code}-age-at-first-calving.csv",
                        name="first-calving"),
                  sizing_mode="stretch_width"))
@@ -189,38 +206,97 @@ def distributions_section(s: BreedingSummary, code: str) -> pn.viewable.Viewable
                    sizing_mode="stretch_width"))
 
 
-def trends_section(s: BreedingSummary, code: str) -> pn.viewable.Viewable:
+def trends_section(s: BreedingSummary, code: str, t: HerdTargets) -> pn.viewable.Viewable:
     m = s.by_month
     if m.empty:
         return _section("KPIs by month", "", common.notice("No records in the last year."))
     rates = repro_plots.monthly_trend(
         m, {"conception_rate": "Conception rate", "pregnancy_rate_21d": "21-day pregnancy rate",
             "pregnancy_loss": "Pregnancy loss"}, ylabel="%", title="Rates by month",
-        percent=True)
+        percent=True, targets={"conception_rate": t.conception_rate_pct,
+                               "pregnancy_rate_21d": t.pregnancy_rate_pct})
     days = repro_plots.monthly_trend(
         m, {"days_open": "Days open", "calving_interval": "Calving interval"}, ylabel="Days",
-        title="Days open and calving interval by month", percent=False)
+        title="Days open and calving interval by month", percent=False,
+        targets={"days_open": t.days_open, "calving_interval": t.calving_interval_days})
     return _section(
         "KPIs by month", "Each record counts in the month of its own date (docs: "
-        "reproduction KPIs).",
+        "reproduction KPIs); the herd's targets are the dashed lines.",
         pn.FlexBox(pn.pane.HoloViews(rates, sizing_mode="stretch_width", min_width=320),
                    pn.pane.HoloViews(days, sizing_mode="stretch_width", min_width=320),
                    sizing_mode="stretch_width"),
         table(m, f"{code}-kpis-by-month.csv", page_size=13, name="by-month"))
 
 
+class TargetsForm(pn.viewable.Viewer):
+    """The herd's waiting period and targets, editable by the customer admin and the
+    customer's vet. ``saved`` counts the saves: the analysis below is rebuilt on each."""
+
+    saved = param.Integer(default=0, doc="Saves so far (the analysis watches it)")
+
+    def __init__(self, ctx: PageContext, h: common.Herd, targets: HerdTargets,
+                 **params) -> None:
+        super().__init__(**params)
+        self.ctx, self.herd = ctx, h
+        values = targets.as_dict()
+        self.inputs = {f: pn.widgets.TextInput(
+            name=LABELS[f][0].upper() + LABELS[f][1:], width=230,
+            value="" if values[f] is None else str(values[f]),
+            placeholder="required" if f == "vwp_days" else "not set") for f in FIELDS}
+        for box in self.inputs.values():  # typing is the value, no Enter needed
+            box.param.watch(lambda e, box=box: setattr(box, "value", e.new), "value_input")
+        self.button = pn.widgets.Button(name="Save targets", button_type="primary")
+        self.button.on_click(self.save)
+        self.message = pn.pane.Markdown("", css_classes=["rt-targets-message"])
+        self._layout = pn.Card(
+            pn.pane.Markdown("The waiting period changes which cows are eligible (cycle "
+                             "table, 21-day pregnancy rate); the targets draw the dashed "
+                             "lines. Leave a target empty to draw none."),
+            pn.FlexBox(*self.inputs.values()), pn.Row(self.button, self.message),
+            title="Waiting period and targets", collapsed=True, sizing_mode="stretch_width",
+            css_classes=["rt-targets"])
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+    def save(self, _event: object = None) -> None:
+        """Store the typed values; a refusal names every problem and nothing is written."""
+        values = {f: w.value for f, w in self.inputs.items()}
+        try:
+            with self.ctx.session() as s:
+                save_targets(s, self.herd.customer.id, values)
+        except RecordRefused as exc:
+            self.message.object = "**Not saved:** " + "; ".join(
+                md_text(p.message) for p in exc.problems)
+            return
+        self.message.object = "Saved."
+        self.saved += 1
+
+
 def analysis(ctx: PageContext, h: common.Herd) -> pn.viewable.Viewable:
-    s = summary(ctx, h)
+    with ctx.session() as session:
+        t = herd_targets(session, h.customer.id)
+    s = summary(ctx, h, t.vwp_days)
     if s.empty:
         return common.notice("No reproduction records for this herd yet.")
     code = h.customer.code
-    return pn.Column(cycles_section(s, code), conception_section(s, code),
-                     status_section(s, code), distributions_section(s, code),
-                     trends_section(s, code), sizing_mode="stretch_width",
+    return pn.Column(cycles_section(s, code, t), conception_section(s, code),
+                     status_section(s, code), distributions_section(s, code, t),
+                     trends_section(s, code, t), sizing_mode="stretch_width",
                      css_classes=["rt-reproduction"])
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
     h = common.resolve(ctx)
-    return pn.Column(common.heading("Reproduction", h, SLUG),
-                     deferred(lambda: analysis(ctx, h), ctx), sizing_mode="stretch_width")
+    with ctx.session() as s:
+        targets, editable = herd_targets(s, h.customer.id), may_set_targets(s)
+    layout = pn.Column(common.heading("Reproduction", h, SLUG), sizing_mode="stretch_width")
+    if editable:
+        form = TargetsForm(ctx, h, targets)
+        layout.extend([form, deferred(lambda: analysis(ctx, h), ctx,
+                                      watch=(form.param.saved,))])
+    else:
+        layout.extend([pn.pane.Markdown(
+            f"Voluntary waiting period: **{targets.vwp_days} days**. Targets are set by your "
+            "herd's administrator or vet."), deferred(lambda: analysis(ctx, h), ctx)])
+    return layout

@@ -106,3 +106,52 @@ def test_a_herd_without_records_says_so(db, pg_settings, portal, monkeypatch):
     view = app.guarded(reproduction.build, _ctx(db, pg_settings, portal, "p-vet"))
     assert "No reproduction records for this herd yet." in " ".join(
         str(a.object) for a in view.select(pn.pane.Alert))
+
+
+def test_targets_form_saves_refuses_and_redraws(db, system, pg_settings, portal, monkeypatch):
+    from sqlalchemy import text
+
+    from reprotech_core.reproduction.targets import HerdTargets, herd_targets
+
+    _customer(monkeypatch, None)
+    cid = portal.farms["pa"].id
+    try:
+        view = app.guarded(reproduction.build, _ctx(db, pg_settings, portal, "pa-admin"))
+        (card,) = [c for c in view.select(pn.Card) if "rt-targets" in c.css_classes]
+        inputs = {w.name: w for w in card.select(pn.widgets.TextInput)}
+        vwp = inputs["Voluntary waiting period (days)"]
+        conception = inputs["Conception rate target (%)"]
+        (button,) = card.select(pn.widgets.Button)
+        (message,) = [m for m in card.select(pn.pane.Markdown)
+                      if "rt-targets-message" in m.css_classes]
+        vwp.value_input = "300"  # typed, no Enter
+        conception.value_input = "forty"
+        button.clicks += 1
+        said = message.object
+        assert said.startswith("**Not saved:**") and "300 is outside 20–120" in said
+        assert "is not a whole number" in said
+        with db.session(system) as s:
+            assert herd_targets(s, cid) == HerdTargets()  # nothing written
+        cycles_before = list(_grid(view, "cycles").value["Eligible"])
+        vwp.value_input = "80"
+        conception.value_input = "45"
+        button.clicks += 1
+        assert message.object == "Saved."
+        with db.session(system) as s:
+            assert herd_targets(s, cid) == HerdTargets(vwp_days=80, conception_rate_pct=45)
+        # The analysis was rebuilt with the 80-day waiting period: the same records, fewer
+        # eligible cow-cycles (a cow becomes eligible 30 days later).
+        cycles_after = list(_grid(view, "cycles").value["Eligible"])
+        assert sum(cycles_after) < sum(cycles_before)
+        assert "80-day voluntary waiting period" in _text(view)
+    finally:
+        with db.session(system) as s:
+            s.execute(text("DELETE FROM core.herd_targets WHERE customer_id = :c"), {"c": cid})
+
+
+def test_a_customer_user_sees_the_targets_but_cannot_edit(db, pg_settings, portal,
+                                                           monkeypatch):
+    _customer(monkeypatch, None)
+    view = app.guarded(reproduction.build, _ctx(db, pg_settings, portal, "pa-user"))
+    assert not [c for c in view.select(pn.Card) if "rt-targets" in c.css_classes]
+    assert "Voluntary waiting period: **50 days**" in _text(view)
