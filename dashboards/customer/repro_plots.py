@@ -24,6 +24,15 @@ def target_lines(targets: dict[str, float | None], colours: dict[str, str], *,
             for k, v in targets.items() if v is not None]
 
 
+def _cycle_axis(plot, _element) -> None:  # noqa: ANN001 (a HoloViews hook)
+    """In an overlay HoloViews keeps the rate labels under each bar (``multi_level=False`` is
+    lost): hide them — the legend names the colours — and slant the cycle dates."""
+    axis = plot.state.xaxis[0]
+    if hasattr(axis, "group_label_orientation"):
+        axis.major_label_text_font_size = "0pt"
+        axis.group_label_orientation = 1.0
+
+
 def cycle_bars(cycles: pd.DataFrame, targets: dict[str, float | None] | None = None
                ) -> hv.Overlay:
     """BREDSUM's chart: per 21-day cycle, submission, conception and pregnancy rate side by
@@ -35,13 +44,13 @@ def cycle_bars(cycles: pd.DataFrame, targets: dict[str, float | None] | None = N
                                      "conception_rate": "Conception rate",
                                      "pregnancy_rate": "Pregnancy rate"})
     long["value"] = long["value"] * 100
-    bars = hv.Bars(long, ["cycle", "rate"], "value")
+    bars = hv.Bars(long, ["cycle", "rate"], "value").opts(
+        color="rate", cmap=RATE_COLOURS, multi_level=False, xrotation=60, show_legend=True,
+        tools=["hover"])
     return hv.Overlay([bars, *target_lines(targets or {}, RATE_COLOURS)]).opts(
         responsive=True, height=340, ylabel="%", xlabel="21-day cycle starting",
         title="21-day cycles of the last year", legend_position="top", legend_cols=3,
-        show_grid=True, ylim=(0, 100)).opts(
-        hv.opts.Bars(color="rate", cmap=RATE_COLOURS, multi_level=False, xrotation=60,
-                     show_legend=True, tools=["hover"]))
+        show_grid=True, ylim=(0, 100), hooks=[_cycle_axis])
 
 
 def status_scatter(status: pd.DataFrame) -> hv.Overlay:
