@@ -188,7 +188,7 @@ def breeding_summary(frames: ReproFrames, females: pd.DataFrame, *, today: date,
 
     def by(what: str) -> pd.DataFrame:
         return kpi_breakdown_from(frames, what, start=first, end=today, as_of=today,
-                                  vwp_days=vwp_days)
+                                  vwp_days=vwp_days, outcomes=outcomes)
 
     in_herd = females[~females["cow"].isin(frames.exits["cow"])]
     return BreedingSummary(

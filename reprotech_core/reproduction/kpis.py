@@ -305,15 +305,18 @@ _GROUPED = {"service_number": ("service_group", SERVICE_GROUPS),
 
 def kpi_breakdown_from(frames: ReproFrames, by: str, *, start: date | None = None,
                        end: date | None = None, as_of: date | None = None,
-                       vwp_days: int = VOLUNTARY_WAITING_DAYS) -> pd.DataFrame:
+                       vwp_days: int = VOLUNTARY_WAITING_DAYS,
+                       outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
     """KPIs per herd or month (every KPI), or per sire, technician, service number (1, 2, 3,
     4+ of the lactation), lactation (heifer, 1, 2, 3+) or service type (heat, timed AI, embryo
     transfer; the service KPIs: services, conceptions, conception rate, services per
     conception, transfers, pregnancies per transfer); one row per group, sorted by it (the
-    numbered groups in their natural order)."""
+    numbered groups in their natural order). ``outcomes``: ``service_outcomes`` of ``frames``
+    when the caller has them already (several breakdowns of one herd decide them once)."""
     if by not in BREAKDOWNS:
         raise ValueError(f"breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
-    outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
+    if outcomes is None:
+        outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
     rows = []
     if by == "herd":
         herds = sorted(set().union(*(f["herd"].dropna() for f in (
