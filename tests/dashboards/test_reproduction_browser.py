@@ -55,3 +55,7 @@ def test_vet_opens_an_assigned_customer_only(page, portal_server, portal):
     open_page(page, portal_server, "p-vet",
               f"page=reproduction&customer={portal.farms['pb'].id}", "Not found.")
     assert "Farm pb" not in deep_text(page)
+
+
+def test_basic_tier_has_no_reproduction_page(page, portal_server):
+    open_page(page, portal_server, "pbasic-user", "page=reproduction", "Not found.")
