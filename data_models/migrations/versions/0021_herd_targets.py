@@ -2,11 +2,10 @@
 
 Table from the model (data_models/reproduction.py: HerdTarget), ranges as checks; row security
 (read: who sees the customer; write: ``targets:write``, granted to customer admins, vets and
-admins), audit and the permission in 0021_herd_targets.sql. Numbered 0021 to stay clear of
-0019/0020 in flight on other branches: at merge its ``down_revision`` follows the newest.
+admins), audit and the permission in 0021_herd_targets.sql.
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 """
 
 from pathlib import Path
@@ -17,7 +16,7 @@ from alembic import op
 from data_models.reproduction import TARGET_RANGES
 
 revision = "0021"
-down_revision = "0018"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
