@@ -37,7 +37,7 @@ from dashboards.session import (
 )
 from reprotech_core.db.session import Database, get_database
 from reprotech_core.errors import NotFound, PermissionDenied
-from reprotech_core.hub_services import dashboards_redirect_uri, secret_file
+from reprotech_core.hub_services import dashboards_redirect_uri, shared_secret
 from reprotech_core.ops.logs import configure_logging
 from reprotech_core.settings import Settings, get_settings
 
@@ -115,8 +115,8 @@ def hub_oauth(settings: Settings, env: dict[str, str]) -> dict:
             "start the hub with `reprotech hub`"
         )
     api = env["JUPYTERHUB_API_URL"].rstrip("/")
-    public = settings.hub_bind_url.rstrip("/")
-    secret = secret_file(settings.secrets_dir / "dashboards_cookie_secret")
+    public = settings.public_base
+    secret = shared_secret(settings, "dashboards_cookie_secret")
     return {
         "prefix": env["JUPYTERHUB_SERVICE_PREFIX"].rstrip("/"),
         "oauth_provider": "generic",
@@ -139,7 +139,7 @@ def hub_oauth(settings: Settings, env: dict[str, str]) -> dict:
 
 def hub_session_provider(settings: Settings, env: dict[str, str]) -> HubSessionProvider:
     """Panel's OAuth provider for the hub, checking each request against the hub session."""
-    _CookieRules.secure = settings.hub_bind_url.startswith("https://")
+    _CookieRules.secure = settings.public_is_https
     HubLogoutHandler.hub_logout_url = "/hub/logout"
     provider = HubSessionProvider(login_endpoint="/login", logout_endpoint="/logout")
     provider.sessions = HubSessions(env["JUPYTERHUB_API_URL"],
@@ -152,7 +152,7 @@ def main() -> None:
     configure_logging(settings, level="INFO")  # secrets scrubbed; JSON when log_format = json
     options = hub_oauth(settings, dict(os.environ))
     database = get_database()
-    metrics.install(database, secret_file(settings.secrets_dir / "metrics_token"))
+    metrics.install(database, shared_secret(settings, "metrics_token"))
     pn.config.oauth_expiry = settings.dashboards_session_hours / 24
     pn.config.nthreads = 4  # callbacks in threads: one user's slow query never stalls another
     pn.config.oauth_provider = options.pop("oauth_provider")  # served by our provider
@@ -161,7 +161,7 @@ def main() -> None:
     pn.extension("tabulator", notifications=True, design="bootstrap")
     server = pn.serve(
         {"/": lambda: session_view(database, settings, provider.sessions, logout)},
-        address="127.0.0.1",
+        address=settings.dashboards_bind,
         port=settings.dashboards_port,
         num_procs=settings.dashboards_processes,
         show=False,
@@ -172,7 +172,7 @@ def main() -> None:
         auth_provider=provider,
         **options,
     )
-    server._tornado.add_transform(security_headers(content_security_policy(settings.hub_bind_url)))
+    server._tornado.add_transform(security_headers(content_security_policy(settings.public_base)))
     server.start()
     server.io_loop.start()
 

@@ -26,6 +26,7 @@ from data_models.base import CORE, Base, created_at, pk
 
 RUN_STATUSES = ("running", "succeeded", "failed", "released")
 PARENTAGE_STATUSES = ("verified", "excluded", "undetermined")
+RESULT_BASES = ("genomic", "pedigree")
 
 
 class Trait(Base):
@@ -71,6 +72,7 @@ class EvaluationResult(Base):
         ),
         CheckConstraint("reliability BETWEEN 0 AND 1", name="reliability_range"),
         CheckConstraint("gebv = gebv AND gebv NOT IN ('Infinity', '-Infinity')", name="gebv_finite"),
+        CheckConstraint(f"basis IN {RESULT_BASES!r}".replace('"', "'"), name="basis"),
         {"schema": CORE},
     )
     id: Mapped[int] = pk()
@@ -84,6 +86,9 @@ class EvaluationResult(Base):
     trait: Mapped[str] = mapped_column(ForeignKey(f"{CORE}.traits.code"), nullable=False)
     gebv: Mapped[float] = mapped_column(Float, nullable=False)
     reliability: Mapped[float] = mapped_column(Float, nullable=False)
+    #: ``genomic``: the value uses the animal's own genotype; ``pedigree``: a single-step value
+    #: of a non-genotyped animal, from its pedigree and relatives (migration 0019).
+    basis: Mapped[str] = mapped_column(String(8), nullable=False, server_default="genomic")
     released: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"))
 
 

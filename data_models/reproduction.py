@@ -319,3 +319,38 @@ class AnimalExit(Base):
     reason: Mapped[str] = mapped_column(String(12), nullable=False)
     cause: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = created_at()
+
+
+TARGET_RANGES = {  # column: (lowest, highest) a herd may set (docs/reproduction.md, Targets)
+    "vwp_days": (20, 120),
+    "submission_rate_pct": (1, 100),
+    "conception_rate_pct": (1, 100),
+    "pregnancy_rate_pct": (1, 100),
+    "days_open": (40, 250),
+    "calving_interval_days": (330, 500),
+    "first_calving_months": (18, 40),
+}
+
+
+class HerdTarget(Base):
+    """A customer's voluntary waiting period and reproduction targets (one row per customer;
+    no row: the defaults, a 50-day waiting period and no targets). Set by the customer admin
+    or the customer's vet (``targets:write``); the ranges hold for every writer."""
+
+    __tablename__ = "herd_targets"
+    __table_args__ = (
+        UniqueConstraint("customer_id"),
+        *(CheckConstraint(f"{c} BETWEEN {lo} AND {hi}", name=c)
+          for c, (lo, hi) in TARGET_RANGES.items()),
+        {"schema": CORE},
+    )
+    id: Mapped[int] = pk()
+    customer_id: Mapped[int] = _customer()
+    vwp_days: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="50")
+    submission_rate_pct: Mapped[int | None] = mapped_column(SmallInteger)
+    conception_rate_pct: Mapped[int | None] = mapped_column(SmallInteger)
+    pregnancy_rate_pct: Mapped[int | None] = mapped_column(SmallInteger)
+    days_open: Mapped[int | None] = mapped_column(SmallInteger)
+    calving_interval_days: Mapped[int | None] = mapped_column(SmallInteger)
+    first_calving_months: Mapped[int | None] = mapped_column(SmallInteger)
+    updated_at: Mapped[datetime] = created_at()

@@ -18,10 +18,12 @@ from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
 from tornado.httputil import HTTPServerRequest
 from traitlets import Bool, List, Unicode, default
+from traitlets.config import Config
 
 from hub.groups import ROLE_PREFIX, customer_group, role_group
 from reprotech_core.client_address import Network, client_address, parse_networks
 from reprotech_core.roles import Role
+from reprotech_core.settings import Settings
 
 ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 """Roles that are hub admins too (local sign-in here; OIDC: ``admin_groups`` in the config)."""
@@ -142,3 +144,23 @@ class ReprotechOIDCAuthenticator(GenericOAuthenticator):
         from reprotech_core.db.session import get_database
 
         return get_database()
+
+
+def configure_oidc(c: Config, settings: Settings) -> None:
+    """Production sign-in through the identity provider, from the settings alone (the embedded
+    hub's config and the Kubernetes chart's extraConfig both call this, so they cannot drift).
+    The provider's groups claim must hold ``reprotech-role-<role>`` matching the user's role in
+    the platform database; the callback is ``oidc_callback_url`` (``<public_url>/hub/...``)."""
+    c.JupyterHub.authenticator_class = "hub.auth.ReprotechOIDCAuthenticator"
+    c.GenericOAuthenticator.client_id = settings.hub_oidc_client_id
+    if settings.hub_oidc_client_secret is not None:
+        c.GenericOAuthenticator.client_secret = settings.hub_oidc_client_secret.get_secret_value()
+    c.GenericOAuthenticator.authorize_url = settings.hub_oidc_authorize_url
+    c.GenericOAuthenticator.token_url = settings.hub_oidc_token_url
+    c.GenericOAuthenticator.userdata_url = settings.hub_oidc_userinfo_url
+    c.GenericOAuthenticator.oauth_callback_url = settings.oidc_callback_url
+    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
+    c.GenericOAuthenticator.username_claim = "preferred_username"
+    c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{settings.hub_oidc_groups_claim}"
+    c.GenericOAuthenticator.allowed_groups = {role_group(role) for role in Role}
+    c.GenericOAuthenticator.admin_groups = {role_group(role) for role in ADMIN_ROLES}

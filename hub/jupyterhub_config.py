@@ -11,15 +11,13 @@ import sys
 from pathlib import Path
 
 
-from hub.auth import ADMIN_ROLES
-from hub.groups import role_group
+from hub.auth import configure_oidc
 from hub.kernel import install_kernel_spec
 from hub.services import landing_url, services
 from hub.system_accounts import open_the_way_to
-from reprotech_core.hub_services import secret_file
+from reprotech_core.hub_services import secret_file, shared_secret
 from reprotech_core.ops.logs import traitlets_logging_config
 from reprotech_core.ops.private_files import protect_data_dir, use_private_umask
-from reprotech_core.roles import Role
 from reprotech_core.settings import get_settings
 
 settings = get_settings()
@@ -32,6 +30,8 @@ settings.hub_dir.mkdir(parents=True, exist_ok=True)
 
 # Network: the proxy is the one entry point; hub API and proxy API on loopback only.
 c.JupyterHub.bind_url = settings.hub_bind_url
+if settings.public_url:  # what browsers open (redirects, links); the bind address is not it
+    c.JupyterHub.public_url = settings.public_url + "/"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = settings.hub_api_port
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.hub_proxy_api_port}"
@@ -53,7 +53,7 @@ c.JupyterHub.cookie_max_age_days = settings.hub_session_hours / 24  # session ti
 # revokes them, which ends the dashboard session too (dashboards/session.py).
 c.JupyterHub.oauth_token_expires_in = int(settings.hub_session_hours * 3600)
 c.JupyterHub.tornado_settings = {"cookie_options": {
-    "samesite": "Lax", **({"secure": True} if settings.hub_bind_url.startswith("https://") else {})
+    "samesite": "Lax", **({"secure": True} if settings.public_is_https else {})
 }}
 c.JupyterHub.logging_config = traitlets_logging_config(settings)  # secrets scrubbed; JSON option
 
@@ -68,26 +68,12 @@ else:
     # Production: OIDC (oauthenticator's GenericOAuthenticator, hub/auth.py). The identity
     # provider's groups claim must hold `reprotech-role-<role>` matching the user's role in the
     # platform database; the hub groups (role, customer) are then taken from the database.
-    c.JupyterHub.authenticator_class = "hub.auth.ReprotechOIDCAuthenticator"
-    c.GenericOAuthenticator.client_id = settings.hub_oidc_client_id
-    if settings.hub_oidc_client_secret is not None:
-        c.GenericOAuthenticator.client_secret = settings.hub_oidc_client_secret.get_secret_value()
-    c.GenericOAuthenticator.authorize_url = settings.hub_oidc_authorize_url
-    c.GenericOAuthenticator.token_url = settings.hub_oidc_token_url
-    c.GenericOAuthenticator.userdata_url = settings.hub_oidc_userinfo_url
-    c.GenericOAuthenticator.oauth_callback_url = (
-        f"{settings.hub_bind_url.rstrip('/')}/hub/oauth_callback"
-    )
-    c.GenericOAuthenticator.scope = ["openid", "profile", "email"]
-    c.GenericOAuthenticator.username_claim = "preferred_username"
-    c.GenericOAuthenticator.auth_state_groups_key = f"oauth_user.{settings.hub_oidc_groups_claim}"
-    c.GenericOAuthenticator.allowed_groups = {role_group(role) for role in Role}
-    c.GenericOAuthenticator.admin_groups = {role_group(role) for role in ADMIN_ROLES}
+    configure_oidc(c, settings)  # shared with the Kubernetes deployment (hub/kube.py)
 
 # Services (hub/services.py): the shared dashboards, the job scheduler and workers, the idle
 # culler, and a metrics token for Prometheus (hub metrics at /hub/metrics need it).
 c.JupyterHub.services, c.JupyterHub.load_roles = services(
-    settings, secret_file(settings.secrets_dir / "metrics_token")
+    settings, shared_secret(settings, "metrics_token")
 )
 c.JupyterHub.default_url = landing_url  # customers, vets, technicians land on the dashboards
 c.JupyterHub.authenticate_prometheus = True
@@ -124,5 +110,5 @@ c[spawner].platform_env = {
     "REPROTECH_DB_PORT": settings.db_port,
     "REPROTECH_DB_NAME": settings.db_name,
     "REPROTECH_DATA_DIR": str(settings.var_dir),  # where the research store is; no secrets
-    "REPROTECH_HUB_URL": settings.hub_bind_url,
+    "REPROTECH_HUB_URL": settings.public_base,
 }

@@ -7,7 +7,8 @@
   both sides import).
 - ``jobs``: the job scheduler and workers (``reprotech jobs serve``), so lab batches run while
   the hub runs; labs without a hub run the same command alone.
-- ``idle-culler``: jupyterhub-idle-culler, stopping personal servers left idle.
+- ``idle-culler``: jupyterhub-idle-culler, stopping personal servers left idle (unless the
+  deployment culls already: ``hub_idle_culler = false``).
 - ``prometheus``: no process, only a token with ``read:metrics`` for the scraper, which the
   dashboard service accepts for its own metrics too.
 
@@ -22,7 +23,12 @@ import sys
 from pathlib import Path
 
 from hub.groups import role_of
-from reprotech_core.hub_services import DASHBOARDS, dashboards_prefix, dashboards_redirect_uri
+from reprotech_core.hub_services import (
+    DASHBOARDS,
+    dashboards_prefix,
+    dashboards_redirect_uri,
+    shared_secret,
+)
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
 
@@ -41,36 +47,36 @@ def services(settings: Settings, metrics_token: str) -> tuple[list[dict], list[d
     """The hub's ``services`` and the ``load_roles`` giving them their scopes."""
     bin_dir = Path(sys.executable).parent
     env = platform_environment()
-    defined = [
-        {
-            "name": DASHBOARDS,
-            "url": f"http://127.0.0.1:{settings.dashboards_port}",
-            "command": [sys.executable, "-m", "dashboards.serve"],
-            "environment": env,
-            "oauth_no_confirm": True,
-            "oauth_redirect_uri": dashboards_redirect_uri(settings),
-            "display": True,
-            "info": {"description": "Herd portal and staff dashboards"},
-        },
-        {
+    dashboards: dict = {
+        "name": DASHBOARDS,
+        "url": settings.dashboards_reach_url,
+        "oauth_no_confirm": True,
+        "oauth_redirect_uri": dashboards_redirect_uri(settings),
+        "display": True,
+        "info": {"description": "Herd portal and staff dashboards"},
+    }
+    if settings.dashboards_managed:
+        dashboards.update(command=[sys.executable, "-m", "dashboards.serve"], environment=env)
+    else:  # runs apart (its own pod): the hub routes to it and knows it by its token
+        dashboards["api_token"] = shared_secret(settings, "dashboards_api_token")
+    defined = [dashboards, {"name": "prometheus", "api_token": metrics_token}]
+    roles = [{"name": "prometheus", "services": ["prometheus"], "scopes": ["read:metrics"]}]
+    if settings.hub_idle_culler:
+        defined.append({
             "name": "idle-culler",
             "command": [sys.executable, "-m", "jupyterhub_idle_culler",
                         f"--timeout={settings.hub_cull_idle_seconds}",
                         f"--cull-every={max(60, settings.hub_cull_idle_seconds // 6)}"],
-        },
-        {"name": "prometheus", "api_token": metrics_token},
-    ]
+        })
+        roles.append({"name": "idle-culler", "services": ["idle-culler"],
+                      "scopes": ["list:users", "read:users:activity", "read:servers",
+                                 "delete:servers"]})
     if settings.hub_jobs_service:
         defined.append({"name": "jobs", "command": [str(bin_dir / "reprotech"), "jobs", "serve"],
                         "environment": env})
-    roles = [
-        {"name": "idle-culler", "services": ["idle-culler"],
-         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"]},
-        {"name": "prometheus", "services": ["prometheus"], "scopes": ["read:metrics"]},
-        # Every signed-in user may open the dashboard service; what they see there is decided
-        # by their platform role and row security, not by this scope.
-        {"name": "user", "scopes": ["self", f"access:services!service={DASHBOARDS}"]},
-    ]
+    # Every signed-in user may open the dashboard service; what they see there is decided
+    # by their platform role and row security, not by this scope.
+    roles.append({"name": "user", "scopes": ["self", f"access:services!service={DASHBOARDS}"]})
     return defined, roles
 
 

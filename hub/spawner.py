@@ -96,7 +96,7 @@ class RoleSpawnerMixin(HasTraits):
              "(never over the user's own copy).",
     ).tag(config=True)
 
-    _database_login: tuple[str, Path] | None = None  # (login, pgpass file) of the running server
+    _database_login: tuple[str, Path | None] | None = None  # (login, pgpass) of the running server
 
     db_host = Unicode("127.0.0.1", help="PostgreSQL host the users' logins connect to.").tag(
         config=True)
@@ -185,7 +185,9 @@ class RoleSpawnerMixin(HasTraits):
         if self._database_login:
             login, pgpass = self._database_login
             env.update(PGHOST=self.db_host, PGPORT=self.db_port, PGDATABASE=self.db_name,
-                       PGUSER=login, PGPASSFILE=str(pgpass))
+                       PGUSER=login)
+            if pgpass is not None:  # None: the spawner hands the password over its own way
+                env["PGPASSFILE"] = str(pgpass)
         return env
 
     def get_args(self) -> list[str]:

@@ -9,9 +9,16 @@ from email.message import EmailMessage
 from sqlalchemy import text
 
 from reprotech_core.db.session import Database, Identity
+from reprotech_core.hub_services import dashboards_prefix
 from reprotech_core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def run_link(settings: Settings, run_id: int) -> str:
+    """The run's page on the staff dashboards, at the address people's browsers use
+    (``public_url``), never the hub's bind address, which may be 0.0.0.0 or a pod's."""
+    return f"{settings.public_base}{dashboards_prefix()}?page=jobs&run={run_id}"
 
 
 def notify_failures(db: Database, identity: Identity, settings: Settings) -> int:
@@ -33,7 +40,7 @@ def notify_failures(db: Database, identity: Identity, settings: Settings) -> int
                 f"{run.finished_at:%Y-%m-%d %H:%M} UTC.\n\n"
                 f"Error{f' in cell {run.error_cell}' if run.error_cell else ''}: {run.error}\n\n"
                 f"Executed notebook: {run.output_html or '(none)'}\n"
-                f"Details: reprotech jobs show {run.id}\n")
+                f"Details: {run_link(settings, run.id)} (or `reprotech jobs show {run.id}`)\n")
             with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
                 smtp.send_message(msg)
             session.execute(text("UPDATE core.job_runs SET notified_at = now() WHERE id = :i"),

@@ -28,7 +28,17 @@ def dashboards_redirect_uri(settings: Settings) -> str:
     Registered with the hub and used by the service: the hub refuses an OAuth request whose
     redirect URI differs.
     """
-    return settings.hub_bind_url.rstrip("/") + dashboards_prefix() + "login"
+    return settings.public_base + dashboards_prefix() + "login"
+
+
+def shared_secret(settings: Settings, name: str) -> str:
+    """A secret the hub and its services share (``metrics_token``, ``dashboards_api_token``,
+    ``dashboards_cookie_secret``): the setting when given (services in other pods or
+    containers must be given the same), else the file generated once under the secrets folder
+    (one machine, where every process reads the same folder)."""
+    value = getattr(settings, name)
+    return value.get_secret_value() if value is not None else secret_file(
+        settings.secrets_dir / name)
 
 
 def secret_file(path: Path, *, nbytes: int = 32) -> str:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from data_models.tenancy import Customer
 from reprotech_core.portal.exports import spreadsheet_frame
 from reprotech_core.results import index
-from reprotech_core.results.released import released_results
+from reprotech_core.results.released import BASIS_LABELS, released_results
 
 
 def herd_report(session: Session, customer: Customer, *, index_weights: Mapping[str, float]
@@ -61,16 +61,19 @@ def herd_report(session: Session, customer: Customer, *, index_weights: Mapping[
 
 def ranking_table(results: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
     """The report's ranking of released results (``released_results``): ``rank,
-    official_id, index``, the GEBV of each weighted trait and every trait's reliability, best
+    official_id, index, basis`` ("genomic" or "pedigree-based": whether the animal's values
+    use its own genotype), the GEBV of each weighted trait and every trait's reliability, best
     first; animals lacking a weighted GEBV are left out (the index's rule)."""
     if results.empty:
-        return pd.DataFrame(columns=["rank", "official_id", "index"])
+        return pd.DataFrame(columns=["rank", "official_id", "index", "basis"])
     wide = index.gebv_wide(results, keys=("animal", "official_id"))
     ranked = index.ranked(wide, weights)
     weighted = [t for t in weights if t in ranked.columns]
     reliability = results.pivot(index="animal", columns="trait", values="reliability")
     reliability.columns = [f"{c}_reliability" for c in reliability.columns]
-    out = ranked[["animal", "rank", "official_id", "index", *weighted]].join(
+    basis = results.groupby("animal")["basis"].first().map(BASIS_LABELS)
+    out = ranked[["animal", "rank", "official_id", "index"]].join(basis, on="animal").join(
+        ranked[["animal", *weighted]].set_index("animal"), on="animal").join(
         reliability, on="animal")
     return out.drop(columns="animal")
 

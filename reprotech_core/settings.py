@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -35,7 +35,8 @@ look back at least a year); ``audit_retention_months`` and ``--keep-months`` are
 against it."""
 
 SECRET_FIELDS = frozenset({"database_url", "database_admin_url", "database_backup_url",
-                           "hub_oidc_client_secret"})
+                           "hub_oidc_client_secret", *"""metrics_token dashboards_api_token
+                           dashboards_cookie_secret""".split()})
 
 
 class SettingsError(ValueError):
@@ -168,6 +169,15 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=5, ge=1, le=100, description="Application connection pool size per process."
     )
+    db_transaction_pooling: bool = Field(
+        default=False,
+        description="The application's database URL points at a transaction-pooling PgBouncer "
+        "(`pool_mode = transaction`). psycopg's automatic server-side prepared statements are "
+        "then turned off: they cannot follow a client from one server connection to the next "
+        "('prepared statement \"_pg3_0\" already exists'). The acting user needs nothing more: "
+        "it is stated at the start of every transaction. Backups and audit retention connect "
+        "directly (they use session settings and an advisory lock).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the platform's loggers."
     )
@@ -286,8 +296,63 @@ class Settings(BaseSettings):
 
     hub_bind_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Public address of the hub's proxy (loopback by default; in production put "
-        "TLS in front or set `hub_ssl_cert`/`hub_ssl_key`).",
+        description="Address the hub's proxy listens on (loopback by default; `http://0.0.0.0:8000` "
+        "in a container). Browsers use `public_url`; in production put TLS in front or set "
+        "`hub_ssl_cert`/`hub_ssl_key`.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The address users' browsers open, `scheme://host[:port]` (e.g. "
+        "`https://reprotech.example.org`; the platform is served at the host's root, no path). "
+        "Used for JupyterHub's `public_url`, the OIDC callback, the dashboards' OAuth redirect, "
+        "websocket origin and content policy, secure cookies and links. Unset: `hub_bind_url` "
+        "(the embedded single machine). The hub refuses to start on a malformed one.",
+    )
+    hub_oidc_callback_url: str | None = Field(
+        default=None,
+        description="OIDC redirect URI registered at the identity provider (default: "
+        "`<public_url>/hub/oauth_callback`).",
+    )
+    dashboards_bind: str = Field(
+        default="127.0.0.1",
+        description="Address the dashboard service (Panel) listens on: loopback when the hub "
+        "starts it on the same machine; `0.0.0.0` in its own container or pod.",
+    )
+    dashboards_url: str | None = Field(
+        default=None,
+        description="URL the hub's proxy uses to reach the dashboard service (default: "
+        "`http://127.0.0.1:<dashboards_port>`; on Kubernetes its Service, e.g. "
+        "`http://reprotech-dashboards:8050`).",
+    )
+    dashboards_managed: bool = Field(
+        default=True,
+        description="The hub starts and stops the dashboard service itself. `false` where it "
+        "runs apart (Kubernetes Deployment, deploy/k8s/dashboards.yaml): the hub then only routes "
+        "to `dashboards_url` and registers the service with the API token in "
+        "`<data_dir>/secrets/dashboards_api_token`, which the service is given too.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Token of the Prometheus scraper (hex), shared by the hub and the dashboard "
+        "service. Unset: generated once in `<data_dir>/secrets/metrics_token` (one machine); "
+        "set it where they run apart (Kubernetes Secret). Secret: environment only.",
+    )
+    dashboards_api_token: SecretStr | None = Field(
+        default=None,
+        description="Hub API token of a dashboard service that runs apart (`dashboards_managed "
+        "= false`; the service gets the same as `JUPYTERHUB_API_TOKEN`). Unset: generated in "
+        "`<data_dir>/secrets/`. Secret: environment only.",
+    )
+    dashboards_cookie_secret: SecretStr | None = Field(
+        default=None,
+        description="Cookie and token-encryption secret of the dashboard service (hex, e.g. "
+        "`openssl rand -hex 32`); every replica needs the same. Unset: generated in "
+        "`<data_dir>/secrets/`. Secret: environment only.",
+    )
+    hub_idle_culler: bool = Field(
+        default=True,
+        description="Run jupyterhub-idle-culler as a hub service. `false` where the deployment "
+        "culls already (the Zero to JupyterHub chart's `cull`): one culler only.",
     )
     hub_api_port: int = Field(
         default=8081, ge=1024, le=65535,
@@ -385,8 +450,8 @@ class Settings(BaseSettings):
     )
     dashboards_port: int = Field(
         default=8050, ge=1024, le=65535,
-        description="Port of the shared dashboard service (Panel), bound to 127.0.0.1; users "
-        "reach it through the proxy at `/services/dashboards/`.",
+        description="Port of the shared dashboard service (Panel), bound to `dashboards_bind`; "
+        "users reach it through the proxy at `/services/dashboards/`.",
     )
     dashboards_processes: int = Field(
         default=1, ge=1, le=64,
@@ -410,6 +475,30 @@ class Settings(BaseSettings):
         from reprotech_core.client_address import parse_networks
 
         parse_networks(value)  # a bad entry is named when the settings load, not at sign-in
+        return value
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _public_url_root(cls, value: str | None) -> str | None:
+        return None if value is None else checked_url("public_url", value, root_only=True)
+
+    @field_validator("hub_oidc_callback_url", "dashboards_url", mode="after")
+    @classmethod
+    def _service_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        root_only = info.field_name == "dashboards_url"
+        return None if value is None else checked_url(info.field_name, value, root_only=root_only)
+
+    @field_validator("metrics_token", "dashboards_api_token", "dashboards_cookie_secret",
+                     mode="after")
+    @classmethod
+    def _hex_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if value is not None:
+            try:
+                if len(bytes.fromhex(value.get_secret_value())) < 16:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{info.field_name} must be at least 32 hex digits "
+                                 "(openssl rand -hex 32)") from None
         return value
 
     @field_validator("validation_dispersion_range", mode="after")
@@ -467,6 +556,25 @@ class Settings(BaseSettings):
         )
 
     @property
+    def public_base(self) -> str:
+        """What browsers open (``public_url``, else the bind URL), without a trailing slash:
+        every redirect, origin and link is built on it, never on the bind address."""
+        return (self.public_url or self.hub_bind_url).rstrip("/")
+
+    @property
+    def public_is_https(self) -> bool:
+        return self.public_base.startswith("https://")
+
+    @property
+    def oidc_callback_url(self) -> str:
+        return self.hub_oidc_callback_url or f"{self.public_base}/hub/oauth_callback"
+
+    @property
+    def dashboards_reach_url(self) -> str:
+        """Where the hub's proxy reaches the dashboard service."""
+        return (self.dashboards_url or f"http://127.0.0.1:{self.dashboards_port}").rstrip("/")
+
+    @property
     def hub_dir(self) -> Path:
         """The hub's state: its SQLite database and pid files."""
         return self.hub_state_dir or self.var_dir / "hub"
@@ -503,6 +611,38 @@ class Settings(BaseSettings):
         """The dashboard upload limit in bytes: ``upload_web_max_mb``, capped by the limit of
         every import (``upload_max_mb``)."""
         return min(self.upload_web_max_mb, self.upload_max_mb) * 2**20
+
+
+def checked_url(name: str, value: str, *, root_only: bool) -> str:
+    """``value`` as an http(s) URL with a host, or a :class:`SettingsError` naming ``name``.
+
+    ``root_only``: the URL addresses a host's root (the hub, the dashboards' upstream), so a
+    path, query, fragment or credentials would silently be dropped or break redirects.
+    """
+    from urllib.parse import urlsplit
+
+    def refuse(problem: str) -> SettingsError:
+        return SettingsError(f"{name} = {value!r}: {problem}")
+
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise refuse(f"not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise refuse("the scheme must be http or https (e.g. https://reprotech.example.org)")
+    if not parts.hostname:
+        raise refuse("no host name")
+    if parts.username or parts.password:  # the value itself is not echoed: it holds a secret
+        raise SettingsError(f"{name}: credentials do not belong in the URL")
+    if parts.query or parts.fragment:
+        raise refuse("no query or fragment allowed")
+    if root_only and parts.path not in ("", "/"):
+        raise refuse(f"no path allowed (got {parts.path!r}): the platform is served at the "
+                     "host's root")
+    if port == 0:
+        raise refuse("port 0 is not a port")
+    return value.strip().rstrip("/") if root_only else value.strip()
 
 
 def _secret(value: SecretStr | None, file: Path | None, name: str) -> str | None:

@@ -19,6 +19,7 @@ from dashboards.customer import (
     mating,
     overview,
     rankings,
+    reproduction,
 )
 from dashboards.pages import Page
 from reprotech_core.roles import Role
@@ -33,6 +34,8 @@ PAGES: list[Page] = [
     Page("animal", "Animal", CUSTOMERS | FIELD_STAFF, "genomics", animal.build),
     Page("rankings", "Rankings", CUSTOMERS | {Role.VETERINARIAN}, "breeding", rankings.build),
     Page("mating", "Mating advice", CUSTOMERS | {Role.VETERINARIAN}, "breeding", mating.build),
+    Page(reproduction.SLUG, "Reproduction", CUSTOMERS | {Role.VETERINARIAN}, "reproduction",
+         reproduction.build),
     Page("downloads", "Downloads", CUSTOMERS | FIELD_STAFF, "genomics", downloads.build),
     Page(herd_files.SLUG, "Herd files", frozenset({Role.CUSTOMER_ADMIN}) | FIELD_STAFF | ADMINS,
          "genomics", herd_files.build),

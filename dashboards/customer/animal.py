@@ -21,6 +21,7 @@ from reprotech_core.portal import animal as portal_animal
 from reprotech_core.portal.animal import AnimalPage
 from reprotech_core.portal.herd import TRAIT_LABELS
 from reprotech_core.portal.tenancy import parse_id
+from reprotech_core.results.released import BASIS_HELP, BASIS_LABELS
 
 
 def identity(a: AnimalPage) -> pn.viewable.Viewable:
@@ -101,14 +102,17 @@ def parentage(a: AnimalPage) -> pn.viewable.Viewable:
 
 
 def results(a: AnimalPage) -> pn.viewable.Viewable:
-    parts = [pn.pane.Markdown("#### Genomic breeding values")]
+    parts = [pn.pane.Markdown("#### Breeding values")]
     if a.results.empty:
-        parts.append(common.notice("No released genomic breeding values for this animal yet."))
+        parts.append(common.notice("No released breeding values for this animal yet."))
     else:
         rows = "\n".join(f"| {md_text(TRAIT_LABELS.get(r.trait, r.trait))} | {r.gebv:,.2f} | "
-                         f"{r.reliability:.0%} |" for r in a.results.itertuples())
-        parts.append(pn.pane.Markdown(f"| Trait | GEBV | Reliability |\n|---|---:|---:|\n{rows}",
-                                      css_classes=["rt-gebvs"]))
+                         f"{r.reliability:.0%} | {BASIS_LABELS[r.basis]} |"
+                         for r in a.results.itertuples())
+        parts.append(pn.pane.Markdown(
+            f"| Trait | GEBV | Reliability | Basis |\n|---|---:|---:|---|\n{rows}",
+            css_classes=["rt-gebvs"]))
+        parts.append(pn.pane.Markdown(BASIS_HELP, css_classes=["rt-basis-help"]))
     f = a.inbreeding or {}
     parts.append(pn.pane.Markdown(
         "#### Inbreeding\n| | |\n|---|---|\n"

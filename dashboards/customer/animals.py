@@ -20,14 +20,16 @@ from dashboards.pages import PageContext
 from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.portal.exports import csv_bytes, excel_bytes
 from reprotech_core.portal.herd import TRAIT_LABELS
+from reprotech_core.results.released import BASIS_HELP, BASIS_LABELS
 
 COLUMNS = ["id", "official_id", "name", "sex", "birth_date", "herd", "status", "left_on",
            "sire", "dam",
-           "genotype_qc", "parentage", "selection_index",
+           "genotype_qc", "parentage", "selection_index", "basis",
            *[c for t in TRAITS for c in (t, f"{t}_rel")], "f_genomic", "f_pedigree"]
 TITLES = {"official_id": "Animal", "name": "Name", "sex": "Sex", "birth_date": "Born",
           "herd": "Herd", "status": "Status", "left_on": "Left", "sire": "Sire", "dam": "Dam", "genotype_qc": "Genotype QC",
-          "parentage": "Parentage", "selection_index": "Index", "f_genomic": "F genomic",
+          "parentage": "Parentage", "selection_index": "Index", "basis": "Values",
+          "f_genomic": "F genomic",
           "f_pedigree": "F pedigree",
           **{t: label for t, label in TRAIT_LABELS.items()},
           **{f"{t}_rel": "Rel." for t in TRAITS}}
@@ -37,9 +39,11 @@ PAGE_SIZE = 25
 
 
 def display_frame(table: pd.DataFrame) -> pd.DataFrame:
-    """The table's columns in display order; unknown QC reads "not genotyped"."""
+    """The table's columns in display order; unknown QC reads "not genotyped", an animal
+    without results has no basis (empty, not "pedigree-based")."""
     out = table.rename(columns={"index": "selection_index"})[COLUMNS].copy()
     out["genotype_qc"] = out["genotype_qc"].fillna("not genotyped")
+    out["basis"] = out["basis"].fillna("")
     out["parentage"] = out["parentage"].fillna("")
     return out
 
@@ -80,6 +84,8 @@ def animals_table(frame: pd.DataFrame, h: common.Herd) -> pn.widgets.Tabulator:
                             "values": ["", "pass", "review", "fail", "not genotyped"]},
             "parentage": {"type": "list", "func": "=",
                           "values": ["", "verified", "excluded", "undetermined"]},
+            "basis": {"type": "list", "func": "=",
+                      "values": ["", *BASIS_LABELS.values()]},
         },
         formatters={"official_id": {"type": "link", "urlPrefix": prefix, "urlField": "id",
                                     "labelField": "official_id"}, **numbers},
@@ -120,7 +126,8 @@ class HerdAnimals(pn.viewable.Viewer):
         count = pn.pane.Markdown(
             f"{len(frame):,} animals ({present:,} in the herd) · index weights: " + ", ".join(
                 f"{TRAIT_LABELS[t]} {w:g}" for t, w in weights.items()))
-        self._layout = pn.Column(pn.Row(box, herd_only, downloads), count, self.grid,
+        basis = pn.pane.Markdown(f"**Values** — {BASIS_HELP}", css_classes=["rt-basis-help"])
+        self._layout = pn.Column(pn.Row(box, herd_only, downloads), count, self.grid, basis,
                                  sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:

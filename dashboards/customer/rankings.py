@@ -22,15 +22,16 @@ from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.portal import rankings
 from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.portal.herd import TRAIT_LABELS
+from reprotech_core.results.released import BASIS_HELP, BASIS_LABELS
 
 # "index" would clash with the table's own row index in Tabulator: shown as selection_index.
-COLUMNS = ["rank", "id", "official_id", "sex", "birth_year", "selection_index", *TRAITS,
-           *[f"{t}_rel" for t in TRAITS]]
+COLUMNS = ["rank", "id", "official_id", "sex", "birth_year", "selection_index", "basis",
+           *TRAITS, *[f"{t}_rel" for t in TRAITS]]
 EXPORT_TITLES = {"rank": "Rank", "official_id": "Animal", "sex": "Sex", "birth_year": "Born",
-                 "selection_index": "Index", **TRAIT_LABELS,
+                 "selection_index": "Index", "basis": "Values", **TRAIT_LABELS,
                  **{f"{t}_rel": f"{TRAIT_LABELS[t]} reliability" for t in TRAITS}}
 TITLES = {"rank": "Rank", "official_id": "Animal", "sex": "Sex", "birth_year": "Born",
-          "selection_index": "Index", **TRAIT_LABELS, **{f"{t}_rel": "Rel." for t in TRAITS}}
+          "selection_index": "Index", "basis": "Values", **TRAIT_LABELS, **{f"{t}_rel": "Rel." for t in TRAITS}}
 
 
 def shown(frame):  # noqa: ANN001, ANN201
@@ -69,6 +70,8 @@ class Rankings(pn.viewable.Viewer):
                         **{c: common.number(2) for c in ("selection_index", *TRAITS)},
                         "birth_year": common.number(0),
                         **{f"{t}_rel": common.number(2) for t in TRAITS}},
+            header_filters={"basis": {"type": "list", "func": "=",
+                                      "values": ["", *BASIS_LABELS.values()]}},
             css_classes=["rt-rankings"])
         download = pn.widgets.FileDownload(
             callback=lambda: io.BytesIO(csv_bytes(self.grid.current_view.drop(columns=["id"])
@@ -76,7 +79,8 @@ class Rankings(pn.viewable.Viewer):
             filename="rankings.csv", label="CSV of this ranking", button_type="light")
         self._layout = pn.Column(
             pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values "
-                             "per trait unit; a negative weight prefers lower values."),
+                             "per trait unit; a negative weight prefers lower values. "
+                             f"**Values** — {BASIS_HELP}", css_classes=["rt-basis-help"]),
             pn.Row(*self._inputs.values()),
             pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, name="",
                                                           button_type="light"),

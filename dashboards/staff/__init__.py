@@ -9,7 +9,7 @@ else.
 from __future__ import annotations
 
 from dashboards.pages import Page
-from dashboards.staff import customers, jobs, lab, lab_files, population, system
+from dashboards.staff import customers, evaluations, jobs, lab, lab_files, population, system
 from reprotech_core.roles import Role
 
 PAGES: list[Page] = [
@@ -25,6 +25,9 @@ PAGES: list[Page] = [
     Page(slug=jobs.SLUG, title="Jobs",
          roles=frozenset({Role.LAB_OPS, Role.ADMIN, Role.SUPER_ADMIN}), module="lab",
          build=jobs.build),
+    Page(slug=evaluations.SLUG, title="Evaluations",
+         roles=frozenset({Role.LAB_OPS, Role.RESEARCHER, Role.ADMIN, Role.SUPER_ADMIN}),
+         module="genomics", build=evaluations.build),
     Page(slug=population.SLUG, title="Population",
          roles=frozenset({Role.RESEARCHER, Role.ADMIN, Role.SUPER_ADMIN}), module="research",
          build=population.build),

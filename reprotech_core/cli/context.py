@@ -24,7 +24,8 @@ def settings() -> Settings:
 def database(config: Settings, *, start: bool = True) -> Database:
     if config.embedded and start:
         Cluster(config).start()
-    return Database(app_url(config), pool_size=2)
+    return Database(app_url(config), pool_size=2,
+                    transaction_pooling=config.db_transaction_pooling)
 
 
 def open_database() -> tuple[Database, Identity]:

@@ -241,7 +241,8 @@ def run(
         with console.status("evaluating…"):
             summary = run_evaluation(db, system, folder=settings().var_dir / "evaluations",
                                      customer_id=cid)
-        console.print(f"run {summary.run_id}: {summary.animals} animals x {summary.n_snps} SNPs")
+        console.print(f"run {summary.run_id} ({summary.method}): {summary.animals} animals "
+                      f"({summary.genotyped} genotyped) x {summary.n_snps} SNPs")
         for trait, info in summary.traits.items():
             console.print(f"  {trait}: h2 {info['h2']} (SE {info['se_h2']}), "
                           f"{info['records']} records")

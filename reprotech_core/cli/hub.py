@@ -129,7 +129,7 @@ def start_command() -> None:
     """Start the hub in the background (log in the hub folder); wait until it answers."""
     settings = context.settings()
     pid = start(settings)
-    console.print(f"[bold]hub[/] running at {settings.hub_bind_url} (pid {pid}, log "
+    console.print(f"[bold]hub[/] running at {settings.public_base} (pid {pid}, log "
                   f"{log_file(settings)}); stop it with `reprotech hub stop`")
 
 
@@ -146,7 +146,7 @@ def status_command() -> None:
     settings = context.settings()
     pid = running_pid(settings)
     ok = answers(settings)
-    console.print(f"hub at {settings.hub_bind_url}: "
+    console.print(f"hub at {settings.public_base}: "
                   f"{'answering' if ok else 'not answering'}"
                   f"{f' (background pid {pid})' if pid else ''}")
     if not ok:

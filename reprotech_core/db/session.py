@@ -3,7 +3,9 @@
 Every transaction the application opens starts by telling PostgreSQL who is acting
 (``app.user_id``) and, optionally, which tenant the request is about (``app.tenant_id``),
 with ``set_config(..., true)`` so the values die with the transaction and a pooled connection
-never carries one user's identity into another's request. Row-level security does the
+never carries one user's identity into another's request — in the application's own pool and
+in PgBouncer's transaction pooling alike (``tests/db/test_pgbouncer.py`` interleaves two
+customers on one server connection). Row-level security does the
 filtering; this module only states the identity, taken from the authenticated user.
 
 The engine refuses to start with a login that would bypass row security (a superuser, a
@@ -100,12 +102,20 @@ def _install_identity_hook(factory: sessionmaker[Session]) -> None:
 class Database:
     """The application's connection to PostgreSQL (one per process)."""
 
-    def __init__(self, url: str, *, pool_size: int = 5, check: bool = True) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, check: bool = True,
+                 transaction_pooling: bool = False) -> None:
+        """``transaction_pooling``: ``url`` is a PgBouncer in transaction mode, so psycopg must
+        not prepare statements on the server (``prepare_threshold=None``): the next transaction
+        may run on another server connection, or share this one with another client that
+        prepared the same name (setting ``db_transaction_pooling``)."""
+        connect_args: dict[str, object] = {"application_name": "reprotech"}
+        if transaction_pooling:
+            connect_args["prepare_threshold"] = None
         self.engine = create_engine(
             url,
             pool_size=pool_size,
             pool_pre_ping=True,
-            connect_args={"application_name": "reprotech"},
+            connect_args=connect_args,
         )
         try:
             if check:
@@ -188,4 +198,5 @@ def _first_line(exc: BaseException) -> str:
 def get_database() -> Database:
     """The process's database, from the settings."""
     settings: Settings = get_settings()
-    return Database(app_url(settings), pool_size=settings.db_pool_size)
+    return Database(app_url(settings), pool_size=settings.db_pool_size,
+                    transaction_pooling=settings.db_transaction_pooling)

@@ -297,6 +297,10 @@ def _records(ids: list[str], records: pd.DataFrame, trait: str,
     if "animal" not in records.columns or trait not in records.columns:
         raise SingleStepError("records_columns", f"records need 'animal' and {trait!r} columns")
     rec = records[records[trait].notna()]
+    # ``<factor>:<trait>`` is this trait's own class of ``<factor>`` (its contemporary group,
+    # :meth:`.contemporary.ContemporaryGroups.apply`), fitted as ``<factor>`` as GBLUP does.
+    own = {c: c.removesuffix(f":{trait}") for c in rec.columns if c.endswith(f":{trait}")}
+    rec = rec.drop(columns=[c for c in own.values() if c in rec.columns]).rename(columns=own)
     animals = rec["animal"].astype(str)
     dup = animals[animals.duplicated()].unique().tolist()
     if dup:

@@ -119,8 +119,10 @@ def register_settings_secrets(settings: Settings) -> None:
             continue
         if url:
             register_secret(make_url(url).password)
-    if settings.hub_oidc_client_secret is not None:
-        register_secret(settings.hub_oidc_client_secret.get_secret_value())
+    for secret in (settings.hub_oidc_client_secret, settings.metrics_token,
+                   settings.dashboards_api_token, settings.dashboards_cookie_secret):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
 
 
 def configure_logging(settings: Settings, *, level: str | None = None) -> None:

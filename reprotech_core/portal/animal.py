@@ -157,7 +157,7 @@ def animal_page(session: Session, animal_id: int) -> AnimalPage:
     run = released_run(session, a.customer_id)
     if run is not None:
         page.results = released_results(session, a.customer_id, animal_id=a.id)[
-            ["trait", "gebv", "reliability"]].reset_index(drop=True)
+            ["trait", "gebv", "reliability", "basis"]].reset_index(drop=True)
         inbreeding = session.execute(text(
             "SELECT f_genomic, f_pedigree FROM core.inbreeding WHERE animal_id = :a "
             "AND run_id = :r"), {"a": a.id, "r": run}).mappings().one_or_none()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.results.index import index_values
-from reprotech_core.results.released import released_run
+from reprotech_core.results.released import BASIS_LABELS, released_run
 
 #: Trait labels as breeders read them (and the column names of the herd table).
 TRAIT_LABELS = {
@@ -90,14 +90,19 @@ def herd_animals(session: Session, customer_id: int) -> pd.DataFrame:
 def herd_table(animals: pd.DataFrame, results: pd.DataFrame,
                weights: Mapping[str, float]) -> pd.DataFrame:
     """The animals table: ``herd_animals`` plus, per trait, the GEBV (column = trait code) and
-    its reliability (``<trait>_rel``), and the selection ``index``. Animals without results
-    keep empty cells: no result is not a zero."""
+    its reliability (``<trait>_rel``), the ``basis`` of the values ("genomic" or
+    "pedigree-based", :data:`~reprotech_core.results.released.BASIS_LABELS`: one evaluation
+    gives an animal one basis for every trait) and the selection ``index``. Animals without
+    results keep empty cells: no result is not a zero."""
     out = animals.copy()
     if len(results):
         gebv = results.pivot(index="animal", columns="trait", values="gebv")
         rel = results.pivot(index="animal", columns="trait", values="reliability")
         rel.columns = [f"{c}_rel" for c in rel.columns]
-        out = out.join(gebv.join(rel), on="id")
+        basis = results.groupby("animal")["basis"].first().map(BASIS_LABELS)
+        out = out.join(gebv.join(rel).join(basis), on="id")
+    if "basis" not in out:
+        out["basis"] = None
     for trait in TRAITS:
         for col in (trait, f"{trait}_rel"):
             if col not in out:

@@ -80,6 +80,6 @@ def changes_since(session: Session, customer_id: int, since: Visit) -> list[tupl
           + (SELECT count(*) FROM core.embryo_transfers WHERE customer_id = :c AND created_at > :t)
         """), {"c": customer_id, "t": since.at, "r": since.release_run}).one()
     labels = ("new animals registered", "new genotypes", "genotype QC decisions",
-              "animals with newly released genomic results", "parentage checks",
+              "animals with newly released breeding values", "parentage checks",
               "reproduction records")
     return [(label, int(n)) for label, n in zip(labels, row, strict=True) if n]

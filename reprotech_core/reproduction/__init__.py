@@ -7,6 +7,8 @@
 - ``kpis``: the KPI definitions as pure functions over DataFrames
 - ``queries``: ``herd_kpis``, ``kpi_breakdown`` and the semen/embryo stock of a customer, from
   the database
+- ``bredsum``: the breeding summary (21-day cycle table, pregnancy status, calving interval,
+  age at first calving) the Reproduction page shows
 - ``forms``: what the "Record work" page calls (events, uploads, receipts, moves, stock)
 
 See docs/reproduction.md.

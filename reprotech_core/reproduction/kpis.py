@@ -264,18 +264,59 @@ def herd_kpis_from(frames: ReproFrames, *, start: date | None = None, end: date 
         transfers=svc["transfers"], pregnancies_per_transfer=svc["pregnancies_per_transfer"])
 
 
-BREAKDOWNS = ("herd", "month", "sire", "technician")
+SERVICE_GROUPS = ("1", "2", "3", "4+")
+LACTATION_GROUPS = ("heifer", "1", "2", "3+")
+SERVICE_TYPE_GROUPS = ("heat", "timed", "embryo transfer", "not recorded")
+
+
+def numbered_services(outcomes: pd.DataFrame, calvings: pd.DataFrame) -> pd.DataFrame:
+    """Each service with the cow's ``lactation`` (recorded calvings before it; 0 before her
+    first) and its ``service_number`` within that lactation (1 = first service after the
+    calving, or a heifer's first service), with the groups the breeding summary reports:
+    ``service_group`` 1, 2, 3, 4+ and ``lactation_group`` heifer, 1, 2, 3+.
+
+    A cow's calvings before she was recorded are unknown here, so a bought-in cow's lactation
+    counts from her first *recorded* calving (DairyComp 305's LACT is entered, ours derived).
+    """
+    calv = {cow: sorted(set(g)) for cow, g in calvings.groupby("cow")["date"]}
+    s = outcomes.sort_values(["cow", "date"], kind="stable").reset_index(drop=True)
+    lact = [sum(c < d for c in calv.get(cow, ())) for cow, d in zip(s["cow"], s["date"],
+                                                                   strict=True)]
+    s = s.assign(lactation=pd.Series(lact, dtype="int64"))
+    s["service_number"] = s.groupby(["cow", "lactation"]).cumcount() + 1
+    s["service_group"] = [SERVICE_GROUPS[min(n, 4) - 1] for n in s["service_number"]]
+    s["lactation_group"] = [LACTATION_GROUPS[min(n, 3)] for n in s["lactation"]]
+    if "service_type" in s:
+        kind = s["service_type"].where(s["service_type"].isin(("heat", "timed")))
+    else:
+        kind = pd.Series([None] * len(s), dtype=object)
+    s["service_type_group"] = [
+        "embryo transfer" if k == "et" else (t if isinstance(t, str) else "not recorded")
+        for k, t in zip(s["kind"], kind, strict=True)]
+    return s
+
+
+BREAKDOWNS = ("herd", "month", "sire", "technician", "service_number", "lactation",
+              "service_type")
+_GROUPED = {"service_number": ("service_group", SERVICE_GROUPS),
+            "lactation": ("lactation_group", LACTATION_GROUPS),
+            "service_type": ("service_type_group", SERVICE_TYPE_GROUPS)}
 
 
 def kpi_breakdown_from(frames: ReproFrames, by: str, *, start: date | None = None,
                        end: date | None = None, as_of: date | None = None,
-                       vwp_days: int = VOLUNTARY_WAITING_DAYS) -> pd.DataFrame:
-    """KPIs per herd or month (every KPI), or per sire or technician (the service KPIs:
-    services, conceptions, conception rate, services per conception, transfers, pregnancies
-    per transfer); one row per group, sorted by it."""
+                       vwp_days: int = VOLUNTARY_WAITING_DAYS,
+                       outcomes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """KPIs per herd or month (every KPI), or per sire, technician, service number (1, 2, 3,
+    4+ of the lactation), lactation (heifer, 1, 2, 3+) or service type (heat, timed AI, embryo
+    transfer; the service KPIs: services, conceptions, conception rate, services per
+    conception, transfers, pregnancies per transfer); one row per group, sorted by it (the
+    numbered groups in their natural order). ``outcomes``: ``service_outcomes`` of ``frames``
+    when the caller has them already (several breakdowns of one herd decide them once)."""
     if by not in BREAKDOWNS:
         raise ValueError(f"breakdown by {by!r}: one of {', '.join(BREAKDOWNS)}")
-    outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
+    if outcomes is None:
+        outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
     rows = []
     if by == "herd":
         herds = sorted(set().union(*(f["herd"].dropna() for f in (
@@ -297,9 +338,15 @@ def kpi_breakdown_from(frames: ReproFrames, by: str, *, start: date | None = Non
                 frames, start=lo, end=hi, as_of=as_of, vwp_days=vwp_days,
                 outcomes=outcomes).as_dict()})
         return pd.DataFrame(rows, columns=["month", *KPI_FIELDS])
+    if by in _GROUPED:
+        column, order = _GROUPED[by]
+        outcomes = (numbered_services(outcomes, frames.calvings)
+                    .drop(columns=[by], errors="ignore").rename(columns={column: by}))
     picked = _in(outcomes, "date", *(None if d is None else pd.Timestamp(d) for d in (start, end)))
-    for key, grp in picked.groupby(by, dropna=False, sort=True):
-        rows.append({by: key, **service_kpis(grp)})
+    groups = dict(list(picked.groupby(by, dropna=False, sort=True)))
+    keys = [g for g in _GROUPED[by][1] if g in groups] if by in _GROUPED else list(groups)
+    for key in keys:
+        rows.append({by: key, **service_kpis(groups[key])})
     return pd.DataFrame(rows, columns=[by, "services", "conceptions", "conception_rate",
                                        "services_per_conception", "transfers",
                                        "pregnancies_per_transfer"])

@@ -14,7 +14,10 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from reprotech_core.reproduction.bredsum import BreedingSummary
+from reprotech_core.reproduction.bredsum import breeding_summary as breeding_summary_from
 from reprotech_core.reproduction.kpis import (
+    VOLUNTARY_WAITING_DAYS,
     CALVING_COLUMNS,
     DIAGNOSIS_COLUMNS,
     EXIT_COLUMNS,
@@ -31,10 +34,12 @@ from reprotech_core.reproduction.worklists import FEMALE_COLUMNS, worklist_from
 
 _SQL = {
     "services": """
-        SELECT s.cow_id, s.service_date, s.kind, b.official_id, s.technician, h.code
+        SELECT s.cow_id, s.service_date, s.kind, b.official_id, s.technician, h.code,
+               i.service_type
           FROM core.reproduction_services s
           LEFT JOIN core.animals b ON b.id = s.sire_id
           LEFT JOIN core.herds h ON h.id = s.herd_id
+          LEFT JOIN core.inseminations i ON s.kind = 'ai' AND i.id = s.record_id
          WHERE s.customer_id = :c""",
     "diagnoses": """
         SELECT cow_id, diagnosis_date, result FROM core.pregnancy_diagnoses
@@ -65,7 +70,8 @@ _SQL = {
     "exits": """
         SELECT animal_id, exit_date FROM core.animal_exits WHERE customer_id = :c""",
 }
-_COLUMNS = {"services": SERVICE_COLUMNS, "diagnoses": DIAGNOSIS_COLUMNS,
+# Heat or timed AI (inseminations only) rides along for the breakdown by service type.
+_COLUMNS = {"services": (*SERVICE_COLUMNS, "service_type"), "diagnoses": DIAGNOSIS_COLUMNS,
             "calvings": CALVING_COLUMNS, "flushes": FLUSH_COLUMNS, "ivf": IVF_COLUMNS,
             "exits": EXIT_COLUMNS}
 
@@ -104,6 +110,25 @@ def females_in_herd(session: Session, customer_id: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(FEMALE_COLUMNS))
 
 
+def females(session: Session, customer_id: int) -> pd.DataFrame:
+    """Every female of the customer, also those that left the herd (``FEMALE_COLUMNS``): the
+    age at first calving is a fact of the cows that left too."""
+    rows = session.execute(text("""
+        SELECT a.id, a.official_id, a.birth_date, h.code FROM core.animals a
+          LEFT JOIN core.herds h ON h.id = a.herd_id
+         WHERE a.customer_id = :c AND a.sex = 'F' ORDER BY a.official_id"""),
+        {"c": customer_id}).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=list(FEMALE_COLUMNS))
+
+
+def breeding_summary(session: Session, customer_id: int, *, today: date | None = None,
+                     vwp_days: int = VOLUNTARY_WAITING_DAYS) -> BreedingSummary:
+    """The herd's breeding summary on ``today`` (see ``bredsum.breeding_summary``)."""
+    return breeding_summary_from(load_frames(session, customer_id),
+                                 females(session, customer_id), today=today or date.today(),
+                                 vwp_days=vwp_days)
+
+
 def worklist(session: Session, customer_id: int, *, today: date | None = None) -> pd.DataFrame:
     """The herd's reproduction to-do list on ``today`` (see ``worklists``)."""
     return worklist_from(load_frames(session, customer_id), females_in_herd(session, customer_id),
@@ -118,7 +143,8 @@ def herd_kpis(session: Session, customer_id: int, *, start: date | None = None,
 
 def kpi_breakdown(session: Session, customer_id: int, by: str, *, start: date | None = None,
                   end: date | None = None, as_of: date | None = None) -> pd.DataFrame:
-    """KPIs per ``herd``, ``month``, ``sire`` or ``technician`` (see ``kpi_breakdown_from``)."""
+    """KPIs per ``herd``, ``month``, ``sire``, ``technician``, ``service_number``,
+    ``lactation`` or ``service_type`` (see ``kpi_breakdown_from``)."""
     return kpi_breakdown_from(load_frames(session, customer_id), by, start=start, end=end,
                               as_of=as_of)
 

@@ -18,7 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 #: Columns of :func:`released_results` (long: one row per animal and trait).
-RESULT_COLUMNS = ["animal", "official_id", "trait", "gebv", "reliability"]
+RESULT_COLUMNS = ["animal", "official_id", "trait", "gebv", "reliability", "basis"]
+
+#: What a result's ``basis`` means, in the words the portal shows next to it.
+BASIS_LABELS = {"genomic": "genomic", "pedigree": "pedigree-based"}
+BASIS_HELP = ("Genomic: the value uses the animal's own genotype. Pedigree-based: the animal "
+              "is not genotyped; its value comes from its own and its relatives' records and "
+              "its genotyped relatives (single-step), so its reliability is usually lower.")
 
 
 def released_run(session: Session, customer_id: int) -> int | None:
@@ -30,7 +36,8 @@ def released_run(session: Session, customer_id: int) -> int | None:
 
 def released_results(session: Session, customers: int | Iterable[int], *,
                      animal_id: int | None = None) -> pd.DataFrame:
-    """Long table ``animal, official_id, trait, gebv, reliability`` of the newest released run
+    """Long table ``animal, official_id, trait, gebv, reliability, basis`` (``genomic`` or
+    ``pedigree``, :data:`BASIS_LABELS`) of the newest released run
     of each customer in ``customers`` (one id, or several: a herd with the AI-sire catalogue
     it may use), in official-ID and trait order; ``animal_id``: that animal's rows only.
     Empty before a customer's first release."""
@@ -41,7 +48,7 @@ def released_results(session: Session, customers: int | Iterable[int], *,
           SELECT customer_id, max(run_id) AS run_id FROM core.evaluation_results
            WHERE released AND customer_id = ANY(CAST(:c AS bigint[]))
            GROUP BY customer_id)
-        SELECT r.animal_id, a.official_id, r.trait, r.gebv, r.reliability
+        SELECT r.animal_id, a.official_id, r.trait, r.gebv, r.reliability, r.basis
           FROM newest
           JOIN core.evaluation_results r
             ON r.customer_id = newest.customer_id AND r.run_id = newest.run_id AND r.released

@@ -3,9 +3,14 @@
 The science is in :mod:`reprotech_core.evaluation` (pure functions). A run takes the genotypes
 of released batches whose sample passed QC (or was sent to review), the phenotype records, and
 the recorded pedigree; computes the GRM (VanRaden 2008), REML variance components and GBLUP for
-the four traits with reliabilities, genomic and pedigree inbreeding, and parentage checks of
-genotyped parents; and stores them with the run's parameters, software versions, a digest of
-its input data and timings. The GRM is written in GCTA's binary format next to the store.
+the four traits with reliabilities — single-step GBLUP over the genotyped and the
+non-genotyped animals of the evaluated customers when there are any
+(:mod:`reprotech_core.store.single_step_run`; each result says its basis, genomic or
+pedigree) — genomic and pedigree inbreeding, parentage checks of genotyped parents and, for
+each excluded sire, the likely true sire by LOD score
+(:mod:`reprotech_core.store.sire_suggestions`); and stores them with the run's parameters,
+software versions, a digest of its input data and timings. The GRM is written in GCTA's binary
+format next to the store.
 Every run also validates itself (forward validation by the LR method on the youngest birth
 years, the genetic trend; :mod:`reprotech_core.store.run_validation`), and a run whose
 validation is far off is released only explicitly (:func:`release_run`).
@@ -42,21 +47,31 @@ from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
+from reprotech_core.evaluation.single_step import DEFAULT_BLEND
 from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
+from reprotech_core.store import single_step_run
 from reprotech_core.store.imputed_genotypes import read_evaluation_genotypes
 from reprotech_core.store.run_validation import ValidationRules, validate_run
+from reprotech_core.store.sire_suggestions import suggest_sires
+
+
+ANIMAL_COLUMNS = ["id", "customer_id", "herd", "birth_year", "sire_id", "dam_id"]
 
 
 @dataclass
 class EvaluationInputs:
-    animals: pd.DataFrame  # id, customer_id, herd, birth_year, sire_id, dam_id (genotyped)
+    animals: pd.DataFrame  # ANIMAL_COLUMNS of the genotyped animals
     genotypes: GenotypeSet  # autosomal SNPs; samples are the animal IDs, rows as in animals
     panel: str
     records: pd.DataFrame  # animal (id as str), trait columns, cg:<trait> groups, birth_year
     pedigree: pd.DataFrame  # every animal: id, sire_id, dam_id (for inbreeding)
     contemporary: dict[str, dict[str, int]] = field(default_factory=dict)  # groups' report
+    #: ANIMAL_COLUMNS + ``stored`` of the animals single-step adds (:func:`non_genotyped`);
+    #: empty: a GBLUP run of the genotyped alone.
+    others: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=[*ANIMAL_COLUMNS, "stored"]))
     imputation: dict = field(default_factory=dict)  # panels, imputed and excluded animals
 
     @property
@@ -66,6 +81,8 @@ class EvaluationInputs:
     def digest(self) -> str:
         h = hashlib.sha256()
         h.update(self.animals["id"].to_numpy(np.int64).tobytes())
+        if len(self.others):  # a GBLUP run's digest stays what it was
+            h.update(self.others[["id", "sire_id", "dam_id"]].to_csv(index=False).encode())
         h.update(self.genotypes.packed.tobytes())
         h.update(self.records.to_csv(index=False).encode())
         return h.hexdigest()
@@ -83,12 +100,15 @@ class EvaluationSummary:
     skipped: dict[str, str] = field(default_factory=dict)  # trait -> why it was not evaluated
     validation: dict = field(default_factory=dict)  # the run's record (run_validation)
     reused: bool = False
+    method: str = "gblup"  # or "ssgblup" (single-step: non-genotyped animals evaluated too)
+    genotyped: int = 0  # of ``animals``; the others have pedigree-based values
 
 
 def gather_inputs(session, *, customer_id: int | None = None,
                   min_group_size: int = DEFAULT_MIN_SIZE) -> EvaluationInputs:
     """Genotypes (released batches, QC not failed; every chip on the reference panel,
-    :mod:`~reprotech_core.store.imputed_genotypes`), records in
+    :mod:`~reprotech_core.store.imputed_genotypes`), the non-genotyped animals single-step
+    adds (:func:`non_genotyped`), the records of all of them in
     herd-year-season contemporary groups (:mod:`~reprotech_core.evaluation.contemporary`),
     pedigree.
 
@@ -96,38 +116,68 @@ def gather_inputs(session, *, customer_id: int | None = None,
     record (e.g. the first calving), the record that a one-row-per-animal model stands for."""
     chips = read_evaluation_genotypes(session, customer_id=customer_id)
     geno = chips.genotypes
-    rows = session.execute(text(
+    everyone = pd.DataFrame([dict(r) for r in session.execute(text(
         """
         SELECT a.id, a.customer_id,
                coalesce(h.code, 'customer-' || a.customer_id) AS herd,
                coalesce(extract(year FROM a.birth_date)::int, 0) AS birth_year,
                a.sire_id, a.dam_id
-          FROM core.animals a LEFT JOIN core.herds h ON h.id = a.herd_id
-         WHERE a.id = ANY(:ids) ORDER BY a.id
-        """), {"ids": [int(a) for a in geno.samples]}).mappings().all()
-    animals = pd.DataFrame([dict(r) for r in rows], columns=[
-        "id", "customer_id", "herd", "birth_year", "sire_id", "dam_id"])
+          FROM core.animals a LEFT JOIN core.herds h ON h.id = a.herd_id ORDER BY a.id
+        """)).mappings()], columns=ANIMAL_COLUMNS)
+    genotyped = everyone["id"].isin([int(a) for a in geno.samples])
+    animals = everyone[genotyped].reset_index(drop=True)
+    customers = ({customer_id} if customer_id is not None
+                 else set(animals["customer_id"].astype(int)))
+    others = non_genotyped(everyone, genotyped.to_numpy(), customers)
+    evaluated = pd.concat([animals, others[ANIMAL_COLUMNS]], ignore_index=True)
     pheno = pd.DataFrame(session.execute(text(
         "SELECT animal_id, trait, avg(value) AS value, min(recorded_on) AS date "
         "FROM core.phenotypes WHERE animal_id = ANY(:ids) GROUP BY 1, 2"),
-        {"ids": animals["id"].tolist()}).all(), columns=["animal_id", "trait", "value", "date"])
+        {"ids": evaluated["id"].tolist()}).all(), columns=["animal_id", "trait", "value", "date"])
     wide = pheno.pivot(index="animal_id", columns="trait", values="value")
-    records = (animals.set_index("id")[["herd", "birth_year"]].join(wide, how="inner")
+    records = (evaluated.set_index("id")[["herd", "birth_year"]].join(wide, how="inner")
                .reset_index().rename(columns={"id": "animal"}))
     records["animal"] = records["animal"].astype(str)
     for trait in TRAITS:
         if trait not in records:
             records[trait] = np.nan
-    by_animal = animals.set_index("id")
+    by_animal = evaluated.set_index("id")
     groups = form_groups(pd.DataFrame({
         "animal": pheno["animal_id"].astype(str), "trait": pheno["trait"],
         "herd": pheno["animal_id"].map(by_animal["herd"]), "date": pheno["date"],
         "sire": pheno["animal_id"].map(by_animal["sire_id"])}), min_size=min_group_size)
     records = groups.apply(records, TRAITS)
-    pedigree = pd.DataFrame(session.execute(text(
-        "SELECT id, sire_id, dam_id FROM core.animals")).all(), columns=["id", "sire_id", "dam_id"])
-    return EvaluationInputs(animals, geno, chips.panel, records, pedigree, groups.report,
+    pedigree = everyone[["id", "sire_id", "dam_id"]]
+    return EvaluationInputs(animals, geno, chips.panel, records, pedigree, groups.report, others,
                             chips.imputation)
+
+
+def non_genotyped(everyone: pd.DataFrame, genotyped: np.ndarray,
+                  customers: set[int]) -> pd.DataFrame:
+    """The animals single-step adds to the genotyped: every other animal of the evaluated
+    ``customers`` (records or not: a cow never typed still gets a value), and their
+    ancestors of any customer the session can read (AI sires of the catalogue), which link
+    relatives through the pedigree. ``stored``: of an evaluated customer (its value is stored);
+    an ancestor of another customer is in the model only, so a customer-only run never writes
+    another tenant's results."""
+    others = (~genotyped) & everyone["customer_id"].isin(customers).to_numpy()
+    inside = genotyped | others
+    parents = dict(zip(everyone["id"], zip(everyone["sire_id"], everyone["dam_id"],
+                                           strict=True), strict=True))
+    position = {a: i for i, a in enumerate(everyone["id"])}
+    frontier = everyone["id"][inside].tolist()
+    while frontier:  # close the set upwards: parents of animals already in
+        found = []
+        for animal in frontier:
+            for parent in parents[animal]:
+                i = position.get(None if pd.isna(parent) else int(parent))
+                if i is not None and not inside[i]:
+                    inside[i] = True
+                    found.append(everyone["id"].iat[i])
+        frontier = found
+    out = everyone[inside & ~genotyped].copy()
+    out["stored"] = out["customer_id"].isin(customers)
+    return out.reset_index(drop=True)
 
 
 def _existing(session, job_run_id: int | None) -> EvaluationRun | None:
@@ -142,26 +192,39 @@ def run_evaluation(
     customer_id: int | None = None, h2: dict[str, float] | None = None,
     parentage_min_informative: int = 500, min_records: int = 20,
     min_group_size: int = DEFAULT_MIN_SIZE, rules: ValidationRules | None = None,
+    blend: float = DEFAULT_BLEND,
 ) -> EvaluationSummary:
     """Evaluate, validate (:mod:`reprotech_core.store.run_validation`; ``rules`` default to the
-    settings ``validation_*``) and store one run; see the module."""
+    settings ``validation_*``) and store one run; see the module.
+
+    Single-step (:mod:`reprotech_core.store.single_step_run`, ``blend`` the weight of A22 in
+    G) when the evaluated customers have non-genotyped animals, GBLUP of the genotyped
+    otherwise. A failure marks the run failed with the error, and its rule when it has one,
+    in the run's record."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with db.session(identity) as session:
         previous = _existing(session, job_run_id)
         if previous is not None and previous.status in ("succeeded", "released"):
-            return EvaluationSummary(previous.id, previous.parameters.get("animals", 0),
-                                     previous.parameters.get("n_snps", 0), reused=True,
-                                     validation=previous.validation)
+            p = previous.parameters
+            return EvaluationSummary(previous.id, p.get("animals", 0), p.get("n_snps", 0),
+                                     reused=True, validation=previous.validation,
+                                     method=previous.method,
+                                     genotyped=p.get("animals_genotyped", p.get("animals", 0)))
         inputs = gather_inputs(session, customer_id=customer_id, min_group_size=min_group_size)
     timings["gather"] = time.perf_counter() - t0
     ids = [str(a) for a in inputs.genotypes.samples]
     if len(ids) < 10:
         raise RuleViolation("evaluation.too_few_animals",
                             f"only {len(ids)} genotyped animals pass QC; need at least 10")
+    single_step = len(inputs.others) > 0
+    stored = len(ids) + (int(inputs.others["stored"].sum()) if single_step else 0)
     params = {"job_run_id": job_run_id, "customer_id": customer_id, "h2": h2 or "REML",
-              "animals": len(ids), "n_snps": inputs.n_snps, "panel": inputs.panel,
-              "method": "GBLUP, VanRaden (2008) method 1 G, spectral REML",
+              "animals": stored, "animals_genotyped": len(ids),
+              "animals_non_genotyped": stored - len(ids),
+              "n_snps": inputs.n_snps, "panel": inputs.panel,
+              "method": (single_step_run.METHOD if single_step else
+                         "GBLUP, VanRaden (2008) method 1 G, spectral REML"),
               "fixed_effects": "herd-year-season contemporary group + birth year",
               "min_group_size": min_group_size, "contemporary_groups": inputs.contemporary,
               "imputation": inputs.imputation}
@@ -173,13 +236,13 @@ def run_evaluation(
             run = session.get(EvaluationRun, previous.id)
             run.status, run.started_at = "running", datetime.now(UTC)
         else:
-            run = EvaluationRun(method="gblup", status="running", parameters=params,
-                                software=software)
+            run = EvaluationRun(method="ssgblup" if single_step else "gblup",
+                                status="running", parameters=params, software=software)
             session.add(run)
         run.data_snapshot = inputs.digest()
         session.flush()
         run_id = run.id
-    summary = EvaluationSummary(run_id, len(ids), inputs.n_snps)
+    summary = EvaluationSummary(run_id, stored, inputs.n_snps)
     try:
         t = time.perf_counter()
         grm = vanraden_grm(inputs.genotypes)
@@ -189,19 +252,35 @@ def run_evaluation(
         summary.grm_files = [str(p) for p in write_gcta_grm(
             out / "grm", grm.matrix, [(i, i) for i in ids], n_nonmissing=float(grm.n_snps_used))]
         t = time.perf_counter()
-        counts = {tr: int(inputs.records[tr].notna().sum()) for tr in TRAITS}
+        genotyped_records = inputs.records[inputs.records["animal"].isin(ids)]
+        counts = {tr: int(genotyped_records[tr].notna().sum()) for tr in TRAITS}
         traits = [tr for tr, n in counts.items() if n >= min_records]
-        summary.skipped = {tr: f"{n} phenotyped animals, fewer than {min_records}"
+        summary.skipped = {tr: f"{n} phenotyped {'genotyped ' if single_step else ''}animals, "
+                               f"fewer than {min_records}"
                            for tr, n in counts.items() if n < min_records}
-        results = evaluate_traits(grm.matrix, ids, inputs.records, traits=traits, h2=h2,
+        results = evaluate_traits(grm.matrix, ids, genotyped_records, traits=traits, h2=h2,
                                   min_records=min_records) if traits else []
         timings["gblup"] = time.perf_counter() - t
+        hinv = None
+        if single_step:
+            t = time.perf_counter()
+            pedigree = single_step_run.run_pedigree(inputs.animals, inputs.others)
+            hinv = single_step_run.build_h_inverse(pedigree, grm.matrix, ids, blend=blend)
+            solved, excluded = single_step_run.solve_traits(hinv, inputs.records, results,
+                                                            min_records=min_records)
+            summary.skipped.update(excluded)
+            params["single_step"] = single_step_run.run_record(
+                hinv, pedigree, len(ids), inputs.others, solved)
+            results = solved
+            timings["single_step"] = time.perf_counter() - t
         t = time.perf_counter()
         birth_years = pd.Series(inputs.animals["birth_year"].to_numpy(),
                                 index=inputs.animals["id"].astype(str))
+        born = birth_years if hinv is None else pd.concat([birth_years, pd.Series(
+            inputs.others["birth_year"].to_numpy(), index=inputs.others["id"].astype(str))])
         validation = validate_run(grm.matrix, ids, inputs.records, birth_years, results,
                                   rules=rules or ValidationRules.from_settings(get_settings()),
-                                  min_records=min_records)
+                                  min_records=min_records, h_inv=hinv, born=born)
         timings["validation"] = time.perf_counter() - t
         t = time.perf_counter()
         f_ped = _pedigree_inbreeding(inputs.pedigree)
@@ -209,12 +288,22 @@ def run_evaluation(
         t = time.perf_counter()
         parentage = _parentage(inputs, ids, parentage_min_informative)
         timings["parentage"] = time.perf_counter() - t
+        t = time.perf_counter()
+        with db.session(identity) as session:
+            suggestions = suggest_sires(session, inputs.genotypes, parentage,
+                                        min_informative=parentage_min_informative)
+        parentage = parentage.merge(suggestions.assign(role="sire"), how="left",
+                                    on=["animal", "role"])
+        timings["sire_discovery"] = time.perf_counter() - t
         _store(db, identity, run_id, inputs, results, grm.matrix, f_ped, parentage)
     except Exception as exc:
         with db.session(identity, reason="evaluation run failed") as session:
             failed = session.get(EvaluationRun, run_id)
             failed.status, failed.finished_at = "failed", datetime.now(UTC)
             failed.timings = {**timings, "error": f"{type(exc).__name__}: {exc}"}
+            if isinstance(exc, RuleViolation):  # the record names the rule, as the error does
+                failed.parameters = {**params, "error": {"rule": exc.rule,
+                                                         "message": exc.message}}
         raise
     timings["total"] = time.perf_counter() - t0
     with db.session(identity, reason="evaluation run finished") as session:
@@ -231,6 +320,8 @@ def run_evaluation(
     summary.parentage = parentage["status"].value_counts().to_dict() if len(parentage) else {}
     summary.seconds = timings
     summary.validation = validation
+    summary.method = "ssgblup" if single_step else "gblup"
+    summary.genotyped = len(ids)
     return summary
 
 
@@ -259,13 +350,20 @@ def _parentage(inputs: EvaluationInputs, ids: list[str], min_informative: int) -
 
 def _store(db: Database, identity: Identity, run_id: int, inputs: EvaluationInputs, results,
            g: np.ndarray, f_ped: pd.Series, parentage: pd.DataFrame) -> None:
+    """Results of the genotyped (basis ``genomic``) and of the evaluated customers'
+    non-genotyped animals (basis ``pedigree``); an ancestor of another customer, in the
+    single-step model only, is not stored. Inbreeding and parentage: the genotyped."""
     customer = dict(zip(inputs.animals["id"].astype(str), inputs.animals["customer_id"],
                         strict=True))
+    mine = inputs.others[inputs.others["stored"].astype(bool)] if len(inputs.others) else None
+    owner = {**customer, **({} if mine is None else dict(
+        zip(mine["id"].astype(str), mine["customer_id"], strict=True)))}
     with db.session(identity, reason="evaluation results") as session:
-        rows = [{"run_id": run_id, "customer_id": int(customer[r.animal]),
+        rows = [{"run_id": run_id, "customer_id": int(owner[r.animal]),
                  "animal_id": int(r.animal), "trait": r.trait, "gebv": float(r.gebv),
-                 "reliability": float(r.reliability)}
-                for res in results for r in res.animals.itertuples()]
+                 "reliability": float(r.reliability),
+                 "basis": "genomic" if r.animal in customer else "pedigree"}
+                for res in results for r in res.animals.itertuples() if r.animal in owner]
         if rows:
             session.execute(insert(EvaluationResult), rows)
         diag = np.diag(g)
@@ -279,7 +377,9 @@ def _store(db: Database, identity: Identity, run_id: int, inputs: EvaluationInpu
                 {"run_id": run_id, "customer_id": int(customer[p.animal]),
                  "animal_id": int(p.animal), "parent_role": p.role,
                  "recorded_parent_id": int(p.parent), "informative_snps": int(p.n_informative),
-                 "opposing_homozygotes": int(p.n_opposing), "status": p.status}
+                 "opposing_homozygotes": int(p.n_opposing), "status": p.status,
+                 "suggested_parent_id": None if pd.isna(p.suggested) else int(p.suggested),
+                 "note": None if pd.isna(p.note) else p.note}
                 for p in parentage.itertuples()])
 
 

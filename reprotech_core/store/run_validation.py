@@ -9,6 +9,12 @@ the variances only through ``sigma_e^2 / sigma_u^2``, which a given h2 fixes, so
 GEBVs are exactly those the whole run's model gives on less data — the paper's assumption for
 unbiased LR statistics — and the run pays one extra solve per trait, not a second REML.
 
+A single-step run is validated by the same method: the partial run is a single-step solve
+with the whole run's variance components, every record of the cohort's birth years is masked
+(genotyped animals' and non-genotyped animals'), and the statistics are those of the cohort's
+genotyped, recorded animals — the genomic part, where G gives the accuracy of the partial
+values. Non-genotyped animals' values are not validated on their own; the record says so.
+
 The record also carries the genetic trend per birth year (THE trend,
 :func:`reprotech_core.results.index.genetic_trend`) and the release verdict: each trait whose
 statistics are beyond the settings, or whose validation was not possible, adds a named reason,
@@ -25,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from reprotech_core.evaluation.gblup import TraitResult, evaluate_traits
+from reprotech_core.evaluation.single_step import HInverse, SingleStepResult
 from reprotech_core.evaluation.validation import (
     lr_statistics,
     release_blockers,
@@ -32,8 +39,11 @@ from reprotech_core.evaluation.validation import (
 )
 from reprotech_core.results.index import genetic_trend
 from reprotech_core.settings import Settings
+from reprotech_core.store.single_step_run import partial_solves
 
 METHOD = "LR method (Legarra & Reverter 2018), partial data without the youngest birth years"
+SINGLE_STEP = ("partial single-step solve with the whole run's variance components; "
+               "validation animals: the genotyped (the genomic part)")
 
 
 @dataclass(frozen=True)
@@ -59,20 +69,28 @@ def not_possible(n: int) -> str:
 
 
 def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
-                 birth_years: pd.Series, results: Sequence[TraitResult], *,
-                 rules: ValidationRules, min_records: int) -> dict:
+                 birth_years: pd.Series, results: Sequence[TraitResult | SingleStepResult], *,
+                 rules: ValidationRules, min_records: int, h_inv: HInverse | None = None,
+                 born: pd.Series | None = None) -> dict:
     """The run's validation record (JSON-ready; see the module). ``birth_years`` is indexed
-    by the animal IDs of G (``ids``); ``results`` are the whole run's traits."""
+    by the animal IDs of G (``ids``); ``results`` are the whole run's traits.
+
+    A single-step run gives ``h_inv`` and ``born`` (birth years of every animal in the
+    records): the partial run is then single-step too, every record of the cohort's birth
+    years is masked (genotyped or not), and the validation animals are the cohort's
+    genotyped, recorded animals — the genomic part, whose G gives the accuracy."""
     cohort = validation_cohort(birth_years, share=rules.share)
     young = set(cohort.astype(str))
+    years = {int(y) for y in birth_years[cohort]}
     partial = records.copy()
-    masked = partial["animal"].astype(str).isin(young)
+    born = birth_years if born is None else born
+    masked = partial["animal"].astype(str).map(born).isin(years)
     traits: dict[str, dict] = {}
     runnable: dict[str, TraitResult] = {}
     for res in results:
         has = res.animals["has_record"].to_numpy() & res.animals["animal"].isin(young).to_numpy()
         n_valid = int(has.sum())
-        n_train = int(partial[res.trait].notna().sum() - n_valid)
+        n_train = int((partial[res.trait].notna() & ~masked).sum())
         h2 = res.variances.h2
         if n_valid < rules.min_animals:
             traits[res.trait] = {"n": n_valid, "not_possible": not_possible(n_valid)}
@@ -87,7 +105,11 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
     partial.loc[masked, list(runnable)] = np.nan
     index = {a: i for i, a in enumerate(ids)}
     reasons: list[str] = []
-    parts = _partial_gebvs(g, ids, partial, runnable, min_records=min_records)
+    if h_inv is None:
+        parts = _partial_gebvs(g, ids, partial, runnable, min_records=min_records)
+    else:
+        parts = partial_solves(h_inv, partial, {t: r.variances for t, r in runnable.items()},
+                               min_records=min_records)
     for trait, res in runnable.items():
         whole = res.animals
         valid = (whole["has_record"] & whole["animal"].isin(young)).to_numpy()
@@ -109,14 +131,14 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
     reasons += [f"{t}: validation.not_possible: {v['not_possible']}"
                 for t, v in traits.items() if "not_possible" in v]
     return {
-        "method": METHOD,
+        "method": METHOD if h_inv is None else f"{METHOD}; {SINGLE_STEP}",
         "settings": {"share": rules.share, "min_animals": rules.min_animals,
                      "max_bias_sd": rules.max_bias_sd,
                      "dispersion_range": list(rules.dispersion_range)},
         "cohort": {"birth_years": sorted({int(y) for y in birth_years[cohort]}),
                    "animals": len(cohort)},
         "traits": {t: traits[t] for t in (r.trait for r in results)},
-        "trend": _trend(results, birth_years),
+        "trend": _trend(results, born),
         "release": {"automatic": not reasons, "reasons": reasons},
     }
 
@@ -144,7 +166,7 @@ def _partial_gebvs(g: np.ndarray, ids: Sequence[str], partial: pd.DataFrame,
     return out
 
 
-def _trend(results: Sequence[TraitResult], birth_years: pd.Series) -> list[dict]:
+def _trend(results: Sequence[TraitResult | SingleStepResult], birth_years: pd.Series) -> list[dict]:
     if not results:
         return []
     long = pd.concat([r.animals[["animal", "trait", "gebv"]] for r in results])

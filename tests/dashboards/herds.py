@@ -40,6 +40,7 @@ class FarmSpec:
     animals: int
     genotyped_share: float = 0.8
     evaluated: bool = True  # genotyped animals get results in the run
+    single_step: bool = False  # every animal gets results: genotyped genomic, others pedigree
     reproduction: bool = False
     tier: str = "enterprise"
 
@@ -146,7 +147,8 @@ def build_farm(db: Database, system: Identity, spec: FarmSpec, reference: str,
     ids = sorted(built.animals.values())
     n_geno = int(round(len(ids) * spec.genotyped_share))
     built.genotyped = sorted(rng.choice(ids, n_geno, replace=False).tolist()) if n_geno else []
-    built.evaluated = list(built.genotyped) if spec.evaluated else []
+    built.evaluated = (ids if spec.single_step else list(built.genotyped)) if spec.evaluated \
+        else []
     _genotypes(db, system, built, rng)
     if spec.reproduction:
         built.calves = _reproduction(db, system, spec.code, seed, set(built.animals))
@@ -216,13 +218,16 @@ def release_run(db: Database, system: Identity, farms: list[BuiltFarm], referenc
             mean = np.mean(parents, axis=0) if parents else np.zeros(len(TRAITS))
             bv[r.id] = mean + rng.normal(0, 1, len(TRAITS)) * sd * (0.7 if parents else 1.0)
         evaluated = ped[ped["id"].isin(wanted)]
+        genotyped = set().union(*(f.genotyped for f in farms))
         rows, inb, par = [], [], []
         for r in evaluated.itertuples():
             rel = rng.uniform(0.35, 0.85, len(TRAITS))
+            basis = "genomic" if r.id in genotyped or r.customer_id == ref_id else "pedigree"
             rows += [{"run_id": run_id, "customer_id": int(r.customer_id), "animal_id": int(r.id),
-                      "trait": t, "gebv": float(bv[r.id][k]), "reliability": float(rel[k])}
+                      "trait": t, "gebv": float(bv[r.id][k]), "reliability": float(rel[k]),
+                      "basis": basis}
                      for k, t in enumerate(TRAITS)]
-            if r.customer_id != ref_id:
+            if r.customer_id != ref_id and r.id in genotyped:
                 inb.append({"run_id": run_id, "customer_id": int(r.customer_id),
                             "animal_id": int(r.id), "f_genomic": float(rng.normal(0.02, 0.03)),
                             "f_pedigree": float(abs(rng.normal(0.01, 0.01)))})
@@ -279,7 +284,8 @@ class Portal:
 
 def build_portal(db: Database, system: Identity) -> Portal:
     """The portal tests' farms and users (see tests/dashboards/conftest.py)."""
-    specs = [FarmSpec("pa", 40, reproduction=True), FarmSpec("pb", 20), FarmSpec("pc", 12),
+    specs = [FarmSpec("pa", 40, reproduction=True, single_step=True),
+             FarmSpec("pb", 20, single_step=True), FarmSpec("pc", 12),
              FarmSpec("pone", 1, genotyped_share=0.0, evaluated=False),
              FarmSpec("pempty", 0), FarmSpec("pbasic", 6, tier="basic")]
     farms = {spec.code: build_farm(db, system, spec, REFERENCE, seed=11 + i)

@@ -84,20 +84,29 @@ def test_animals_table_sorts_filters_pages_and_downloads_the_view(page, portal_s
         page.get_by_text("CSV of this view").click()
     lines = open(download.value.path()).read().splitlines()
     assert lines[0].startswith("Animal,Name,Sex,Born,Herd,Status,Left")
+    assert ",Index,Values," in lines[0]  # genomic or pedigree-based, explained under the table
+    assert "Pedigree-based: the animal is not genotyped" in deep_text(page)
     assert all("PA-00001" in line for line in lines[1:])
     screenshot(page, "animals-customer")
 
 
 def test_animal_page_pedigree_genotype_results_history(page, portal_server, portal):
     farm = portal.farms["pa"]
-    cow = max(farm.evaluated)  # youngest evaluated: full pedigree
+    cow = max(farm.genotyped)  # youngest genotyped: full pedigree
     open_page(page, portal_server, "pa-user", f"page=animal&animal={cow}", "Pedigree")
     text = deep_text(page)
-    for heading in ("Identity", "Genotype", "Parentage", "Genomic breeding values",
+    for heading in ("Identity", "Genotype", "Parentage", "Breeding values",
                     "Inbreeding", "Reproduction history", "Sire's sire's dam"):
         assert heading in text
-    assert "QC status" in text and "Reliability" in text
+    assert "QC status" in text and "Reliability" in text and "Basis" in text
     screenshot(page, "animal-customer")
+    # a cow never genotyped: her single-step values say they are pedigree-based, and why
+    typed = set(farm.genotyped)
+    other = max(a for a in farm.evaluated if a not in typed)
+    open_page(page, portal_server, "pa-user", f"page=animal&animal={other}", "Pedigree")
+    text = deep_text(page)
+    assert "pedigree-based" in text and "Pedigree-based: the animal is not genotyped" in text
+    screenshot(page, "animal-pedigree-based")
 
 
 def test_customer_cannot_open_another_customers_animal(page, portal_server, portal):
@@ -187,7 +196,7 @@ def test_single_animal_without_genotype_or_pedigree(page, portal_server, portal)
     open_page(page, portal_server, "pone-user", f"page=animal&animal={only}",
               "has not been genotyped")
     text = deep_text(page)
-    assert "No parents are recorded" in text and "No released genomic breeding values" in text
+    assert "No parents are recorded" in text and "No released breeding values" in text
     screenshot(page, "single-animal")
 
 

@@ -10,6 +10,7 @@ import pytest
 from dashboards.customer import animal, animals, common, mating, rankings
 from dashboards.pages import PageContext
 from reprotech_core.evaluation.gblup import TRAITS
+from reprotech_core.portal import animal as portal_animal
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,30 @@ def test_animals_filter_on_search_text_and_herd_status(herd_and_table):
     assert page.search_text == "PA-00001"
 
 
+def test_animals_say_whether_values_are_genomic_or_pedigree_based(ctx, herd_and_table):
+    """The "Values" column, its filter, its sort and its explanation; the animal page's
+    basis per trait."""
+    h, table = herd_and_table
+    page = animals.HerdAnimals(h, table, {"milk_production": 1.0})
+    page.in_herd_only = False
+    every = page.on_screen()
+    assert set(every["Values"]) == {"genomic", "pedigree-based", ""}  # "": no results
+    assert page.grid.titles["basis"] == "Values"
+    assert page.grid.header_filters["basis"]["values"] == ["", "genomic", "pedigree-based"]
+    page.grid.filters = [{"field": "basis", "type": "=", "value": "pedigree-based"}]
+    assert set(page.on_screen()["Values"]) == {"pedigree-based"}
+    page.grid.filters = []
+    page.grid.sorters = [{"field": "basis", "dir": "asc"}]
+    assert list(page.on_screen()["Values"]) == sorted(every["Values"])
+    help_text = " ".join(str(m.object) for m in pn.panel(page).select(pn.pane.Markdown))
+    assert "Pedigree-based: the animal is not genotyped" in help_text
+    typed = table[table["basis"] == "pedigree-based"].iloc[0]
+    with ctx.session() as session:
+        view = animal.results(portal_animal.animal_page(session, int(typed["id"])))
+    shown = " ".join(str(m.object) for m in view.select(pn.pane.Markdown))
+    assert "| Basis |" in shown and "| pedigree-based |" in shown and "Genomic: the value" in shown
+
+
 def test_lookup_matches_follow_the_text(herd_and_table):
     h, table = herd_and_table
     page = animal.AnimalLookup(h, table)
@@ -72,6 +97,7 @@ def test_rankings_follow_weights_sex_and_herd_status(herd_and_table):
     assert cows_in_herd and set(page.grid.value["sex"]) == {"F"}
     page.in_herd = False
     assert set(page.grid.value["sex"]) == {"F"} and len(page.grid.value) >= cows_in_herd
+    assert {"genomic", "pedigree-based"} <= set(page.grid.value["basis"])
     weights = pn.panel(page).select(pn.widgets.FloatInput)
     weights[0].value = 2.0  # a weight typed in the page is the state
     assert page.weights == {t: 0.0 for t in TRAITS} | {TRAITS[0]: 2.0}

@@ -48,7 +48,12 @@ def test_herd_table_has_gebvs_index_and_inbreeding_of_own_animals_only(db, porta
     assert set(table["id"]) == set(farm.every_animal.values())
     evaluated = table[table["id"].isin(farm.evaluated)]
     assert evaluated[list(TRAITS)].notna().all().all()
-    assert evaluated["f_genomic"].notna().all()
+    genomic = evaluated["id"].isin(farm.genotyped)
+    assert evaluated.loc[genomic, "f_genomic"].notna().all()
+    # each value says its basis: genotyped animals genomic, the others pedigree-based
+    assert (evaluated.loc[genomic, "basis"] == "genomic").all() and genomic.any()
+    assert (evaluated.loc[~genomic, "basis"] == "pedigree-based").all() and (~genomic).any()
+    assert table.loc[~table["id"].isin(farm.evaluated), "basis"].isna().all()
     assert table.loc[~table["id"].isin(farm.evaluated), "index"].isna().all()
     expected = sum(evaluated[t] * w for t, w in WEIGHTS.items())
     np.testing.assert_allclose(evaluated["index"], expected)
@@ -99,10 +104,15 @@ def test_animal_page_has_pedigree_genotype_results_and_history(db, portal):
         deepest = max(animal.animal_page(s, int(a)).generations_known for a in table["id"])
         assert deepest == 3
         assert set(page.pedigree) <= set(animal.PEDIGREE_POSITIONS)
-        genotyped = animal.animal_page(s, farm.evaluated[-1])
+        genotyped = animal.animal_page(s, farm.genotyped[-1])
         assert genotyped.genotype["decision"] in ("pass", "review", "fail")
         assert set(genotyped.results["trait"]) == set(TRAITS)
+        assert set(genotyped.results["basis"]) == {"genomic"}
         assert genotyped.inbreeding is not None
+        typed = set(farm.genotyped)
+        pedigree = animal.animal_page(s, next(a for a in farm.evaluated if a not in typed))
+        assert set(pedigree.results["trait"]) == set(TRAITS)
+        assert set(pedigree.results["basis"]) == {"pedigree"} and pedigree.inbreeding is None
         cows = table[(table["sex"] == "F")]["id"]
         history = [animal.animal_page(s, int(c)).reproduction for c in cows]
         assert any(len(h) for h in history)
@@ -155,12 +165,13 @@ def test_rankings_trend_and_population_distribution(db, portal):
     assert dist is not None
     assert dist.herd.sum() == pytest.approx(1) and dist.population.sum() == pytest.approx(1)
     assert 0 <= dist.herd_percentile <= 100
-    # the same figures as binning every released GEBV directly (as the platform)
+    # the same figures as binning each customer's newest released GEBVs directly
     with db.session(db.identity("system")) as s:
         everyone = np.array(s.scalars(text(
-            "SELECT gebv FROM core.evaluation_results WHERE trait = 'milk_production' AND "
-            "released AND run_id = (SELECT max(run_id) FROM core.evaluation_results "
-            "WHERE released)")).all(), dtype=float)
+            "SELECT r.gebv FROM core.evaluation_results r JOIN (SELECT customer_id, "
+            "max(run_id) AS run_id FROM core.evaluation_results WHERE released GROUP BY 1) n "
+            "USING (customer_id, run_id) WHERE r.trait = 'milk_production' AND r.released"
+            )).all(), dtype=float)
     herd_values = table["milk_production"].dropna().to_numpy()
     assert dist.edges[0] == pytest.approx(min(everyone.min(), herd_values.min()))
     assert dist.edges[-1] == pytest.approx(max(everyone.max(), herd_values.max()))
@@ -171,27 +182,20 @@ def test_rankings_trend_and_population_distribution(db, portal):
 
 
 def test_population_comparison_needs_three_customers(db, system, portal):
-    """A newer released run with two customers' results (rolled back at the end): the
-    database aggregate returns nothing, so nothing narrows the comparison to one farm."""
-    from data_models.evaluation import EvaluationResult, EvaluationRun
-
+    """With only two customers' values released (every other customer's un-released in a
+    transaction rolled back at the end) the database aggregate returns nothing, so nothing
+    narrows the comparison to one or two farms; the portal's run again has four."""
     class Undo(Exception):
         pass
 
-    with pytest.raises(Undo), db.session(system) as s:
-        run = EvaluationRun(method="gblup", status="succeeded", parameters={"test": "two"})
-        s.add(run)
-        s.flush()
-        s.add_all([EvaluationResult(run_id=run.id, customer_id=farm.id, animal_id=aid,
-                                    trait="milk_production", gebv=1.0, reliability=0.5,
-                                    released=True)
-                   for farm in (portal.farms["pa"], portal.farms["pb"])
-                   for aid in farm.evaluated[:3]])
-        s.flush()
+    two = [portal.farms["pa"].id, portal.farms["pb"].id]
+    with pytest.raises(Undo), db.session(system, reason="test: two customers (rolled back)") as s:
+        s.execute(text("UPDATE core.evaluation_results SET released = false "
+                       "WHERE released AND customer_id <> ALL(:two)"), {"two": two})
         assert rankings.population_distribution(s, pd.Series([1.0, 2.0]),
                                                 "milk_production") is None
         raise Undo
-    with db.session(portal.users["pa-user"]) as s:  # the portal's run again: three customers
+    with db.session(portal.users["pa-user"]) as s:
         assert rankings.population_distribution(s, pd.Series([1.0, 2.0]),
                                                 "milk_production") is not None
 
@@ -243,7 +247,7 @@ def test_changes_since_last_visit(db, portal, tmp_path):
         changes = dict(visits.changes_since(s, farm.id, visits.Visit(
             datetime.now(UTC) - timedelta(days=1), None)))
         assert changes["new animals registered"] == len(farm.every_animal)
-        assert changes["animals with newly released genomic results"] == len(farm.evaluated)
+        assert changes["animals with newly released breeding values"] == len(farm.evaluated)
         assert visits.changes_since(s, farm.id, visits.Visit(visits.now(), portal.run_id)) == []
     log.record(user.user_id, farm.id, visits.Visit(visits.now(), portal.run_id))
     assert log.last(user.user_id, farm.id).release_run == portal.run_id

@@ -186,16 +186,18 @@ def test_technician_sees_assigned_customer_and_lab_but_not_jobs(page, server, sw
     shot(page, "technician-jobs-not-found")
 
 
-def test_admin_system_figures_and_every_staff_page(page, server):
+def test_admin_system_figures_and_every_staff_page(page, server, sw):
     visit(page, server, "st-admin", "page=system")
     page.get_by_text("Active today").first.wait_for()
     page.get_by_text("Job durations (successful runs)").wait_for()
     page.get_by_text("st_population").first.wait_for()
     shot(page, "admin-system")
     for slug, expected in (("lab", "QC per batch and chip"), ("jobs", "need attention"),
+                           ("evaluations", "no validation (run before migration 0018)"),
+                           (f"evaluations&run={sw.evaluation_run}", "Forward validation"),
                            ("population", "f_pedigree_mean")):
         visit(page, server, "st-admin", f"page={slug}")
         page.get_by_text(expected).first.wait_for()
-        shot(page, f"admin-{slug}")
+        shot(page, f"admin-{slug.replace('&run=', '-run-')}")
     visit(page, server, "st-admin", "page=my-customers")  # not an admin's page
     page.get_by_text("Not found.").wait_for()

@@ -39,10 +39,10 @@ def text_of(view) -> str:
     ("st-vet", ["my-customers"]),
     ("st-vet2", ["my-customers"]),
     ("st-tech", ["my-customers", "lab", "lab-files"]),
-    ("st-lab", ["lab", "lab-files", "jobs"]),
-    ("st-res", ["population"]),
-    ("st-admin", ["lab", "lab-files", "jobs", "population", "system"]),
-    ("st-super", ["lab", "lab-files", "jobs", "population", "system"]),
+    ("st-lab", ["lab", "lab-files", "jobs", "evaluations"]),
+    ("st-res", ["evaluations", "population"]),
+    ("st-admin", ["lab", "lab-files", "jobs", "evaluations", "population", "system"]),
+    ("st-super", ["lab", "lab-files", "jobs", "evaluations", "population", "system"]),
 ])
 def test_each_role_sees_its_staff_pages(db, sw, name, slugs):
     assert [p.slug for p in pages_for(ctx_of(db, sw, name), PAGES)] == slugs

@@ -77,6 +77,13 @@ def test_run_stores_results_traits_and_grm(db, system, evaluated_world):
                              "core.evaluation_runs WHERE id = :r"), {"r": summary.run_id}).one()
         f = s.execute(text("SELECT f_genomic, f_pedigree FROM core.inbreeding "
                            "WHERE run_id = :r"), {"r": summary.run_id}).all()
+        bases = s.scalars(text("SELECT DISTINCT basis FROM core.evaluation_results "
+                               "WHERE run_id = :r"), {"r": summary.run_id}).all()
+        method = s.scalar(text("SELECT method FROM core.evaluation_runs WHERE id = :r"),
+                          {"r": summary.run_id})
+    # every animal genotyped: GBLUP of the genotyped, as before single-step existed
+    assert summary.method == method == "gblup" and bases == ["genomic"]
+    assert summary.genotyped == summary.animals
     assert n == summary.animals * 4
     assert run.status == "succeeded" and len(run.data_snapshot) == 64
     assert "numpy" in run.software and run.timings["grm"] > 0
@@ -126,6 +133,40 @@ def test_parentage_finds_planted_wrong_sires(db, system, evaluated_world):
                                                     strict=True) if s_ and s_ == s_ and s_ != t}
     assert wrong and len(excluded & wrong) / len(wrong) >= 0.8
     assert len(excluded - wrong) <= 0.2 * len(excluded)
+
+
+def test_an_excluded_sire_comes_with_the_likely_true_sire(db, system, evaluated_world):
+    """Each excluded sire is stored with the discovery's answer (sire_suggestions): the true
+    sire when he is genotyped and the calf's customer's or the catalogue's, never a wrong bull
+    and never another customer's; the note carries the LOD by official ID."""
+    herd, summary, _ = evaluated_world
+    with db.session(system) as s:
+        rows = s.execute(text(
+            "SELECT a.official_id AS calf, a.customer_id, b.official_id AS suggested, "
+            "b.customer_id AS bull_customer, c.kind AS bull_kind, p.note "
+            "FROM core.parentage_results p JOIN core.animals a ON a.id = p.animal_id "
+            "LEFT JOIN core.animals b ON b.id = p.suggested_parent_id "
+            "LEFT JOIN core.customers c ON c.id = b.customer_id "
+            "WHERE p.run_id = :r AND p.parent_role = 'sire' AND p.status = 'excluded'"),
+            {"r": summary.run_id}).all()
+        typed = set(s.scalars(text(
+            "SELECT a.official_id FROM core.genotypes g JOIN core.animals a "
+            "ON a.id = g.animal_id WHERE a.official_id LIKE 'EVCAN%'")))
+        owner = dict(s.execute(text("SELECT official_id, customer_id FROM core.animals "
+                                    "WHERE official_id LIKE 'EVCAN%'")).all())
+        catalogue = s.scalar(text("SELECT id FROM core.customers WHERE code = 'ev-ref'"))
+    ped = herd.pedigree.set_index(herd.pedigree["animal"].map(lambda a: "EVCAN" + a[-9:]))
+    true = {calf: "EVCAN" + t[-9:] for calf, t in ped["true_sire"].items() if t == t and t}
+    assert rows and all(r.note.startswith("sire discovery: ") for r in rows)
+    named = [r for r in rows if r.suggested is not None]
+    assert all(r.suggested == true[r.calf] for r in named), [
+        (r.calf, r.suggested, true.get(r.calf)) for r in named]
+    assert all(r.bull_customer == r.customer_id or r.bull_kind == "reference" for r in named)
+    findable = [r for r in rows if true.get(r.calf) in typed
+                and owner[true[r.calf]] in (r.customer_id, catalogue)]
+    assert len(findable) >= 5 and all(r.suggested == true[r.calf] for r in findable), [
+        (r.calf, r.note) for r in findable if r.suggested != true[r.calf]]
+    assert all("LOD" in r.note and "EVCAN" in r.note for r in named)
 
 
 def test_retried_job_reuses_its_run_and_release_is_immutable(db, system, world,

@@ -128,6 +128,17 @@ def hub_users(world, db, system) -> dict[str, str]:
 @contextmanager
 def running_hub(settings: Settings, name: str, **extra_env: str) -> Iterator[Hub]:
     """Start a hub (state in ``<hub_dir>/<name>``) with the platform's settings; stop it after."""
+    running, state = start_hub(settings, name, **extra_env)
+    try:
+        _wait_until_up(running)
+        yield running
+    finally:
+        _stop(running, state)
+
+
+def start_hub(settings: Settings, name: str, **extra_env: str) -> tuple[Hub, Path]:
+    """Launch a hub process without waiting for it (tests of a refused start wait for its
+    exit instead); the caller stops it with ``_stop``."""
     if not os.access(PROXY, os.X_OK):
         pytest.fail(f"configurable-http-proxy missing at {PROXY}: run `./run test` to install it")
     port, api_port, proxy_api_port = free_port(), free_port(), free_port()
@@ -161,12 +172,7 @@ def running_hub(settings: Settings, name: str, **extra_env: str) -> Iterator[Hub
             [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(CONFIG)],
             cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    running = Hub(f"http://127.0.0.1:{port}", api_port, token, process, log)
-    try:
-        _wait_until_up(running)
-        yield running
-    finally:
-        _stop(running, state)
+    return Hub(f"http://127.0.0.1:{port}", api_port, token, process, log), state
 
 
 @pytest.fixture(scope="session")
