@@ -1,6 +1,8 @@
 """Helpers shared by test modules and fixtures."""
 
 import io
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -8,7 +10,7 @@ from openpyxl import Workbook
 
 from reprotech_core.db.scratch import free_port
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "workbook"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "free_port", "run_cli", "workbook"]
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; ./run test installs it when missing
 CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-dev-shm-usage"]
@@ -47,3 +49,28 @@ def unchanged(conninfo: str, tables: tuple[str, ...]) -> Iterator[None]:
     before = table_digests(conninfo, tables)
     yield
     assert table_digests(conninfo, tables) == before
+
+
+def run_cli(monkeypatch, capsys, settings, *args: str) -> tuple[int, str]:
+    """(exit code, stdout + stderr) of ``reprotech *args`` through its entry point in this
+    process, on the database ``settings`` name (pytest's ``monkeypatch`` and ``capsys``)."""
+    from reprotech.cli import main  # the whole command: imported by the tests that run it
+    from reprotech_core.cli import context
+    from reprotech_core.ops import logs
+
+    monkeypatch.setattr(context, "settings", lambda: settings)
+    monkeypatch.setattr(logs, "configure_logging", lambda *a, **k: None)  # keep pytest's logging
+    monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(sys, "argv", ["reprotech", *args])
+    capsys.readouterr()
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.umask(umask)  # main() narrows the process umask; the suite's other tests keep theirs
+    out = capsys.readouterr()
+    return code, out.out + out.err

@@ -7,6 +7,8 @@ reproduction KPIs on the overview appear with ``reproduction``. The herd files p
 register or records file in, dry run first) needs ``genomics`` too, so a customer admin on
 every tier and the customer's vets and technicians open it; a customer user does not (who
 may import for whom is ``animals:write`` and row security, in ``reprotech_core.herd.web_upload``).
+The audit trail: a customer admin reads their farm's changes, an administrator everyone's
+(row security on ``audit.log``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 from dashboards.customer import (
     animal,
     animals,
+    audit,
     downloads,
     herd_files,
     mating,
@@ -39,4 +42,6 @@ PAGES: list[Page] = [
     Page("downloads", "Downloads", CUSTOMERS | FIELD_STAFF, "genomics", downloads.build),
     Page(herd_files.SLUG, "Herd files", frozenset({Role.CUSTOMER_ADMIN}) | FIELD_STAFF | ADMINS,
          "genomics", herd_files.build),
+    Page(audit.SLUG, "Audit trail", frozenset({Role.CUSTOMER_ADMIN}) | ADMINS, "genomics",
+         audit.build),
 ]

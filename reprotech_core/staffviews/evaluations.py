@@ -37,10 +37,18 @@ def may_release(session: Session) -> bool:
     return has_permission(session, "results:release")
 
 
-def verdict(validation: dict | None) -> str:
-    """One phrase for a run's release verdict: what a list of runs needs to show."""
+def verdict(validation: dict | None, status: str = "finished") -> str:
+    """One phrase for a run's release verdict: what a list of runs needs to show.
+
+    A run without a release verdict either failed before its validation ran or predates
+    migration 0018 (validation of every run); the status tells which.
+    """
     release = (validation or {}).get("release")
     if release is None:
+        if status == "failed":
+            return "failed before validation"
+        if status == "running":
+            return "running"
         return "no validation (run before migration 0018)"
     if "despite" in release:
         return f"released despite validation: {release['despite'].get('reason', '')}"
@@ -61,7 +69,7 @@ def evaluation_runs(session: Session, *, limit: int = 200) -> pd.DataFrame:
         "id": r.id, "method": r.method, "status": r.status,
         "animals": r.parameters.get("animals"), "n_snps": r.parameters.get("n_snps"),
         "panel": r.parameters.get("panel"), "traits": len(r.parameters.get("traits", {})),
-        "validation": verdict(r.validation), "started_at": r.started_at,
+        "validation": verdict(r.validation, r.status), "started_at": r.started_at,
         "finished_at": r.finished_at, "released_at": r.released_at,
         "seconds": r.timings.get("total")} for r in rows], columns=RUN_LIST_COLUMNS)
 
@@ -82,7 +90,7 @@ class RunRecord:
 
     @property
     def verdict(self) -> str:
-        return verdict(self.validation)
+        return verdict(self.validation, self.status)
 
     @property
     def reasons(self) -> list[str]:

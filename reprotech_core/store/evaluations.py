@@ -211,12 +211,20 @@ def run_evaluation(
                                      reused=True, validation=previous.validation,
                                      method=previous.method,
                                      genotyped=p.get("animals_genotyped", p.get("animals", 0)))
-        inputs = gather_inputs(session, customer_id=customer_id, min_group_size=min_group_size)
+    try:
+        with db.session(identity) as session:
+            inputs = gather_inputs(session, customer_id=customer_id,
+                                   min_group_size=min_group_size)
+        ids = [str(a) for a in inputs.genotypes.samples]
+        if len(ids) < 10:
+            raise RuleViolation("evaluation.too_few_animals",
+                                f"only {len(ids)} genotyped animals pass QC; need at least 10")
+    except RuleViolation as exc:  # no inputs (imputation failed, too few animals): a run
+        timings["gather"] = time.perf_counter() - t0  # record says so, not only the job
+        _record_failure(db, identity, None if previous is None else previous.id,
+                        {"job_run_id": job_run_id, "customer_id": customer_id}, timings, exc)
+        raise
     timings["gather"] = time.perf_counter() - t0
-    ids = [str(a) for a in inputs.genotypes.samples]
-    if len(ids) < 10:
-        raise RuleViolation("evaluation.too_few_animals",
-                            f"only {len(ids)} genotyped animals pass QC; need at least 10")
     single_step = len(inputs.others) > 0
     stored = len(ids) + (int(inputs.others["stored"].sum()) if single_step else 0)
     params = {"job_run_id": job_run_id, "customer_id": customer_id, "h2": h2 or "REML",
@@ -297,13 +305,7 @@ def run_evaluation(
         timings["sire_discovery"] = time.perf_counter() - t
         _store(db, identity, run_id, inputs, results, grm.matrix, f_ped, parentage)
     except Exception as exc:
-        with db.session(identity, reason="evaluation run failed") as session:
-            failed = session.get(EvaluationRun, run_id)
-            failed.status, failed.finished_at = "failed", datetime.now(UTC)
-            failed.timings = {**timings, "error": f"{type(exc).__name__}: {exc}"}
-            if isinstance(exc, RuleViolation):  # the record names the rule, as the error does
-                failed.parameters = {**params, "error": {"rule": exc.rule,
-                                                         "message": exc.message}}
+        _record_failure(db, identity, run_id, params, timings, exc)
         raise
     timings["total"] = time.perf_counter() - t0
     with db.session(identity, reason="evaluation run finished") as session:
@@ -323,6 +325,21 @@ def run_evaluation(
     summary.method = "ssgblup" if single_step else "gblup"
     summary.genotyped = len(ids)
     return summary
+
+
+def _record_failure(db: Database, identity: Identity, run_id: int | None, params: dict,
+                    timings: dict, exc: Exception) -> None:
+    """Mark the run failed with the error (and its rule, when it has one), creating the run
+    record when the failure came before it existed."""
+    with db.session(identity, reason="evaluation run failed") as session:
+        failed = None if run_id is None else session.get(EvaluationRun, run_id)
+        if failed is None:
+            failed = EvaluationRun(method="gblup", parameters=params, software={})
+            session.add(failed)
+        failed.status, failed.finished_at = "failed", datetime.now(UTC)
+        failed.timings = {**timings, "error": f"{type(exc).__name__}: {exc}"}
+        if isinstance(exc, RuleViolation):  # the record names the rule, as the error does
+            failed.parameters = {**params, "error": {"rule": exc.rule, "message": exc.message}}
 
 
 def _num(value: float) -> float | None:

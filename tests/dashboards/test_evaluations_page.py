@@ -185,3 +185,13 @@ def test_a_customer_only_release_does_not_become_the_population(db, sw, runs, po
     with db.session(portal.users["pa-user"]) as s:
         dist = rankings.population_distribution(s, table["milk_production"], "milk_production")
     assert dist is not None and dist.population.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("status", "phrase"), [
+    ("failed", "failed before validation"), ("running", "running"),
+    ("released", "no validation (run before migration 0018)"),
+])
+def test_a_run_without_a_verdict_says_why(status, phrase):
+    """A failed run never reached its validation: it is not mistaken for an old run."""
+    assert views.verdict(None, status) == phrase
+    assert views.verdict({"release": {"automatic": True}}, status) == "passed"

@@ -201,3 +201,20 @@ def test_admin_system_figures_and_every_staff_page(page, server, sw):
         shot(page, f"admin-{slug.replace('&run=', '-run-')}")
     visit(page, server, "st-admin", "page=my-customers")  # not an admin's page
     page.get_by_text("Not found.").wait_for()
+
+
+def test_admin_filters_the_audit_trail(page, server, sw):
+    """The world's administrator assigned st-vet to st-one: filtered by that user, the
+    trail shows the assignment with its new values; an unknown user is refused by name."""
+    visit(page, server, "st-admin", "page=audit")
+    page.get_by_text("Audit trail").first.wait_for()
+    page.locator(".rt-audit-user input").fill("st-admin")
+    page.locator(".rt-audit-search button").click()
+    try:
+        page.get_by_text("event(s).").first.wait_for()
+    finally:
+        shot(page, "admin-audit-trail")
+    page.locator(".tabulator-cell", has_text="core.user_customer_assignments").first.wait_for()
+    page.locator(".rt-audit-user input").fill("nobody-such")
+    page.locator(".rt-audit-search button").click()
+    page.get_by_text("Nothing shown: no user 'nobody-such'.").wait_for()

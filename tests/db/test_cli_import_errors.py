@@ -19,12 +19,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from reprotech.cli import main
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
-from reprotech_core.cli import context
-from reprotech_core.ops import logs
-from tests.support import workbook
+from tests.support import run_cli, workbook
 
 BIN = Path(sys.executable).with_name("reprotech")
 CUSTOMER = "cli-imp"
@@ -70,25 +67,7 @@ def reprotech(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 def cli(cli_env, pg_settings, monkeypatch, capsys) -> Callable[..., tuple[int, str]]:
     """``cli(*args)``: (exit code, stdout + stderr) of ``reprotech *args`` through its entry
     point in this process, on the suite's database."""
-    monkeypatch.setattr(context, "settings", lambda: pg_settings)
-    monkeypatch.setattr(logs, "configure_logging", lambda *a, **k: None)  # keep pytest's logging
-    monkeypatch.setenv("COLUMNS", "400")
-
-    def run(*args: str) -> tuple[int, str]:
-        monkeypatch.setattr(sys, "argv", ["reprotech", *args])
-        capsys.readouterr()
-        umask = os.umask(0o022)
-        os.umask(umask)
-        try:
-            main()
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else 1
-        finally:
-            os.umask(umask)  # main() narrows the process umask; the suite's other tests keep theirs
-        out = capsys.readouterr()
-        return code, out.out + out.err
-    return run
+    return lambda *args: run_cli(monkeypatch, capsys, pg_settings, *args)
 
 
 ENCRYPTED = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + "EncryptionInfo".encode("utf-16-le")

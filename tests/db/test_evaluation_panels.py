@@ -10,9 +10,11 @@ import pytest
 from sqlalchemy import text
 
 from data_models.evaluation import Phenotype
+from reprotech_core.genomics.imputation import ImputationError
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
 from reprotech_core.genomics.snpmap import select_snps
+from reprotech_core.settings import get_settings
 from reprotech_core.store.evaluations import run_evaluation
 from reprotech_core.store.ingest import ingest_genotypes
 from reprotech_core.store.simulated import as_lab_file, place_herd
@@ -91,3 +93,36 @@ def test_the_run_records_panels_and_imputed_animals(two_chip_run):
     assert imputation["imputed_animals"] == len(typed["ImpChipLD"])
     assert sorted(map(int, imputation["imputed_ids"])) == sorted(typed["ImpChipLD"])
     assert imputation["excluded"] == {} and imputation["engine"].startswith("Beagle")
+
+
+def test_a_failing_imputation_is_a_failed_run_on_record(db, system, two_chip_run, tmp_path,
+                                                        monkeypatch):
+    """Beagle crashing stops the run before any input is ready: the job fails with the named
+    rule and the run record says so (status failed, the rule, Beagle's message); no result
+    of that run is stored, and the earlier run's results stand."""
+    summary, params, _, evaluated = two_chip_run
+    crashing = tmp_path / "crashing-beagle"
+    crashing.write_text("#!/bin/sh\necho 'java.lang.OutOfMemoryError: Java heap space' >&2\n"
+                        "exit 1\n")
+    crashing.chmod(0o755)
+    monkeypatch.setenv("REPROTECH_IMPUTATION_COMMAND", str(crashing))
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ImputationError, match="OutOfMemoryError") as refused:
+            run_evaluation(db, system, folder=tmp_path, job_run_id=987701,
+                           customer_id=params["customer_id"], parentage_min_informative=100)
+    finally:
+        get_settings.cache_clear()
+    assert refused.value.rule == "imputation.failed"
+    with db.session(system) as s:
+        run = s.execute(text(
+            "SELECT id, status, parameters, finished_at FROM core.evaluation_runs "
+            "WHERE (parameters->>'job_run_id')::int = 987701")).one()
+        stored = s.scalar(text("SELECT count(*) FROM core.evaluation_results WHERE run_id = :r"),
+                          {"r": run.id})
+        earlier = s.scalar(text("SELECT count(DISTINCT animal_id) FROM core.evaluation_results "
+                                "WHERE run_id = :r"), {"r": summary.run_id})
+    assert run.status == "failed" and run.finished_at is not None
+    assert run.parameters["error"]["rule"] == "imputation.failed"
+    assert "OutOfMemoryError" in run.parameters["error"]["message"]
+    assert stored == 0 and earlier == len(evaluated)

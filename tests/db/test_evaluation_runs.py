@@ -3,20 +3,15 @@ and a retried job does not duplicate them."""
 
 from __future__ import annotations
 
-import os
-import sys
 
 import numpy as np
 import pytest
 from sqlalchemy import text
 
 from data_models.evaluation import Phenotype
-from reprotech.cli import main
-from reprotech_core.cli import context
 from reprotech_core.errors import RuleViolation
 from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
-from reprotech_core.ops import logs
 from reprotech_core.reports import ranking_table
 from reprotech_core.results.released import released_results
 from reprotech_core.store.evaluations import release_run, run_evaluation
@@ -229,27 +224,6 @@ def test_every_run_records_its_validation_and_trend(db, system, evaluated_world)
 WATCHED = ("evaluation_runs", "evaluation_results")
 
 
-def reprotech_cli(monkeypatch, capsys, pg_settings, *args: str) -> tuple[int, str]:
-    """(exit code, output) of ``reprotech *args`` through its entry point, on the suite's
-    database (as tests/db/test_cli_import_errors.py runs it)."""
-    monkeypatch.setattr(context, "settings", lambda: pg_settings)
-    monkeypatch.setattr(logs, "configure_logging", lambda *a, **k: None)
-    monkeypatch.setenv("COLUMNS", "400")
-    monkeypatch.setattr(sys, "argv", ["reprotech", *args])
-    capsys.readouterr()
-    umask = os.umask(0o022)
-    os.umask(umask)
-    try:
-        main()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    finally:
-        os.umask(umask)  # main() narrows the process umask
-    out = capsys.readouterr()
-    return code, out.out + out.err
-
-
 def test_a_run_far_off_is_not_released_automatically(db, system, world, admin_conninfo,
                                                      evaluated_world, tmp_path, pg_settings,
                                                      monkeypatch, capsys):
@@ -277,11 +251,11 @@ def test_a_run_far_off_is_not_released_automatically(db, system, world, admin_co
             with db.session(system) as s:
                 release_run(s, summary.run_id, despite_validation="   ")
     with support.unchanged(admin_conninfo, WATCHED):
-        code, out = reprotech_cli(monkeypatch, capsys, pg_settings,
+        code, out = support.run_cli(monkeypatch, capsys, pg_settings,
                                   "eval", "release", str(summary.run_id))
     assert code == 1 and "error:" in out and "validation.dispersion" in out, out
     assert "[rule evaluation.validation]" in out and "Traceback" not in out
-    code, out = reprotech_cli(monkeypatch, capsys, pg_settings, "eval", "release",
+    code, out = support.run_cli(monkeypatch, capsys, pg_settings, "eval", "release",
                               str(summary.run_id), "--despite-validation",
                               "dispersion range set for the test")
     assert code == 0 and f"released {summary.animals * 4} results" in out, out
