@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     text,
 )
@@ -79,3 +80,22 @@ class DataRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW,
                                                    nullable=False)
     details: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
+
+
+class PasswordReset(Base):
+    """A single-use, expiring password-reset link sent by email (migration 0024).
+
+    Only the SHA-256 of the link's token is stored, so a copy of the table opens no account;
+    the table has row security and no policy for the application: only the SECURITY DEFINER
+    functions ``core.password_reset_*`` read and write it."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = ({"schema": CORE},)
+    id: Mapped[int] = pk()
+    user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey(f"{CORE}.users.id"),
+                                         nullable=False, index=True)
+    token_sha256: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW,
+                                                 nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -64,6 +64,13 @@ class ReprotechAuthenticator(Authenticator):
 
         return get_database()
 
+    def get_handlers(self, app):  # noqa: ANN001, ANN201 (JupyterHub API)
+        """The login page plus the password pages (hub/passwords.py): local sign-in owns
+        its passwords, so it offers changing and resetting them."""
+        from hub.passwords import handlers
+
+        return [*super().get_handlers(app), *handlers()]
+
     async def authenticate(self, handler, data):  # noqa: ANN001, ANN201 (JupyterHub API)
         from reprotech_core import signin
 

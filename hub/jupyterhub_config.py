@@ -64,6 +64,8 @@ if settings.hub_authenticator == "local":
     c.JupyterHub.authenticator_class = "hub.auth.ReprotechAuthenticator"
     c.Authenticator.allow_all = True  # the platform users table decides who exists
     c.ReprotechAuthenticator.require_staff_totp = settings.hub_staff_totp_required
+    # The sign-in page links "Forgot your password?"; the password pages' form (hub/passwords.py).
+    c.JupyterHub.template_paths = [str(Path(__file__).resolve().parent / "templates")]
 else:
     # Production: OIDC (oauthenticator's GenericOAuthenticator, hub/auth.py). The identity
     # provider's groups claim must hold `reprotech-role-<role>` matching the user's role in the

@@ -126,8 +126,13 @@ def user_by_name(session: Session, username: str) -> User:
 def set_password(session: Session, username: str, password: str) -> None:
     if len(password) < 12:
         raise RuleViolation("user.password_length", "passwords need at least 12 characters")
-    user_by_name(session, username).password_hash = _hasher.hash(password)
+    user_by_name(session, username).password_hash = hash_password(password)
     session.flush()
+
+
+def hash_password(password: str) -> str:
+    """The Argon2 hash stored for ``password`` (the hasher's parameters, a fresh salt)."""
+    return _hasher.hash(password)
 
 
 def verify_password(user: User, password: str) -> bool:

@@ -269,11 +269,17 @@ class Settings(BaseSettings):
         description="After downtime, a schedule's missed runs within this window are run once.",
     )
     smtp_host: str | None = Field(
-        default=None, description="SMTP server for failure emails (unset: no email)."
+        default=None, description="SMTP server for the platform's emails (job failures, "
+        "password-reset links). Unset: failure emails are not sent and every other email is "
+        "written to `<data_dir>/outbox` (the embedded default).",
     )
     smtp_port: int = Field(default=25, ge=1, le=65535, description="SMTP port.")
     smtp_sender: str = Field(
         default="reprotech@localhost", description="From address of platform emails."
+    )
+    password_reset_minutes: int = Field(
+        default=60, ge=5, le=1440,
+        description="How long an emailed password-reset link works (it works once).",
     )
     notify_emails: list[str] = Field(
         default_factory=list, description="Who gets failure emails (lab operations)."
