@@ -84,30 +84,38 @@ class ResetRequest:
     sent_to: str | None = None
 
 
+def issue_link(db: Database, settings: Settings, login: str, *, minutes: int
+               ) -> tuple[str, str, str] | None:
+    """A new single-use link for the active user with this username or email address (and an
+    email address): ``(username, email, link)``, or None for no such user."""
+    token = secrets.token_urlsafe(32)
+    try:
+        with db.engine.begin() as conn:
+            row = conn.execute(text("SELECT * FROM core.password_reset_issue(:l, :t, :m)"),
+                               {"l": login, "t": token_digest(token), "m": minutes}).first()
+    except DBAPIError as exc:
+        raise translate(exc) from exc
+    return None if row is None else (row.username, row.email, reset_link(settings, token))
+
+
 def request_reset(db: Database, settings: Settings, login: str) -> ResetRequest:
     """Issue a link for the active user with this username or email address and email it."""
     answer = REQUESTED.format(minutes=settings.password_reset_minutes)
     login = (login or "").strip()
     if not login or len(login) > 254:
         return ResetRequest(answer)
-    token = secrets.token_urlsafe(32)
-    try:
-        with db.engine.begin() as conn:
-            row = conn.execute(text("SELECT * FROM core.password_reset_issue(:l, :t, :m)"),
-                               {"l": login, "t": token_digest(token),
-                                "m": settings.password_reset_minutes}).first()
-    except DBAPIError as exc:
-        raise translate(exc) from exc
-    if row is None:
+    issued = issue_link(db, settings, login, minutes=settings.password_reset_minutes)
+    if issued is None:
         return ResetRequest(answer)
-    mail.send(settings, to=[row.email], subject="[Reprotech] Choose a new password", body=(
-        f"Hello {row.username},\n\n"
+    username, address, link = issued
+    mail.send(settings, to=[address], subject="[Reprotech] Choose a new password", body=(
+        f"Hello {username},\n\n"
         f"someone (we hope you) asked to reset the password of your Reprotech account.\n"
         f"Choose a new one here within {settings.password_reset_minutes} minutes:\n\n"
-        f"  {reset_link(settings, token)}\n\n"
+        f"  {link}\n\n"
         "The link works once. If you did not ask for it, ignore this email: your password "
         "stays as it is.\n"))
-    return ResetRequest(answer, row.email)
+    return ResetRequest(answer, address)
 
 
 def spend_reset(db: Database, token: str, new: str, again: str) -> str:

@@ -281,6 +281,11 @@ class Settings(BaseSettings):
         default=60, ge=5, le=1440,
         description="How long an emailed password-reset link works (it works once).",
     )
+    invitation_hours: int = Field(
+        default=72, ge=1, le=720,
+        description="How long the link in an invitation to a new user works (once): they "
+        "choose their password with it.",
+    )
     notify_emails: list[str] = Field(
         default_factory=list, description="Who gets failure emails (lab operations)."
     )

@@ -23,6 +23,7 @@ from dashboards.customer import (
     overview,
     rankings,
     reproduction,
+    users,
 )
 from dashboards.pages import Page
 from reprotech_core.roles import Role
@@ -42,6 +43,8 @@ PAGES: list[Page] = [
     Page("downloads", "Downloads", CUSTOMERS | FIELD_STAFF, "genomics", downloads.build),
     Page(herd_files.SLUG, "Herd files", frozenset({Role.CUSTOMER_ADMIN}) | FIELD_STAFF | ADMINS,
          "genomics", herd_files.build),
+    Page(users.SLUG, "Users of my farm", frozenset({Role.CUSTOMER_ADMIN}), "genomics",
+         users.build),
     Page(audit.SLUG, "Audit trail", frozenset({Role.CUSTOMER_ADMIN}) | ADMINS, "genomics",
          audit.build),
 ]

@@ -1,4 +1,5 @@
-"""password self-service: a user changes their own password; reset links sent by email
+"""password self-service: a user changes their own password; reset and invitation links sent
+by email; whether an address is already an account's
 
 Table from the model (data_models/security.py: PasswordReset); the functions, row security and
 grants in 0024_password_self_service.sql.
@@ -46,4 +47,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION core.change_own_password(text, text)")
     op.execute("DROP FUNCTION core.password_reset_issue(text, bytea, int)")
     op.execute("DROP FUNCTION core.password_reset_spend(bytea, text)")
+    op.execute("DROP FUNCTION core.email_in_use(text)")
     op.drop_table("password_resets", schema="core")

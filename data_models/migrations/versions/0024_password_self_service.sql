@@ -88,3 +88,13 @@ REVOKE ALL ON FUNCTION core.change_own_password(text, text),
 GRANT EXECUTE ON FUNCTION core.change_own_password(text, text),
   core.password_reset_issue(text, bytea, int), core.password_reset_spend(bytea, text)
   TO reprotech_app;
+
+-- Is this email address already an account's (any customer's, or staff)? Inviting a user asks
+-- before it creates one: a customer admin cannot see other farms' users, and one address must
+-- not open two accounts (a reset link goes to the address). Answers yes/no, nothing more.
+CREATE FUNCTION core.email_in_use(p_email text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM core.users WHERE lower(email) = lower(btrim(p_email)))
+$$;
+REVOKE ALL ON FUNCTION core.email_in_use(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION core.email_in_use(text) TO reprotech_app;
