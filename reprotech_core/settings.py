@@ -326,7 +326,8 @@ class Settings(BaseSettings):
     dashboards_url: str | None = Field(
         default=None,
         description="URL the hub's proxy uses to reach the dashboard service (default: "
-        "`http://127.0.0.1:<dashboards_port>`; on Kubernetes its Service, e.g. "
+        "`http://<dashboards_bind>:<dashboards_port>`, loopback when the bind address is a "
+        "wildcard; on Kubernetes its Service, e.g. "
         "`http://reprotech-dashboards:8050`).",
     )
     dashboards_managed: bool = Field(
@@ -592,14 +593,14 @@ class Settings(BaseSettings):
     @property
     def dashboards_reach_url(self) -> str:
         """Where the hub's proxy reaches the dashboard service."""
-        return (self.dashboards_url or f"http://127.0.0.1:{self.dashboards_port}").rstrip("/")
+        reach = _reachable(self.dashboards_bind)
+        return (self.dashboards_url or f"http://{reach}:{self.dashboards_port}").rstrip("/")
 
     @property
     def hub_local_ip(self) -> str:
         """The hub machine's own address for what only it and its proxy use (the proxy's REST
         API, the notebook servers it starts): ``hub_api_bind``, loopback for a wildcard."""
-        wildcard = self.hub_api_bind in ("", "0.0.0.0", "::", "*")  # noqa: S104 (a comparison)
-        return "127.0.0.1" if wildcard else self.hub_api_bind
+        return _reachable(self.hub_api_bind)
 
     @property
     def hub_api_reach_url(self) -> str:
@@ -643,6 +644,13 @@ class Settings(BaseSettings):
         """The dashboard upload limit in bytes: ``upload_web_max_mb``, capped by the limit of
         every import (``upload_max_mb``)."""
         return min(self.upload_web_max_mb, self.upload_max_mb) * 2**20
+
+
+def _reachable(bind: str) -> str:
+    """The address a listener bound to ``bind`` is reached at on its own machine: the address
+    itself, or loopback for a wildcard (all addresses)."""
+    wildcard = bind in ("", "0.0.0.0", "::", "*")  # noqa: S104 (a comparison, not a bind)
+    return "127.0.0.1" if wildcard else bind
 
 
 def checked_url(name: str, value: str, *, root_only: bool) -> str:
