@@ -59,7 +59,8 @@ class ReprotechAuthenticator(Authenticator):
     def _default_trusted_proxies(self) -> list[str]:
         from reprotech_core.settings import get_settings
 
-        return list(get_settings().hub_trusted_proxies)
+        settings = get_settings()
+        return [*settings.hub_trusted_proxies, *own_proxy_sources(settings)]
 
     def __init__(self, **kwargs) -> None:  # noqa: ANN003 (traitlets)
         super().__init__(**kwargs)
@@ -101,6 +102,20 @@ class ReprotechAuthenticator(Authenticator):
             "groups": groups,
             "auth_state": {"role": signed.role.value, "customer_id": signed.customer_id},
         }
+
+
+def own_proxy_sources(settings: Settings) -> list[str]:
+    """Where the hub's own proxy connects from, besides loopback (always trusted): the hub's
+    own address when its API listens on a machine address (``hub_api_bind``), since a
+    connection to a local address comes from that address. Without this, every sign-in
+    through the proxy would count against the proxy's address and lock everyone out."""
+    import ipaddress
+
+    try:
+        own = ipaddress.ip_address(settings.hub_local_ip)
+    except ValueError:  # a host name: the operator lists it in hub_trusted_proxies
+        return []
+    return [] if own.is_loopback else [str(own)]
 
 
 def source_address(request: HTTPServerRequest, trusted: tuple[Network, ...]) -> str | None:

@@ -366,7 +366,8 @@ class Settings(BaseSettings):
         "on other machines (a dashboard service run apart) call it: then the hub machine's "
         "private address, or `0.0.0.0` with `hub_api_url` set. The proxy's REST API and the "
         "notebook servers the hub starts on its own machine listen on this address too "
-        "(loopback when it is a wildcard).",
+        "(loopback when it is a wildcard), and sign-ins arriving from it are its own proxy's "
+        "(their `X-Forwarded-For` is read, as from loopback).",
     )
     hub_api_url: str | None = Field(
         default=None,
