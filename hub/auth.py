@@ -15,6 +15,7 @@ import socket
 
 from jupyterhub.auth import Authenticator
 from oauthenticator.generic import GenericOAuthenticator
+from sqlalchemy.exc import OperationalError
 from tornado import web
 from tornado.httputil import HTTPServerRequest
 from traitlets import Bool, List, Unicode, default
@@ -22,11 +23,17 @@ from traitlets.config import Config
 
 from hub.groups import ROLE_PREFIX, customer_group, role_group
 from reprotech_core.client_address import Network, client_address, parse_networks
+from reprotech_core.errors import DatabaseError
 from reprotech_core.roles import Role
 from reprotech_core.settings import Settings
 
 ADMIN_ROLES = frozenset({Role.ADMIN, Role.SUPER_ADMIN})
 """Roles that are hub admins too (local sign-in here; OIDC: ``admin_groups`` in the config)."""
+
+UNAVAILABLE = ("Sign-in is unavailable for a moment: the platform's database does not answer. "
+               "Please try again in a minute.")
+"""What a sign-in gets (HTTP 503) while the database or its pooler is away: nothing is known
+about the account, so nothing is counted against it."""
 
 
 class ReprotechAuthenticator(Authenticator):
@@ -52,7 +59,8 @@ class ReprotechAuthenticator(Authenticator):
     def _default_trusted_proxies(self) -> list[str]:
         from reprotech_core.settings import get_settings
 
-        return list(get_settings().hub_trusted_proxies)
+        settings = get_settings()
+        return [*settings.hub_trusted_proxies, *own_proxy_sources(settings)]
 
     def __init__(self, **kwargs) -> None:  # noqa: ANN003 (traitlets)
         super().__init__(**kwargs)
@@ -89,6 +97,9 @@ class ReprotechAuthenticator(Authenticator):
         except signin.SignInRefused as exc:
             self.log.info("sign-in refused for %r: %s", username[:32], exc)
             raise web.HTTPError(403, str(exc)) from None
+        except (DatabaseError, OperationalError) as exc:  # database or PgBouncer away: say so, keep the hub up
+            self.log.warning("sign-in of %r not checked: %s", username[:32], exc)
+            raise web.HTTPError(503, UNAVAILABLE) from None
         groups = [role_group(signed.role.value)]
         if signed.customer_id is not None:
             groups.append(customer_group(signed.customer_id))
@@ -98,6 +109,20 @@ class ReprotechAuthenticator(Authenticator):
             "groups": groups,
             "auth_state": {"role": signed.role.value, "customer_id": signed.customer_id},
         }
+
+
+def own_proxy_sources(settings: Settings) -> list[str]:
+    """Where the hub's own proxy connects from, besides loopback (always trusted): the hub's
+    own address when its API listens on a machine address (``hub_api_bind``), since a
+    connection to a local address comes from that address. Without this, every sign-in
+    through the proxy would count against the proxy's address and lock everyone out."""
+    import ipaddress
+
+    try:
+        own = ipaddress.ip_address(settings.hub_local_ip)
+    except ValueError:  # a host name: the operator lists it in hub_trusted_proxies
+        return []
+    return [] if own.is_loopback else [str(own)]
 
 
 def source_address(request: HTTPServerRequest, trusted: tuple[Network, ...]) -> str | None:

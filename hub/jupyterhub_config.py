@@ -28,13 +28,15 @@ use_private_umask()
 protect_data_dir(settings)
 settings.hub_dir.mkdir(parents=True, exist_ok=True)
 
-# Network: the proxy is the one entry point; hub API and proxy API on loopback only.
+# Network: the proxy is the one entry point for browsers; the hub API where services reach it
+# (loopback by default); the proxy API on the hub's own address (docs/operations.md).
 c.JupyterHub.bind_url = settings.hub_bind_url
 if settings.public_url:  # what browsers open (redirects, links); the bind address is not it
     c.JupyterHub.public_url = settings.public_url + "/"
-c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_ip = settings.hub_api_bind
 c.JupyterHub.hub_port = settings.hub_api_port
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.hub_proxy_api_port}"
+c.JupyterHub.hub_connect_url = settings.hub_api_reach_url
+c.ConfigurableHTTPProxy.api_url = f"http://{settings.hub_local_ip}:{settings.hub_proxy_api_port}"
 c.ConfigurableHTTPProxy.command = [str(settings.proxy_command)]
 c.ConfigurableHTTPProxy.auth_token = secret_file(settings.secrets_dir / "hub_proxy_token")
 c.ConfigurableHTTPProxy.pid_file = str(settings.hub_dir / "proxy.pid")
@@ -103,7 +105,7 @@ c.Spawner.default_url = "/lab"
 c.Spawner.disable_user_config = True
 c.Spawner.start_timeout = settings.hub_spawn_timeout
 c.Spawner.http_timeout = settings.hub_spawn_timeout
-c.Spawner.ip = "127.0.0.1"
+c.Spawner.ip = settings.hub_local_ip  # servers run on the hub's machine, next to its proxy
 c[spawner].db_host = settings.db_host
 c[spawner].db_port = str(settings.db_port)
 c[spawner].db_name = settings.db_name

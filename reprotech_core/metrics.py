@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from reprotech_core.db.session import Database
+from reprotech_core.errors import DatabaseError
 
 JOB_STATUS_SQL = text(
     """
@@ -41,10 +43,16 @@ class JobQueueCollector(Collector):
         self.database = database
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        system = self.database.identity("system")
-        with self.database.session(system) as s:
-            counts = s.execute(JOB_STATUS_SQL).all()
-            queue = s.execute(QUEUE_SQL).one()
+        try:
+            system = self.database.identity("system")
+            with self.database.session(system) as s:
+                counts = s.execute(JOB_STATUS_SQL).all()
+                queue = s.execute(QUEUE_SQL).one()
+        except (DatabaseError, SQLAlchemyError):
+            # The database (or PgBouncer) is away: the scrape still answers, without the queue's
+            # figures, and `reprotech_db_up 0` (ops/dbmetrics.py) says why; failing the whole
+            # scrape would read as this service being down instead.
+            return
         runs = GaugeMetricFamily("reprotech_job_runs", "Job runs by job and status",
                                  labels=["job", "status"])
         for row in counts:

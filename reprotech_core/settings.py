@@ -155,10 +155,15 @@ class Settings(BaseSettings):
         description="Statements running longer than this count as slow in the database metrics.",
     )
     db_host: str = Field(
-        default="127.0.0.1", description="Address the embedded PostgreSQL listens on."
+        default="127.0.0.1",
+        description="Address the embedded PostgreSQL listens on; with an external database, "
+        "its host as notebook logins reach it directly (they bypass PgBouncer: "
+        "docs/operations.md).",
     )
     db_port: int = Field(
-        default=54329, ge=1024, le=65535, description="Port of the embedded PostgreSQL."
+        default=54329, ge=1024, le=65535,
+        description="Port of the embedded PostgreSQL (external database: the port notebook "
+        "logins connect to).",
     )
     db_name: str = Field(default="reprotech", description="Database name of the platform.")
     db_os_user: str = Field(
@@ -332,7 +337,8 @@ class Settings(BaseSettings):
     dashboards_url: str | None = Field(
         default=None,
         description="URL the hub's proxy uses to reach the dashboard service (default: "
-        "`http://127.0.0.1:<dashboards_port>`; on Kubernetes its Service, e.g. "
+        "`http://<dashboards_bind>:<dashboards_port>`, loopback when the bind address is a "
+        "wildcard; on Kubernetes its Service, e.g. "
         "`http://reprotech-dashboards:8050`).",
     )
     dashboards_managed: bool = Field(
@@ -365,13 +371,29 @@ class Settings(BaseSettings):
         description="Run jupyterhub-idle-culler as a hub service. `false` where the deployment "
         "culls already (the Zero to JupyterHub chart's `cull`): one culler only.",
     )
+    hub_api_bind: str = Field(
+        default="127.0.0.1",
+        description="Address the hub's internal API listens on (loopback by default). Services "
+        "on other machines (a dashboard service run apart) call it: then the hub machine's "
+        "private address, or `0.0.0.0` with `hub_api_url` set. The proxy's REST API and the "
+        "notebook servers the hub starts on its own machine listen on this address too "
+        "(loopback when it is a wildcard), and sign-ins arriving from it are its own proxy's "
+        "(their `X-Forwarded-For` is read, as from loopback).",
+    )
+    hub_api_url: str | None = Field(
+        default=None,
+        description="URL the proxy, services and notebook servers use to reach the hub's API, "
+        "`http://host:port` (JupyterHub's `hub_connect_url`; default: "
+        "`http://<hub_api_bind>:<hub_api_port>`, loopback when the bind address is a wildcard).",
+    )
     hub_api_port: int = Field(
         default=8081, ge=1024, le=65535,
-        description="Port of the hub's internal API (always bound to 127.0.0.1).",
+        description="Port of the hub's internal API (bound to `hub_api_bind`).",
     )
     hub_proxy_api_port: int = Field(
         default=8001, ge=1024, le=65535,
-        description="Port of configurable-http-proxy's REST API (always bound to 127.0.0.1).",
+        description="Port of configurable-http-proxy's REST API (bound to the hub's own address, "
+        "see `hub_api_bind`; only the hub calls it).",
     )
     hub_proxy_command: Path | None = Field(
         default=None,
@@ -493,10 +515,10 @@ class Settings(BaseSettings):
     def _public_url_root(cls, value: str | None) -> str | None:
         return None if value is None else checked_url("public_url", value, root_only=True)
 
-    @field_validator("hub_oidc_callback_url", "dashboards_url", mode="after")
+    @field_validator("hub_oidc_callback_url", "dashboards_url", "hub_api_url", mode="after")
     @classmethod
     def _service_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        root_only = info.field_name == "dashboards_url"
+        root_only = info.field_name in ("dashboards_url", "hub_api_url")
         return None if value is None else checked_url(info.field_name, value, root_only=root_only)
 
     @field_validator("metrics_token", "dashboards_api_token", "dashboards_cookie_secret",
@@ -583,7 +605,19 @@ class Settings(BaseSettings):
     @property
     def dashboards_reach_url(self) -> str:
         """Where the hub's proxy reaches the dashboard service."""
-        return (self.dashboards_url or f"http://127.0.0.1:{self.dashboards_port}").rstrip("/")
+        reach = _reachable(self.dashboards_bind)
+        return (self.dashboards_url or f"http://{reach}:{self.dashboards_port}").rstrip("/")
+
+    @property
+    def hub_local_ip(self) -> str:
+        """The hub machine's own address for what only it and its proxy use (the proxy's REST
+        API, the notebook servers it starts): ``hub_api_bind``, loopback for a wildcard."""
+        return _reachable(self.hub_api_bind)
+
+    @property
+    def hub_api_reach_url(self) -> str:
+        """Where the proxy, the services and the notebook servers reach the hub's API."""
+        return (self.hub_api_url or f"http://{self.hub_local_ip}:{self.hub_api_port}").rstrip("/")
 
     @property
     def hub_dir(self) -> Path:
@@ -622,6 +656,13 @@ class Settings(BaseSettings):
         """The dashboard upload limit in bytes: ``upload_web_max_mb``, capped by the limit of
         every import (``upload_max_mb``)."""
         return min(self.upload_web_max_mb, self.upload_max_mb) * 2**20
+
+
+def _reachable(bind: str) -> str:
+    """The address a listener bound to ``bind`` is reached at on its own machine: the address
+    itself, or loopback for a wildcard (all addresses)."""
+    wildcard = bind in ("", "0.0.0.0", "::", "*")  # noqa: S104 (a comparison, not a bind)
+    return "127.0.0.1" if wildcard else bind
 
 
 def checked_url(name: str, value: str, *, root_only: bool) -> str:

@@ -321,9 +321,8 @@ def user_db_login(username: str) -> None:
         creds = accounts.provision_db_login(db, admin_url(settings), _system(db), username)
     finally:
         db.dispose()
-    host = "127.0.0.1" if settings.embedded else "<host>"
-    console.print(
-        f"postgresql://{creds.login}:{creds.password}@{host}:{settings.db_port}/"
+    console.print(  # notebook logins connect to PostgreSQL directly, at db_host
+        f"postgresql://{creds.login}:{creds.password}@{settings.db_host}:{settings.db_port}/"
         f"{settings.db_name}", soft_wrap=True)
 
 

@@ -50,6 +50,7 @@ class Bouncer:
     ini: Path
     account: object
     process: subprocess.Popen | None = None
+    host: str = "127.0.0.1"  # its listen_addr (tests/hub/test_multihost.py: a host of its own)
 
     def start(self) -> None:
         as_other = self.account.uid != os.geteuid()  # PgBouncer refuses to run as root
@@ -64,7 +65,7 @@ class Bouncer:
                 pytest.fail(f"pgbouncer exited: {self.log()}")
             try:
                 import socket
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((self.host, self.port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.1)
@@ -84,7 +85,7 @@ class Bouncer:
         return path.read_text()[-3000:] if path.exists() else "(no log)"
 
     def url(self, settings: Settings) -> str:
-        return make_url(app_url(settings)).set(host="127.0.0.1", port=self.port).render_as_string(
+        return make_url(app_url(settings)).set(host=self.host, port=self.port).render_as_string(
             hide_password=False)
 
 

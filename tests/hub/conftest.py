@@ -46,6 +46,7 @@ class Hub:
     api_token: str
     process: subprocess.Popen
     log: Path
+    api_host: str = "127.0.0.1"  # where its API listens (hub_api_bind)
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         return requests.request(method, f"{self.url}/hub/api{path}", timeout=30,
@@ -53,7 +54,7 @@ class Hub:
 
     def server_pids(self) -> list[int]:
         """Processes started by this hub for users (found by their JUPYTERHUB_API_URL)."""
-        marker = f"JUPYTERHUB_API_URL=http://127.0.0.1:{self.api_port}/hub/api".encode()
+        marker = f"JUPYTERHUB_API_URL=http://{self.api_host}:{self.api_port}/hub/api".encode()
         return [pid for pid, env in _environments().items() if marker in env]
 
 

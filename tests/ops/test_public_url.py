@@ -29,6 +29,26 @@ def test_defaults_keep_the_embedded_single_machine():
     assert s.dashboards_managed and s.hub_idle_culler
 
 
+def test_the_hub_api_and_dashboards_are_reached_where_they_listen():
+    s = make()
+    assert s.hub_api_bind == "127.0.0.1" and s.hub_local_ip == "127.0.0.1"
+    assert s.hub_api_reach_url == "http://127.0.0.1:8081"
+    apart = make(hub_api_bind="127.0.0.4", hub_api_port=8181, dashboards_bind="127.0.0.5")
+    assert apart.hub_local_ip == "127.0.0.4"
+    assert apart.hub_api_reach_url == "http://127.0.0.4:8181"
+    assert apart.dashboards_reach_url == f"http://127.0.0.5:{apart.dashboards_port}"
+    container = make(hub_api_bind="0.0.0.0", hub_api_url="http://hub:8081/",
+                     dashboards_bind="0.0.0.0")
+    assert container.hub_local_ip == "127.0.0.1"  # the proxy API and notebook servers stay local
+    assert container.hub_api_reach_url == "http://hub:8081"
+    assert container.dashboards_reach_url == f"http://127.0.0.1:{container.dashboards_port}"
+
+
+def test_a_hub_api_url_with_a_path_is_refused_naming_the_setting():
+    with pytest.raises(ValueError, match="hub_api_url"):
+        make(hub_api_url="http://hub:8081/hub/api")
+
+
 def test_without_a_public_url_the_bind_url_is_what_browsers_open():
     s = make(hub_bind_url="http://127.0.0.1:8123")
     assert s.public_base == "http://127.0.0.1:8123"

@@ -113,3 +113,18 @@ def test_the_hub_authenticator_refuses_to_start_with_a_bad_trusted_proxy() -> No
         ReprotechAuthenticator(trusted_proxies=["10.0.0.0/8", "proxy.local"])
     assert ReprotechAuthenticator(trusted_proxies=["10.0.0.0/8"])._trusted_networks == \
         parse_networks(["10.0.0.0/8"])
+
+
+def test_the_hub_trusts_its_own_machine_address_as_its_proxy() -> None:
+    """With the hub API on a machine address (several hosts), the hub's proxy connects from
+    that address: it is the hub's own proxy, not a client to lock out (issue 19)."""
+    from hub.auth import own_proxy_sources
+    from reprotech_core.settings import PROJECT_HOME, Settings
+
+    def sources(**values):
+        return own_proxy_sources(Settings(home=PROJECT_HOME, **values))
+
+    assert sources() == [] and sources(hub_api_bind="0.0.0.0") == []
+    assert sources(hub_api_bind="127.0.0.4") == []  # loopback is trusted anyway
+    assert sources(hub_api_bind="10.1.0.4") == ["10.1.0.4"]
+    assert sources(hub_api_bind="hub.internal") == []
