@@ -98,7 +98,10 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
         pn.pane.HTML(
             f'<span class="rt-user">{html_text(ctx.identity.username)} · '
             f'{html_text(ctx.identity.role)}</span>'
-            ' · <a href="/services/dashboards/logout" style="color:white">Sign out</a>',
+            # local sign-in owns its passwords (hub/passwords.py); with OIDC the provider does
+            + (' · <a href="/hub/password" style="color:white">Password</a>'
+               if ctx.settings.hub_authenticator == "local" else "")
+            + ' · <a href="/services/dashboards/logout" style="color:white">Sign out</a>',
             styles={"color": "white", "margin-left": "auto"},
         )
     )

@@ -31,6 +31,16 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     return AuditPage(ctx)
 
 
+def describe(wanted: views.AuditFilter) -> str:
+    """The filters in words, so the count says what it counts."""
+    parts = [f" of animal {wanted.animal}" if wanted.animal else "",
+             f" by {wanted.user}" if wanted.user else "",
+             f" in {wanted.table}" if wanted.table else "",
+             f" from {wanted.since}" if wanted.since else "",
+             f" until {wanted.until}" if wanted.until else ""]
+    return "".join(parts)
+
+
 class AuditPage(pn.viewable.Viewer):
     """The filters, the events they select, and the CSV of exactly those events."""
 
@@ -52,6 +62,11 @@ class AuditPage(pn.viewable.Viewer):
         self.search = pn.widgets.Button(label="Show", color="primary",
                                         css_classes=["rt-audit-search"])
         self.search.on_click(lambda _: self.refresh())
+        # A choice, a date, or Enter in a text field searches at once, as Show does.
+        for field in (self.animal, self.user):
+            field.param.watch(self._entered, "value")
+        for widget in (self.table_choice, self.since, self.until):
+            widget.param.watch(lambda _: self.refresh(), "value")
         self.events = pd.DataFrame(columns=views.EVENT_COLUMNS)
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width",
                                         css_classes=["rt-audit-summary"])
@@ -62,10 +77,15 @@ class AuditPage(pn.viewable.Viewer):
         self.refresh()
 
     def wanted(self) -> views.AuditFilter:
+        # value_input: what is typed now (value waits for Enter or leaving the field)
         return views.AuditFilter(
-            animal=self.animal.value or None, user=self.user.value or None,
+            animal=self.animal.value_input or None, user=self.user.value_input or None,
             table=None if self.table_choice.value == "any" else self.table_choice.value,
             since=self.since.value, until=self.until.value)
+
+    def _entered(self, event: param.parameterized.Event) -> None:
+        event.obj.value_input = event.new  # what the search reads: the field as it is now
+        self.refresh()
 
     def refresh(self) -> None:
         """Run the search the filters describe; a refused filter says why and shows nothing."""
@@ -80,8 +100,9 @@ class AuditPage(pn.viewable.Viewer):
         self.events = events
         more = (f" Showing the newest {wanted.limit}; narrow the filters to see older ones."
                 if events.attrs.get("more") else "")
-        self._show(f"{len(events):,} event(s).{more}" if len(events) else
-                   "No events match these filters.")
+        scope = describe(wanted)
+        self._show(f"{len(events):,} event(s){scope}.{more}" if len(events) else
+                   f"No events{scope}.")
 
     def _show(self, sentence: str) -> None:
         self.status = sentence

@@ -71,13 +71,15 @@ class UsersPage(pn.viewable.Viewer):
 
     def invite(self) -> None:
         try:
-            done = views.invite(self.ctx.database, self.ctx.identity, self.ctx.settings,
-                                username=self.username.value, display_name=self.display_name.value,
-                                email=self.email.value, role=self.role.value)
+            done = views.invite(  # value_input: what is typed now, Enter pressed or not
+                self.ctx.database, self.ctx.identity, self.ctx.settings,
+                username=self.username.value_input, display_name=self.display_name.value_input,
+                email=self.email.value_input, role=self.role.value)
         except ReprotechError as exc:
             self._say("danger", f"Not invited. {exc}")
             return
-        self.username.value = self.display_name.value = self.email.value = ""
+        for field in (self.username, self.display_name, self.email):
+            field.value = field.value_input = ""
         self.reload()
         self._say("success", f"Invited {done.username}: a link to choose a password went to "
                              f"{done.email}." if done.link_sent else

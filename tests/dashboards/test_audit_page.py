@@ -109,12 +109,12 @@ def test_the_limit_says_when_older_events_exist(db, world):
 def test_the_page_shows_the_filtered_trail_and_its_csv(db, pg_settings, world):
     view = guarded(page.build, ctx(db, pg_settings, "au1-admin"))
     assert isinstance(view, page.AuditPage)
-    view.animal.value = "AU1-COW1"
+    view.animal.value_input = "AU1-COW1"
     view.refresh()
     shown = text_of(pn.panel(view))
     assert "Bella → Bella II" in shown and "Reprotech staff" in shown
     assert "AU2" not in shown and "Daisy" not in shown
-    assert view.status.startswith("3 event(s)")
+    assert view.status == "3 event(s) of animal AU1-COW1."
     rows = list(csv.DictReader(io.StringIO(view.download.callback().getvalue().decode())))
     assert {r["who"] for r in rows} == {"Reprotech staff", "au1-admin"}
     assert {r["customer"] for r in rows} == {"au-one"} and len(rows) == 3
@@ -122,7 +122,7 @@ def test_the_page_shows_the_filtered_trail_and_its_csv(db, pg_settings, world):
 
 def test_the_page_refuses_a_foreign_animal_with_a_sentence_and_no_rows(db, pg_settings, world):
     view = page.AuditPage(ctx(db, pg_settings, "au1-admin"))
-    view.animal.value = "AU2-COW1"
+    view.animal.value_input = "AU2-COW1"
     view.refresh()
     assert view.status == "Nothing shown: no animal 'AU2-COW1'."
     assert not view.results.objects and view.events.empty and view.download.disabled
@@ -151,3 +151,11 @@ def test_changes_and_actor_read_as_a_person_would():
     assert views.actor(7, None, "rt_app") == views.STAFF
     assert views.actor(None, None, "reprotech_jobs") == "system (reprotech_jobs)"
     assert views.actor(7, "au1-admin", "rt_app") == "au1-admin"
+
+
+def test_enter_in_a_field_or_a_choice_searches_at_once(db, pg_settings, world):
+    view = page.AuditPage(ctx(db, pg_settings, "au1-admin"))
+    view.animal.value = "AU1-COW1"  # what Enter (or leaving the field) sends
+    assert view.status == "3 event(s) of animal AU1-COW1."
+    view.table_choice.value = "core.herd_targets"
+    assert view.status == "No events of animal AU1-COW1 in core.herd_targets."

@@ -208,13 +208,15 @@ def test_admin_filters_the_audit_trail(page, server, sw):
     trail shows the assignment with its new values; an unknown user is refused by name."""
     visit(page, server, "st-admin", "page=audit")
     page.get_by_text("Audit trail").first.wait_for()
+    page.get_by_text("event(s).").first.wait_for()  # the newest events, unfiltered
+    page.locator(".tabulator-row").first.wait_for()  # rendered: the page is live
     page.locator(".rt-audit-user input").fill("st-admin")
-    page.locator(".rt-audit-search button").click()
+    page.locator(".rt-audit-user input").press("Enter")  # Enter searches, as Show does
     try:
-        page.get_by_text("event(s).").first.wait_for()
+        page.get_by_text("event(s) by st-admin.").first.wait_for()
     finally:
         shot(page, "admin-audit-trail")
     page.locator(".tabulator-cell", has_text="core.user_customer_assignments").first.wait_for()
     page.locator(".rt-audit-user input").fill("nobody-such")
-    page.locator(".rt-audit-search button").click()
+    page.locator(".rt-audit-search button").click()  # Show searches what is typed
     page.get_by_text("Nothing shown: no user 'nobody-such'.").wait_for()

@@ -20,13 +20,16 @@ def test_a_customer_admin_invites_a_user_and_finds_it_in_the_audit_trail(page, p
     name = f"pa-inv-{uuid.uuid4().hex[:6]}"
     open_page(page, portal_server, "pa-admin", "page=users", "Users of my farm")
     assert {"users", "audit"} <= set(nav_slugs(page))
+    page.locator(".tabulator-row").first.wait_for(timeout=LOAD_MS)  # the page is live
     page.locator(".rt-invite-username input").fill(name)
     page.locator(".rt-invite-name input").fill("Invited Farmhand")
     page.locator(".rt-invite-email input").fill(f"{name}@farm-pa.example")
     page.locator(".rt-invite button").click()
-    page.get_by_text(f"Invited {name}: a link to choose a password went to").wait_for(
-        timeout=LOAD_MS)
-    screenshot(page, "customer-admin-users")
+    try:
+        page.get_by_text(f"Invited {name}: a link to choose a password went to").wait_for(
+            timeout=LOAD_MS)
+    finally:
+        screenshot(page, "customer-admin-users")
     assert any(m["To"] == f"{name}@farm-pa.example" for m in mail.outbox(pg_settings))
 
     page.locator(".rt-invite-username input").fill("pa-vet-wannabe")
@@ -37,8 +40,13 @@ def test_a_customer_admin_invites_a_user_and_finds_it_in_the_audit_trail(page, p
     page.get_by_text("is already the address of an account").wait_for(timeout=LOAD_MS)
 
     open_page(page, portal_server, "pa-admin", "page=audit", "Audit trail")
-    page.locator(".rt-audit-table select").select_option("core.users")
-    page.locator(".rt-audit-search button").click()
+    page.get_by_text("event(s).").first.wait_for(timeout=LOAD_MS)
+    page.locator(".tabulator-row").first.wait_for(timeout=LOAD_MS)  # the page is live
+    page.locator(".rt-audit-table select").select_option("core.users")  # searches at once
+    try:
+        page.get_by_text("event(s) in core.users.").first.wait_for(timeout=LOAD_MS)
+    finally:
+        screenshot(page, "customer-admin-audit")
     page.locator(".tabulator-cell", has_text=f"username: {name}").first.wait_for(
         timeout=LOAD_MS)
     screenshot(page, "customer-admin-audit")

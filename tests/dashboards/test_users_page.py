@@ -54,8 +54,8 @@ def test_an_invitation_creates_the_user_and_its_link_sets_the_password(db, syste
                                                                        settings):
     view = guarded(page.build, ctx(db, settings, "fu1-admin"))
     assert isinstance(view, page.UsersPage)
-    view.username.value, view.display_name.value = "fu1-carla", "Carla Calf"
-    view.email.value, view.role.value = "carla@fu-one.example", "customer_user"
+    view.username.value_input, view.display_name.value_input = "fu1-carla", "Carla Calf"
+    view.email.value_input, view.role.value = "carla@fu-one.example", "customer_user"
     view.invite()
     assert view.status.startswith("Invited fu1-carla"), view.status
     assert "fu1-carla" in text_of(pn.panel(view)) and "fu2-user" not in text_of(pn.panel(view))
