@@ -10,6 +10,7 @@ from data_models.base import Base
 from data_models import (  # noqa: F401
     animals,
     audit,
+    delivery,
     evaluation,
     finance,
     lab,

@@ -14,6 +14,7 @@ import email.policy
 import os
 import smtplib
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,8 +26,14 @@ def outbox_dir(settings: Settings) -> Path:
     return settings.var_dir / "outbox"
 
 
-def send(settings: Settings, *, to: list[str], subject: str, body: str) -> Path | None:
-    """Send one plain-text message; returns the outbox file when there is no SMTP server."""
+Attachment = tuple[str, bytes, str]
+"""(file name, content, MIME type such as ``application/pdf``)."""
+
+
+def send(settings: Settings, *, to: list[str], subject: str, body: str,
+         attachments: Sequence[Attachment] = ()) -> Path | None:
+    """Send one plain-text message (with files attached); returns the outbox file when there
+    is no SMTP server."""
     if not to:
         raise ValueError("an email needs at least one recipient")
     msg = EmailMessage()
@@ -36,6 +43,9 @@ def send(settings: Settings, *, to: list[str], subject: str, body: str) -> Path 
     msg["Date"] = email.utils.format_datetime(datetime.now(UTC))
     msg["Message-ID"] = email.utils.make_msgid(domain="reprotech")
     msg.set_content(body)
+    for filename, content, mime in attachments:
+        maintype, subtype = mime.split("/", 1)
+        msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     if settings.smtp_host:
         with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=10) as smtp:
             smtp.send_message(msg)

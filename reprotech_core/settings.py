@@ -291,6 +291,11 @@ class Settings(BaseSettings):
         description="How long the link in an invitation to a new user works (once): they "
         "choose their password with it.",
     )
+    reports_kept_per_customer: int = Field(
+        default=60, ge=1, le=3650,
+        description="How many of a customer's scheduled herd reports the portal keeps (the "
+        "newest; older ones are deleted when a new one is delivered).",
+    )
     notify_emails: list[str] = Field(
         default_factory=list, description="Who gets failure emails (lab operations)."
     )

@@ -7,7 +7,8 @@ reproduction KPIs on the overview appear with ``reproduction``. The herd files p
 register or records file in, dry run first) needs ``genomics`` too, so a customer admin on
 every tier and the customer's vets and technicians open it; a customer user does not (who
 may import for whom is ``animals:write`` and row security, in ``reprotech_core.herd.web_upload``).
-The audit trail: a customer admin reads their farm's changes, an administrator everyone's
+The reports page lists the nightly herd reports delivered to the farm (PDF) and holds each
+user's own email choices. The audit trail: a customer admin reads their farm's changes, an administrator everyone's
 (row security on ``audit.log``).
 """
 
@@ -22,6 +23,7 @@ from dashboards.customer import (
     mating,
     overview,
     rankings,
+    reports,
     reproduction,
     users,
 )
@@ -41,6 +43,7 @@ PAGES: list[Page] = [
     Page(reproduction.SLUG, "Reproduction", CUSTOMERS | {Role.VETERINARIAN}, "reproduction",
          reproduction.build),
     Page("downloads", "Downloads", CUSTOMERS | FIELD_STAFF, "genomics", downloads.build),
+    Page(reports.SLUG, "Reports", CUSTOMERS | {Role.VETERINARIAN}, "genomics", reports.build),
     Page(herd_files.SLUG, "Herd files", frozenset({Role.CUSTOMER_ADMIN}) | FIELD_STAFF | ADMINS,
          "genomics", herd_files.build),
     Page(users.SLUG, "Users of my farm", frozenset({Role.CUSTOMER_ADMIN}), "genomics",

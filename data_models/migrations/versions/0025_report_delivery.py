@@ -1,0 +1,73 @@
+"""reports delivered: the scheduled herd reports kept for the portal (PDF in the database),
+and each user's choice of emails
+
+Tables from the models (data_models/delivery.py); row security, permissions and the audit of
+the email choices in 0025_report_delivery.sql.
+
+Revision ID: 0025
+Revises: 0024
+"""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import op
+
+from data_models.delivery import NOTIFICATION_TOPICS
+
+revision = "0025"
+down_revision = "0024"
+branch_labels = None
+depends_on = None
+
+HERE = Path(__file__).parent
+
+
+def upgrade() -> None:
+    op.create_table(
+        "customer_reports",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True),
+                  server_default=sa.text("clock_timestamp()"), nullable=False),
+        sa.Column("job_run_id", sa.BigInteger(), nullable=True),
+        sa.Column("evaluation_run_id", sa.BigInteger(), nullable=True),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("pdf", sa.LargeBinary(), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.LargeBinary(), nullable=False),
+        sa.Column("emailed_to", sa.Integer(), server_default="0", nullable=False),
+        sa.CheckConstraint("octet_length(pdf) = size_bytes",
+                           name=op.f("ck_customer_reports_size_bytes")),
+        sa.ForeignKeyConstraint(["customer_id"], ["core.customers.id"],
+                                name=op.f("fk_customer_reports_customer_id_customers")),
+        sa.ForeignKeyConstraint(["job_run_id"], ["core.job_runs.id"],
+                                name=op.f("fk_customer_reports_job_run_id_job_runs")),
+        sa.ForeignKeyConstraint(["evaluation_run_id"], ["core.evaluation_runs.id"],
+                                name=op.f("fk_customer_reports_evaluation_run_id_evaluation_runs")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_reports")),
+        schema="core",
+    )
+    op.create_index("ix_customer_reports_customer_id_created_at", "customer_reports",
+                    ["customer_id", "created_at"], unique=False, schema="core")
+    op.create_table(
+        "notification_settings",
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("topic", sa.String(length=32), nullable=False),
+        sa.Column("email", sa.Boolean(), nullable=False),
+        sa.CheckConstraint(f"topic IN {NOTIFICATION_TOPICS!r}".replace('"', "'"),
+                           name=op.f("ck_notification_settings_topic")),
+        sa.ForeignKeyConstraint(["user_id"], ["core.users.id"],
+                                name=op.f("fk_notification_settings_user_id_users")),
+        sa.PrimaryKeyConstraint("user_id", "topic", name=op.f("pk_notification_settings")),
+        schema="core",
+    )
+    op.get_bind().connection.driver_connection.execute(
+        (HERE / "0025_report_delivery.sql").read_text())
+
+
+def downgrade() -> None:
+    op.execute("DELETE FROM core.role_permissions WHERE permission IN "
+               "('reports:write', 'notifications:send')")
+    op.drop_table("notification_settings", schema="core")
+    op.drop_table("customer_reports", schema="core")
