@@ -7,6 +7,11 @@ the one store they share. Row security is the tenant's (whoever sees the custome
 reports; ``reports:write`` writes them); its audit rows record the PDF as its SHA-256 and
 length, not the document. ``notification_settings`` holds only the choices that differ from each topic's
 default (``reprotech_core.notifications.TOPICS``); a user reads and writes their own.
+
+``notices`` is the platform's outbox of news for a customer (an evaluation released, samples
+failing QC). The database writes them, by trigger, in the transaction that made the news, so a
+release is never without its notice nor a notice without its release; the overview shows the
+recent ones and ``reprotech_core.notifications.dispatch`` emails each once, after the fact.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -63,3 +69,22 @@ class NotificationSetting(Base):
                                          primary_key=True)
     topic: Mapped[str] = mapped_column(String(32), primary_key=True)
     email: Mapped[bool] = mapped_column(Boolean, nullable=False)
+
+
+class Notice(Base):
+    __tablename__ = "notices"
+    __table_args__ = (
+        Index("ix_notices_customer_id_created_at", "customer_id", "created_at"),
+        Index("ix_notices_unsent", "id", postgresql_where=text("emailed_at IS NULL")),
+        CheckConstraint(f"topic IN {NOTIFICATION_TOPICS!r}".replace('"', "'"), name="topic"),
+        {"schema": CORE},
+    )
+    id: Mapped[int] = pk()
+    customer_id: Mapped[int] = mapped_column(ForeignKey(f"{CORE}.customers.id"), nullable=False)
+    topic: Mapped[str] = mapped_column(String(32), nullable=False)
+    subject: Mapped[str] = mapped_column(String(200), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()"), nullable=False)
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    emailed_to: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")

@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from jobs import queue
 from jobs.notify import notify_failures
+from reprotech_core import notifications
 from jobs.scheduler import enqueue_due
 from jobs.schedules import ScheduleError, load_schedules
 from jobs.worker import Worker
@@ -193,6 +194,7 @@ def _schedule_loop(stop: threading.Event, interval: float) -> None:
             enqueue_due(db, system, jobs,
                         catchup=timedelta(hours=config.scheduler_catchup_hours))
             notify_failures(db, system, config)
+            notifications.dispatch(db, system, config)
             stop.wait(interval)
     finally:
         db.dispose()
@@ -200,7 +202,8 @@ def _schedule_loop(stop: threading.Event, interval: float) -> None:
 
 @app.command("scheduler")
 def scheduler(interval: float = 30.0) -> None:
-    """Enqueue due runs and send failure notifications, every ``interval`` seconds."""
+    """Enqueue due runs, send failure notifications and email customers' notices, every
+    ``interval`` seconds."""
     _schedule_loop(threading.Event(), interval)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from jobs import queue
 from jobs.schedules import Schedule, load_schedules
 from jobs.worker import Worker
+from reprotech_core import notifications
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.settings import Settings
 
@@ -46,6 +47,7 @@ def run_daily_once(db: Database, identity: Identity, settings: Settings, *, tag:
                           parameters=(parameters or {}).get(name))
     Worker(db, identity, settings.jobs_dir, lease_s=settings.job_lease_seconds,
            home=settings.home).run_forever(until_idle=True)
+    notifications.dispatch(db, identity, settings)  # what the scheduler would do next
     with db.session(identity) as session:
         rows = session.execute(text(
             "SELECT id, job, status, attempts, error, output_html FROM core.job_runs "

@@ -84,15 +84,17 @@ class ResetRequest:
     sent_to: str | None = None
 
 
-def issue_link(db: Database, settings: Settings, login: str, *, minutes: int
-               ) -> tuple[str, str, str] | None:
+def issue_link(db: Database, settings: Settings, login: str, *, minutes: int,
+               per_hour: int | None = None) -> tuple[str, str, str] | None:
     """A new single-use link for the active user with this username or email address (and an
-    email address): ``(username, email, link)``, or None for no such user."""
+    email address): ``(username, email, link)``, or None for no such user, or when
+    ``per_hour`` links were issued to the account in the last hour already."""
     token = secrets.token_urlsafe(32)
     try:
         with db.engine.begin() as conn:
-            row = conn.execute(text("SELECT * FROM core.password_reset_issue(:l, :t, :m)"),
-                               {"l": login, "t": token_digest(token), "m": minutes}).first()
+            row = conn.execute(
+                text("SELECT * FROM core.password_reset_issue(:l, :t, :m, :n)"),
+                {"l": login, "t": token_digest(token), "m": minutes, "n": per_hour}).first()
     except DBAPIError as exc:
         raise translate(exc) from exc
     return None if row is None else (row.username, row.email, reset_link(settings, token))
@@ -104,7 +106,8 @@ def request_reset(db: Database, settings: Settings, login: str) -> ResetRequest:
     login = (login or "").strip()
     if not login or len(login) > 254:
         return ResetRequest(answer)
-    issued = issue_link(db, settings, login, minutes=settings.password_reset_minutes)
+    issued = issue_link(db, settings, login, minutes=settings.password_reset_minutes,
+                        per_hour=settings.password_reset_per_hour)
     if issued is None:
         return ResetRequest(answer)
     username, address, link = issued

@@ -25,6 +25,7 @@ from data_models.tenancy import Customer
 from reprotech_core import mail, notifications
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound
+from reprotech_core.hub_services import dashboards_prefix
 from reprotech_core.portal import herd
 from reprotech_core.portal.exports import herd_report_pdf
 from reprotech_core.portal.tenancy import parse_id
@@ -107,7 +108,7 @@ def _deliver_one(session: Session, settings: Settings, customer: Customer, *,
 def _email_body(settings: Settings, customer: str, title: str) -> str:
     return (f"{title} for {customer} is attached.\n\n"
             f"Every report is also on the Reports page of the portal:\n"
-            f"{settings.public_base}/services/dashboards/?page=reports\n\n"
+            f"{settings.public_base}{dashboards_prefix()}?page=reports\n\n"
             "You get this email because you asked for herd reports by email; untick "
             "\"Email me each new herd report\" on that page to stop them.\n")
 

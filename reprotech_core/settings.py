@@ -286,6 +286,11 @@ class Settings(BaseSettings):
         default=60, ge=5, le=1440,
         description="How long an emailed password-reset link works (it works once).",
     )
+    password_reset_per_hour: int = Field(
+        default=3, ge=1, le=100,
+        description="Reset links emailed to one account per hour at most; beyond, a request "
+        "gets the usual answer and no email (no inbox is flooded, no account revealed).",
+    )
     invitation_hours: int = Field(
         default=72, ge=1, le=720,
         description="How long the link in an invitation to a new user works (once): they "

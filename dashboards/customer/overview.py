@@ -1,4 +1,4 @@
-"""Herd overview: the herd in figures, what changed since the last visit, the best animals by
+"""Herd overview: the herd's recent news (releases, failed QC), the herd in figures, what changed since the last visit, the best animals by
 the latest released results, the reproduction KPIs of the last twelve months and what the
 herd's reproduction to-do list holds today."""
 
@@ -10,6 +10,7 @@ from dashboards.customer import common
 from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.text import md_text
+from reprotech_core import notifications
 from reprotech_core.portal import herd, visits
 from reprotech_core.portal.herd import TRAIT_LABELS
 from reprotech_core.reproduction.worklists import ACTIONS
@@ -67,6 +68,19 @@ def changes(ctx: PageContext, h: common.Herd, release_run: int | None) -> pn.vie
                             css_classes=["rt-changes"])
 
 
+def notices(ctx: PageContext, h: common.Herd) -> pn.viewable.Viewable:
+    """The herd's news of the last weeks (an evaluation released, samples failing QC), newest
+    first; nothing at all when there is none."""
+    with ctx.session() as s:
+        recent = notifications.recent(s, h.customer.id)
+    kinds = {"qc_failed": "warning"}
+    return pn.Column(*(
+        pn.pane.Alert(f"**{md_text(n.subject)}** ({n.created_at:%Y-%m-%d}). {md_text(n.body)}",
+                      alert_type=kinds.get(n.topic, "info"), sizing_mode="stretch_width",
+                      css_classes=["rt-herd-notice"])
+        for n in recent.head(5).itertuples()), sizing_mode="stretch_width")
+
+
 def best_animals(table, h: common.Herd) -> pn.viewable.Viewable:
     top = herd.top_animals(table, 10)
     if top.empty:
@@ -118,7 +132,7 @@ def reproduction(ctx: PageContext, h: common.Herd) -> pn.viewable.Viewable:
 def build(ctx: PageContext) -> pn.viewable.Viewable:
     h = common.resolve(ctx)
     table, run = common.herd_table(ctx, h)
-    layout = pn.Column(common.heading("Herd overview", h, "overview"),
+    layout = pn.Column(common.heading("Herd overview", h, "overview"), notices(ctx, h),
                        sizing_mode="stretch_width")
     summary = herd.herd_summary(table, run)
     if summary.animals == 0:

@@ -1,5 +1,6 @@
 """My customers (veterinarians, technicians): assigned customers, their herds, the
-reproduction to-do list (the vet's herd-check cows first), KPIs, animals.
+reproduction to-do list (the vet's herd-check cows first; as CSV or emailed to the vet for the
+herd visit), KPIs, animals.
 
 ``?page=my-customers`` lists the customers; ``&customer=<id>`` opens one. An id that is not
 one of the user's assigned customers reads "Not found." (decided by the query, under row
@@ -29,6 +30,7 @@ from dashboards.staff.common import (
     table,
 )
 from dashboards.text import md_text
+from reprotech_core.errors import ReprotechError
 from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.reproduction.queries import worklist
 from reprotech_core.reproduction.worklists import ACTIONS
@@ -85,6 +87,8 @@ class CustomerPage(pn.viewable.Viewer):
     def __init__(self, ctx: PageContext, customer_id: int, title: str, **params) -> None:
         super().__init__(**params)
         self.ctx, self.customer_id = ctx, customer_id
+        self.sent = pn.pane.Alert("", visible=False, sizing_mode="stretch_width",
+                                  css_classes=["rt-todo-sent"])
         self._layout = pn.Column(
             pn.pane.Markdown(f"[← My customers](?page={SLUG})\n\n## {md_text(title)}"),
             deferred(self._herds, ctx),
@@ -130,17 +134,33 @@ class CustomerPage(pn.viewable.Viewer):
         download = pn.widgets.FileDownload(
             callback=lambda: io.BytesIO(csv_bytes(sheet)), filename="to-do.csv",
             label="CSV for the herd visit", button_type="light")
+        send = pn.widgets.Button(label="Email it to me", css_classes=["rt-email-todo"])
+        send.on_click(lambda _: self.email_todo())
         return pn.Column(
             pn.Row(pn.pane.Markdown(f"**{summary}** (rules: examine — not served by 80 days in "
                                     "milk or open after 3+ services; pregnancy check — served "
                                     "32+ days ago; confirm — only an early positive check)"),
-                   download, sizing_mode="stretch_width"),
+                   download, send, sizing_mode="stretch_width"),
+            self.sent,
             table(shown[["animal", "official_id", "herd", "action", "reason", "status",
                          "parity", "days_in_milk", "services", "last_service", "due"]],
                   formatters={"animal": link_formatter("official_id")},
                   hidden=["official_id"], name="todo",
                   titles={"days_in_milk": "days in milk", "last_service": "last service"}),
             sizing_mode="stretch_width")
+
+    def email_todo(self) -> None:
+        """The to-do list to the vet's own address, for the herd visit."""
+        try:
+            with self.ctx.session() as s:
+                address = views.email_todo(s, self.ctx.settings, self.ctx.identity,
+                                           self.customer_id)
+        except ReprotechError as exc:
+            self.sent.alert_type, self.sent.object = "danger", md_text(f"Not sent. {exc}")
+        else:
+            self.sent.alert_type = "success"
+            self.sent.object = md_text(f"The to-do list went to {address}.")
+        self.sent.visible = True
 
     def _kpis(self, period: str) -> pn.viewable.Viewable:
         with self.ctx.session() as s:

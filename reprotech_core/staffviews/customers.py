@@ -16,9 +16,13 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from reprotech_core.errors import NotFound
+from reprotech_core import mail
+from reprotech_core.db.session import Identity
+from reprotech_core.errors import NotFound, RuleViolation
+from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.reproduction.kpis import HerdKpis, herd_kpis_from, kpi_breakdown_from
-from reprotech_core.reproduction.queries import load_frames
+from reprotech_core.reproduction.queries import load_frames, worklist
+from reprotech_core.settings import Settings
 
 CUSTOMER_COLUMNS = ("id", "code", "name", "tier", "herds", "animals", "females", "genotyped",
                     "samples_pending", "samples_failed", "last_service")
@@ -194,3 +198,32 @@ def customer_animals(session: Session, customer_id: int, *, search: str = "",
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def email_todo(session: Session, settings: Settings, identity: Identity, customer_id: int,
+               *, today: date | None = None) -> str:
+    """Email the assigned customer's reproduction to-do list to the signed-in vet before the
+    herd visit: one line per cow in the body (read on a phone in the barn) and the CSV
+    attached. Returns the address; a user without one is refused by name
+    (``notification.no_address``), nothing sent."""
+    _, code, name, _ = assigned_customer(session, customer_id)  # NotFound if not theirs
+    address = session.scalar(text("SELECT email FROM core.users WHERE id = :u"),
+                             {"u": identity.user_id})
+    if not address:
+        raise RuleViolation("notification.no_address", f"{identity.username} has no email "
+                            "address on record; an administrator can add one")
+    today = today or date.today()
+    todo = worklist(session, customer_id, today=today)
+    lines = [f"{r.official_id}  {r.action}: {r.reason}"
+             + (f" (due {r.due:%Y-%m-%d})" if not pd.isna(r.due) else "")
+             for r in todo.itertuples()] or ["Nothing to do: no cow needs an examination, a "
+                                             "check, a service, drying off or watching at "
+                                             "calving."]
+    sheet = todo.drop(columns=["cow"]).assign(
+        due=todo["due"].dt.date, last_service=todo["last_service"].dt.date)
+    mail.send(settings, to=[address], subject=f"To-do list for {name} on {today:%Y-%m-%d}",
+              body=f"Reproduction to-do list for {name} ({code}) on {today:%Y-%m-%d}: "
+                   f"{len(todo)} cow(s).\n\n" + "\n".join(lines) + "\n",
+              attachments=[(f"{code}-to-do-{today:%Y-%m-%d}.csv", csv_bytes(sheet),
+                            "text/csv")])
+    return address

@@ -161,3 +161,15 @@ def test_an_expired_unknown_or_retired_link_is_refused_by_name(db, world, user, 
         passwords.spend_reset(db, second, NEW, NEW)
     assert retired_again.value.rule == "password_reset.used"
     assert signs_in(db, user, OLD)
+
+
+def test_reset_links_per_account_and_hour_are_limited_with_the_same_answer(db, world, user,
+                                                                          settings):
+    limited = settings.model_copy(update={"password_reset_per_hour": 2})
+    answers = [passwords.request_reset(db, limited, user) for _ in range(4)]
+    assert [a.sent_to for a in answers] == [f"{user}@farm.example"] * 2 + [None] * 2
+    assert len({a.answer for a in answers}) == 1  # the requester cannot tell
+    assert len(mail.outbox(limited)) == 2
+    # the second link is still the live one: the refused requests retired nothing
+    passwords.spend_reset(db, link_in(mail.outbox(limited)[1]), NEW, NEW)
+    assert signs_in(db, user, NEW)

@@ -1,5 +1,6 @@
-"""reports delivered: the scheduled herd reports kept for the portal (PDF in the database),
-and each user's choice of emails
+"""reports delivered and notices: the scheduled herd reports kept for the portal (PDF in the
+database), each user's choice of emails, and the news for a customer written by trigger when an
+evaluation is released or samples fail QC; a limit on password-reset links per account and hour
 
 Tables from the models (data_models/delivery.py); row security, permissions and the audit of
 the email choices in 0025_report_delivery.sql.
@@ -62,12 +63,45 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "topic", name=op.f("pk_notification_settings")),
         schema="core",
     )
+    op.create_table(
+        "notices",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("customer_id", sa.BigInteger(), nullable=False),
+        sa.Column("topic", sa.String(length=32), nullable=False),
+        sa.Column("subject", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True),
+                  server_default=sa.text("clock_timestamp()"), nullable=False),
+        sa.Column("emailed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("emailed_to", sa.Integer(), server_default="0", nullable=False),
+        sa.CheckConstraint(f"topic IN {NOTIFICATION_TOPICS!r}".replace('"', "'"),
+                           name=op.f("ck_notices_topic")),
+        sa.ForeignKeyConstraint(["customer_id"], ["core.customers.id"],
+                                name=op.f("fk_notices_customer_id_customers")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notices")),
+        schema="core",
+    )
+    op.create_index("ix_notices_customer_id_created_at", "notices",
+                    ["customer_id", "created_at"], unique=False, schema="core")
+    op.create_index("ix_notices_unsent", "notices", ["id"], unique=False, schema="core",
+                    postgresql_where=sa.text("emailed_at IS NULL"))
     op.get_bind().connection.driver_connection.execute(
         (HERE / "0025_report_delivery.sql").read_text())
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION core.password_reset_issue(text, bytea, int, int)")
+    earlier = (HERE / "0024_password_self_service.sql").read_text()
+    start = earlier.index("CREATE FUNCTION core.password_reset_issue")
+    op.execute(earlier[start:earlier.index("END $$;", start) + len("END $$;")])
+    op.execute("GRANT EXECUTE ON FUNCTION core.password_reset_issue(text, bytea, int) "
+               "TO reprotech_app")
     op.execute("DELETE FROM core.role_permissions WHERE permission IN "
                "('reports:write', 'notifications:send')")
+    op.execute("DROP TRIGGER notice_release ON core.evaluation_runs")
+    op.execute("DROP TRIGGER notice_qc ON core.genotyping_batches")
+    op.execute("DROP FUNCTION core.notice_release()")
+    op.execute("DROP FUNCTION core.notice_qc()")
+    op.drop_table("notices", schema="core")
     op.drop_table("notification_settings", schema="core")
     op.drop_table("customer_reports", schema="core")
