@@ -64,12 +64,19 @@ class SigninLockout(Base):
 
 
 DATA_REQUEST_KINDS = ("export", "erasure")
+DATA_REQUEST_STATUSES = ("pending", "done", "declined")
+"""A request from the portal is ``pending`` until an admin carries it out (``done``) or
+declines it; an export or erasure run by staff at the CLI is recorded ``done`` (migration
+0025)."""
 
 
 class DataRequest(Base):
     __tablename__ = "data_requests"
     __table_args__ = (
         CheckConstraint(f"kind IN {DATA_REQUEST_KINDS!r}".replace('"', "'"), name="kind"),
+        CheckConstraint(f"status IN {DATA_REQUEST_STATUSES!r}".replace('"', "'"), name="status"),
+        Index("uq_data_requests_one_pending", "customer_id", "kind", unique=True,
+              postgresql_where=text("status = 'pending'")),
         {"schema": CORE},
     )
     id: Mapped[int] = pk()
@@ -80,6 +87,9 @@ class DataRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=NOW,
                                                    nullable=False)
     details: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default=text("'{}'"))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="done")
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class PasswordReset(Base):

@@ -21,6 +21,7 @@ from dashboards.customer import (
     downloads,
     herd_files,
     mating,
+    my_data,
     overview,
     rankings,
     reports,
@@ -48,6 +49,8 @@ PAGES: list[Page] = [
          "genomics", herd_files.build),
     Page(users.SLUG, "Users of my farm", frozenset({Role.CUSTOMER_ADMIN}), "genomics",
          users.build),
+    Page(my_data.SLUG, "My farm's data", frozenset({Role.CUSTOMER_ADMIN}), "genomics",
+         my_data.build),
     Page(audit.SLUG, "Audit trail", frozenset({Role.CUSTOMER_ADMIN}) | ADMINS, "genomics",
          audit.build),
 ]

@@ -9,7 +9,16 @@ else.
 from __future__ import annotations
 
 from dashboards.pages import Page
-from dashboards.staff import customers, evaluations, jobs, lab, lab_files, population, system
+from dashboards.staff import (
+    customers,
+    data_requests,
+    evaluations,
+    jobs,
+    lab,
+    lab_files,
+    population,
+    system,
+)
 from reprotech_core.roles import Role
 
 PAGES: list[Page] = [
@@ -31,6 +40,9 @@ PAGES: list[Page] = [
     Page(slug=population.SLUG, title="Population",
          roles=frozenset({Role.RESEARCHER, Role.ADMIN, Role.SUPER_ADMIN}), module="research",
          build=population.build),
+    Page(slug=data_requests.SLUG, title="Data requests",
+         roles=frozenset({Role.ADMIN, Role.SUPER_ADMIN}), module="admin",
+         build=data_requests.build),
     Page(slug=system.SLUG, title="System",
          roles=frozenset({Role.ADMIN, Role.SUPER_ADMIN}), module="admin", build=system.build),
 ]

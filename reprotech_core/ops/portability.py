@@ -120,8 +120,9 @@ def _cell(value: object) -> object:
 
 
 def export_customer(db: Database, identity: Identity, settings: Settings, code: str,
-                    out: Path) -> Export:
-    """Write the customer's data to the zip ``out`` (atomically) and record the request."""
+                    out: Path, *, request_id: int | None = None) -> Export:
+    """Write the customer's data to the zip ``out`` (atomically) and record the request: a new
+    ``done`` request, or the customer's pending request ``request_id`` marked done."""
     from reprotech_core.genomics.plink_bed import write_plink
     from reprotech_core.store.export import customer_genotypes
 
@@ -176,10 +177,25 @@ def export_customer(db: Database, identity: Identity, settings: Settings, code: 
         raise
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     with db.session(identity, reason=f"data export of customer {code}") as session:
-        session.add(DataRequest(customer_id=customer_by_code(session, code).id, kind="export",
-                                requested_by=identity.user_id,
-                                details={"file": out.name, "sha256": digest, "rows": rows}))
+        _record(session, identity, customer_by_code(session, code).id, "export", request_id,
+                {"file": out.name, "sha256": digest, "rows": rows})
     return Export(out, digest, rows, len(members))
+
+
+def _record(session: Session, identity: Identity, customer_id: int, kind: str,
+            request_id: int | None, details: dict) -> None:
+    """Record a carried-out request: a new row, or the pending request marked done."""
+    if request_id is None:
+        session.add(DataRequest(customer_id=customer_id, kind=kind, status="done",
+                                requested_by=identity.user_id, details=details))
+        return
+    request = session.get(DataRequest, request_id)
+    if request is None or request.customer_id != customer_id or request.kind != kind \
+            or request.status != "pending":
+        raise NotFound(f"no pending {kind} request {request_id} of this customer")
+    request.status, request.decided_by = "done", identity.user_id
+    request.decided_at = datetime.now(UTC)
+    request.details = {**request.details, **details}
 
 
 @dataclass(frozen=True)
@@ -190,8 +206,9 @@ class Erasure:
 
 
 def erase_customer(db: Database, identity: Identity, settings: Settings, code: str, *,
-                   reason: str) -> Erasure:
-    """Delete the customer's records and anonymise the customer and its users (see module)."""
+                   reason: str, request_id: int | None = None) -> Erasure:
+    """Delete the customer's records and anonymise the customer and its users (see module);
+    ``request_id``: the customer's pending erasure request this carries out."""
     if not reason.strip():
         raise ValueError("an erasure needs a reason (it is recorded in the audit log)")
     with db.session(identity, reason=f"erasure of customer {code}: {reason}") as session:
@@ -218,10 +235,8 @@ def erase_customer(db: Database, identity: Identity, settings: Settings, code: s
         session.execute(text(
             "UPDATE core.customers SET code = 'erased-' || id, name = 'Erased customer ' || id, "
             "active = false WHERE id = :c"), params)
-        session.add(DataRequest(customer_id=customer.id, kind="erasure",
-                                requested_by=identity.user_id,
-                                details={"reason": reason, "deleted": deleted,
-                                         "users_anonymised": users}))
+        _record(session, identity, customer.id, "erasure", request_id,
+                {"reason": reason, "deleted": deleted, "users_anonymised": users})
         customer_id = customer.id
     _erase_files(db, identity, settings, code)
     return Erasure(customer_id, deleted, users)

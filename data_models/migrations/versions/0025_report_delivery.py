@@ -1,6 +1,7 @@
 """reports delivered and notices: the scheduled herd reports kept for the portal (PDF in the
 database), each user's choice of emails, and the news for a customer written by trigger when an
-evaluation is released or samples fail QC; a limit on password-reset links per account and hour
+evaluation is released or samples fail QC; a limit on password-reset links per account and hour; export and erasure requests from the
+portal, pending until an admin decides
 
 Tables from the models (data_models/delivery.py); row security, permissions and the audit of
 the email choices in 0025_report_delivery.sql.
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from data_models.delivery import NOTIFICATION_TOPICS
+from data_models.security import DATA_REQUEST_STATUSES
 
 revision = "0025"
 down_revision = "0024"
@@ -85,6 +87,18 @@ def upgrade() -> None:
                     ["customer_id", "created_at"], unique=False, schema="core")
     op.create_index("ix_notices_unsent", "notices", ["id"], unique=False, schema="core",
                     postgresql_where=sa.text("emailed_at IS NULL"))
+    op.add_column("data_requests", sa.Column("status", sa.String(length=16),
+                                             server_default="done", nullable=False),
+                  schema="core")
+    op.add_column("data_requests", sa.Column("decided_by", sa.BigInteger(), nullable=True),
+                  schema="core")
+    op.add_column("data_requests", sa.Column("decided_at", sa.DateTime(timezone=True),
+                                             nullable=True), schema="core")
+    op.create_check_constraint(op.f("ck_data_requests_status"), "data_requests",
+                               f"status IN {DATA_REQUEST_STATUSES!r}".replace('"', "'"),
+                               schema="core")
+    op.create_index("uq_data_requests_one_pending", "data_requests", ["customer_id", "kind"],
+                    unique=True, schema="core", postgresql_where=sa.text("status = 'pending'"))
     op.get_bind().connection.driver_connection.execute(
         (HERE / "0025_report_delivery.sql").read_text())
 
@@ -97,11 +111,15 @@ def downgrade() -> None:
     op.execute("GRANT EXECUTE ON FUNCTION core.password_reset_issue(text, bytea, int) "
                "TO reprotech_app")
     op.execute("DELETE FROM core.role_permissions WHERE permission IN "
-               "('reports:write', 'notifications:send')")
+               "('reports:write', 'notifications:send', 'data_requests:create')")
     op.execute("DROP TRIGGER notice_release ON core.evaluation_runs")
     op.execute("DROP TRIGGER notice_qc ON core.genotyping_batches")
     op.execute("DROP FUNCTION core.notice_release()")
     op.execute("DROP FUNCTION core.notice_qc()")
     op.drop_table("notices", schema="core")
+    op.execute("DROP POLICY request_by_customer_admin ON core.data_requests")
+    op.drop_index("uq_data_requests_one_pending", "data_requests", schema="core")
+    for column in ("decided_at", "decided_by", "status"):
+        op.drop_column("data_requests", column, schema="core")
     op.drop_table("notification_settings", schema="core")
     op.drop_table("customer_reports", schema="core")

@@ -117,3 +117,14 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION core.password_reset_issue(text, bytea, int, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION core.password_reset_issue(text, bytea, int, int) TO reprotech_app;
+
+-- Export and erasure requests from the portal (issue 20): a customer admin
+-- (data_requests:create) records a pending request for their own farm, in their own name;
+-- an administrator (customers:manage, the existing policies) carries it out or declines it.
+-- One pending request of a kind per customer (uq_data_requests_one_pending).
+INSERT INTO core.role_permissions (role, permission) VALUES
+  ('customer_admin', 'data_requests:create');
+CREATE POLICY request_by_customer_admin ON core.data_requests FOR INSERT WITH CHECK (
+  status = 'pending' AND requested_by = (SELECT core.actor_id())
+  AND (SELECT core.actor_has_permission('data_requests:create'))
+  AND customer_id = ANY ((SELECT core.visible_customer_ids())::bigint[]));
