@@ -67,6 +67,8 @@ class MyDataPage(pn.viewable.Viewer):
         self.listing.objects = [table(shown, name="data-requests",
                                       titles={"requested_by": "asked by",
                                               "requested_at": "asked at",
+                                              "decided_by": "decided by",
+                                              "decided_at": "decided at",
                                               "outcome": "file or reason declined"})
                                 if len(shown) else note("No request yet.")]
 
