@@ -251,8 +251,9 @@ def _reproduction(db: Database, actor: Identity, settings: Settings) -> bool:
             _embryo_work(session, customer, farm, today)
         if farms:
             set_tier(session, farms[0].code, "enterprise")
-            finance.invoice_period(session, _flush_day(today).strftime("%Y-%m"),
-                                   issued_on=today)
+            month = _flush_day(today).strftime("%Y-%m")
+            finance.orders_from_work(session, until=finance.period_bounds(month)[1])
+            finance.invoice_period(session, settings, month, issued_on=today)
     return True
 
 
@@ -307,7 +308,7 @@ def _flush_day(today: date) -> date:
 
 def _embryo_work(session, customer: Customer, farm: FarmHistory, today: date) -> None:
     """A flush (fresh transfers the same day, a frozen one later), an OPU/IVF session, their
-    pregnancy diagnoses, and the orders for them; the donors and recipients are heifers the
+    pregnancy diagnoses, and a flush ordered for next week; the donors and recipients are heifers the
     simulated history left unbred for this."""
     day = _flush_day(today)
     cows = farm.reserved
@@ -324,20 +325,14 @@ def _embryo_work(session, customer: Customer, farm: FarmHistory, today: date) ->
             (recipients[1], repro.embryo_code(donor, "F", day, 2), day, "fresh"),
             (recipients[2], repro.embryo_code(ivf_donor, "V", day + timedelta(days=14), 1),
              day + timedelta(days=30), "frozen")]
-    orders = [("embryo_flush", donor, day), ("opu_ivf", ivf_donor, day + timedelta(days=14))]
     for n, (cow, code, when, kind) in enumerate(plan):
         repro.record_transfer(session, customer, TransferEntry(cow, code, when, kind, "T-Ben"))
         check = when + timedelta(days=35)
         repro.record_diagnosis(session, customer, DiagnosisEntry(
             cow, check, "ultrasound", "pregnant" if n != 1 else "open",
             35 if n != 1 else None, "T-Ben"))
-        orders += [("embryo_transfer", cow, when), ("pregnancy_diagnosis", cow, check)]
-    orders.append(("genotyping", None, day - timedelta(days=60)))
-    for n, (service, cow, when) in enumerate(orders):
-        qty = len(farm.animals) if service == "genotyping" else 1
-        order = finance.place_order(session, customer, finance.OrderEntry(
-            service, when - timedelta(days=7), cow, qty, f"DEMO-{customer.code}-{n + 1:03d}"))
-        finance.complete_order(session, order.id, when)
+    # The work recorded is ordered by the invoicing (finance.orders_from_work); a staff order
+    # for next week's flush shows the other way in.
     finance.place_order(session, customer, finance.OrderEntry(
         "embryo_flush", today - timedelta(days=3), cows[0], 1, f"DEMO-{customer.code}-next"))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -295,6 +296,26 @@ class Settings(BaseSettings):
         default=72, ge=1, le=720,
         description="How long the link in an invitation to a new user works (once): they "
         "choose their password with it.",
+    )
+    vat_percent: Decimal = Field(
+        default=Decimal("19.00"), ge=0, le=100, decimal_places=2,
+        description="VAT charged on invoices, in percent (each invoice keeps the rate it was "
+        "issued with).",
+    )
+    invoice_issuer: list[str] = Field(
+        default_factory=lambda: ["Reprotech Analytics", "Embryo transfer, IVF and genomic "
+                                 "testing"],
+        description="The issuer's lines at the top of every invoice (name, address, VAT "
+        "number, bank account).",
+    )
+    invoice_payment_days: int = Field(
+        default=30, ge=0, le=365, description="Days from issue to the due date on invoices.",
+    )
+    pdf_font_dir: Path = Field(
+        default=Path("/usr/share/fonts/truetype/dejavu"),
+        description="Folder of the DejaVu Sans TrueType fonts invoices are set in (Debian's "
+        "fonts-dejavu-core, which `./run` installs when missing): every customer's name prints, "
+        "whatever its script.",
     )
     reports_kept_per_customer: int = Field(
         default=60, ge=1, le=3650,

@@ -13,6 +13,7 @@ from dashboards.staff import (
     customers,
     data_requests,
     evaluations,
+    finance,
     jobs,
     lab,
     lab_files,
@@ -43,6 +44,9 @@ PAGES: list[Page] = [
     Page(slug=data_requests.SLUG, title="Data requests",
          roles=frozenset({Role.ADMIN, Role.SUPER_ADMIN}), module="admin",
          build=data_requests.build),
+    Page(slug=finance.SLUG, title="Finance",
+         roles=frozenset({Role.ADMIN, Role.SUPER_ADMIN}), module="financial",
+         build=finance.build),
     Page(slug=system.SLUG, title="System",
          roles=frozenset({Role.ADMIN, Role.SUPER_ADMIN}), module="admin", build=system.build),
 ]

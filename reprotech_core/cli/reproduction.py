@@ -14,9 +14,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from reprotech_core.accounts import customer_by_code
-from reprotech_core.cli.context import print_table, system_session
+from reprotech_core import finance
+from reprotech_core.cli.context import print_table, settings, system_session
 from reprotech_core.errors import ReprotechError
-from reprotech_core.finance import customer_orders, invoice_period
+from reprotech_core.finance import customer_orders, invoice_period, period_bounds
 from reprotech_core.reproduction import herd_kpis, import_events, kpi_breakdown
 from reprotech_core.reproduction.kpis import BREAKDOWNS
 from reprotech_core.reproduction.queries import worklist
@@ -129,14 +130,76 @@ def invoice(
     period: Annotated[str, typer.Option(help="Month to invoice, YYYY-MM")],
     customer: Annotated[str | None, typer.Option(help="Only this customer")] = None,
 ) -> None:
-    """Invoice done orders up to the period's end, one invoice per customer (idempotent)."""
+    """Order the work recorded up to the period's end, then issue one numbered invoice (PDF
+    stored) per farm with done, uninvoiced orders. A month invoiced already is skipped for
+    everyone and refused for one customer (correct it with a credit note)."""
+    config = settings()
     with system_session(f"invoicing {period}") as session:
         cid = customer_by_code(session, customer).id if customer else None
-        made = invoice_period(session, period, customer_id=cid)
-    print_table(("customer", "invoice", "orders", "total", "new"),
-                [(i.customer, i.number, i.orders, f"{i.total} {i.currency}",
-                  "yes" if i.created else "no") for i in made],
+        work = finance.orders_from_work(session, until=period_bounds(period)[1], customer_id=cid)
+        made = invoice_period(session, config, period, customer_id=cid)
+    console.print(f"{work.created} order(s) from the work recorded"
+                  + "".join(f"; {n} {escape(s)} left unordered (no price)"
+                            for s, n in sorted(work.unpriced.items())))
+    print_table(("customer", "invoice", "orders", "net", "VAT", "total", "new"),
+                [(i.customer, i.number, i.orders, f"{i.net}", f"{i.vat}",
+                  f"{i.total} {i.currency}", "yes" if i.created else "no") for i in made],
                 title=f"Invoices for {period}")
+
+
+@orders_app.command("credit")
+def credit(
+    number: Annotated[str, typer.Argument(help="Invoice number, e.g. RT-2026-000012")],
+    reason: Annotated[str, typer.Option(help="Why (printed on the credit note)")],
+) -> None:
+    """Credit an invoice in full; its orders can then be corrected and invoiced again."""
+    with system_session(f"credit note for {number}") as session:
+        note = finance.credit_note(session, settings(), number, reason=reason)
+    console.print(f"credit note {note.number}: {note.total} {note.currency} "
+                  f"({note.orders} order(s) freed)")
+
+
+@orders_app.command("paid")
+def paid(
+    number: Annotated[str, typer.Argument(help="Invoice number")],
+    on: Annotated[datetime, DAY],
+) -> None:
+    """Record an invoice's payment."""
+    with system_session(f"payment of {number}") as session:
+        finance.mark_paid(session, number, on.date())
+    console.print(f"{number} paid on {on.date()}")
+
+
+@orders_app.command("price")
+def price(
+    service: Annotated[str, typer.Argument(help="Service code, e.g. embryo_transfer or "
+                                                "genotyping:BovineSNP50")],
+    unit_price: Annotated[str, typer.Option("--price", help="Exact amount, e.g. 95.00")],
+    valid_from: Annotated[datetime, DAY],
+    description: Annotated[str, typer.Option(help="As printed on invoices")],
+    currency: str = "EUR",
+) -> None:
+    """Add a price to the price list from a day on (orders keep the price they were placed at)."""
+    with system_session(f"price of {service}") as session:
+        row = finance.set_price(session, service, description, unit_price, valid_from.date(),
+                                currency)
+    console.print(f"{row.service}: {row.unit_price} {row.currency} from {row.valid_from}")
+
+
+@orders_app.command("invoices")
+def list_invoices(
+    customer: Annotated[str | None, typer.Option(help="Only this customer")] = None,
+    unpaid: Annotated[bool, typer.Option("--unpaid", help="Only unpaid invoices")] = False,
+) -> None:
+    """Issued invoices and credit notes, newest first."""
+    with system_session() as session:
+        cid = customer_by_code(session, customer).id if customer else None
+        frame = finance.invoices(session, settings(), customer_id=cid, unpaid_only=unpaid)
+    print_table(("number", "kind", "customer", "period", "issued", "due", "total", "paid",
+                 "credited by"),
+                [(r.number, r.kind, r.customer, r.period, r.issued_on, r.due_on or "",
+                  f"{r.total} {r.currency}", r.paid_on or "", r.credited_by or "")
+                 for r in frame.itertuples()])
 
 
 @orders_app.command("list")

@@ -50,7 +50,7 @@ from reprotech_core.settings import Settings
 SECRET_COLUMNS = {"password_hash", "totp_secret", "db_login"}
 KEPT_TABLES = {"core.customers", "core.users", "core.data_requests"}
 """Tables whose customer rows are anonymised (or kept, for the request log), not deleted."""
-RETAINED_TABLES = {"core.invoices", "core.service_orders"}
+RETAINED_TABLES = {"core.invoices", "core.invoice_lines", "core.service_orders"}
 """Accounting records, kept for their legal retention period (commercial and tax law): their
 link to an animal is cleared, the amounts, services and dates stay, under the anonymised
 customer."""

@@ -59,12 +59,12 @@ def test_up_from_scratch_then_again_reuses_everything(demo_home):
     animals = int(loaded.group(1))  # 60 genotyped, and the calves of the simulated calvings
     assert animals > 60
     for name in ("lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports",
-                 "backup"):
+                 "invoices", "backup"):
         assert re.search(rf"{name}\s+│ succeeded", first), first
     second = run(["up", "--no-hub"], env).stdout
     assert "already running" in second
     assert f"already present: 3 customers, {animals} animals; 0 new" in second
-    assert second.count("succeeded") == 6  # the same runs: nothing ran twice
+    assert second.count("succeeded") == 7  # the same runs: nothing ran twice
     secrets = root / "var" / "secrets"
     assert all((p.stat().st_mode & 0o077) == 0 for p in secrets.iterdir())
     snapshots = list((root / "var" / "store").rglob("*.parquet"))

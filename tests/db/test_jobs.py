@@ -246,7 +246,8 @@ def test_project_schedules_are_valid():
 def test_the_daily_pipeline_is_the_scheduled_jobs_in_file_order():
     """`reprotech up` runs what config/schedules.toml schedules, not a list of its own."""
     assert daily_jobs(load_schedules(home=PROJECT_HOME)) == [
-        "lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports", "backup"]
+        "lab-ingest", "lab-qc", "evaluation", "population-report", "customer-reports", "invoices",
+        "backup"]
 
 
 def test_worker_rides_out_a_database_restart(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from datetime import date
 
 import pytest
@@ -48,8 +50,13 @@ def test_import_kpis_and_invoice(cli, db, system, customer_of, reference_bull, t
                                                                 farm.cow(1), reference="cli-1"))
         complete_order(s, order.id, date(2026, 4, 3))
     made = cli("orders", "invoice", "--period", "2026-04", "--customer", farm.code)
-    assert made.exit_code == 0 and f"INV-202604-{farm.code}" in made.output
-    assert "260.00 EUR" in made.output
+    assert made.exit_code == 0 and re.search(r"RT-\d{4}-\d{6}", made.output), made.output
+    # the flush (260.00) and the file's pregnancy diagnosis with its visit (12.50 + 45.00),
+    # ordered from the work recorded; 19 % VAT
+    assert "2 order(s) from the work recorded" in made.output
+    assert "317.50" in made.output and "377.83 EUR" in made.output
+    again = cli("orders", "invoice", "--period", "2026-04", "--customer", farm.code)
+    assert "invoice.period_invoiced" in again.output + str(again.exception)
     listing = cli("orders", "list", "--customer", farm.code)
     assert "cli-1" in listing.output and "done" in listing.output
 

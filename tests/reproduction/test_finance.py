@@ -1,7 +1,9 @@
-"""Orders priced from the price list, completed, invoiced per period (idempotently)."""
+"""Orders priced from the price list, completed, invoiced per period: a month invoiced
+already is skipped when invoicing everyone and refused by name for one customer."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -20,7 +22,8 @@ from reprotech_core.finance import (
 from tests.reproduction.conftest import make_farm
 
 
-def test_orders_are_priced_completed_and_invoiced_once(db, system, customer_of, reference_bull):
+def test_orders_are_priced_completed_and_invoiced_once(db, system, customer_of, reference_bull,
+                                                      pg_settings):
     farm = make_farm(db, system, reference_bull, tier="enterprise")
     with db.session(system) as s:
         cust = customer_of(s, farm)
@@ -40,14 +43,21 @@ def test_orders_are_priced_completed_and_invoiced_once(db, system, customer_of, 
                                                reference=f"{farm.code}-g"))
         for o, day in ((old, date(2026, 8, 5)), (new, date(2026, 8, 9))):
             complete_order(s, o.id, day)
-        first = invoice_period(s, "2026-08", customer_id=farm.id, issued_on=date(2026, 9, 1))
-        assert [(i.number, i.orders, i.total, i.created) for i in first] == [
-            (f"INV-202608-{farm.code}", 2, Decimal("315.00"), True)]
-        assert invoice_period(s, "2026-08", customer_id=farm.id)[0].created is False
+        first = invoice_period(s, pg_settings, "2026-08", customer_id=farm.id,
+                               issued_on=date(2026, 9, 1))
+        assert [(i.orders, i.net, i.vat, i.total, i.created) for i in first] == [
+            (2, Decimal("315.00"), Decimal("59.85"), Decimal("374.85"), True)]  # VAT 19 %
+        assert re.fullmatch(r"RT-2026-\d{6}", first[0].number)
+        with pytest.raises(RuleViolation) as again_refused:
+            invoice_period(s, pg_settings, "2026-08", customer_id=farm.id)
+        assert again_refused.value.rule == "invoice.period_invoiced"
+        everyone = invoice_period(s, pg_settings, "2026-08")  # a retried job: nothing new
+        assert [(i.number, i.created) for i in everyone if i.customer == farm.code] == [
+            (first[0].number, False)]
         # Done late (after August was invoiced): it goes on September's invoice.
         complete_order(s, late.id, date(2026, 8, 30))
-        sept = invoice_period(s, "2026-09", customer_id=farm.id)
-        assert [(i.orders, i.total) for i in sept] == [(1, Decimal("38.00"))]
+        sept = invoice_period(s, pg_settings, "2026-09", customer_id=farm.id)
+        assert [(i.orders, i.net) for i in sept] == [(1, Decimal("38.00"))]
         assert s.scalar(select(ServiceOrder.invoice_id).where(ServiceOrder.id == late.id))
 
 

@@ -1,0 +1,116 @@
+"""Finance (administrators): unpaid invoices with their due dates, recording a payment,
+crediting an invoice, and the price list. The rules are :mod:`reprotech_core.finance`; the
+database keeps an issued invoice as issued."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import panel as pn
+import param
+from sqlalchemy import text
+
+from dashboards.pages import PageContext
+from dashboards.staff.common import heading, note, table
+from dashboards.text import md_text
+from reprotech_core import finance
+from reprotech_core.errors import PermissionDenied, ReprotechError
+from reprotech_core.roles import has_permission
+
+SLUG = "finance"
+
+
+def build(ctx: PageContext) -> pn.viewable.Viewable:
+    with ctx.session() as s:
+        if not has_permission(s, "financial:write"):
+            raise PermissionDenied("the finance page is for administrators")
+    return FinancePage(ctx)
+
+
+class FinancePage(pn.viewable.Viewer):
+    status = param.String(default="", doc="the last action's outcome, as shown")
+
+    def __init__(self, ctx: PageContext, **params) -> None:
+        super().__init__(**params)
+        self.ctx = ctx
+        self.which = pn.widgets.Select(label="Invoice", options={},
+                                       css_classes=["rt-unpaid-choice"])
+        self.paid_on = pn.widgets.DatePicker(label="Paid on", value=date.today(),
+                                             css_classes=["rt-paid-on"])
+        self.paid_button = pn.widgets.Button(label="Record the payment", color="primary",
+                                             css_classes=["rt-mark-paid"])
+        self.paid_button.on_click(lambda _: self.mark_paid())
+        self.reason = pn.widgets.TextInput(label="Reason for a credit note",
+                                           css_classes=["rt-credit-reason"])
+        self.credit_button = pn.widgets.Button(label="Credit it in full",
+                                               css_classes=["rt-credit"])
+        self.credit_button.on_click(lambda _: self.credit())
+        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
+                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
+        self.unpaid = pn.Column(sizing_mode="stretch_width")
+        self.prices = pn.Column(sizing_mode="stretch_width")
+        self.reload()
+
+    def reload(self) -> None:
+        with self.ctx.session() as s:
+            owed = finance.invoices(s, self.ctx.settings, unpaid_only=True)
+            prices = s.execute(text(
+                "SELECT service, description, unit_price, currency, valid_from "
+                "FROM core.service_prices ORDER BY service, valid_from DESC")).all()
+        today = date.today()
+        self.which.options = {f"{r.number} · {r.customer} · {r.total} {r.currency}": r.number
+                              for r in owed.itertuples()}
+        if len(owed):
+            shown = owed.assign(overdue_days=[max((today - d).days, 0) for d in owed["due_on"]])
+            self.unpaid.objects = [table(shown[["number", "customer", "period", "issued_on",
+                                                "due_on", "overdue_days", "net", "vat",
+                                                "total", "currency"]], name="unpaid",
+                                         titles={"overdue_days": "days overdue"})]
+        else:
+            self.unpaid.objects = [note("Every issued invoice is paid or credited.")]
+        self.prices.objects = [table(pd.DataFrame(
+            prices, columns=["service", "description", "unit_price", "currency",
+                             "valid_from"]), name="prices")]
+
+    def mark_paid(self) -> None:
+        number = self.which.value
+        try:
+            with self.ctx.database.session(self.ctx.identity,
+                                           reason="invoice payment recorded") as s:
+                finance.mark_paid(s, number or "", self.paid_on.value)
+        except ReprotechError as exc:
+            self._say("danger", f"Not recorded. {exc}")
+            return
+        self.reload()
+        self._say("success", f"{number} paid on {self.paid_on.value}.")
+
+    def credit(self) -> None:
+        number = self.which.value
+        try:
+            with self.ctx.database.session(self.ctx.identity, reason="credit note issued") as s:
+                made = finance.credit_note(s, self.ctx.settings, number or "",
+                                           reason=self.reason.value_input)
+        except ReprotechError as exc:
+            self._say("danger", f"Not credited. {exc}")
+            return
+        self.reason.value = self.reason.value_input = ""
+        self.reload()
+        self._say("success", f"Credit note {made.number} credits {number}; its "
+                             f"{made.orders} order(s) can be corrected and invoiced again.")
+
+    def _say(self, kind: str, message: str) -> None:
+        self.outcome.alert_type, self.outcome.visible = kind, True
+        self.outcome.object = md_text(message)
+        self.status = message
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return pn.Column(
+            pn.pane.Markdown("## Finance"),
+            note("Invoices are issued on the first of each month by the invoices job (or "
+                 "`reprotech orders invoice`); an issued invoice is never changed, only paid "
+                 "or credited."),
+            self.outcome, heading("Unpaid invoices"), self.unpaid,
+            pn.FlexBox(self.which, self.paid_on, self.paid_button, self.reason,
+                       self.credit_button, sizing_mode="stretch_width"),
+            heading("Price list"), self.prices, sizing_mode="stretch_width")
