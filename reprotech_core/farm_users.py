@@ -90,14 +90,23 @@ def invite(db: Database, identity: Identity, settings: Settings, *, username: st
         code = session.scalar(select(Customer.code).where(Customer.id == identity.customer_id))
         accounts.create_user(session, accounts.NewUser(username.strip(), display_name,
                                                        Role(role), code, email=email))
-    issued = passwords.issue_link(db, settings, username.strip(),
+    return send_invitation(db, settings, inviter=identity.username,
+                           username=username.strip(), display_name=display_name,
+                           where="your farm's herd portal")
+
+
+def send_invitation(db: Database, settings: Settings, *, inviter: str, username: str,
+                    display_name: str, where: str) -> Invitation:
+    """Email a new user (created without a password) a single-use link, valid
+    ``invitation_hours``, to choose their password."""
+    issued = passwords.issue_link(db, settings, username,
                                   minutes=60 * settings.invitation_hours)
-    if issued is None:  # created and committed above: only a concurrent deactivation
-        return Invitation(username.strip(), email, False)
+    if issued is None:  # created and committed by the caller: only a concurrent deactivation
+        return Invitation(username, "", False)
     name, address, link = issued
-    mail.send(settings, to=[address], subject="[Reprotech] Your account on the herd portal",
-              body=(f"Hello {display_name},\n\n{identity.username} invited you to your farm's "
-                    f"herd portal on Reprotech Analytics as {name!r}.\n"
+    mail.send(settings, to=[address], subject="[Reprotech] Your account on Reprotech Analytics",
+              body=(f"Hello {display_name},\n\n{inviter} invited you to {where} on Reprotech "
+                    f"Analytics as {name!r}.\n"
                     f"Choose your password here within {settings.invitation_hours} hours:\n\n"
                     f"  {link}\n\nThe link works once. Then sign in at "
                     f"{settings.public_base}/hub/login\n"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dashboards.pages import Page
 from dashboards.staff import (
+    accounts,
     customers,
     data_requests,
     evaluations,
@@ -41,6 +42,8 @@ PAGES: list[Page] = [
     Page(slug=population.SLUG, title="Population",
          roles=frozenset({Role.RESEARCHER, Role.ADMIN, Role.SUPER_ADMIN}), module="research",
          build=population.build),
+    Page(slug=accounts.SLUG, title="Customers and staff",
+         roles=frozenset({Role.ADMIN, Role.SUPER_ADMIN}), module="admin", build=accounts.build),
     Page(slug=data_requests.SLUG, title="Data requests",
          roles=frozenset({Role.ADMIN, Role.SUPER_ADMIN}), module="admin",
          build=data_requests.build),
