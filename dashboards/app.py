@@ -100,6 +100,7 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
             f'{html_text(ctx.identity.role)}</span>'
             # local sign-in owns its passwords (hub/passwords.py); with OIDC the provider does
             + (' · <a href="/hub/password" style="color:white">Password</a>'
+               ' · <a href="/hub/totp" style="color:white">Second factor</a>'
                if ctx.settings.hub_authenticator == "local" else "")
             + ' · <a href="/services/dashboards/logout" style="color:white">Sign out</a>',
             styles={"color": "white", "margin-left": "auto"},

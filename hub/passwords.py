@@ -6,6 +6,7 @@ handlers only read the forms and show the outcome.
 ``/hub/password``              signed in: current password, new password twice
 ``/hub/password-reset``        a username or email address → an emailed single-use link
 ``/hub/password-reset/<token>`` the link: new password twice (spends the link)
+``/hub/totp``                  signed in: enrol (or remove) one's own second factor
 
 The forms post with JupyterHub's XSRF token; Argon2 and the database run in a thread, so the
 hub's event loop stays free. Refusals name the rule's sentence and change nothing.
@@ -126,8 +127,67 @@ class ResetHandler(_PasswordPage):
                         done=f"The password of {who} is changed. Sign in with it now.")
 
 
+class TotpHandler(BaseHandler):
+    """A signed-in user's own second factor (:mod:`reprotech_core.second_factor`)."""
+
+    async def _show(self, *, error: str = "", done: str = "", status: int = 200) -> None:
+        import base64
+
+        from reprotech_core import second_factor
+
+        db, name = _database(), self.current_user.name
+
+        def state() -> tuple[bool, bool]:
+            with db.session(db.identity(name)) as session:
+                staff = db.identity(name).customer_id is None
+                return second_factor.enrolled(session), staff
+
+        enrolled, staff = await asyncio.to_thread(state)
+        new = None if enrolled else second_factor.start(name)
+        self.set_status(status)
+        self.set_header("Cache-Control", "no-store")  # the page holds a fresh secret
+        self.finish(await self.render_template(
+            "reprotech_totp.html", error=error, done=done, enrolled=enrolled,
+            may_remove=not (staff and _settings().hub_staff_totp_required),
+            secret=new.secret if new else "", action=self.request.path,
+            qr=base64.b64encode(new.qr_svg.encode()).decode() if new else ""))
+
+    @web.authenticated
+    async def get(self) -> None:
+        await self._show()
+
+    @web.authenticated
+    async def post(self) -> None:
+        from reprotech_core import second_factor
+
+        form = {k: self.get_body_argument(k, "") for k in ("do", "password", "code", "secret")}
+        db, name = _database(), self.current_user.name
+
+        def act() -> None:
+            with db.session(db.identity(name)) as session:
+                if form["do"] == "remove":
+                    second_factor.remove(session, form["password"], form["code"],
+                                         staff_required=_settings().hub_staff_totp_required)
+                else:
+                    second_factor.enrol(session, form["password"], form["secret"],
+                                        form["code"])
+
+        try:
+            await asyncio.to_thread(act)
+        except RuleViolation as exc:
+            self.log.info("second factor change refused for %s: %s", name, exc.rule)
+            await self._show(error=exc.message, status=400)
+            return
+        self.log.info("second factor %s by %s", "removed" if form["do"] == "remove"
+                      else "enrolled", name)
+        await self._show(done="Removed: signing in asks for your password only."
+                         if form["do"] == "remove" else
+                         "Enrolled: from now on, signing in asks for the code too.")
+
+
 def handlers() -> list[tuple[str, type]]:
     """Routes (under the hub's prefix) for the authenticator's ``get_handlers``."""
     return [(r"/password", ChangePasswordHandler),
             (r"/password-reset", ResetRequestHandler),
-            (r"/password-reset/([A-Za-z0-9_\-]{20,100})", ResetHandler)]
+            (r"/password-reset/([A-Za-z0-9_\-]{20,100})", ResetHandler),
+            (r"/totp", TotpHandler)]

@@ -69,8 +69,8 @@ def check(db: Database, username: str, password: str, totp_code: str | None = No
 
     Refused: a username or source address locked out after too many failures
     (``reprotech_core.ops.lockout``; every refusal below counts as a failure); with
-    :data:`WRONG_CREDENTIALS`: an unknown or deactivated user, a wrong password, a staff user's
-    missing, wrong or already used code; after a right password only: unknown role, customer
+    :data:`WRONG_CREDENTIALS`: an unknown or deactivated user, a wrong password, a missing, wrong
+    or already used code of a user with a second factor (staff; customers who enrolled one); after a right password only: unknown role, customer
     role without a customer, staff without TOTP enrolled (when required).
     """
     if limits is None:
@@ -112,13 +112,12 @@ def _check(db: Database, username: str, password: str, totp_code: str | None, *,
                 f"Account {username!r} is a {role} but belongs to no customer; "
                 "ask your administrator to attach it to a customer."
             )
-        if not role.customer_scoped:
-            if user.totp_secret:
-                step = totp_step(user.totp_secret, totp_code)
-                if step is None or not _claim_step(session, step):
-                    raise SignInRefused(WRONG_CREDENTIALS)
-            elif require_staff_totp:
-                raise SignInRefused(STAFF_NEEDS_TOTP)
+        if user.totp_secret:  # staff, and customers who enrolled one (optional for them)
+            step = totp_step(user.totp_secret, totp_code)
+            if step is None or not _claim_step(session, step):
+                raise SignInRefused(WRONG_CREDENTIALS)
+        elif not role.customer_scoped and require_staff_totp:
+            raise SignInRefused(STAFF_NEEDS_TOTP)
     return SignedIn(username, role, identity.customer_id)
 
 

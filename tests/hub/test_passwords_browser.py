@@ -1,7 +1,8 @@
 """Passwords as a person meets them in Chromium, through the real hub and proxy: "Forgot your
 password?" on the sign-in page, the emailed link (read from the embedded default's file
 outbox), the new password, the spent link refused, signing in with the new password, and
-changing it again while signed in. Screenshots under ``tests/artifacts/hub/``."""
+changing it again while signed in; enrolling a second factor from the dashboards' header and
+signing in with its code. Screenshots under ``tests/artifacts/hub/``."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import re
 import uuid
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from reprotech_core import accounts, mail
@@ -126,5 +128,45 @@ def test_a_forged_link_is_refused_and_changes_nothing(chromium, hub: Hub):
         page.locator(".rt-password-error").get_by_text("is not valid").wait_for()
         response = page.goto(f"{hub.url}/hub/password-reset/short")  # not a token's shape
         assert response.status == 404
+    finally:
+        context.close()
+
+
+def test_a_farmer_enrols_a_second_factor_and_then_signs_in_with_its_code(chromium, hub: Hub,
+                                                                         farmer):
+    name, _ = farmer
+    context = chromium.new_context(viewport={"width": 1000, "height": 900})
+    page = context.new_page()
+    try:
+        sign_in(page, hub, name, FORGOTTEN)
+        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=120_000)
+        page.get_by_role("link", name="Second factor").click()  # the dashboards' header
+        page.wait_for_url(re.compile(r".*/hub/totp$"))
+        page.locator(".rt-totp-qr").wait_for()
+        secret = page.locator(".rt-totp-key").inner_text().strip()
+        shot(page, "totp-enrol")
+        page.fill("input[name=code]", pyotp.TOTP(secret).now())
+        page.fill("input[name=password]", "not-my-password-at-all")
+        page.click("button[type=submit]")
+        page.locator(".rt-totp-error").get_by_text("the password is not right").wait_for()
+        secret = page.locator(".rt-totp-key").inner_text().strip()  # a fresh one was offered
+        page.fill("input[name=code]", pyotp.TOTP(secret).now())
+        page.fill("input[name=password]", FORGOTTEN)
+        page.click("button[type=submit]")
+        page.locator(".rt-totp-done").get_by_text("Enrolled").wait_for()
+        shot(page, "totp-enrolled")
+    finally:
+        context.close()
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        sign_in(page, hub, name, FORGOTTEN)  # no code: refused
+        page.get_by_text("Invalid username or password.").wait_for()
+        page.goto(f"{hub.url}/hub/login", wait_until="domcontentloaded")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", FORGOTTEN)
+        page.fill("input[name=otp]", pyotp.TOTP(secret).now())
+        page.click("input[type=submit]")
+        page.wait_for_url(re.compile(r".*/services/dashboards/.*"), timeout=120_000)
     finally:
         context.close()
