@@ -125,3 +125,13 @@ def test_reports_equal_plink2(autosomal, tmp_path):
         for col in numeric:
             np.testing.assert_allclose(ours[col].astype(float), theirs[col].astype(float),
                                        rtol=1e-5, atol=1e-6)
+
+
+def test_report_tables_are_written_as_pandas_writes_them(fileset, tmp_path):
+    from reprotech_core.genomics.plink_reports import _write
+
+    qc, _ = qc_plink(fileset)
+    quoted = pd.DataFrame({"id": ["a\tb", 'c"d'], "x": [0.1, np.nan], "f": np.float32([1.1, 2])})
+    for df in (qc.snps, qc.samples, qc.duplicates, quoted):
+        _write(df, tmp_path / "t.tsv")
+        assert (tmp_path / "t.tsv").read_text() == df.to_csv(sep="\t", index=False)
