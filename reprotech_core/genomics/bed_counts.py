@@ -87,7 +87,7 @@ def count_bed(
     m, width = bed.shape
     n_words = (width + 7) // 8
     valid = _sample_mask(n_samples, n_words)
-    step = max(1, _BLOCK_BYTES // max(width, 1))
+    step = max(15, _BLOCK_BYTES // max(width, 1) // 15 * 15)  # whole groups of 15 SNP rows
     autosomal = np.asarray(autosomal, dtype=bool)
     x_chrom = np.asarray(x_chrom, dtype=bool)
 
@@ -96,13 +96,14 @@ def count_bed(
         miss, het, hom_aa = _planes(_row_words(np.asarray(bed[r0:r1])), valid)
         per_snp = [np.bitwise_count(p).sum(axis=1, dtype=np.int64) for p in (miss, het, hom_aa)]
         auto, x = autosomal[r0:r1], x_chrom[r0:r1]
-        per_sample = [_column_sums(miss)]
+        miss_all = _column_sums(miss)
+        per_sample = [miss_all]
         for rows in (auto, x):
             sel = np.flatnonzero(rows)
             if sel.size == 0:
                 per_sample += [None, None]
             elif sel.size == rows.size:
-                per_sample += [_column_sums(miss), _column_sums(het)]
+                per_sample += [miss_all, _column_sums(het)]
             else:
                 per_sample += [_column_sums(miss[sel]), _column_sums(het[sel])]
         return per_snp, per_sample
