@@ -55,7 +55,7 @@ def _cells(col: pd.Series) -> list[str] | None:
         return [str(x) for x in v.tolist()]
     if v.dtype.kind in "OUT":
         values = v.tolist()
-        if not all(isinstance(x, str) for x in values) or any(map(_needs_quoting, values)):
+        if not all(isinstance(x, str) for x in values) or _needs_quoting("".join(values)):
             return None
         return values
     return None
