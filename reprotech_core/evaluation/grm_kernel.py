@@ -36,6 +36,8 @@ Memory: the planes (``n m / 4`` bytes), a SNP-major 2-bit copy for the ``U`` pas
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import intrinsic
@@ -44,6 +46,10 @@ from reprotech_core.genomics.packing import SNPS_PER_BYTE, packed_width
 
 TILE = 64  # animals per tile side: 2 x 64 rows of 3 planes x WORD_CHUNK words stay in L2
 WORD_CHUNK = 128  # 64-bit words (8,192 SNPs) per cache chunk
+_ONE_AT_A_TIME = threading.Lock()
+# numba's default threading layer (workqueue) aborts the process when two Python threads run
+# parallel kernels at once (a dashboard server may compute two GRMs together); the kernel
+# already uses every core, so calls are serialised instead.
 U_BLOCK = 32  # sample bytes (128 animals) per U-pass column block: the block of the result
 # columns touched (n x 128 floats) stays in L3 while every SNP row streams past once
 
@@ -382,6 +388,15 @@ def popcount_grm(
     out = np.zeros((n, n), dtype=dtype)
     if n_snps == 0:
         return out
+    with _ONE_AT_A_TIME:
+        _compute(packed, n_snps, p, p_pad, scale, out)
+    return out
+
+
+def _compute(packed: np.ndarray, n_snps: int, p: np.ndarray, p_pad: np.ndarray, scale: float,
+             out: np.ndarray) -> None:
+    """The kernel's passes, in order: U + V into ``out``, per-animal sums, planes, tiles."""
+    n = packed.shape[0]
     snp_major = _snp_major(packed, n_snps)
     ptr, idx = _missing_by_snp(snp_major, n)
     if idx.size:
@@ -393,4 +408,3 @@ def popcount_grm(
            _lower_tiles(n, TILE), out, TILE, WORD_CHUNK)
     del planes
     _mirror_lower(out, TILE)
-    return out

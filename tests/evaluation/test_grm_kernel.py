@@ -118,3 +118,19 @@ def test_bad_arguments_are_named():
         popcount_grm(packed, 10, np.full(10, np.nan), 1.0)
     with pytest.raises(ValueError, match="scale must be positive"):
         popcount_grm(packed, 10, np.full(10, 0.5), 0.0)
+
+
+def test_concurrent_calls_from_threads_are_safe():
+    """A dashboard server may compute two GRMs at once: same results, no abort."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(9)
+    x = random_dosages(rng, 90, 700, 0.01)
+    p = frequencies(x)
+    scale = float(2 * np.sum(p * (1 - p)))
+    expected = reference_numerator(x, p) / scale
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: popcount_grm(pack(x), 700, p, scale,
+                                                       dtype=np.float64), range(8)))
+    for g in results:
+        np.testing.assert_allclose(g, expected, rtol=0, atol=1e-10)
