@@ -63,8 +63,8 @@ def _popcount(typingctx, x):  # noqa: ARG001 - numba's intrinsic signature
 
 
 def _byte_planes() -> np.ndarray:
-    """(256, 3) uint64: the A, B and M nibbles (4 SNPs) of every packed byte value."""
-    out = np.zeros((256, 3), dtype=np.uint64)
+    """(256, 2) uint64: the A and B nibbles (4 SNPs) of every packed byte value."""
+    out = np.zeros((256, 2), dtype=np.uint64)
     for byte in range(256):
         for r in range(SNPS_PER_BYTE):
             code = (byte >> (2 * r)) & 3
@@ -72,8 +72,6 @@ def _byte_planes() -> np.ndarray:
                 out[byte, 0] |= 1 << r
             if code == 2:
                 out[byte, 1] |= 1 << r
-            if code == 3:
-                out[byte, 2] |= 1 << r
     return out
 
 
