@@ -1,5 +1,7 @@
 """The ``reprotech`` entry point: the core's commands, ``reprotech jobs`` and ``reprotech up``.
 
+(The executable starts in :mod:`reprotech.launch`, which hands everything but ``geno`` here.)
+
 Why a launcher module above both layers, and not command groups discovered as Python entry
 points: the platform has exactly two command families above the core — the job queue's
 (``jobs/cli.py``) and ``up``, which composes core, jobs and hub (it runs the daily jobs, then

@@ -17,17 +17,16 @@ from rich.progress import Progress
 
 from reprotech_core.errors import ReprotechError
 from reprotech_core.genomics.errors import GenotypeFileError
-from reprotech_core.genomics.finalreport import read_finalreport
-from reprotech_core.genomics.finalreport_write import write_finalreport
-from reprotech_core.genomics.manifest import PanelManifest, read_manifest, write_manifest
 from reprotech_core.genomics.packing import packed_width
 from reprotech_core.genomics.plink_bed import iter_bed_samples, read_bim, read_fam, write_plink
 from reprotech_core.genomics.plink_reports import write_qc_reports
-from reprotech_core.genomics.qc import QcThresholds, run_qc
-from reprotech_core.genomics.simulate import simulate_herd
+from reprotech_core.genomics.qc import QcThresholds
+from reprotech_core.genomics.qc_plink import qc_plink
 from reprotech_core.genomics.snpmap import GenotypeSet
-from reprotech_core.genomics.vcf import read_vcf, write_vcf
 from reprotech_core.table_files import read_frame
+
+# Readers and writers of FinalReport, manifest, VCF and the simulator are imported inside the
+# commands that use them: `geno qc` starts without them (see reprotech/launch.py).
 
 app = typer.Typer(help="Genotype files: QC, simulated herds, conversion.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -67,19 +66,20 @@ def qc(
     hwe_p: Annotated[float | None, typer.Option(help="fail SNPs below this HWE p")] = None,
     het_z: float = 4.0,
 ) -> None:
-    """QC of a PLINK fileset: TSV reports and PLINK 2 .afreq/.vmiss/.smiss/.hardy."""
+    """QC of a PLINK fileset: TSV reports and PLINK 2 .afreq/.vmiss/.smiss/.hardy.
+
+    Counts straight from the SNP-major .bed (qc_plink): no transpose into packed rows."""
     try:
-        geno, fam = _read_plink_with_progress(_bed_prefix(bfile))
         ped = read_frame(pedigree, required=("animal", "sire", "dam")) if pedigree else None
         limits = QcThresholds(sample_call_rate=sample_call_rate, snp_call_rate=snp_call_rate,
                               maf=maf, hwe_p=hwe_p, het_z=het_z)
         with err.status("QC"):
-            result = run_qc(geno, thresholds=limits, pedigree=ped)
+            result, fam = qc_plink(_bed_prefix(bfile), thresholds=limits, pedigree=ped)
         out.parent.mkdir(parents=True, exist_ok=True)
         paths = write_qc_reports(result, out, fid=fam["fid"].to_numpy(dtype=str))
     except (GenotypeFileError, ReprotechError, FileNotFoundError) as exc:
         _fail(exc)
-    typer.echo(f"{len(geno.samples)} samples, {len(geno.snps)} SNPs: "
+    typer.echo(f"{len(result.samples)} samples, {len(result.snps)} SNPs: "
                f"{len(result.failed_samples)} samples and {len(result.failed_snps)} SNPs fail")
     for p in paths:
         typer.echo(str(p))
@@ -96,6 +96,11 @@ def simulate(
     vcf: Annotated[bool, typer.Option(help="write herd.vcf")] = False,
 ) -> None:
     """A simulated herd: genotypes plus pedigree, breeding values, phenotypes and manifest."""
+    from reprotech_core.genomics.finalreport_write import write_finalreport
+    from reprotech_core.genomics.manifest import PanelManifest, write_manifest
+    from reprotech_core.genomics.simulate import simulate_herd
+    from reprotech_core.genomics.vcf import write_vcf
+
     out_dir.mkdir(parents=True, exist_ok=True)
     with err.status("simulating"):
         herd = simulate_herd(n_animals=animals, n_snps=snps, seed=seed)
@@ -126,6 +131,8 @@ def convert(
     gc_min: float = 0.15,
 ) -> None:
     """Convert FinalReport -> PLINK/VCF and PLINK <-> VCF."""
+    from reprotech_core.genomics.vcf import write_vcf
+
     try:
         geno = _read_any(source, manifest, coding, gc_min)
         if target.suffix == ".vcf":
@@ -138,6 +145,10 @@ def convert(
 
 
 def _read_any(source: Path, manifest: Path | None, coding: str, gc_min: float) -> GenotypeSet:
+    from reprotech_core.genomics.finalreport import read_finalreport
+    from reprotech_core.genomics.manifest import read_manifest
+    from reprotech_core.genomics.vcf import read_vcf
+
     name = source.name.lower()
     if name.endswith((".vcf", ".vcf.gz")):
         return read_vcf(source)

@@ -3,7 +3,7 @@ genotype files, evaluation, reproduction, performance records, orders, hub and o
 
 The ``reprotech`` entry point itself is :mod:`reprotech.cli`, one layer above this package and
 ``jobs/``: it adds ``reprotech jobs`` and ``reprotech up`` (which runs the daily jobs), so the
-core never imports ``jobs``. :func:`run` is what any entry point runs an app through.
+core never imports ``jobs``. :func:`run` (from :mod:`process`) is what any entry point runs an app through.
 
 Subcommands act as the platform's ``system`` user (the audit log records it and the OS
 user), through the application login and row security like every other path; only
@@ -13,7 +13,6 @@ user), through the application login and row security like every other path; onl
 from __future__ import annotations
 
 import getpass
-import logging
 import sys
 from typing import Annotated
 
@@ -37,6 +36,7 @@ from reprotech_core.cli import (
 )
 from reprotech_core.cli import hub as hub_cli
 from reprotech_core.cli.context import print_table, system_session
+from reprotech_core.cli.process import run  # noqa: F401 - what entry points run an app through
 from reprotech_core.db import logins
 from reprotech_core.db.cluster import Cluster
 from reprotech_core.db.migrate import admin_url, app_url, head_revision, migrate
@@ -340,21 +340,3 @@ def settings_docs() -> None:
     sys.stdout.write(settings_markdown())
 
 
-def run(entry: typer.Typer) -> None:
-    """Run a ``reprotech`` app as a process: private umask, configured logging, and a platform
-    error printed as one line with exit code 1 instead of a traceback."""
-    from reprotech_core.ops import logs
-    from reprotech_core.ops.private_files import use_private_umask
-    from reprotech_core.settings import get_settings
-
-    use_private_umask()  # what the platform writes under <data_dir> is its own (ops/private_files)
-
-    try:  # secrets scrubbed, JSON lines when log_format = "json"
-        logs.configure_logging(get_settings(), level="WARNING")
-    except ValueError:  # a bad setting is reported by the command that reads it
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        entry()
-    except (ReprotechError, ValueError) as exc:  # SettingsError and file errors are ValueErrors
-        err.print(f"[red]error:[/] {escape(str(exc))}")  # a message is text, not Rich markup
-        raise SystemExit(1) from None

@@ -11,9 +11,12 @@ gets centred value 0, i.e. it is mean-imputed (dosage ``2 p_j``). This is what P
 no information and are dropped (logged); monomorphic SNPs contribute zero to both numerator
 and denominator and need no special case.
 
-The matrix is accumulated block-wise: a block of SNP columns is unpacked from the 2-bit store,
+The BLAS path accumulates block-wise: a block of SNP columns is unpacked from the 2-bit store,
 centred in float32 and added with one BLAS ``syrk`` (``C += Z_b Z_b'``), so peak memory is the
 ``n x n`` result plus one ``n x block`` slab, and the cost is the GEMM floor ``n^2 m`` flops.
+Below that floor, the popcount path (:mod:`grm_kernel`, ``kernel="popcount"``/``"auto"``) counts
+the 0/1/2 cross-products on bit planes of the 2-bit rows and applies centring and
+missing-call corrections afterwards; the BLAS path stays the reference.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ from reprotech_core.genomics.snpmap import GenotypeSet
 log = logging.getLogger(__name__)
 
 DEFAULT_BLOCK_SNPS = 4096
+KERNELS = ("auto", "popcount", "blas")
+POPCOUNT_MAX_MISSING = 0.02
+"""Above this share of missing calls ``kernel="auto"`` uses BLAS: the popcount kernel's
+missing-call corrections cost ``n x (missing calls)`` and overtake the saving."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ def vanraden_grm(
     dtype: type = np.float32,
     count_nonmissing: bool = False,
     min_snps: int = 50,
+    kernel: str = "auto",
 ) -> GRM:
     """VanRaden (2008) method 1 GRM from 2-bit packed genotypes, block-wise.
 
@@ -145,6 +153,13 @@ def vanraden_grm(
     min_snps
         Fewest polymorphic SNPs with calls accepted: relationships from a handful of SNPs are
         mostly sampling noise (a 50k panel gives ~40k polymorphic SNPs in cattle).
+    kernel
+        ``"blas"``: float SYRK on unpacked blocks (the reference); ``"popcount"``: integer
+        bit-plane cross-products on the 2-bit rows with the centring and missing-call
+        corrections applied afterwards (:mod:`reprotech_core.evaluation.grm_kernel`), equal
+        to the BLAS result to rounding; ``"auto"``: popcount when at most
+        :data:`POPCOUNT_MAX_MISSING` of the calls are missing (its corrections grow with the
+        missing calls) and ``count_nonmissing`` is off, BLAS otherwise.
 
     Returns
     -------
@@ -154,13 +169,19 @@ def vanraden_grm(
     Raises
     ------
     ValueError
-        Fewer than 2 animals, no polymorphic SNP with calls, or fewer than ``min_snps`` of
-        them.
+        Fewer than 2 animals, no polymorphic SNP with calls, fewer than ``min_snps`` of
+        them, an unknown ``kernel``, or ``kernel="popcount"`` with ``count_nonmissing``.
     """
     _check_animals(geno)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    if kernel == "popcount" and count_nonmissing:
+        raise ValueError("kernel='popcount' does not count per-pair SNPs (count_nonmissing); "
+                         "use kernel='blas'")
     packed, n_snps = geno.packed, len(geno.snps)
+    blocks = _snp_blocks(n_snps, block_snps)
     freqs = allele_frequencies(geno, block_snps=block_snps)
     uncalled = np.isnan(freqs.p)
     if uncalled.any():
@@ -174,10 +195,16 @@ def vanraden_grm(
         raise ValueError(f"only {n_poly} polymorphic SNPs with calls; the GRM needs at least "
                          f"{min_snps} (min_snps)")
     n = packed.shape[0]
+    if _use_popcount(kernel, freqs, n, count_nonmissing):
+        from reprotech_core.evaluation.grm_kernel import popcount_grm  # numba: import on use
+
+        matrix = popcount_grm(packed, n_snps, p, scale, dtype=dtype)
+        log.info("grm.kernel", extra={"kernel": "popcount", "n_animals": n, "n_snps": n_snps})
+        return GRM(matrix=matrix, p=freqs.p, scale=scale, n_snps_used=int((~uncalled).sum()))
     syrk = blas.ssyrk if dtype == np.float32 else blas.dsyrk
     acc = np.zeros((n, n), dtype=dtype, order="F")
     counts = np.zeros((n, n), dtype=np.float64, order="F") if count_nonmissing else None
-    for j0, j1 in _snp_blocks(n_snps, block_snps):
+    for j0, j1 in blocks:
         d = unpack_snp_block(packed, n_snps, j0, j1)
         z = centred_block(d, p[j0:j1], dtype=dtype)
         # z.T is Fortran-ordered (block x n): trans=1 gives z z' without a copy; C is updated
@@ -191,6 +218,18 @@ def vanraden_grm(
     nonmissing = _symmetrize_lower(counts) if counts is not None else None
     return GRM(matrix=matrix, p=freqs.p, scale=scale, n_snps_used=int((~uncalled).sum()),
                n_nonmissing=nonmissing)
+
+
+def missing_fraction(freqs: AlleleFrequencies, n_animals: int) -> float:
+    """Share of missing calls over all animals and SNPs."""
+    total = n_animals * len(freqs.n_called)
+    return 1.0 - float(freqs.n_called.sum()) / total if total else 0.0
+
+
+def _use_popcount(kernel: str, freqs: AlleleFrequencies, n: int, count_nonmissing: bool) -> bool:
+    if kernel != "auto":
+        return kernel == "popcount"
+    return not count_nonmissing and missing_fraction(freqs, n) <= POPCOUNT_MAX_MISSING
 
 
 def _symmetrize_lower(c: np.ndarray) -> np.ndarray:

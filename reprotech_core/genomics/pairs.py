@@ -11,6 +11,8 @@ instead of comparing all n^2 / 2 pairs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -79,19 +81,47 @@ def find_duplicates(
     """
     if not 1 <= band_snps <= 32:
         raise ValueError(f"band_snps must be 1..32 (a band is one 64-bit key), got {band_snps}")
-    n = len(samples)
-    cols = ["sample_1", "sample_2", "both_called", "discordance"]
+    first, second = duplicate_candidates(
+        lambda snps: calls_at(packed, snps), len(samples), maf,
+        bands=bands, band_snps=band_snps, seed=seed,
+    )
+    if first.size == 0:
+        return duplicate_table(samples, first, second, None, max_discordance)
+    return duplicate_table(samples, first, second, pair_discordance(packed, first, second),
+                           max_discordance)
+
+
+def calls_at(packed: np.ndarray, snps: np.ndarray) -> np.ndarray:
+    """Codes ``(n, len(snps))`` of sorted SNP positions, reading only their bytes."""
+    byte_cols = np.unique(snps // 4)
+    calls = codes_of(packed[:, byte_cols])
+    return calls[:, np.searchsorted(byte_cols, snps // 4) * 4 + snps % 4]
+
+
+def duplicate_candidates(
+    calls_of: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    maf: np.ndarray,
+    *,
+    bands: int = 8,
+    band_snps: int = 16,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (row indices ``first < second``) sharing a band signature.
+
+    ``calls_of(snps)`` returns the codes ``(n, len(snps))`` at sorted SNP positions, so the
+    same bands are drawn whether the calls come from packed rows or a SNP-major ``.bed``.
+    """
+    none = np.zeros(0, np.int64)
     if n < 2 or len(maf) == 0:
-        return pd.DataFrame(columns=cols)
+        return none, none
     rng = np.random.default_rng(seed)
     informative = np.argsort(-np.nan_to_num(maf, nan=0.0), kind="stable")
     pool = informative[: max(bands * band_snps * 4, band_snps)]
     pairs: set[tuple[int, int]] = set()
     for _ in range(bands):
         snps = np.sort(rng.choice(pool, size=min(band_snps, len(pool)), replace=False))
-        byte_cols = np.unique(snps // 4)
-        calls = codes_of(packed[:, byte_cols])
-        sig = calls[:, np.searchsorted(byte_cols, snps // 4) * 4 + snps % 4].astype(np.uint64)
+        sig = calls_of(snps).astype(np.uint64)
         key = (sig << (2 * np.arange(sig.shape[1], dtype=np.uint64))).sum(axis=1)
         _, group, size = np.unique(key, return_inverse=True, return_counts=True)
         shared = np.flatnonzero((size[group] > 1) & (size[group] <= 50))  # huge = uninformative
@@ -101,9 +131,22 @@ def find_duplicates(
                 (int(i), int(j)) for k, i in enumerate(members) for j in members[k + 1 :]
             )
     if not pairs:
+        return none, none
+    first, second = np.array(sorted(pairs), dtype=np.int64).T
+    return first, second
+
+
+def duplicate_table(
+    samples: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    stats: pd.DataFrame | None,
+    max_discordance: float,
+) -> pd.DataFrame:
+    """Verified duplicates: candidate pairs of different IDs with discordance <= the limit."""
+    cols = ["sample_1", "sample_2", "both_called", "discordance"]
+    if stats is None or len(stats) == 0:
         return pd.DataFrame(columns=cols)
-    first, second = np.array(sorted(pairs)).T
-    stats = pair_discordance(packed, first, second)
     rate = stats["discordant"] / stats["both_called"].clip(lower=1)
     keep = (rate <= max_discordance) & (stats["both_called"] > 0)
     keep &= samples[first] != samples[second]
@@ -124,6 +167,7 @@ def parent_conflicts(
     *,
     autosomal: np.ndarray | None = None,
     max_conflict_rate: float = 0.01,
+    pair_stats: Callable[[np.ndarray, np.ndarray, np.ndarray | None], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Opposing-homozygote rate between each genotyped animal and its recorded parents.
 
@@ -131,7 +175,9 @@ def parent_conflicts(
     sons, so X opposing homozygotes between sire and son are no conflict.
 
     ``pedigree`` has columns ``animal``, ``sire``, ``dam`` (IDs; missing parents empty/NaN).
-    Pairs where either animal is not genotyped are skipped. Returns columns ``animal``,
+    Pairs where either animal is not genotyped are skipped. ``pair_stats(first, second,
+    snp_mask)`` replaces :func:`pair_discordance` on ``packed`` when the genotypes are not
+    held as packed rows (a SNP-major ``.bed``; ``packed`` is then unused). Returns columns ``animal``,
     ``parent``, ``role`` (sire/dam), ``both_called``, ``opposing_homs``, ``conflict_rate``,
     ``fail`` (rate above ``max_conflict_rate``).
     """
@@ -146,9 +192,10 @@ def parent_conflicts(
         ok = (a >= 0) & (p >= 0)
         rows.append(pd.DataFrame({"a": a[ok], "p": p[ok], "role": role}))
     pairs = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["a", "p", "role"])
-    stats = pair_discordance(
-        packed, pairs["a"].to_numpy(np.int64), pairs["p"].to_numpy(np.int64), snp_mask=autosomal
-    )
+    if pair_stats is None:
+        def pair_stats(first, second, mask):
+            return pair_discordance(packed, first, second, snp_mask=mask)
+    stats = pair_stats(pairs["a"].to_numpy(np.int64), pairs["p"].to_numpy(np.int64), autosomal)
     rate = stats["opposing_homs"] / stats["both_called"].clip(lower=1)
     return pd.DataFrame(
         {

@@ -73,24 +73,41 @@ def _read_table(path: str | Path, n_cols: int, kind: str) -> pd.DataFrame:
 
 
 def open_bed(path: str | Path, *, n_samples: int, n_snps: int) -> np.ndarray:
-    """Memory-map a SNP-major ``.bed`` as ``(n_snps, ceil(n_samples / 4))`` uint8, checked."""
+    """Memory-map a SNP-major ``.bed`` as ``(n_snps, ceil(n_samples / 4))`` uint8, checked.
+
+    Each refusal names its rule: ``bed.magic`` (not a PLINK 1 .bed), ``bed.mode`` (the old
+    individual-major layout, mode byte 0), ``bed.snp_count`` (whole SNP rows, but not as many
+    as the ``.bim`` lists) and ``bed.truncated`` / ``bed.size`` (not a whole number of rows).
+    """
     bed = Path(path)
-    expected = 3 + n_snps * packed_width(n_samples)
+    width = packed_width(n_samples)
+    expected = 3 + n_snps * width
     try:
         size = bed.stat().st_size
         with bed.open("rb") as fh:
             magic = fh.read(3)
     except OSError as exc:
         raise GenotypeFileError(f"cannot read ({exc.strerror})", file=bed) from None
-    if magic != BED_MAGIC:
-        raise GenotypeFileError("not a SNP-major PLINK 1 .bed (bad magic bytes)", file=bed)
+    if magic[:2] != BED_MAGIC[:2]:
+        raise GenotypeFileError("not a SNP-major PLINK 1 .bed (bad magic bytes)", file=bed,
+                                rule="bed.magic")
+    if magic[2:] != BED_MAGIC[2:]:
+        mode = f"mode byte {magic[2]:#04x}" if len(magic) == 3 else "no mode byte"
+        raise GenotypeFileError(
+            f"not a SNP-major PLINK 1 .bed ({mode}: individual-major or unknown layout; "
+            "rewrite it with plink --make-bed)", file=bed, rule="bed.mode")
     if size != expected:
+        body = size - 3
+        if width and body % width == 0:
+            raise GenotypeFileError(
+                f"holds {body // width} SNPs of {n_samples} samples, but the .bim lists "
+                f"{n_snps}", file=bed, rule="bed.snp_count")
         raise GenotypeFileError(
             f"size {size} bytes, but {n_samples} samples x {n_snps} SNPs need {expected}"
             + (" (truncated)" if size < expected else ""),
-            file=bed,
+            file=bed, rule="bed.truncated" if size < expected else "bed.size",
         )
-    return np.memmap(bed, dtype=np.uint8, mode="r", offset=3, shape=(n_snps, packed_width(n_samples)))
+    return np.memmap(bed, dtype=np.uint8, mode="r", offset=3, shape=(n_snps, width))
 
 
 def iter_bed_samples(

@@ -16,12 +16,49 @@ from reprotech_core.genomics.qc import QcResult
 
 
 def _g(values: np.ndarray) -> list[str]:
-    return [format(v, ".6g") if np.isfinite(v) else "NA" for v in np.asarray(values, float)]
+    """Six significant digits, ``NA`` where not finite (``%`` on Python floats: ~15x faster
+    than ``format`` on NumPy scalars, same text)."""
+    v = np.asarray(values, float)
+    out = ["%.6g" % x for x in v.tolist()]  # noqa: UP031 - the fast path, see docstring
+    for i in np.flatnonzero(~np.isfinite(v)).tolist():
+        out[i] = "NA"
+    return out
 
 
 def _write(df: pd.DataFrame, path: Path) -> Path:
-    df.to_csv(path, sep="\t", index=False)
+    """Tab-separated, as ``DataFrame.to_csv(sep="\t", index=False)`` writes it.
+
+    pandas formats every cell through its general writer (~1.7 s for the 60,000 x 16 SNP
+    table); columns of float64, integers, booleans and plain text are formatted here per
+    column with Python's ``repr``/``str`` (the same text) and joined. Anything else (quoting
+    needed, missing text, other dtypes) goes through pandas."""
+    cells = [_cells(df[c]) for c in df.columns]
+    if any(c is None for c in cells) or any(_needs_quoting(str(c)) for c in df.columns):
+        df.to_csv(path, sep="\t", index=False)
+        return path
+    lines = ["\t".join(map(str, df.columns))]
+    lines += ["\t".join(row) for row in zip(*cells, strict=True)]
+    path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _needs_quoting(text: str) -> bool:
+    return any(ch in text for ch in '\t"\n\r')
+
+
+def _cells(col: pd.Series) -> list[str] | None:
+    """Text of a column's cells as pandas writes them, or None when pandas must do it."""
+    v = col.to_numpy()
+    if v.dtype == np.float64:
+        return ["" if x != x else repr(x) for x in v.tolist()]  # NaN -> empty, as pandas
+    if v.dtype.kind in "iub":
+        return [str(x) for x in v.tolist()]
+    if v.dtype.kind in "OUT":
+        values = v.tolist()
+        if not all(isinstance(x, str) for x in values) or _needs_quoting("".join(values)):
+            return None
+        return values
+    return None
 
 
 def write_afreq(qc: QcResult, path: str | Path) -> Path:

@@ -18,7 +18,7 @@ from reprotech_core.genomics.counts import SnpCounts, count_genotypes, count_sam
 from reprotech_core.genomics.hwe import hwe_exact_p
 from reprotech_core.genomics.pairs import find_duplicates, parent_conflicts
 from reprotech_core.genomics.sexcheck import check_sex
-from reprotech_core.genomics.snpmap import AUTOSOME_NAMES, GenotypeSet
+from reprotech_core.genomics.snpmap import AUTOSOME_NAMES, GenotypeSet, SnpMap
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +71,14 @@ def _reasons(rules: list[tuple[np.ndarray, str]], n: int) -> np.ndarray:
 
 def snp_table(geno: GenotypeSet, counts: SnpCounts, *, thresholds: QcThresholds) -> pd.DataFrame:
     """Per-SNP frequency, call rate, MAF and HWE (autosomal-style test on every SNP)."""
-    n = len(geno.samples)
+    return snp_table_of(geno.snps, len(geno.samples), counts, thresholds=thresholds)
+
+
+def snp_table_of(
+    s: SnpMap, n: int, counts: SnpCounts, *, thresholds: QcThresholds
+) -> pd.DataFrame:
+    """:func:`snp_table` from the map and the sample count alone (no genotypes in memory:
+    the PLINK fileset path counts straight from the ``.bed``)."""
     obs = counts.observed
     with np.errstate(invalid="ignore", divide="ignore"):
         freq_b = (2 * counts.hom_b + counts.het) / (2 * obs)
@@ -86,7 +93,6 @@ def snp_table(geno: GenotypeSet, counts: SnpCounts, *, thresholds: QcThresholds)
     ]
     if t.hwe_p is not None:
         rules.append((hwe < t.hwe_p, f"hwe_p<{t.hwe_p:g}"))
-    s = geno.snps
     return pd.DataFrame(
         {
             "snp": s.names,
@@ -140,21 +146,13 @@ def run_qc(
         auto_called = (m - other.size) - (per_sample.missing - extra.missing)
     else:
         auto_het, auto_called = per_sample.het, m - per_sample.missing
-    samples = _sample_table(geno, per_sample.missing, auto_het, auto_called, thresholds)
+    samples = sample_table(geno.samples, m, per_sample.missing, auto_het, auto_called, thresholds)
     sex = check_sex(geno, freq_b=snps["freq_b"].to_numpy())
-    if sex is not None:
-        for col in sex.columns.drop("sample"):  # same row order; IDs need not be unique
-            samples[col] = sex[col].to_numpy()
-        mismatch = sex["sex_problem"].to_numpy()
-        samples["fail"] = _merge_reason(samples["fail"].to_numpy(), mismatch, "sex_mismatch")
     dups = find_duplicates(
         geno.packed, geno.samples, snps["maf"].to_numpy(),
         max_discordance=thresholds.duplicate_discordance,
     )
-    dup_ids = set(dups["sample_1"]) | set(dups["sample_2"])
-    samples["fail"] = _merge_reason(
-        samples["fail"].to_numpy(), samples["sample"].isin(dup_ids).to_numpy(), "duplicate"
-    )
+    samples = with_sex_and_duplicates(samples, sex, dups)
     parents = (
         parent_conflicts(
             geno.packed, geno.samples, pedigree,
@@ -166,12 +164,32 @@ def run_qc(
     return QcResult(snps, samples, dups, parents, thresholds)
 
 
-def _merge_reason(current: np.ndarray, failed: np.ndarray, label: str) -> np.ndarray:
+def with_sex_and_duplicates(
+    samples: pd.DataFrame, sex: pd.DataFrame | None, dups: pd.DataFrame
+) -> pd.DataFrame:
+    """The sample table with the sex-check columns and the sex and duplicate failures."""
+    if sex is not None:
+        for col in sex.columns.drop("sample"):  # same row order; IDs need not be unique
+            samples[col] = sex[col].to_numpy()
+        mismatch = sex["sex_problem"].to_numpy()
+        samples["fail"] = merge_reason(samples["fail"].to_numpy(), mismatch, "sex_mismatch")
+    dup_ids = set(dups["sample_1"]) | set(dups["sample_2"])
+    samples["fail"] = merge_reason(
+        samples["fail"].to_numpy(), samples["sample"].isin(dup_ids).to_numpy(), "duplicate"
+    )
+    return samples
+
+
+def merge_reason(current: np.ndarray, failed: np.ndarray, label: str) -> np.ndarray:
+    """Add ``label`` to the ``;``-joined fail reasons of the rows where ``failed``."""
     return np.where(failed, np.where(current == "", label, current + ";" + label), current)
 
 
-def _sample_table(geno, missing, auto_het, auto_called, t: QcThresholds) -> pd.DataFrame:
-    m = len(geno.snps)
+def sample_table(
+    sample_ids: np.ndarray, m: int, missing: np.ndarray, auto_het: np.ndarray,
+    auto_called: np.ndarray, t: QcThresholds,
+) -> pd.DataFrame:
+    """Per-sample call rate over ``m`` SNPs and autosomal heterozygosity with its z-score."""
     call_rate = 1 - missing / m if m else np.full(len(missing), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         het_rate = auto_het / auto_called
@@ -184,7 +202,7 @@ def _sample_table(geno, missing, auto_het, auto_called, t: QcThresholds) -> pd.D
     ]
     return pd.DataFrame(
         {
-            "sample": geno.samples,
+            "sample": sample_ids,
             "missing": missing,
             "call_rate": call_rate,
             "het_rate": het_rate,

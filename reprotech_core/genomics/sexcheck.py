@@ -34,19 +34,36 @@ def check_sex(
     if x.size < min_x_snps:
         return None
     xc = count_samples_on(geno.packed, x)
-    called = x.size - xc.missing
-    p = np.nan_to_num(np.asarray(freq_b, dtype=np.float64)[x], nan=0.0)
+    return sex_table(geno.samples, geno.sex, x_missing=xc.missing, x_het=xc.het,
+                     x_freq_b=np.asarray(freq_b, dtype=np.float64)[x],
+                     female_max_f=female_max_f, male_min_f=male_min_f)
+
+
+def sex_table(
+    samples: np.ndarray,
+    recorded_sex: np.ndarray | None,
+    *,
+    x_missing: np.ndarray,
+    x_het: np.ndarray,
+    x_freq_b: np.ndarray,
+    female_max_f: float = 0.5,
+    male_min_f: float = 0.8,
+) -> pd.DataFrame:
+    """The sex check from per-sample X counts (however they were counted: packed rows or a
+    SNP-major ``.bed``) and the X SNPs' B-allele frequencies."""
+    called = len(x_freq_b) - x_missing
+    p = np.nan_to_num(x_freq_b, nan=0.0)
     mean_2pq = float(np.mean(2 * p * (1 - p)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        f = 1 - xc.het / (called * mean_2pq)
+        f = 1 - x_het / (called * mean_2pq)
     inferred = np.where(f > male_min_f, 1, np.where(f < female_max_f, 2, 0)).astype(np.int8)
-    recorded = geno.sex if geno.sex is not None else np.zeros(len(geno.samples), np.int8)
+    recorded = recorded_sex if recorded_sex is not None else np.zeros(len(samples), np.int8)
     problem = (recorded != 0) & (inferred != 0) & (inferred != recorded)
     return pd.DataFrame(
         {
-            "sample": geno.samples,
+            "sample": samples,
             "x_called": called,
-            "x_het": xc.het,
+            "x_het": x_het,
             "x_f": f,
             "inferred_sex": inferred,
             "recorded_sex": recorded,

@@ -26,8 +26,6 @@ import logging
 import re
 from datetime import UTC, datetime
 
-from sqlalchemy.engine import make_url
-
 from reprotech_core.settings import Settings
 
 MASK = "***"
@@ -118,6 +116,8 @@ def register_settings_secrets(settings: Settings) -> None:
         except ValueError:  # an unreadable secret file is reported where it is used
             continue
         if url:
+            from sqlalchemy.engine import make_url  # sqlalchemy only when a URL is set
+
             register_secret(make_url(url).password)
     for secret in (settings.hub_oidc_client_secret, settings.metrics_token,
                    settings.dashboards_api_token, settings.dashboards_cookie_secret):
