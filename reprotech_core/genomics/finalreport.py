@@ -111,7 +111,7 @@ def iter_finalreport(
             batch = reader.read_next_batch()
         except StopIteration:
             break
-        except (pa.ArrowInvalid, OSError, EOFError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowKeyError, OSError, EOFError) as exc:
             raise _locate_bad_line(path, header, str(exc)) from None
         state.add(batch, row0)
         row0 += batch.num_rows
@@ -165,6 +165,11 @@ def _open(path, header: FinalReportHeader, columns: list[str], block_size: int):
         )
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
         raise _locate_bad_line(path, header, str(exc)) from None
+    except pa.ArrowKeyError as exc:  # Arrow split the header where read_header did not
+        raise GenotypeFileError(
+            "the column header does not read as the same line twice: a stray carriage return "
+            f"or control character before the data? ({exc})", file=path,
+            line=header.data_line) from None
 
 
 class _Assembly:

@@ -3,7 +3,7 @@ import shutil
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from reprotech_core.genomics.errors import GenotypeFileError, ManifestError
@@ -151,6 +151,7 @@ def test_empty_and_junk_files(tmp_path, content):
 
 
 @given(st.binary(max_size=400), st.integers(0, 600))
+@example(b"\x01\r", 8)  # a carriage return in the header: Arrow and the header reader disagreed
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_fuzzed_bytes_raise_only_the_named_error(tmp_path, junk, at, ):
     rng = np.random.default_rng(2)
