@@ -5,7 +5,8 @@ The PDF is the one the Downloads page makes (:func:`~reprotech_core.portal.expor
 from the same herd table, so a delivered report and a download on the same day agree. Each
 customer is delivered in its own transaction: the report row, its audit row and the count of
 emails sent commit together, and a failure (a mail server that refuses, say) leaves that
-customer's earlier reports as they were and the job failed, to be retried. Only the newest
+customer's earlier reports as they were and the job failed, to be retried; the retry (the same
+job run) skips the customers it delivered already, so nobody gets a report twice. Only the newest
 ``reports_kept_per_customer`` reports of a customer are kept.
 """
 
@@ -81,7 +82,13 @@ def deliver(db: Database, identity: Identity, settings: Settings, *, customer_co
     for i, code in enumerate(codes, 1):
         with db.session(identity, reason="scheduled herd report delivered") as s:
             customer = s.scalars(select(Customer).where(Customer.code == code)).one()
-            done.append(_deliver_one(s, settings, customer, job_run_id=job_run_id, today=today))
+            earlier = s.execute(text(
+                "SELECT id, size_bytes, emailed_to FROM core.customer_reports WHERE "
+                "customer_id = :c AND job_run_id = :r"),
+                {"c": customer.id, "r": job_run_id}).first() if job_run_id else None
+            done.append(Delivery(code, *earlier) if earlier is not None  # a retried run
+                        else _deliver_one(s, settings, customer, job_run_id=job_run_id,
+                                          today=today))
         progress(f"{i}/{len(codes)} {code}: report {done[-1].report_id}, "
                  f"{done[-1].size_bytes:,} bytes, emailed to {done[-1].emailed_to}")
     return done

@@ -172,3 +172,13 @@ def test_an_empty_herd_says_no_report_yet(db, portal, settings):
     assert "No herd report has been delivered yet" in shown
     assert "no email address on record" in shown
     assert NOT_FOUND not in shown
+
+
+def test_a_retried_run_delivers_each_farm_once(db, system, portal, people, settings):
+    with db.session(system) as s:
+        run = s.scalar(text("INSERT INTO core.job_runs (job, status) VALUES "
+                            "('customer-reports', 'running') RETURNING id"))
+    first = report_delivery.deliver(db, system, settings, customer_code="pa", job_run_id=run)
+    again = report_delivery.deliver(db, system, settings, customer_code="pa", job_run_id=run)
+    assert again == first  # the same report, not a second one
+    assert len(mail.outbox(settings)) == first[0].emailed_to  # and its emails once
