@@ -21,6 +21,7 @@ FRAME_CSS = f"""
 @media screen and (max-width: {PHONE_WIDTH}px) {{
   #content {{ flex-direction: column; height: auto; width: 100%; }}
   #sidebar {{ min-width: 100%; max-width: 100%; height: auto; padding: 4px 8px;
+             box-sizing: border-box;
              border-right: 0; border-bottom: 2px solid var(--neutral-fill-rest); }}
   #sidebar.hidden {{ display: none; }}
   #main {{ height: auto; overflow: visible; padding: 0 6px; }}
@@ -28,15 +29,15 @@ FRAME_CSS = f"""
   #header .title {{ font-size: 1.1em; }}
   #header-items {{ min-width: 0; flex-wrap: wrap; }}
   .card-margin {{ margin-left: 0; margin-right: 0; }}
-  body {{ overflow-x: hidden; }}
 }}
 """
 
-#: Rules inside every component: Markdown tables scroll in their box on a narrow screen.
+#: Rules inside every component: HTML tables (Markdown's and HTML panes') scroll in their box
+#: on a narrow screen. (Tabulator and Bokeh tables are not ``<table>``s: they scroll by
+#: themselves once their box is no wider than the screen.)
 COMPONENT_CSS = f"""
 @media screen and (max-width: {PHONE_WIDTH}px) {{
-  .markdown table {{ display: block; max-width: 100%; overflow-x: auto; }}
-  .bk-panel-models-markup-HTML table {{ display: block; max-width: 100%; overflow-x: auto; }}
+  table {{ display: block; max-width: 100%; overflow-x: auto; }}
 }}
 """
 
@@ -70,3 +71,10 @@ def wrapping_row(*objects: pn.viewable.Viewable, min_width: int = 300) -> pn.Fle
         if obj.sizing_mode is None:
             obj.sizing_mode = "stretch_width"
     return pn.FlexBox(*objects, flex_wrap="wrap", gap="12px", sizing_mode="stretch_width")
+
+
+def widget_row(*widgets: pn.viewable.Viewable, **params: object) -> pn.FlexBox:
+    """Widgets (inputs, buttons, downloads) side by side, wrapping onto the next line on a
+    narrow screen instead of running off it (a ``pn.Row`` clips what does not fit)."""
+    return pn.FlexBox(*widgets, flex_wrap="wrap", align_items="end",
+                      **{"sizing_mode": "stretch_width", **params})

@@ -6,6 +6,7 @@ import io
 
 import panel as pn
 
+from dashboards import layout
 from dashboards.customer import common
 from dashboards.customer.animals import EXPORT_TITLES, display_frame
 from dashboards.pages import PageContext
@@ -33,7 +34,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         pn.pane.Markdown("#### Herd table\nEvery animal with GEBVs, reliabilities, index and "
                          "inbreeding. To download a filtered or sorted view, use the buttons on "
                          "the Animals page."),
-        pn.Row(
+        layout.widget_row(
             pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(frame)),
                                     filename=f"{code}-animals.csv", label="Herd table (CSV)",
                                     button_type="primary"),

@@ -28,6 +28,7 @@ TITLES = {"trait": "Trait", "measure": "Inbreeding", "birth_year": "Born", "mean
           "herd_mean": "Herd mean", "population_mean": "Population mean",
           "difference": "Herd − population", "share_below": "Population below herd mean"}
 PERCENT = {"share_below"}
+YEARS = {"birth_year", "first_year", "last_year"}
 NO_POPULATION = ("Not enough evaluated herds on the platform yet to compare with the "
                  "population anonymously.")
 
@@ -46,6 +47,7 @@ def table(frame: pd.DataFrame, filename: str, *, name: str, page_size: int = 10,
     formats = {TITLES.get(c, c): (NumberFormatter(format="0%", text_align="right")
                                   if c in PERCENT else common.number(digits))
                for c in frame.columns if pd.api.types.is_float_dtype(frame[c])}
+    formats |= {TITLES[c]: common.number(0) for c in YEARS if c in frame}  # 2016, not 2,016
     grid = pn.widgets.Tabulator(shown, show_index=False, disabled=True, selectable=False,
                                 pagination="local", page_size=page_size, theme="simple",
                                 layout="fit_data_table", formatters=formats,

@@ -75,5 +75,5 @@ def standing(frame: pd.DataFrame) -> hv.Overlay:
     middle = hv.HLine(50).opts(color=POPULATION_COLOUR, line_dash="dashed", line_width=2)
     return (bars * middle).opts(
         responsive=True, height=300, ylim=(0, 100), xlabel="",
-        ylabel="% of population below herd mean", title="Your herd against the population",
+        ylabel="% of population below herd mean", title="Herd against population",
         show_grid=True)

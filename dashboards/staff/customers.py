@@ -15,6 +15,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from dashboards import layout
 from dashboards.app import query_param
 from dashboards.deferred import deferred
 from dashboards.pages import PageContext
@@ -110,10 +111,10 @@ class CustomerPage(pn.viewable.Viewer):
                                   herds.assign(kind="genotyped", n=herds["genotyped"])]),
                        ["herd", "kind"], "n").opts(tools=["hover"], xlabel="", ylabel="animals",
                                                    title="Herds")
-        return pn.Row(table(herds, name="herds", titles={"animals": "animals in herd",
-                                                         "left_herd": "left the herd"}),
-                      figure(bars, height=240),
-                      sizing_mode="stretch_width")
+        return layout.wrapping_row(table(herds, name="herds",
+                                         titles={"animals": "animals in herd",
+                                                 "left_herd": "left the herd"}),
+                                   figure(bars, height=240))
 
     def _todo(self) -> pn.viewable.Viewable:
         with self.ctx.session() as s:
@@ -131,10 +132,11 @@ class CustomerPage(pn.viewable.Viewer):
             callback=lambda: io.BytesIO(csv_bytes(sheet)), filename="to-do.csv",
             label="CSV for the herd visit", button_type="light")
         return pn.Column(
-            pn.Row(pn.pane.Markdown(f"**{summary}** (rules: examine — not served by 80 days in "
-                                    "milk or open after 3+ services; pregnancy check — served "
-                                    "32+ days ago; confirm — only an early positive check)"),
-                   download, sizing_mode="stretch_width"),
+            layout.widget_row(pn.pane.Markdown(
+                f"**{summary}** (rules: examine — not served by 80 days in milk or open after "
+                "3+ services; pregnancy check — served 32+ days ago; confirm — only an early "
+                "positive check)", sizing_mode="stretch_width", min_width=260,
+                styles={"flex": "1 1 300px"}), download),
             table(shown[["animal", "official_id", "herd", "action", "reason", "status",
                          "parity", "days_in_milk", "services", "last_service", "due"]],
                   formatters={"animal": link_formatter("official_id")},
@@ -153,11 +155,11 @@ class CustomerPage(pn.viewable.Viewer):
                                      "days_open", "calving_interval"]].copy()
         for col in ("conception_rate", "pregnancy_rate_21d"):
             by_herd[col] = (100 * by_herd[col].astype(float)).round(1)
-        return pn.Row(table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
-                      table(rounded(by_herd, 2), name="kpis-by-herd",
-                            titles={"conception_rate": "conception %",
-                                    "pregnancy_rate_21d": "21-d pregnancy %"}),
-                      sizing_mode="stretch_width")
+        return layout.wrapping_row(
+            table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
+            table(rounded(by_herd, 2), name="kpis-by-herd",
+                  titles={"conception_rate": "conception %",
+                          "pregnancy_rate_21d": "21-d pregnancy %"}))
 
     def _animals(self, search: str) -> pn.viewable.Viewable:
         with self.ctx.session() as s:
