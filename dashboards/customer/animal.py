@@ -13,9 +13,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from dashboards import layout
 from dashboards.app import query_param
 from dashboards.customer import common
+from dashboards.layout import wrapping_row
 from dashboards.pages import PageContext
 from dashboards.text import html_text, md_text
 from reprotech_core.portal import animal as portal_animal
@@ -187,7 +187,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     title = f"## {md_text(a.official_id)}" + (f" · {md_text(a.name)}" if a.name else "")
     return pn.Column(
         pn.pane.Markdown(title, css_classes=["rt-animal-title"]),
-        layout.wrapping_row(identity(a), genotype(a), parentage(a)),
+        wrapping_row(identity(a), genotype(a), parentage(a)),
         pedigree(a, None),
-        layout.wrapping_row(results(a), reproduction(a)),
+        wrapping_row(results(a), reproduction(a)),
         sizing_mode="stretch_width")

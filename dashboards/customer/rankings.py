@@ -14,9 +14,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from dashboards import layout
 from dashboards.customer import common, plots
 from dashboards.deferred import deferred
+from dashboards.layout import widget_row, wrapping_row
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.evaluation.gblup import TRAITS
@@ -82,10 +82,10 @@ class Rankings(pn.viewable.Viewer):
             pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values "
                              "per trait unit; a negative weight prefers lower values. "
                              f"**Values** — {BASIS_HELP}", css_classes=["rt-basis-help"]),
-            layout.widget_row(*self._inputs.values()),
-            layout.widget_row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, name="",
-                                                          button_type="light"),
-                   pn.widgets.Checkbox.from_param(self.param.in_herd), reset, download),
+            widget_row(*self._inputs.values()),
+            widget_row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, name="",
+                                                              button_type="light"),
+                       pn.widgets.Checkbox.from_param(self.param.in_herd), reset, download),
             self.status, self.grid, sizing_mode="stretch_width")
         self.rerank()
 
@@ -158,7 +158,7 @@ def trend_and_distribution(ctx: PageContext, h: common.Herd, table) -> pn.viewab
                              f"(population mean {d.population_mean:,.2f})."),
                          sizing_mode="stretch_width")
 
-    return pn.Column(trait, layout.wrapping_row(
+    return pn.Column(trait, wrapping_row(
                          pn.panel(pn.bind(trend_view, trait), loading_indicator=True,
                                   sizing_mode="stretch_width"),
                          pn.panel(pn.bind(distribution_view, trait), loading_indicator=True,

@@ -15,9 +15,9 @@ import pandas as pd
 import panel as pn
 import param
 
-from dashboards import layout
 from dashboards.app import query_param
 from dashboards.deferred import deferred
+from dashboards.layout import widget_row, wrapping_row
 from dashboards.pages import PageContext
 from dashboards.staff.common import (
     ACCENT,
@@ -111,10 +111,10 @@ class CustomerPage(pn.viewable.Viewer):
                                   herds.assign(kind="genotyped", n=herds["genotyped"])]),
                        ["herd", "kind"], "n").opts(tools=["hover"], xlabel="", ylabel="animals",
                                                    title="Herds")
-        return layout.wrapping_row(table(herds, name="herds",
-                                         titles={"animals": "animals in herd",
-                                                 "left_herd": "left the herd"}),
-                                   figure(bars, height=240))
+        return wrapping_row(table(herds, name="herds",
+                                  titles={"animals": "animals in herd",
+                                          "left_herd": "left the herd"}),
+                            figure(bars, height=240))
 
     def _todo(self) -> pn.viewable.Viewable:
         with self.ctx.session() as s:
@@ -132,7 +132,7 @@ class CustomerPage(pn.viewable.Viewer):
             callback=lambda: io.BytesIO(csv_bytes(sheet)), filename="to-do.csv",
             label="CSV for the herd visit", button_type="light")
         return pn.Column(
-            layout.widget_row(pn.pane.Markdown(
+            widget_row(pn.pane.Markdown(
                 f"**{summary}** (rules: examine — not served by 80 days in milk or open after "
                 "3+ services; pregnancy check — served 32+ days ago; confirm — only an early "
                 "positive check)", sizing_mode="stretch_width", min_width=260,
@@ -155,7 +155,7 @@ class CustomerPage(pn.viewable.Viewer):
                                      "days_open", "calving_interval"]].copy()
         for col in ("conception_rate", "pregnancy_rate_21d"):
             by_herd[col] = (100 * by_herd[col].astype(float)).round(1)
-        return layout.wrapping_row(
+        return wrapping_row(
             table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
             table(rounded(by_herd, 2), name="kpis-by-herd",
                   titles={"conception_rate": "conception %",

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from sqlalchemy import select, text
 
-from dashboards.customer import common, genetics as view, overview
+from dashboards.customer import common, overview
+from dashboards.customer import genetics as view
 from dashboards.pages import PageContext
 from data_models.tenancy import Customer
 from reprotech_core.animals import AnimalRecord, register_animals
