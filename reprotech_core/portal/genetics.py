@@ -39,8 +39,11 @@ STANDING_COLUMNS = ["trait", "animals", "herd_mean", "population_mean", "differe
 def genetic_trend(table: pd.DataFrame, traits: tuple[str, ...] = TRAITS) -> pd.DataFrame:
     """Mean GEBV (and index) per birth year of the herd table's animals: ``trait, birth_year,
     mean, sd, n``, the trait ``index`` being the selection index of the table's weights (the
-    same rule as the rankings page)."""
-    return rankings.herd_trend(table, traits)
+    same rule as the rankings page), in ``traits`` order then the index."""
+    trend = rankings.herd_trend(table, traits)
+    order = {t: k for k, t in enumerate((*traits, "index"))}
+    return trend.sort_values(["trait", "birth_year"], key=lambda c: c.map(order)
+                             if c.name == "trait" else c, kind="stable").reset_index(drop=True)
 
 
 def inbreeding_trend(table: pd.DataFrame) -> pd.DataFrame:
