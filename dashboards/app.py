@@ -21,6 +21,7 @@ from collections.abc import Iterable
 import panel as pn
 from panel import theme as panel_theme
 
+from dashboards import layout
 from dashboards.pages import Page, PageContext
 from dashboards.text import html_text
 from reprotech_core.errors import NotFound, PermissionDenied
@@ -31,6 +32,8 @@ log = logging.getLogger("reprotech.dashboards")
 # Pages show data, not TeX: Panel's Markdown would typeset whatever a name holds between
 # ``$$ … $$`` or ``\( … \)`` with MathJax. (HTML panes have it off already.)
 pn.pane.Markdown.param.disable_math.default = True
+# Tables inside components scroll in their box on a phone (dashboards/layout.py).
+layout.install()
 
 #: Modules that define ``PAGES: list[Page]``, in navigation order: a user lands on the first
 #: page they may open (staff on "My customers" and their work, customers on their herd).
@@ -93,6 +96,8 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
         sidebar_width=220,
         header_background="#1f4e5f",
         accent_base_color="#1f4e5f",
+        meta_viewport=layout.VIEWPORT,
+        raw_css=[layout.FRAME_CSS],
     )
     template.header.append(
         pn.pane.HTML(
@@ -112,7 +117,9 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
         customer = query_param("customer")
         keep = f"&customer={customer}" if customer and customer.isdigit() else ""
         links = "\n".join(f"- [{p.title}](?page={p.slug}{keep})" for p in visible)
-        template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"]))
+        template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"],
+                                                 stylesheets=[layout.NAV_CSS],
+                                                 sizing_mode="stretch_width"))
     asked = query_param("page")
     page = next((p for p in visible if p.slug == asked), None) if asked else (
         visible[0] if visible else None)

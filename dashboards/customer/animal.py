@@ -15,6 +15,7 @@ import param
 
 from dashboards.app import query_param
 from dashboards.customer import common
+from dashboards.layout import wrapping_row
 from dashboards.pages import PageContext
 from dashboards.text import html_text, md_text
 from reprotech_core.portal import animal as portal_animal
@@ -186,7 +187,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     title = f"## {md_text(a.official_id)}" + (f" · {md_text(a.name)}" if a.name else "")
     return pn.Column(
         pn.pane.Markdown(title, css_classes=["rt-animal-title"]),
-        pn.Row(identity(a), genotype(a), parentage(a), sizing_mode="stretch_width"),
+        wrapping_row(identity(a), genotype(a), parentage(a)),
         pedigree(a, None),
-        pn.Row(results(a), reproduction(a), sizing_mode="stretch_width"),
+        wrapping_row(results(a), reproduction(a)),
         sizing_mode="stretch_width")

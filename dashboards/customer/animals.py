@@ -16,6 +16,7 @@ import panel as pn
 import param
 
 from dashboards.customer import common
+from dashboards.layout import widget_row
 from dashboards.pages import PageContext
 from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.portal.exports import csv_bytes, excel_bytes
@@ -115,7 +116,7 @@ class HerdAnimals(pn.viewable.Viewer):
         box.param.watch(lambda event: setattr(self, "search_text", event.new or ""),
                         "value_input")
         herd_only = pn.widgets.Checkbox.from_param(self.param.in_herd_only, align="center")
-        downloads = pn.Row(
+        downloads = widget_row(
             pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(self.on_screen())),
                                     filename="animals.csv", label="CSV of this view",
                                     button_type="light"),
@@ -127,7 +128,7 @@ class HerdAnimals(pn.viewable.Viewer):
             f"{len(frame):,} animals ({present:,} in the herd) · index weights: " + ", ".join(
                 f"{TRAIT_LABELS[t]} {w:g}" for t, w in weights.items()))
         basis = pn.pane.Markdown(f"**Values** — {BASIS_HELP}", css_classes=["rt-basis-help"])
-        self._layout = pn.Column(pn.Row(box, herd_only, downloads), count, self.grid, basis,
+        self._layout = pn.Column(widget_row(box, herd_only, downloads), count, self.grid, basis,
                                  sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -8,6 +8,7 @@ import panel as pn
 
 from dashboards.customer import common
 from dashboards.customer.animals import EXPORT_TITLES, display_frame
+from dashboards.layout import widget_row
 from dashboards.pages import PageContext
 from reprotech_core.portal import herd
 from reprotech_core.portal.exports import csv_bytes, excel_bytes, herd_report_pdf
@@ -33,7 +34,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         pn.pane.Markdown("#### Herd table\nEvery animal with GEBVs, reliabilities, index and "
                          "inbreeding. To download a filtered or sorted view, use the buttons on "
                          "the Animals page."),
-        pn.Row(
+        widget_row(
             pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(frame)),
                                     filename=f"{code}-animals.csv", label="Herd table (CSV)",
                                     button_type="primary"),

@@ -22,6 +22,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from dashboards.layout import widget_row
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.errors import NotFound, ReprotechError
@@ -200,10 +201,11 @@ class HerdFiles(pn.viewable.Viewer):
                 "changed and refused row; **Commit** writes the checked file, all or nothing. "
                 "A file sent again changes nothing."),
             customer, self.kind, self._options, self.file,
-            pn.Row(self.check_button, self.commit_button), pn.Row(self.progress, self.step),
+            widget_row(self.check_button, self.commit_button),
+            widget_row(self.progress, self.step),
             self.result, self.download, self.report,
             pn.pane.Markdown("#### Templates\nThe columns each import reads, with example rows."),
-            pn.Row(*templates), sizing_mode="stretch_width")
+            widget_row(*templates), sizing_mode="stretch_width")
 
 
 def _template(kind: str) -> io.BytesIO:

@@ -17,6 +17,7 @@ import panel as pn
 import param
 
 from dashboards.customer import common
+from dashboards.layout import widget_row
 from dashboards.pages import PageContext
 from dashboards.text import html_text, md_text
 from reprotech_core.portal import mating, rankings
@@ -82,12 +83,12 @@ class MatingPlanner(pn.viewable.Viewer):
             pn.widgets.MultiChoice.from_param(
                 self.param.chosen_bulls, name="Bulls", options=bull_options,
                 sizing_mode="stretch_width", max_items=mating.MAX_BULLS),
-            pn.Row(pn.widgets.FloatSlider.from_param(self.param.max_inbreeding, start=0.0,
-                                                     end=0.25, step=0.0025, format="0.00%",
-                                                     width=300),
-                   pn.widgets.IntInput.from_param(self.param.max_per_bull, start=1, end=300,
-                                                  width=180),
-                   go),
+            widget_row(pn.widgets.FloatSlider.from_param(self.param.max_inbreeding, start=0.0,
+                                                         end=0.25, step=0.0025,
+                                                         format="0.00%", width=300),
+                       pn.widgets.IntInput.from_param(self.param.max_per_bull, start=1, end=300,
+                                                      width=180),
+                       go),
             self.result, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.viewable.Viewable:

@@ -1,12 +1,14 @@
-"""Herd overview: the herd's recent news (releases, failed QC), the herd in figures, what changed since the last visit, the best animals by
-the latest released results, the reproduction KPIs of the last twelve months and what the
-herd's reproduction to-do list holds today."""
+"""Herd overview: the herd's recent news (releases, failed QC), the herd in figures, what
+changed since the last visit, the best animals by the latest released results, genetics over
+time (trend, inbreeding, the herd against the population: ``dashboards.customer.genetics``),
+the reproduction KPIs of the last twelve months and what the herd's reproduction to-do list
+holds today."""
 
 from __future__ import annotations
 
 import panel as pn
 
-from dashboards.customer import common
+from dashboards.customer import common, genetics
 from dashboards.deferred import deferred
 from dashboards.pages import PageContext
 from dashboards.text import md_text
@@ -142,6 +144,8 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     if summary.animals == 1:
         layout.append(common.notice("This herd has a single animal: herd statistics and "
                                     "comparisons become meaningful with more animals."))
+    # Trend plots and the population aggregate: loaded after the page shows, with a spinner.
+    layout.append(deferred(lambda: genetics.section(ctx, h, table), ctx))
     if "reproduction" in h.modules:
         # KPIs simulate every service's outcome: loaded after the page shows, with a spinner.
         layout.append(deferred(lambda: reproduction(ctx, h), ctx))

@@ -46,3 +46,34 @@ def empty_plot(message: str) -> hv.Text:
     return hv.Text(0, 0, message).opts(responsive=True, height=120, xaxis=None, yaxis=None,
                                        toolbar=None)
 
+
+
+def inbreeding_trend(frame: pd.DataFrame) -> hv.Overlay:
+    """Mean genomic and pedigree inbreeding by birth year (``portal.genetics.inbreeding_trend``);
+    hovering a point shows how many animals its mean rests on."""
+    layers = []
+    for measure, colour in (("genomic", HERD_COLOUR), ("pedigree", "#e0a458")):
+        data = frame[frame["measure"] == measure]
+        if data.empty:
+            continue
+        name = f"{measure.capitalize()} inbreeding"
+        layers += [hv.Curve(data, "birth_year", "mean", label=name).opts(color=colour,
+                                                                         line_width=2),
+                   hv.Points(data, ["birth_year", "mean"], ["n"], label=name).opts(
+                       color=colour, size=7, tools=["hover"])]
+    return hv.Overlay(layers).opts(
+        responsive=True, height=300, xlabel="Birth year", ylabel="Mean inbreeding (F)",
+        title="Inbreeding trend", legend_position="top_left", show_grid=True)
+
+
+def standing(frame: pd.DataFrame) -> hv.Overlay:
+    """Per trait, the share of the population's animals below the herd's mean GEBV (%), with
+    the population's middle (50 %) dashed: above it, the herd is better than half."""
+    data = frame.assign(label=frame["trait"].map(label), percent=frame["share_below"] * 100)
+    bars = hv.Bars(data, "label", ["percent", "herd_mean", "population_mean"]).opts(
+        color=HERD_COLOUR, tools=["hover"])
+    middle = hv.HLine(50).opts(color=POPULATION_COLOUR, line_dash="dashed", line_width=2)
+    return (bars * middle).opts(
+        responsive=True, height=300, ylim=(0, 100), xlabel="",
+        ylabel="% of population below herd mean", title="Herd against population",
+        show_grid=True)

@@ -16,6 +16,7 @@ import param
 
 from dashboards.customer import common, plots
 from dashboards.deferred import deferred
+from dashboards.layout import widget_row, wrapping_row
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.evaluation.gblup import TRAITS
@@ -81,10 +82,10 @@ class Rankings(pn.viewable.Viewer):
             pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values "
                              "per trait unit; a negative weight prefers lower values. "
                              f"**Values** — {BASIS_HELP}", css_classes=["rt-basis-help"]),
-            pn.Row(*self._inputs.values()),
-            pn.Row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, name="",
-                                                          button_type="light"),
-                   pn.widgets.Checkbox.from_param(self.param.in_herd), reset, download),
+            widget_row(*self._inputs.values()),
+            widget_row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, name="",
+                                                              button_type="light"),
+                       pn.widgets.Checkbox.from_param(self.param.in_herd), reset, download),
             self.status, self.grid, sizing_mode="stretch_width")
         self.rerank()
 
@@ -157,10 +158,9 @@ def trend_and_distribution(ctx: PageContext, h: common.Herd, table) -> pn.viewab
                              f"(population mean {d.population_mean:,.2f})."),
                          sizing_mode="stretch_width")
 
-    return pn.Column(trait, pn.Row(pn.panel(pn.bind(trend_view, trait), loading_indicator=True,
-                                            sizing_mode="stretch_width"),
-                                   pn.panel(pn.bind(distribution_view, trait),
-                                            loading_indicator=True,
-                                            sizing_mode="stretch_width"),
-                                   sizing_mode="stretch_width"),
+    return pn.Column(trait, wrapping_row(
+                         pn.panel(pn.bind(trend_view, trait), loading_indicator=True,
+                                  sizing_mode="stretch_width"),
+                         pn.panel(pn.bind(distribution_view, trait), loading_indicator=True,
+                                  sizing_mode="stretch_width"), min_width=320),
                      sizing_mode="stretch_width", css_classes=["rt-plots"])

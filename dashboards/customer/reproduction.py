@@ -22,6 +22,7 @@ import param
 from dashboards.cache import SHARED
 from dashboards.customer import common, repro_plots
 from dashboards.deferred import deferred
+from dashboards.layout import widget_row
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.portal.exports import csv_bytes
@@ -252,7 +253,7 @@ class TargetsForm(pn.viewable.Viewer):
             pn.pane.Markdown("The waiting period changes which cows are eligible (cycle "
                              "table, 21-day pregnancy rate); the targets draw the dashed "
                              "lines. Leave a target empty to draw none."),
-            pn.FlexBox(*self.inputs.values()), pn.Row(self.button, self.message),
+            pn.FlexBox(*self.inputs.values()), widget_row(self.button, self.message),
             title="Waiting period and targets", collapsed=True, sizing_mode="stretch_width",
             css_classes=["rt-targets"])
 

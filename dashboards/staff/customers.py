@@ -18,6 +18,7 @@ import param
 
 from dashboards.app import query_param
 from dashboards.deferred import deferred
+from dashboards.layout import widget_row, wrapping_row
 from dashboards.pages import PageContext
 from dashboards.staff.common import (
     ACCENT,
@@ -114,10 +115,10 @@ class CustomerPage(pn.viewable.Viewer):
                                   herds.assign(kind="genotyped", n=herds["genotyped"])]),
                        ["herd", "kind"], "n").opts(tools=["hover"], xlabel="", ylabel="animals",
                                                    title="Herds")
-        return pn.Row(table(herds, name="herds", titles={"animals": "animals in herd",
-                                                         "left_herd": "left the herd"}),
-                      figure(bars, height=240),
-                      sizing_mode="stretch_width")
+        return wrapping_row(table(herds, name="herds",
+                                  titles={"animals": "animals in herd",
+                                          "left_herd": "left the herd"}),
+                            figure(bars, height=240))
 
     def _todo(self) -> pn.viewable.Viewable:
         with self.ctx.session() as s:
@@ -137,10 +138,11 @@ class CustomerPage(pn.viewable.Viewer):
         send = pn.widgets.Button(label="Email it to me", css_classes=["rt-email-todo"])
         send.on_click(lambda _: self.email_todo())
         return pn.Column(
-            pn.Row(pn.pane.Markdown(f"**{summary}** (rules: examine — not served by 80 days in "
-                                    "milk or open after 3+ services; pregnancy check — served "
-                                    "32+ days ago; confirm — only an early positive check)"),
-                   download, send, sizing_mode="stretch_width"),
+            widget_row(pn.pane.Markdown(
+                f"**{summary}** (rules: examine — not served by 80 days in milk or open after "
+                "3+ services; pregnancy check — served 32+ days ago; confirm — only an early "
+                "positive check)", sizing_mode="stretch_width", min_width=260,
+                styles={"flex": "1 1 300px"}), download, send),
             self.sent,
             table(shown[["animal", "official_id", "herd", "action", "reason", "status",
                          "parity", "days_in_milk", "services", "last_service", "due"]],
@@ -173,11 +175,11 @@ class CustomerPage(pn.viewable.Viewer):
                                      "days_open", "calving_interval"]].copy()
         for col in ("conception_rate", "pregnancy_rate_21d"):
             by_herd[col] = (100 * by_herd[col].astype(float)).round(1)
-        return pn.Row(table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
-                      table(rounded(by_herd, 2), name="kpis-by-herd",
-                            titles={"conception_rate": "conception %",
-                                    "pregnancy_rate_21d": "21-d pregnancy %"}),
-                      sizing_mode="stretch_width")
+        return wrapping_row(
+            table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
+            table(rounded(by_herd, 2), name="kpis-by-herd",
+                  titles={"conception_rate": "conception %",
+                          "pregnancy_rate_21d": "21-d pregnancy %"}))
 
     def _animals(self, search: str) -> pn.viewable.Viewable:
         with self.ctx.session() as s:

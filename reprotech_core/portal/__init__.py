@@ -12,6 +12,8 @@ decides what it returns: a foreign animal id finds nothing and raises
   GEBVs, inbreeding, reproduction history)
 - ``rankings``: the selection index with adjustable weights, genetic trend, GEBV distribution
   against the anonymised population
+- ``genetics``: genetics over time for the overview (trend per birth year and trait or index,
+  gain per year, inbreeding trend, the herd against the population through the aggregate)
 - ``mating``: candidates and the optimal allocation with expected merit and inbreeding
 - ``visits``: what changed since the user's last visit
 - ``exports``: CSV, Excel and the PDF herd report

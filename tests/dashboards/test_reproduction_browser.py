@@ -31,8 +31,8 @@ def test_reproduction_page_desktop_and_phone(browser, portal_server, portal):
                       "Reproduction · Farm pa")
             text = _loaded(pg)
             if name == "phone":
-                # The frame does not fold its menu on a phone by itself: close it, as the
-                # phone's user does with the menu button, to see the page at full width.
+                # On a phone the menu sits above the page: fold it, as the phone's user does
+                # with the menu button, to see the page from the top.
                 pg.locator("#sidebar-button").click()
                 pg.wait_for_timeout(500)
             assert all(s in text for s in SECTIONS), text[:3000]
