@@ -41,8 +41,10 @@ def text_of(view) -> str:
     ("st-tech", ["my-customers", "lab", "lab-files"]),
     ("st-lab", ["lab", "lab-files", "jobs", "evaluations"]),
     ("st-res", ["evaluations", "population"]),
-    ("st-admin", ["lab", "lab-files", "jobs", "evaluations", "population", "system"]),
-    ("st-super", ["lab", "lab-files", "jobs", "evaluations", "population", "system"]),
+    ("st-admin", ["lab", "lab-files", "jobs", "evaluations", "population", "accounts",
+                  "data-requests", "finance", "system"]),
+    ("st-super", ["lab", "lab-files", "jobs", "evaluations", "population", "accounts",
+                  "data-requests", "finance", "system"]),
 ])
 def test_each_role_sees_its_staff_pages(db, sw, name, slugs):
     assert [p.slug for p in pages_for(ctx_of(db, sw, name), PAGES)] == slugs
