@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import panel as pn
 
-from dashboards.entry.event_forms import EVENT_FIELDS, EntryForms
+from dashboards.entry.event_forms import EntryForms
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.errors import NotFound
@@ -76,11 +76,11 @@ class FarmEvents(EntryForms):
         return self.farm_code
 
     def __panel__(self) -> pn.viewable.Viewable:
-        titles = ", ".join(EVENT_FIELDS[e][0].lower() for e in CHOICES.values())
         return pn.Column(
             pn.pane.Markdown(f"## Record events · {md_text(self.farm_name)}\n"
-                             f"Your own herd's {titles}. Every record is checked against the "
-                             "herd book and kept in the audit trail under your name.",
+                             "Inseminations (at a heat seen, or timed), calvings and animals "
+                             "that left your herd. Every record is checked against the herd "
+                             "book and kept in the audit trail under your name.",
                              sizing_mode="stretch_width", css_classes=["rt-heading"]),
             self.what, self.shown, self.result, sizing_mode="stretch_width",
             css_classes=["rt-farm-events"])

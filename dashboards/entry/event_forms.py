@@ -109,8 +109,9 @@ class EntryForms(pn.viewable.Viewer):
         """The form of one animal event of :data:`EVENT_FIELDS` (full-width inputs with
         ``stretch``, as a phone needs them)."""
         fields = EVENT_FIELDS[event][1]()
-        if stretch:
-            for _, widget in fields:
+        for name, widget in fields:
+            widget.css_classes = [*widget.css_classes, f"rt-field-{name}"]
+            if stretch:
                 widget.sizing_mode = "stretch_width"
 
         def record(s: Session, code: str, values: dict) -> forms.Outcome:
