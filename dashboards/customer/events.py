@@ -1,5 +1,5 @@
-"""Record events (issue 21, item 3): a farmer records the inseminations (at a heat seen, or
-timed), calvings and exits of their own herd from the portal, on a phone in the barn.
+"""Record events (issue 21, item 3): a farmer records the heats seen, inseminations (at a heat,
+or timed), calvings and exits of their own herd from the portal, on a phone in the barn.
 
 The forms are the staff page's ("Record work"): :class:`~dashboards.entry.event_forms.EntryForms`
 over ``reprotech_core.reproduction.forms.record_event``, so an event is judged by the same
@@ -38,8 +38,8 @@ from reprotech_core.roles import modules_for
 SLUG = "events"
 MODULE = "reproduction"
 #: the forms a farmer gets, in the order offered: the choice's label -> the event
-CHOICES = {"Insemination (heat or timed AI)": "insemination", "Calving": "calving",
-           "Left the herd (sold, slaughter, died)": "exit"}
+CHOICES = {"Heat seen": "heat", "Insemination (heat or timed AI)": "insemination",
+           "Calving": "calving", "Left the herd (sold, slaughter, died)": "exit"}
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
@@ -78,8 +78,8 @@ class FarmEvents(EntryForms):
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
             pn.pane.Markdown(f"## Record events · {md_text(self.farm_name)}\n"
-                             "Inseminations (at a heat seen, or timed), calvings and animals "
-                             "that left your herd. Every record is checked against the herd "
+                             "Heats seen, inseminations (at a heat, or timed), calvings and "
+                             "animals that left your herd. Every record is checked against the herd "
                              "book and kept in the audit trail under your name.",
                              sizing_mode="stretch_width", css_classes=["rt-heading"]),
             self.what, self.shown, self.result, sizing_mode="stretch_width",

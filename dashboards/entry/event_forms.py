@@ -32,6 +32,14 @@ Record = Callable[["Session", str, dict[str, object]], forms.Outcome]
 Fields = list[tuple[str, pn.widgets.Widget]]
 
 
+def _heat() -> Fields:
+    return [
+        ("animal", pn.widgets.TextInput(label="Cow (official ID)")),
+        ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
+        ("technician", pn.widgets.TextInput(label="Seen by (optional)")),
+    ]
+
+
 def _insemination() -> Fields:
     return [
         ("animal", pn.widgets.TextInput(label="Cow (official ID)")),
@@ -84,6 +92,7 @@ EVENT_FIELDS: dict[str, tuple[str, Callable[[], Fields]]] = {
     "pregnancy_check": ("Pregnancy check", _pregnancy_check),
     "calving": ("Calving", _calving),
     "exit": ("Left the herd", _exit),
+    "heat": ("Heat seen", _heat),
 }
 
 

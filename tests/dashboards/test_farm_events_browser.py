@@ -86,9 +86,14 @@ def test_a_farmer_records_an_insemination_on_a_phone(browser, server, farm, db, 
         cow.fill(farm.cow(1))
         pg.locator(".rt-field-bull input").first.fill(farm.ref_bull)
         pg.locator(".rt-field-bull input").first.press("Tab")
+        # the typed values reach the server as change events, handled on the server's threads:
+        # give them a moment before the button's click, as a thumb does
+        pg.wait_for_timeout(400)
         pg.locator(".rt-record-insemination button").click()
         try:
             pg.get_by_text("The insemination is recorded").wait_for(timeout=LOAD_MS)
+        except Exception:
+            pytest.fail("not recorded: " + deep_text(pg)[-1500:])
         finally:
             screenshot(pg, "farm-events-phone")
         fits(pg)  # the outcome too

@@ -1,6 +1,6 @@
-"""Record events (``?page=events``) on PostgreSQL: a farmer records inseminations (heat or
-timed), calvings and exits of their own herd through the page's widgets, the audit trail names
-them; a cow of another farm, an unknown cow, a cow that left the herd and a customer user's
+"""Record events (``?page=events``) on PostgreSQL: a farmer records heats seen, inseminations
+(heat or timed), calvings and exits of their own herd through the page's widgets, the audit
+trail names them; a cow of another farm, an unknown cow, a cow that left the herd and a customer user's
 live calf are refused by named rule with nothing written; a farm without the reproduction
 module, and staff, get "Not found."."""
 
@@ -17,7 +17,7 @@ from dashboards.customer import events as page
 from dashboards.pages import PageContext
 from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
-from reprotech_core.errors import NotFound, PermissionDenied
+from reprotech_core.errors import NotFound, PermissionDenied, RuleViolation
 from reprotech_core.reproduction import forms
 from tests.reproduction.conftest import make_farm
 
@@ -27,7 +27,9 @@ SERVED = date(2024, 3, 4)
 CALVED = date(2024, 12, 10)  # 281 days later: that service conceived the calf
 LEFT = date(2025, 1, 20)
 _users = itertools.count(1)
-TABLES = ("core.inseminations", "core.calvings", "core.animal_exits", "core.animals")
+TABLES = ("core.heat_observations", "core.inseminations", "core.calvings", "core.animal_exits",
+          "core.animals")
+HEAT = date(2024, 2, 12)  # 21 days before the service
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +88,11 @@ def test_a_farmer_records_insemination_calving_and_exit_of_their_own_cow(
     admin = farmer(db, system, farm, "customer_admin")
     view = guarded(page.build, ctx(db, pg_settings, admin))
     assert isinstance(view, page.FarmEvents) and view.customer_code() == farm.code
-    assert list(page.CHOICES.values()) == ["insemination", "calving", "exit"]
+    assert list(page.CHOICES.values()) == ["heat", "insemination", "calving", "exit"]
 
+    status = record(view, "heat", {"Cow (official ID)": farm.cow(1), "Date": HEAT,
+                                   "Seen by (optional)": "Anna"})
+    assert view.result.alert_type == "success" and "heat is recorded" in status, status
     status = record(view, "insemination", {"Cow (official ID)": farm.cow(1), "Date": SERVED,
                                            "Bull (official ID)": sire, "Service": "heat"})
     assert view.result.alert_type == "success" and "insemination is recorded" in status, status
@@ -99,10 +104,11 @@ def test_a_farmer_records_insemination_calving_and_exit_of_their_own_cow(
                                    "Reason": "sold", "Cause (optional: infertility, mastitis, "
                                    "lameness, …)": "infertility"})
     assert view.result.alert_type == "success" and "exit is recorded" in status, status
-    assert written(db, system, farm) == {"core.inseminations": 1, "core.calvings": 1,
-                                         "core.animal_exits": 1, "core.animals": 3 + 1 + 1}
+    assert written(db, system, farm) == {"core.heat_observations": 1, "core.inseminations": 1,
+                                         "core.calvings": 1, "core.animal_exits": 1,
+                                         "core.animals": 3 + 1 + 1}
     me = db.identity(admin).user_id
-    for table in TABLES[:3]:
+    for table in TABLES[:4]:
         assert audit_actors(db, system, farm, table) == {me}, table
     assert me in audit_actors(db, system, farm, "core.animals")  # the calf, registered by them
     with db.session(system) as s:
@@ -115,6 +121,8 @@ def test_a_farmer_records_insemination_calving_and_exit_of_their_own_cow(
     status = record(view, "insemination", {"Cow (official ID)": farm.cow(1), "Date": SERVED,
                                            "Bull (official ID)": sire})
     assert "already recorded" in status and written(db, system, farm)["core.inseminations"] == 1
+    status = record(view, "heat", {"Cow (official ID)": farm.cow(1), "Date": HEAT})
+    assert "already recorded" in status and written(db, system, farm)["core.heat_observations"] == 1
 
 
 def test_a_customer_user_records_a_timed_service_but_not_a_calf(db, system, pg_settings, sire):
@@ -155,6 +163,12 @@ def test_another_farms_unknown_and_departed_cows_are_refused_by_rule(
                                                "Bull (official ID)": sire})
         assert view.result.alert_type == "danger" and "Not recorded" in status, status
         assert f"(`{rule}`)" in status and cow in status, status
+    status = record(view, "heat", {"Cow (official ID)": farm.cow(3), "Date": SERVED})
+    assert "(`repro.after_exit`)" in status, status
+    record(view, "heat", {"Cow (official ID)": farm.cow(2), "Date": SERVED})
+    before = written(db, system, farm)
+    status = record(view, "exit", {"Animal (official ID)": farm.cow(2), "Date": HEAT})
+    assert "(`exit.events_after`)" in status and "heat" in status, status
     status = record(view, "exit", {"Animal (official ID)": other.cow(1), "Date": LEFT})
     assert "(`repro.animal_unknown`)" in status, status
     assert "Repro farm " + other.code not in status  # no other tenant's name
@@ -202,3 +216,40 @@ def test_without_the_module_or_as_staff_the_page_is_not_found(db, system, pg_set
     for role in ("customer_admin", "customer_user"):
         c = ctx(db, pg_settings, farmer(db, system, pro, role))
         assert "events" in {p.slug for p in pages_for(c, registered_pages())}, role
+
+
+def test_the_database_refuses_a_heat_after_the_exit_and_an_exit_before_a_heat(db, system, sire):
+    """The backstop for every writer (migration 0028): the same rules as the other records."""
+    farm = make_farm(db, system, sire, cows=2)
+    heat = ("INSERT INTO core.heat_observations (customer_id, cow_id, heat_date) "
+            "SELECT customer_id, id, :d FROM core.animals WHERE official_id = :a")
+    leave = ("INSERT INTO core.animal_exits (customer_id, animal_id, exit_date, reason) "
+             "SELECT customer_id, id, :d, 'sold' FROM core.animals WHERE official_id = :a")
+    with db.session(system) as s:
+        s.execute(text(leave), {"a": farm.cow(1), "d": HEAT})
+        s.execute(text(heat), {"a": farm.cow(2), "d": SERVED})
+    with pytest.raises(RuleViolation) as err, db.session(system) as s:
+        s.execute(text(heat), {"a": farm.cow(1), "d": SERVED})
+    assert err.value.rule == "repro.after_exit"
+    assert f"heat of {farm.cow(1)} on {SERVED}: {farm.cow(1)} left the herd" in str(err.value)
+    with pytest.raises(RuleViolation) as err, db.session(system) as s:
+        s.execute(text(leave), {"a": farm.cow(2), "d": HEAT})
+    assert err.value.rule == "exit.events_after" and "heat recorded on" in str(err.value)
+    assert written(db, system, farm)["core.heat_observations"] == 1
+
+
+def test_heats_come_in_a_file_like_the_other_events(db, system, sire, tmp_path):
+    from data_models.tenancy import Customer
+    from reprotech_core.reproduction import import_events
+
+    farm = make_farm(db, system, sire, cows=2)
+    path = tmp_path / "heats.csv"
+    path.write_text(f"event,animal,date,bull,technician\nheat,{farm.cow(1)},{HEAT},,Anna\n"
+                    f"insemination,{farm.cow(1)},{SERVED},{sire},\n")
+    for imported in ({"heat": 1, "insemination": 1}, {}):
+        with db.session(system) as s:
+            report = import_events(s, s.get(Customer, farm.id), path)
+        assert report.ok and report.imported == imported, report
+    with db.session(system) as s:
+        assert s.execute(text("SELECT technician FROM core.heat_observations WHERE "
+                              "customer_id = :c"), {"c": farm.id}).scalar_one() == "Anna"
