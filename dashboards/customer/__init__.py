@@ -8,7 +8,7 @@ register or records file in, dry run first) needs ``genomics`` too, so a custome
 every tier and the customer's vets and technicians open it; a customer user does not (who
 may import for whom is ``animals:write`` and row security, in ``reprotech_core.herd.web_upload``).
 Record events (``reproduction``): a customer admin or user records their own herd's
-inseminations, calvings and exits with the staff page's forms (``events.py`` says who and why).
+heats seen, inseminations, calvings and exits with the staff page's forms (``events.py`` says who and why).
 The reports page lists the nightly herd reports delivered to the farm (PDF) and holds each
 user's own email choices. The audit trail: a customer admin reads their farm's changes, an administrator everyone's
 (row security on ``audit.log``).

@@ -190,8 +190,8 @@ class RecordWork(EntryForms):
         columns = ", ".join(f"`{c}`" for c in forms.bulk_import.COLUMNS)
         return pn.Column(
             pn.pane.Markdown(
-                "One row per event (`insemination`, `pregnancy_check`, `calving`, "
-                f"`embryo_transfer`); columns: {columns}. Dates as YYYY-MM-DD. Nothing is "
+                "One row per event (`heat`, `insemination`, `pregnancy_check`, `calving`, "
+                f"`embryo_transfer`, `exit`); columns: {columns}. Dates as YYYY-MM-DD. Nothing is "
                 "imported while any row has a problem, unless you tick the box below; "
                 "importing a file again is harmless."),
             self.file, self.clean_only, button, self.report, name="upload")
