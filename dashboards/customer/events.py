@@ -33,7 +33,7 @@ from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.errors import NotFound
 from reprotech_core.reproduction import forms
-from reprotech_core.roles import modules_for
+from reprotech_core.roles import has_permission, modules_for
 
 SLUG = "events"
 MODULE = "reproduction"
@@ -47,16 +47,23 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         if MODULE not in modules_for(s):
             raise NotFound(f"the {MODULE} module is not in your subscription")
         code, name = forms.own_farm(s, ctx.identity.customer_id)
-    return FarmEvents(ctx, code, name)
+        registers_calves = has_permission(s, "animals:write")
+    return FarmEvents(ctx, code, name, registers_calves=registers_calves)
 
 
 class FarmEvents(EntryForms):
     """The farmer's event forms, one shown at a time; the farm is fixed when the page opens."""
 
-    def __init__(self, ctx: PageContext, farm_code: str, farm_name: str, **params) -> None:
+    def __init__(self, ctx: PageContext, farm_code: str, farm_name: str, *,
+                 registers_calves: bool = True, **params) -> None:
         super().__init__(ctx, **params)
         self.farm_code, self.farm_name = farm_code, farm_name
         self.forms = {event: self.event_form(event, stretch=True) for event in CHOICES.values()}
+        if not registers_calves:  # said before the farmer types, not only when refused
+            self.forms["calving"].insert(0, pn.pane.Markdown(
+                "A live calf is registered in the herd book by your farm's administrator or "
+                "your vet; here you can record a stillbirth.", sizing_mode="stretch_width",
+                css_classes=["rt-calf-note"]))
         self.what = pn.widgets.Select(label="What happened", options=CHOICES,
                                       value="insemination", sizing_mode="stretch_width",
                                       css_classes=["rt-event-choice"])

@@ -135,6 +135,7 @@ def test_a_customer_user_records_a_timed_service_but_not_a_calf(db, system, pg_s
     assert "insemination is recorded" in status, status
     assert audit_actors(db, system, farm, "core.inseminations") == {db.identity(user).user_id}
     before = written(db, system, farm)
+    assert "administrator or your vet" in view.forms["calving"].objects[0].object
     status = record(view, "calving", {"Dam (official ID)": farm.cow(2), "Date": CALVED,
                                       "Calf sex": "M",
                                       "Calf's new official ID (live calf)": f"{farm.code}-K2"})
