@@ -321,6 +321,25 @@ class AnimalExit(Base):
     created_at: Mapped[datetime] = created_at()
 
 
+class HeatObservation(Base):
+    """A heat (oestrus) seen in a cow, served or not: the farmer's note of when she cycles
+    (migration 0028). A service at a heat is an insemination of service type ``heat``; this
+    row records the heat itself, one per cow and day."""
+
+    __tablename__ = "heat_observations"
+    __table_args__ = (
+        UniqueConstraint("cow_id", "heat_date"),
+        _own_animal("cow_id"),
+        {"schema": CORE},
+    )
+    id: Mapped[int] = pk()
+    customer_id: Mapped[int] = _customer()
+    cow_id: Mapped[int] = mapped_column(BigInteger, nullable=False, index=True)
+    heat_date: Mapped[date] = mapped_column(Date, nullable=False)
+    technician: Mapped[str | None] = mapped_column(String(64))  # who saw it
+    created_at: Mapped[datetime] = created_at()
+
+
 TARGET_RANGES = {  # column: (lowest, highest) a herd may set (docs/reproduction.md, Targets)
     "vwp_days": (20, 120),
     "submission_rate_pct": (1, 100),

@@ -7,6 +7,8 @@ reproduction KPIs on the overview appear with ``reproduction``. The herd files p
 register or records file in, dry run first) needs ``genomics`` too, so a customer admin on
 every tier and the customer's vets and technicians open it; a customer user does not (who
 may import for whom is ``animals:write`` and row security, in ``reprotech_core.herd.web_upload``).
+Record events (``reproduction``): a customer admin or user records their own herd's
+heats seen, inseminations, calvings and exits with the staff page's forms (``events.py`` says who and why).
 The reports page lists the nightly herd reports delivered to the farm (PDF) and holds each
 user's own email choices. The audit trail: a customer admin reads their farm's changes, an administrator everyone's
 (row security on ``audit.log``).
@@ -19,6 +21,7 @@ from dashboards.customer import (
     animals,
     audit,
     downloads,
+    events,
     herd_files,
     invoices,
     mating,
@@ -44,6 +47,7 @@ PAGES: list[Page] = [
     Page("mating", "Mating advice", CUSTOMERS | {Role.VETERINARIAN}, "breeding", mating.build),
     Page(reproduction.SLUG, "Reproduction", CUSTOMERS | {Role.VETERINARIAN}, "reproduction",
          reproduction.build),
+    Page(events.SLUG, "Record events", CUSTOMERS, events.MODULE, events.build),
     Page("downloads", "Downloads", CUSTOMERS | FIELD_STAFF, "genomics", downloads.build),
     Page(invoices.SLUG, "Invoices", frozenset({Role.CUSTOMER_ADMIN}) | ADMINS, "financial",
          invoices.build),

@@ -3,91 +3,50 @@ embryo receipts and moves between herds, and the customer's stock.
 
 A thin view over ``reprotech_core.reproduction.forms``: the callbacks collect widget values,
 call one function inside the signed-in user's transaction, and show its outcome or every
-problem it names. The customer list is what row security lets the user see, and the chosen
+problem it names (:class:`~dashboards.entry.event_forms.EntryForms`, whose animal-event forms
+the farmers' own page shares). The customer list is what row security lets the user see, and the chosen
 customer is looked up again under row security when the record is written. The herd and stock
 pickers and the stock tables are reloaded when the customer changes and after each record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import panel as pn
-import param
 
+from dashboards.entry.event_forms import EVENT_FIELDS, METHODS, EntryForms
 from dashboards.pages import PageContext
 from dashboards.text import md_text
 from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.reproduction import forms
-from reprotech_core.reproduction.records import RecordRefused
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-METHODS = ["ultrasound", "palpation", "blood", "milk"]
+__all__ = ["METHODS", "RecordWork", "build"]
 PRESERVATIONS = ["frozen", "fresh"]
-Record = Callable[["Session", str, dict[str, object]], forms.Outcome]
 
 
-class RecordWork(pn.viewable.Viewer):
+class RecordWork(EntryForms):
     """Forms for inseminations, pregnancy checks, calvings, exits from the herd, embryo
     transfers, flushes and OPU/IVF sessions, semen and embryo receipts and moves, an upload of a
     file of events, and the stock."""
 
-    status = param.String(default="")
-
     def __init__(self, ctx: PageContext, **params) -> None:
-        super().__init__(**params)
-        self.ctx = ctx
+        super().__init__(ctx, **params)
         with ctx.session() as s:
             farms = forms.farms_for_entry(s)
         self.farm = pn.widgets.Select(label="Customer", options={f"{n} ({c})": c for c, n in farms})
-        self.result = pn.pane.Alert("", alert_type="light", visible=False,
-                                    sizing_mode="stretch_width")
         self.report = pn.widgets.Tabulator(pd.DataFrame(), visible=False, disabled=True,
                                            show_index=False, sizing_mode="stretch_width",
                                            pagination="local", page_size=20)
         self._farms = farms
         self._stock_widgets()
         self._tabs = pn.Tabs(
-            ("Insemination", self._form("insemination", [
-                ("animal", pn.widgets.TextInput(label="Cow (official ID)")),
-                ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
-                ("bull", pn.widgets.TextInput(label="Bull (official ID)")),
-                ("service_type", pn.widgets.Select(label="Service", options=["heat", "timed"])),
-                ("semen_lot", pn.widgets.TextInput(label="Semen lot (optional)")),
-                ("technician", pn.widgets.TextInput(label="Technician (optional)")),
-            ])),
-            ("Pregnancy check", self._form("pregnancy_check", [
-                ("animal", pn.widgets.TextInput(label="Cow (official ID)")),
-                ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
-                ("method", pn.widgets.Select(label="Method", options=METHODS)),
-                ("result", pn.widgets.Select(label="Result", options=["pregnant", "open"])),
-                ("days_pregnant", pn.widgets.TextInput(label="Days pregnant (optional)")),
-                ("technician", pn.widgets.TextInput(label="Technician (optional)")),
-            ])),
-            ("Calving", self._form("calving", [
-                ("animal", pn.widgets.TextInput(label="Dam (official ID)")),
-                ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
-                ("ease", pn.widgets.Select(label="Ease (1 unassisted … 5 caesarean)",
-                                           options=["1", "2", "3", "4", "5"])),
-                ("calf_sex", pn.widgets.Select(label="Calf sex", options=["F", "M"])),
-                ("calf", pn.widgets.TextInput(label="Calf's new official ID (live calf)")),
-                ("calf_number", pn.widgets.Select(label="Calf number", options=["1", "2", "3"])),
-                ("stillborn", pn.widgets.Select(label="Stillborn", options=["no", "yes"])),
-                ("sire", pn.widgets.TextInput(label="Sire (optional, checked)")),
-            ])),
-            ("Left the herd", self._form("exit", [
-                ("animal", pn.widgets.TextInput(label="Animal (official ID)")),
-                ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
-                ("reason", pn.widgets.Select(label="Reason",
-                                             options=["slaughter", "sold", "died"])),
-                ("cause", pn.widgets.TextInput(
-                    label="Cause (optional: infertility, mastitis, lameness, …)")),
-            ])),
+            *((title, self.event_form(event)) for event, (title, _) in EVENT_FIELDS.items()),
             ("Embryo transfer", self._form("embryo_transfer", [
                 ("animal", pn.widgets.TextInput(label="Recipient (official ID)")),
                 ("date", pn.widgets.DatePicker(label="Date", value=date.today())),
@@ -123,7 +82,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("canister", pn.widgets.TextInput(label="Canister (frozen)")),
                 ("technician", pn.widgets.TextInput(label="Technician (optional)")),
             ])),
-            ("Semen receipt", self._record_form("semen_receipt", forms.receive_semen, [
+            ("Semen receipt", self.record_form("semen_receipt", forms.receive_semen, [
                 ("herd", self._herd_picker("Herd")),
                 ("bull", pn.widgets.TextInput(label="Bull (official ID, own or catalogue)")),
                 ("lot", pn.widgets.TextInput(label="Lot code")),
@@ -136,7 +95,7 @@ class RecordWork(pn.viewable.Viewer):
                     label="Delivery note (reference)",
                     placeholder="e.g. DN-2024-0117: a receipt entered twice counts once")),
             ])),
-            ("Embryo receipt", self._record_form("embryo_receipt", forms.receive_embryo, [
+            ("Embryo receipt", self.record_form("embryo_receipt", forms.receive_embryo, [
                 ("code", pn.widgets.TextInput(label="Embryo code")),
                 ("sire", pn.widgets.TextInput(label="Sire (official ID, own or catalogue)")),
                 ("donor", pn.widgets.TextInput(label="Donor (official ID, optional)")),
@@ -149,7 +108,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("date", pn.widgets.DatePicker(label="Received on", value=date.today())),
                 ("supplier", pn.widgets.TextInput(label="Supplier (optional)")),
             ])),
-            ("Move straws", self._record_form("straw_move", forms.move_straws, [
+            ("Move straws", self.record_form("straw_move", forms.move_straws, [
                 ("lot", self.lot_picker),
                 ("straws", pn.widgets.TextInput(label="Straws")),
                 ("herd", self._herd_picker("To herd")),
@@ -157,7 +116,7 @@ class RecordWork(pn.viewable.Viewer):
                 ("canister", pn.widgets.TextInput(label="Canister")),
                 ("date", pn.widgets.DatePicker(label="Moved on", value=date.today())),
             ])),
-            ("Move an embryo", self._record_form("embryo_move", forms.move_embryo, [
+            ("Move an embryo", self.record_form("embryo_move", forms.move_embryo, [
                 ("embryo", self.embryo_picker),
                 ("herd", self._herd_picker("To herd")),
                 ("tank", pn.widgets.TextInput(label="Tank (frozen)")),
@@ -174,6 +133,14 @@ class RecordWork(pn.viewable.Viewer):
         self.refresh_stock()
 
     # Forms ------------------------------------------------------------------------------------
+    def customer_code(self) -> str:
+        return self.farm.value or ""
+
+    def recorded(self) -> None:
+        """Reload the stock, which a receipt, a move, an insemination naming its lot or a
+        transfer changes."""
+        self.refresh_stock()
+
     def _form(self, event: str, fields: list[tuple[str, pn.widgets.Widget]], *,
               production: bool = False) -> pn.Column:
         if production:
@@ -182,31 +149,7 @@ class RecordWork(pn.viewable.Viewer):
         else:
             def record(s: Session, code: str, values: dict) -> forms.Outcome:
                 return forms.record_event(s, code, {"event": event, **values})
-        return self._record_form(event, record, fields)
-
-    def _record_form(self, name: str, record: Record,
-                     fields: list[tuple[str, pn.widgets.Widget]]) -> pn.Column:
-        button = pn.widgets.Button(label="Record", color="primary")
-        widgets = dict(fields)
-        button.on_click(lambda _: self.submit(record, widgets))
-        return pn.Column(*widgets.values(), button, name=name)
-
-    def submit(self, record: Record, widgets: dict[str, pn.widgets.Widget]) -> None:
-        """Record one form's widgets' values and show what happened; reload the stock, which
-        a receipt, a move, an insemination naming its lot or a transfer changes."""
-        fields = {k: w.value for k, w in widgets.items()}
-        try:
-            with self.ctx.session() as s:
-                outcome = record(s, self.farm.value or "", fields)
-        except RecordRefused as refused:
-            self._show("danger", "**Not recorded.**\n\n" + "\n".join(
-                f"- {md_text(p.message)} (`{p.rule}`)" for p in refused.problems))
-            return
-        except (RuleViolation, NotFound) as exc:
-            self._show("danger", f"**Not recorded.** {md_text(exc)}")
-            return
-        self._show("success", md_text(outcome.message))
-        self.refresh_stock()
+        return self.record_form(event, record, fields)
 
     # Stock ------------------------------------------------------------------------------------
     def _stock_widgets(self) -> None:
@@ -247,8 +190,8 @@ class RecordWork(pn.viewable.Viewer):
         columns = ", ".join(f"`{c}`" for c in forms.bulk_import.COLUMNS)
         return pn.Column(
             pn.pane.Markdown(
-                "One row per event (`insemination`, `pregnancy_check`, `calving`, "
-                f"`embryo_transfer`); columns: {columns}. Dates as YYYY-MM-DD. Nothing is "
+                "One row per event (`heat`, `insemination`, `pregnancy_check`, `calving`, "
+                f"`embryo_transfer`, `exit`); columns: {columns}. Dates as YYYY-MM-DD. Nothing is "
                 "imported while any row has a problem, unless you tick the box below; "
                 "importing a file again is harmless."),
             self.file, self.clean_only, button, self.report, name="upload")
@@ -256,7 +199,7 @@ class RecordWork(pn.viewable.Viewer):
     def upload(self) -> None:
         """Import the chosen file and show the report: counts, or every problem by line."""
         if not self.file.value:
-            self._show("warning", "Choose a .csv or .xlsx file first.")
+            self.show("warning", "Choose a .csv or .xlsx file first.")
             return
         try:
             with self.ctx.session() as s:
@@ -264,7 +207,7 @@ class RecordWork(pn.viewable.Viewer):
                                              self.file.value,
                                              clean_rows_only=self.clean_only.value)
         except (RuleViolation, NotFound) as exc:
-            self._show("danger", f"**Not imported.** {md_text(exc)}")
+            self.show("danger", f"**Not imported.** {md_text(exc)}")
             return
         errors = pd.DataFrame([e.__dict__ for e in report.errors],
                               columns=["line", "column", "rule", "message"])
@@ -274,19 +217,13 @@ class RecordWork(pn.viewable.Viewer):
         file = md_text(report.file)  # the uploaded file's name, as the browser sent it
         if report.written:
             self.refresh_stock()  # inseminations naming a lot and transfers use stock
-            self._show("success" if report.ok else "warning",
+            self.show("success" if report.ok else "warning",
                        f"Imported {imported or 'nothing new'} from {file}; "
                        f"{report.present} row(s) were already recorded"
                        + (f"; {len(errors)} problem row(s) left out." if len(errors) else "."))
         else:
-            self._show("danger", f"**Nothing imported**: {len(errors)} problem(s) in "
+            self.show("danger", f"**Nothing imported**: {len(errors)} problem(s) in "
                                  f"{file}, listed below. Fix them and upload again.")
-
-    def _show(self, kind: str, text: str) -> None:
-        self.result.alert_type = kind
-        self.result.object = text
-        self.result.visible = True
-        self.status = text
 
     def __panel__(self) -> pn.viewable.Viewable:
         if not self._farms:

@@ -93,7 +93,7 @@ GRANT INSERT, UPDATE, DELETE ON core.herds, core.animals, core.phenotypes, core.
 -- read-only there: they are written through reprotech_core only.
 GRANT INSERT, UPDATE, DELETE ON core.semen_lots, core.inseminations, core.embryo_flushes,
   core.ivf_sessions, core.embryos, core.embryo_transfers, core.pregnancy_diagnoses,
-  core.calvings, core.inventory_movements, core.animal_exits
+  core.calvings, core.inventory_movements, core.animal_exits, core.heat_observations
   TO reprotech_notebook;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA core TO reprotech_notebook;
 GRANT SELECT ON audit.log TO reprotech_notebook;

@@ -25,6 +25,7 @@ from reprotech_core.reproduction.entry import (
     record_diagnosis,
     record_exit,
     record_flush,
+    record_heat,
     record_insemination,
     record_ivf_session,
     record_transfer,
@@ -38,6 +39,7 @@ from reprotech_core.reproduction.records import (
     EmbryoReceipt,
     ExitEntry,
     FlushEntry,
+    HeatEntry,
     InseminationEntry,
     IvfEntry,
     Problem,
@@ -47,11 +49,11 @@ from reprotech_core.reproduction.records import (
 )
 
 __all__ = [
-    "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "EmbryoReceipt", "ExitEntry", "FlushEntry", "HerdKpis", "ImportReport",
+    "CalvingEntry", "DiagnosisEntry", "EmbryoGrade", "EmbryoReceipt", "ExitEntry", "FlushEntry", "HeatEntry", "HerdKpis", "ImportReport",
     "InseminationEntry", "IvfEntry", "Problem", "RecordRefused", "ReproFrames", "RowError",
     "SemenReceipt", "TransferEntry", "herd_kpis", "import_events", "kpi_breakdown",
     "load_frames", "move_embryo", "move_straws", "receive_embryos", "receive_semen", "receive_semen_many",
-    "record_calving", "record_diagnosis", "record_exit", "record_flush", "record_insemination",
+    "record_calving", "record_diagnosis", "record_exit", "record_flush", "record_heat", "record_insemination",
     "record_ivf_session",
     "record_transfer",
 ]

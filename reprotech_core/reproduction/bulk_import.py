@@ -1,7 +1,7 @@
 """Bulk import of breeding events from CSV or Excel: judged whole, written only when clean.
 
-One row per event (``insemination``, ``pregnancy_check``, ``calving``, ``embryo_transfer``,
-``exit``);
+One row per event (``heat``, ``insemination``, ``pregnancy_check``, ``calving``,
+``embryo_transfer``, ``exit``);
 columns are the union of the events' fields (see :data:`COLUMNS`; a column may be left out when
 no event of the file needs it). Every row is parsed and judged with the same rules as a form
 entry (:class:`~reprotech_core.reproduction.book.HerdBook`), in date order so that a diagnosis
@@ -39,6 +39,7 @@ from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
     ExitEntry,
+    HeatEntry,
     InseminationEntry,
     TransferEntry,
     day_of,
@@ -48,6 +49,7 @@ from reprotech_core.table_files import Table, column_lengths, open_table
 from reprotech_core.uploads import check_upload, table_kind
 
 EVENTS = {  # event -> (fields it needs besides animal and date, order within a day)
+    "heat": ((), 0),  # a heat seen (the cow may be served the same day)
     "insemination": (("bull",), 0),
     "embryo_transfer": (("embryo", "preservation"), 0),
     "pregnancy_check": (("method", "result"), 1),
@@ -150,6 +152,8 @@ def parse_row(row: dict[str, object]) -> Entry:
             raise _BadValue(col, f"is needed for a {event.replace('_', ' ')}")
     day = _date(row)
     tech = _text(row, "technician")
+    if event == "heat":
+        return HeatEntry(animal, day, tech)
     if event == "insemination":
         return InseminationEntry(animal, _text(row, "bull"), day,
                                  (_text(row, "service_type") or "heat").lower(), tech,
@@ -174,6 +178,8 @@ def _key(entry: Entry) -> tuple:
     """The natural key of an event: one service per cow and day, one diagnosis per cow and
     day, one calf number per calving."""
     match entry:
+        case HeatEntry():
+            return ("heat", entry.cow, entry.heat_date)
         case InseminationEntry():
             return ("service", entry.cow, entry.service_date)
         case TransferEntry():
@@ -273,7 +279,8 @@ def _parse_rows(table: Table, report: ImportReport) -> list[tuple[int, Entry]]:
 
 
 def _event_name(entry: Entry) -> str:
-    return {InseminationEntry: "insemination", DiagnosisEntry: "pregnancy_check",
+    return {HeatEntry: "heat", InseminationEntry: "insemination",
+            DiagnosisEntry: "pregnancy_check",
             CalvingEntry: "calving", TransferEntry: "embryo_transfer",
             ExitEntry: "exit"}[type(entry)]
 

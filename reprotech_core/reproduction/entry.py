@@ -25,6 +25,7 @@ from data_models.reproduction import (
     Embryo,
     EmbryoFlush,
     EmbryoTransfer,
+    HeatObservation,
     Insemination,
     InventoryMovement,
     IvfSession,
@@ -41,6 +42,7 @@ from reprotech_core.reproduction.records import (
     EmbryoReceipt,
     ExitEntry,
     FlushEntry,
+    HeatEntry,
     InseminationEntry,
     IvfEntry,
     Problem,
@@ -52,7 +54,7 @@ from reprotech_core.reproduction.records import (
 )
 from reprotech_core.textfields import CODE, LONG_CODE, NAME, OFFICIAL_ID, TextKind
 
-Entry = (InseminationEntry | DiagnosisEntry | CalvingEntry | TransferEntry | FlushEntry
+Entry = (HeatEntry | InseminationEntry | DiagnosisEntry | CalvingEntry | TransferEntry | FlushEntry
          | IvfEntry | ExitEntry)
 
 
@@ -98,6 +100,8 @@ def check(book: HerdBook, entry: Entry) -> Checked:
     if problems:
         return Checked(problems=problems)
     match entry:
+        case HeatEntry():
+            return book.check_heat(entry)
         case InseminationEntry():
             return book.check_insemination(entry)
         case DiagnosisEntry():
@@ -130,6 +134,12 @@ def record(session: Session, customer: Customer, entry: Entry, *,
     if checked.present:
         return None
     return write_accepted(session, customer, book, [(entry, checked)])[0]
+
+
+def record_heat(session: Session, customer: Customer, entry: HeatEntry,
+                **kw: object) -> int | None:
+    """Record a heat seen in a cow (served or not); seen again the same day: ``None``."""
+    return record(session, customer, entry, **kw)
 
 
 def record_insemination(session: Session, customer: Customer, entry: InseminationEntry,
@@ -183,7 +193,8 @@ def write_accepted(session: Session, customer: Customer, book: HerdBook,
     for i, e, c in todo:
         if isinstance(e, FlushEntry | IvfEntry):
             ids[i] = _write_production(session, book, e, c)
-    for model, kind in ((Insemination, InseminationEntry), (EmbryoTransfer, TransferEntry),
+    for model, kind in ((HeatObservation, HeatEntry), (Insemination, InseminationEntry),
+                        (EmbryoTransfer, TransferEntry),
                         (PregnancyDiagnosis, DiagnosisEntry)):
         batch = [(i, c.row) for i, e, c in todo if isinstance(e, kind)]
         for (i, _), new_id in zip(batch, insert_rows(session, model, [r for _, r in batch]),
@@ -203,7 +214,8 @@ def write_accepted(session: Session, customer: Customer, book: HerdBook,
     return ids
 
 
-NATURAL_KEYS = {Insemination: ("cow_id", "service_date"), EmbryoTransfer: ("embryo_id",),
+NATURAL_KEYS = {HeatObservation: ("cow_id", "heat_date"),
+                Insemination: ("cow_id", "service_date"), EmbryoTransfer: ("embryo_id",),
                 PregnancyDiagnosis: ("cow_id", "diagnosis_date"),
                 Calving: ("dam_id", "calving_date", "calf_number"),
                 AnimalExit: ("animal_id",)}

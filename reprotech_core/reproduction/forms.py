@@ -1,5 +1,7 @@
-"""What the data-entry forms of vets and technicians call: one event, one uploaded file, or a
-semen/embryo receipt or move, and the stock those forms pick from.
+"""What the data-entry forms call: one event, one uploaded file, or a semen/embryo receipt or
+move, and the stock those forms pick from. Vets and technicians enter work for the customers
+assigned to them ("Record work"); a farmer enters the events of their own herd
+(:func:`own_farm`, the customer portal's "Record events").
 
 A form hands over the same fields as a bulk-import row (``bulk_import.COLUMNS``), so a record
 entered by hand and a row of a file are parsed and judged by the same code
@@ -24,6 +26,7 @@ from data_models.tenancy import Customer, Herd
 from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.reproduction import bulk_import, entry, queries
 from reprotech_core.reproduction.records import (
+    CalvingEntry,
     EmbryoGrade,
     EmbryoReceipt,
     FlushEntry,
@@ -32,6 +35,7 @@ from reprotech_core.reproduction.records import (
     RecordRefused,
     SemenReceipt,
 )
+from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
 from reprotech_core.uploads import UploadRefused, private_copy
 
@@ -70,10 +74,26 @@ def customer(session: Session, code: str) -> Customer:
     return found
 
 
+def own_farm(session: Session, customer_id: int | None) -> tuple[str, str]:
+    """(code, name) of a customer user's own farm, read under row security: the farm a
+    farmer's entries are for, whatever a URL or a form says. ``NotFound`` for staff (no
+    customer of their own) or a farm the session does not see."""
+    found = None if customer_id is None else session.execute(
+        select(Customer.code, Customer.name).where(Customer.id == customer_id,
+                                                   Customer.kind == "farm")).one_or_none()
+    if found is None:
+        raise NotFound("no farm of your own")
+    return found.code, found.name
+
+
 def record_event(session: Session, customer_code: str, fields: dict[str, object], *,
                  today: date | None = None) -> Outcome:
     """Parse, judge and write one event for a customer; :class:`RecordRefused` lists every
-    problem (a value that cannot be read is one, named by its field)."""
+    problem (a value that cannot be read is one, named by its field).
+
+    A live calf is registered with its calving, which writes the herd register
+    (``animals:write``): for someone without that permission (a customer user) such a calving
+    is refused as ``calving.calf_not_allowed`` before anything is judged or written."""
     farm = customer(session, customer_code)
     row = {k: ("" if v is None else v) for k, v in fields.items()}
     try:
@@ -81,6 +101,12 @@ def record_event(session: Session, customer_code: str, fields: dict[str, object]
     except ValueError as bad:  # bulk_import's bad-value error names its column
         column = getattr(bad, "column", "")
         raise RecordRefused([Problem("entry.value", column, f"{column}: {bad}")]) from None
+    if (isinstance(parsed, CalvingEntry) and parsed.calf
+            and not has_permission(session, "animals:write")):
+        raise RecordRefused([Problem(
+            "calving.calf_not_allowed", "calf",
+            f"calving of {parsed.dam!r} on {parsed.calving_date}: registering the calf "
+            f"{parsed.calf!r} in the herd book is for your farm's administrator or your vet")])
     event = str(row["event"]).lower()
     return Outcome(event, entry.record(session, farm, parsed, today=today))
 

@@ -33,6 +33,16 @@ class InseminationEntry:
 
 
 @dataclass(frozen=True)
+class HeatEntry:
+    """A heat (oestrus) seen in a cow, whether or not she was served; ``technician`` is who
+    saw it."""
+
+    cow: str
+    heat_date: date
+    technician: str | None = None
+
+
+@dataclass(frozen=True)
 class DiagnosisEntry:
     cow: str
     diagnosis_date: date
@@ -154,7 +164,7 @@ class SemenReceipt:
     reference: str | None = None
 
 
-_DAY_FIELDS = ("service_date", "transfer_date", "diagnosis_date", "calving_date", "exit_date",
+_DAY_FIELDS = ("heat_date", "service_date", "transfer_date", "diagnosis_date", "calving_date", "exit_date",
                "flush_date", "opu_date")
 _ANIMAL_FIELDS = ("cow", "recipient", "dam", "donor", "animal")
 

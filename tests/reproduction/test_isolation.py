@@ -62,11 +62,24 @@ def test_vet_sees_and_writes_assigned_customers_only(db, world, services):
                        "bull": world.animals["W-BULL"]})
 
 
-def test_customer_roles_cannot_write_reproduction_records(db, world, services):
-    with pytest.raises(PermissionDenied):
+def test_customer_roles_write_their_own_farms_records_only(db, world, services):
+    """Farmers record their own events (migration 0028); another farm stays out of reach."""
+    with db.session(world.users["w-a-user"]) as s:
+        assert s.execute(text("UPDATE core.inseminations SET technician = 'x' WHERE cow_id = :c"),
+                         {"c": world.animals["WB-COW"]}).rowcount == 0
+    with pytest.raises(PermissionDenied, match="row-level security"):
         with db.session(world.users["w-a-admin"]) as s:
-            record_insemination(s, accounts.customer_by_code(s, "w-a"),
-                                InseminationEntry("WA-COW", "W-BULL", date(2022, 7, 1)))
+            s.execute(text("INSERT INTO core.inseminations (customer_id, cow_id, bull_id, "
+                           "service_date) VALUES (:c, :cow, :bull, '2022-07-01')"),
+                      {"c": world.farm_b, "cow": world.animals["WB-COW"],
+                       "bull": world.animals["W-BULL"]})
+    class Undo(Exception):
+        """Leaves the shared world as it was: the session rolls back."""
+
+    with pytest.raises(Undo), db.session(world.users["w-a-admin"]) as s:
+        assert record_insemination(s, accounts.customer_by_code(s, "w-a"),
+                                   InseminationEntry("WA-COW", "W-BULL", date(2022, 7, 1)))
+        raise Undo
 
 
 @pytest.mark.parametrize("statement", ["SET app.tenant_id = '{farm_b}'",

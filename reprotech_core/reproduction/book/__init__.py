@@ -10,7 +10,7 @@ a whole file can be judged before anything is stored.
 - ``load``: the records read from the database, and the indexes kept on them
 - ``checks``: the verdict (``Checked``) and the checks every family shares (animal in its
   role, dates, listed values, the receiving herd, a record stored already)
-- ``services``: inseminations, embryo transfers and pregnancy diagnoses
+- ``services``: heats seen, inseminations, embryo transfers and pregnancy diagnoses
 - ``calvings``: the conceiving service (gestation window), the calf's record and pedigree
 - ``production``: flushes and OPU/IVF sessions, graded embryos, embryos received
 - ``stock``: semen received, and exits from the herd
@@ -31,6 +31,7 @@ from reprotech_core.reproduction.records import (
     DiagnosisEntry,
     ExitEntry,
     FlushEntry,
+    HeatEntry,
     InseminationEntry,
     IvfEntry,
     TransferEntry,
@@ -51,6 +52,8 @@ class HerdBook(ServiceRules, CalvingRules, ProductionRules, StockRules):
         if checked.present or checked.row is None:
             return
         match entry:
+            case HeatEntry():
+                self.add_heat(checked.row)
             case InseminationEntry():
                 self.add_insemination(checked)
             case DiagnosisEntry():

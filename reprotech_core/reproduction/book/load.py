@@ -72,6 +72,7 @@ class BookRecords:
         self.herd_ids: dict[str, int] = {}
         self.services: dict[int, list[Service]] = defaultdict(list)  # cow id -> by day
         self.diagnoses: dict[tuple[int, date], tuple] = {}
+        self.heats: set[tuple[int, date]] = set()  # (cow id, day) of the heats seen
         self.calvings: dict[tuple[int, date, int], tuple] = {}
         self.calves: set[str] = set()  # calves already linked to a calving
         self.lots: dict[tuple[int, int, str], list[list[int]]] = defaultdict(list)
@@ -140,6 +141,11 @@ class BookRecords:
         for services in self.services.values():
             services.sort(key=lambda s: s.day)
         for r in session.execute(text("""
+                SELECT cow_id, heat_date FROM core.heat_observations
+                 WHERE customer_id = :c AND cow_id = ANY (CAST(:cows AS int8[]))"""), p):
+            self.heats.add((r.cow_id, r.heat_date))
+            self.note(r.cow_id, r.heat_date, "heat")
+        for r in session.execute(text("""
                 SELECT cow_id, diagnosis_date, method, result, days_pregnant
                   FROM core.pregnancy_diagnoses
                  WHERE customer_id = :c AND cow_id = ANY (CAST(:cows AS int8[]))
@@ -183,6 +189,7 @@ class BookRecords:
         insort(self.services[cow_id], service, key=lambda s: s.day)
 
     def note(self, cow_id: int, day: date, what: str) -> None:
-        """Remember the cow's latest diagnosis, calving, flush or OPU for the exit rule."""
+        """Remember the cow's latest heat, diagnosis, calving, flush or OPU for the exit
+        rule."""
         if cow_id not in self.latest or day > self.latest[cow_id][0]:
             self.latest[cow_id] = (day, what)

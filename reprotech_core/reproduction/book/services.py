@@ -13,7 +13,12 @@ from data_models.reproduction import (
 )
 from reprotech_core.reproduction.book.checks import Checked, Rules, one_of, stored_already
 from reprotech_core.reproduction.book.load import Service
-from reprotech_core.reproduction.records import DiagnosisEntry, InseminationEntry, TransferEntry
+from reprotech_core.reproduction.records import (
+    DiagnosisEntry,
+    HeatEntry,
+    InseminationEntry,
+    TransferEntry,
+)
 
 FRESH_EMBRYO_MAX_DAYS = 1  # a fresh embryo is transferred the day it is produced, or the next
 
@@ -23,6 +28,25 @@ _A_SERVICE = {"ai": "an insemination", "et": "an embryo transfer"}
 class ServiceRules(Rules):
     def service_on(self, cow_id: int, day: date) -> Service | None:
         return next((s for s in self.services.get(cow_id, ()) if s.day == day), None)
+
+    def check_heat(self, e: HeatEntry) -> Checked:
+        """A heat seen: a female of the customer, alive in the herd that day, not in the
+        future; one per cow and day (seen again: already recorded, nothing changes)."""
+        out = Checked(record=f"heat of {e.cow} on {e.heat_date}")
+        cow = self.animal(out, e.cow, role="cow", sex="F", on=e.heat_date, column="animal")
+        self.not_future(out, e.heat_date)
+        if cow is None or out.problems:
+            return out
+        if cow.id is not None and (cow.id, e.heat_date) in self.heats:
+            out.present = True
+            return out
+        out.row = {"customer_id": self.customer_id, "cow_id": cow.id, "heat_date": e.heat_date,
+                   "technician": e.technician}
+        return out
+
+    def add_heat(self, row: dict) -> None:
+        self.heats.add((row["cow_id"], row["heat_date"]))
+        self.note(row["cow_id"], row["heat_date"], "heat")
 
     def check_insemination(self, e: InseminationEntry) -> Checked:
         out = Checked(record=f"insemination of {e.cow} on {e.service_date}")
