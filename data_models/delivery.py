@@ -49,7 +49,9 @@ class CustomerReport(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey(f"{CORE}.customers.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("clock_timestamp()"), nullable=False)
-    job_run_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.job_runs.id"))
+    # The run that made it (core.job_runs.id), not a foreign key: job runs are the platform's,
+    # not the tenant's, and outlive nothing the report needs.
+    job_run_id: Mapped[int | None] = mapped_column(BigInteger)
     evaluation_run_id: Mapped[int | None] = mapped_column(
         ForeignKey(f"{CORE}.evaluation_runs.id"))
     title: Mapped[str] = mapped_column(String(200), nullable=False)

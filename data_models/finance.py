@@ -62,6 +62,9 @@ class Invoice(Base):
         UniqueConstraint("id", "customer_id"),
         UniqueConstraint("year", "seq"),
         UniqueConstraint("credit_for_id"),
+        ForeignKeyConstraint(  # a credit note credits an invoice of the same customer
+            ["credit_for_id", "customer_id"],
+            [f"{CORE}.invoices.id", f"{CORE}.invoices.customer_id"]),
         CheckConstraint("period_end >= period_start", name="period_order"),
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint(f"kind IN {INVOICE_KINDS!r}".replace('"', "'"), name="kind"),
@@ -82,7 +85,7 @@ class Invoice(Base):
     currency: Mapped[str] = mapped_column(String(3), nullable=False)
     created_at: Mapped[datetime] = created_at()
     kind: Mapped[str] = mapped_column(String(12), nullable=False, server_default="invoice")
-    credit_for_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.invoices.id"))
+    credit_for_id: Mapped[int | None] = mapped_column(BigInteger)
     net: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
     vat: Mapped[Decimal] = mapped_column(Numeric(12, 2), nullable=False)
     vat_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), nullable=False)
@@ -101,6 +104,9 @@ class InvoiceLine(Base):
         ForeignKeyConstraint(
             ["invoice_id", "customer_id"], [f"{CORE}.invoices.id", f"{CORE}.invoices.customer_id"]
         ),
+        ForeignKeyConstraint(
+            ["order_id", "customer_id"],
+            [f"{CORE}.service_orders.id", f"{CORE}.service_orders.customer_id"]),
         CheckConstraint("net = quantity * unit_price", name="net_is_quantity_times_price"),
         {"schema": CORE},
     )
@@ -109,7 +115,7 @@ class InvoiceLine(Base):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey(f"{CORE}.customers.id"), nullable=False, index=True
     )
-    order_id: Mapped[int | None] = mapped_column(ForeignKey(f"{CORE}.service_orders.id"))
+    order_id: Mapped[int | None] = mapped_column(BigInteger)
     performed_on: Mapped[date] = mapped_column(Date, nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -124,6 +130,7 @@ class ServiceOrder(Base):
     __tablename__ = "service_orders"
     __table_args__ = (
         UniqueConstraint("customer_id", "reference"),
+        UniqueConstraint("id", "customer_id"),
         ForeignKeyConstraint(
             ["animal_id", "customer_id"], [f"{CORE}.animals.id", f"{CORE}.animals.customer_id"]
         ),

@@ -44,8 +44,6 @@ def upgrade() -> None:
                            name=op.f("ck_customer_reports_size_bytes")),
         sa.ForeignKeyConstraint(["customer_id"], ["core.customers.id"],
                                 name=op.f("fk_customer_reports_customer_id_customers")),
-        sa.ForeignKeyConstraint(["job_run_id"], ["core.job_runs.id"],
-                                name=op.f("fk_customer_reports_job_run_id_job_runs")),
         sa.ForeignKeyConstraint(["evaluation_run_id"], ["core.evaluation_runs.id"],
                                 name=op.f("fk_customer_reports_evaluation_run_id_evaluation_runs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_reports")),

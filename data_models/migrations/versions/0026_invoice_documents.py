@@ -42,8 +42,11 @@ def upgrade() -> None:
     op.alter_column("invoices", "net", nullable=False, schema="core")
     op.alter_column("invoices", "vat", server_default=None, schema="core")
     op.alter_column("invoices", "vat_percent", server_default=None, schema="core")
-    op.create_foreign_key(op.f("fk_invoices_credit_for_id_invoices"), "invoices", "invoices",
-                          ["credit_for_id"], ["id"], source_schema="core", referent_schema="core")
+    op.create_foreign_key(op.f("fk_invoices_credit_for_id_customer_id_invoices"), "invoices",
+                          "invoices", ["credit_for_id", "customer_id"], ["id", "customer_id"],
+                          source_schema="core", referent_schema="core")
+    op.create_unique_constraint(op.f("uq_service_orders_id_customer_id"), "service_orders",
+                                ["id", "customer_id"], schema="core")
     op.create_unique_constraint(op.f("uq_invoices_year_seq"), "invoices", ["year", "seq"],
                                 schema="core")
     op.create_unique_constraint(op.f("uq_invoices_credit_for_id"), "invoices",
@@ -73,8 +76,9 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["invoice_id", "customer_id"],
                                 ["core.invoices.id", "core.invoices.customer_id"],
                                 name=op.f("fk_invoice_lines_invoice_id_invoices")),
-        sa.ForeignKeyConstraint(["order_id"], ["core.service_orders.id"],
-                                name=op.f("fk_invoice_lines_order_id_service_orders")),
+        sa.ForeignKeyConstraint(["order_id", "customer_id"],
+                                ["core.service_orders.id", "core.service_orders.customer_id"],
+                                name=op.f("fk_invoice_lines_order_id_customer_id_service_orders")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice_lines")),
         schema="core",
     )
@@ -94,8 +98,10 @@ def downgrade() -> None:
     op.drop_table("invoice_lines", schema="core")
     for name in ("ck_invoices_total_is_net_plus_vat", "ck_invoices_credit_note_credits",
                  "ck_invoices_kind", "uq_invoices_credit_for_id", "uq_invoices_year_seq",
-                 "fk_invoices_credit_for_id_invoices"):
+                 "fk_invoices_credit_for_id_customer_id_invoices"):
         op.drop_constraint(name, "invoices", schema="core")
+    for name in ("uq_service_orders_id_customer_id",):
+        op.drop_constraint(name, "service_orders", schema="core")
     for column in ("reason", "pdf", "paid_on", "seq", "year", "vat_percent", "vat", "net",
                    "credit_for_id", "kind"):
         op.drop_column("invoices", column, schema="core")
