@@ -62,16 +62,20 @@ class FinancePage(pn.viewable.Viewer):
         self.which.options = {f"{r.number} · {r.customer} · {r.total} {r.currency}": r.number
                               for r in owed.itertuples()}
         if len(owed):
-            shown = owed.assign(overdue_days=[max((today - d).days, 0) for d in owed["due_on"]])
+            # amounts as exact text: Bokeh sends no Decimal, and a float would round them
+            shown = owed.assign(overdue_days=[max((today - d).days, 0) for d in owed["due_on"]],
+                                **{c: owed[c].map("{:.2f}".format) for c in ("net", "vat",
+                                                                              "total")})
             self.unpaid.objects = [table(shown[["number", "customer", "period", "issued_on",
                                                 "due_on", "overdue_days", "net", "vat",
                                                 "total", "currency"]], name="unpaid",
                                          titles={"overdue_days": "days overdue"})]
         else:
             self.unpaid.objects = [note("Every issued invoice is paid or credited.")]
-        self.prices.objects = [table(pd.DataFrame(
-            prices, columns=["service", "description", "unit_price", "currency",
-                             "valid_from"]), name="prices")]
+        price_list = pd.DataFrame(prices, columns=["service", "description", "unit_price",
+                                                   "currency", "valid_from"])
+        price_list["unit_price"] = price_list["unit_price"].map("{:.2f}".format)
+        self.prices.objects = [table(price_list, name="prices")]
 
     def mark_paid(self) -> None:
         number = self.which.value
