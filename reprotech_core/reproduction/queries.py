@@ -17,19 +17,20 @@ from sqlalchemy.orm import Session
 from reprotech_core.reproduction.bredsum import BreedingSummary
 from reprotech_core.reproduction.bredsum import breeding_summary as breeding_summary_from
 from reprotech_core.reproduction.kpis import (
-    VOLUNTARY_WAITING_DAYS,
     CALVING_COLUMNS,
     DIAGNOSIS_COLUMNS,
     EXIT_COLUMNS,
     FLUSH_COLUMNS,
     IVF_COLUMNS,
     SERVICE_COLUMNS,
+    VOLUNTARY_WAITING_DAYS,
     HerdKpis,
     ReproFrames,
     frame,
     herd_kpis_from,
     kpi_breakdown_from,
 )
+from reprotech_core.reproduction.targets import herd_targets
 from reprotech_core.reproduction.worklists import FEMALE_COLUMNS, worklist_from
 
 _SQL = {
@@ -84,8 +85,9 @@ def load_frames(session: Session, customer_id: int) -> ReproFrames:
 
 def records_version(session: Session, customer_id: int) -> tuple:
     """A cheap fingerprint of the customer's reproduction records (count and newest id of each
-    table the KPIs and the to-do list read): cached figures are keyed by it, so a record
-    entered or removed shows on the next page load."""
+    table the KPIs and the to-do list read, and the herd's targets, whose waiting period changes
+    the KPIs): cached figures are keyed by it, so a record entered or removed, or a new waiting
+    period, shows on the next page load."""
     return tuple(session.execute(text("""
         SELECT (SELECT (count(*), max(id))::text FROM core.inseminations WHERE customer_id = :c),
                (SELECT (count(*), max(id))::text FROM core.embryo_transfers
@@ -95,7 +97,9 @@ def records_version(session: Session, customer_id: int) -> tuple:
                (SELECT (count(*), max(id))::text FROM core.calvings WHERE customer_id = :c),
                (SELECT (count(*), max(id))::text FROM core.animal_exits WHERE customer_id = :c),
                (SELECT (count(*), max(id))::text FROM core.embryo_flushes WHERE customer_id = :c),
-               (SELECT (count(*), max(id))::text FROM core.ivf_sessions WHERE customer_id = :c)
+               (SELECT (count(*), max(id))::text FROM core.ivf_sessions WHERE customer_id = :c),
+               (SELECT (vwp_days, updated_at)::text FROM core.herd_targets
+                 WHERE customer_id = :c)
         """), {"c": customer_id}).one())
 
 
@@ -137,8 +141,10 @@ def worklist(session: Session, customer_id: int, *, today: date | None = None) -
 
 def herd_kpis(session: Session, customer_id: int, *, start: date | None = None,
               end: date | None = None, as_of: date | None = None) -> HerdKpis:
-    """The customer's KPIs for records dated in [start, end] (all when not given)."""
-    return herd_kpis_from(load_frames(session, customer_id), start=start, end=end, as_of=as_of)
+    """The customer's KPIs for records dated in [start, end] (all when not given), with the
+    herd's own voluntary waiting period (``core.herd_targets``), as every page shows them."""
+    return herd_kpis_from(load_frames(session, customer_id), start=start, end=end, as_of=as_of,
+                          vwp_days=herd_targets(session, customer_id).vwp_days)
 
 
 def kpi_breakdown(session: Session, customer_id: int, by: str, *, start: date | None = None,
@@ -146,7 +152,7 @@ def kpi_breakdown(session: Session, customer_id: int, by: str, *, start: date | 
     """KPIs per ``herd``, ``month``, ``sire``, ``technician``, ``service_number``,
     ``lactation`` or ``service_type`` (see ``kpi_breakdown_from``)."""
     return kpi_breakdown_from(load_frames(session, customer_id), by, start=start, end=end,
-                              as_of=as_of)
+                              as_of=as_of, vwp_days=herd_targets(session, customer_id).vwp_days)
 
 
 # -- stock -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from reprotech_core.errors import NotFound, RuleViolation
 from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.reproduction.kpis import HerdKpis, herd_kpis_from, kpi_breakdown_from
 from reprotech_core.reproduction.queries import load_frames, worklist
+from reprotech_core.reproduction.targets import herd_targets
 from reprotech_core.settings import Settings
 
 CUSTOMER_COLUMNS = ("id", "code", "name", "tier", "herds", "animals", "females", "genotyped",
@@ -127,11 +128,13 @@ def customer_view(session: Session, customer_id: int, *, today: date | None = No
         raise ValueError(f"days must be at least 1, got {days}")
     start = None if days is None else today - timedelta(days=days)
     frames = load_frames(session, cid)  # read once: the same records feed both tables
+    vwp = herd_targets(session, cid).vwp_days  # the herd's own waiting period, as its portal
     return CustomerView(
         id=cid, code=code, name=name, tier=tier,
         herds=herd_figures(session, cid),
-        kpis=herd_kpis_from(frames, start=start, end=today, as_of=today),
-        kpis_by_herd=kpi_breakdown_from(frames, "herd", start=start, end=today, as_of=today),
+        kpis=herd_kpis_from(frames, start=start, end=today, as_of=today, vwp_days=vwp),
+        kpis_by_herd=kpi_breakdown_from(frames, "herd", start=start, end=today, as_of=today,
+                                        vwp_days=vwp),
         period=(start, today),
     )
 
