@@ -5,28 +5,23 @@ downloaded here. The rules are :mod:`reprotech_core.data_requests` and row secur
 from __future__ import annotations
 
 import panel as pn
-import param
 
+from dashboards.actions import ActionPage, require
 from dashboards.pages import PageContext
 from dashboards.staff.common import note, table
-from dashboards.text import md_text
 from reprotech_core import data_requests as views
-from reprotech_core.errors import PermissionDenied, ReprotechError
-from reprotech_core.roles import has_permission
+from reprotech_core.errors import ReprotechError
 
 SLUG = "my-data"
 STATUS_LABELS = {"pending": "waiting for Reprotech", "done": "done", "declined": "declined"}
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
-    with ctx.session() as s:
-        if not has_permission(s, "data_requests:create"):
-            raise PermissionDenied("this page is for the farm's admins")
+    require(ctx, "data_requests:create", "this page is for the farm's admins")
     return MyDataPage(ctx)
 
 
-class MyDataPage(pn.viewable.Viewer):
-    status = param.String(default="", doc="the last action's outcome, as shown")
+class MyDataPage(ActionPage):
 
     def __init__(self, ctx: PageContext, **params) -> None:
         super().__init__(**params)
@@ -48,8 +43,6 @@ class MyDataPage(pn.viewable.Viewer):
         self.download = pn.widgets.FileDownload(file=None, label="Download the export (zip)",
                                                 color="primary", css_classes=["rt-export-file"])
         self.exports.param.watch(lambda _: self._offer(), "value")
-        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
-                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
         self.listing = pn.Column(sizing_mode="stretch_width")
         self.reload()
 
@@ -82,7 +75,7 @@ class MyDataPage(pn.viewable.Viewer):
                                          self.exports.value)
         except ReprotechError as exc:
             self.download.visible = False
-            self._say("warning", str(exc))
+            self.say("warning", str(exc))
             return
         self.download.file, self.download.filename = str(path), path.name
 
@@ -94,18 +87,14 @@ class MyDataPage(pn.viewable.Viewer):
                 rid = views.ask(s, self.ctx.identity, kind, reason=reason,
                                 confirm_code=self.erase_code.value_input or "")
         except ReprotechError as exc:
-            self._say("danger", f"Not asked. {exc}")
+            self.say("danger", f"Not asked. {exc}")
             return
         for field in (self.export_reason, self.erase_reason, self.erase_code):
             field.value = field.value_input = ""
         self.reload()
-        self._say("success", f"Request no. {rid} ({kind}) went to Reprotech: an administrator "
-                             "carries it out or tells you why not.")
+        self.say("success", f"Request no. {rid} ({kind}) went to Reprotech: an administrator "
+                            "carries it out or tells you why not.")
 
-    def _say(self, kind: str, message: str) -> None:
-        self.outcome.alert_type, self.outcome.visible = kind, True
-        self.outcome.object = md_text(message)
-        self.status = message
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

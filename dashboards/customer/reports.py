@@ -9,9 +9,9 @@ import io
 
 import pandas as pd
 import panel as pn
-import param
 from sqlalchemy import text
 
+from dashboards.actions import ActionPage
 from dashboards.customer import common
 from dashboards.pages import PageContext
 from dashboards.staff.common import note, table
@@ -26,8 +26,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     return ReportsPage(ctx, common.resolve(ctx))
 
 
-class ReportsPage(pn.viewable.Viewer):
-    status = param.String(default="", doc="the last action's outcome, as shown")
+class ReportsPage(ActionPage):
 
     def __init__(self, ctx: PageContext, herd: common.Herd, **params) -> None:
         super().__init__(**params)
@@ -51,8 +50,6 @@ class ReportsPage(pn.viewable.Viewer):
                       for code, topic in notifications.TOPICS.items()}
         for code, box in self.boxes.items():
             box.param.watch(lambda e, c=code: self.set_email(c, e.new), "value")
-        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
-                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
 
     def _filename(self) -> str:
         chosen = self.reports[self.reports["id"] == self.choice.value]
@@ -73,16 +70,12 @@ class ReportsPage(pn.viewable.Viewer):
                                            reason="email choice changed by its user") as s:
                 notifications.set_mine(s, self.ctx.identity, topic, on)
         except ReprotechError as exc:
-            self._say("danger", f"Not changed. {exc}")
+            self.say("danger", f"Not changed. {exc}")
             return
         self.emails[topic] = on
         label = notifications.TOPICS[topic].label
-        self._say("success", f"Saved: {label[0].lower()}{label[1:]}: {'yes' if on else 'no'}.")
+        self.say("success", f"Saved: {label[0].lower()}{label[1:]}: {'yes' if on else 'no'}.")
 
-    def _say(self, kind: str, message: str) -> None:
-        self.outcome.alert_type, self.outcome.visible = kind, True
-        self.outcome.object = md_text(message)
-        self.status = message
 
     def _listing(self) -> pn.viewable.Viewable:
         if self.reports.empty:

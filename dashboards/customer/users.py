@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 import panel as pn
-import param
 
+from dashboards.actions import ActionPage
 from dashboards.pages import PageContext
 from dashboards.staff.common import note, table
-from dashboards.text import md_text
 from reprotech_core import farm_users as views
 from reprotech_core.errors import ReprotechError
 
@@ -25,8 +24,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     return UsersPage(ctx)
 
 
-class UsersPage(pn.viewable.Viewer):
-    status = param.String(default="", doc="the last action's outcome, as shown")
+class UsersPage(ActionPage):
 
     def __init__(self, ctx: PageContext, **params) -> None:
         super().__init__(**params)
@@ -49,8 +47,6 @@ class UsersPage(pn.viewable.Viewer):
         self.reactivate_button = pn.widgets.Button(label="Reactivate",
                                                    css_classes=["rt-reactivate"])
         self.reactivate_button.on_click(lambda _: self.set_active(True))
-        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
-                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
         self.listing = pn.Column(sizing_mode="stretch_width")
         self.reload()
 
@@ -76,34 +72,30 @@ class UsersPage(pn.viewable.Viewer):
                 username=self.username.value_input, display_name=self.display_name.value_input,
                 email=self.email.value_input, role=self.role.value)
         except ReprotechError as exc:
-            self._say("danger", f"Not invited. {exc}")
+            self.say("danger", f"Not invited. {exc}")
             return
         for field in (self.username, self.display_name, self.email):
             field.value = field.value_input = ""
         self.reload()
-        self._say("success", f"Invited {done.username}: a link to choose a password went to "
-                             f"{done.email}." if done.link_sent else
-                  f"Created {done.username}, but no link could be sent.")
+        self.say("success", f"Invited {done.username}: a link to choose a password went to "
+                            f"{done.email}." if done.link_sent else
+                 f"Created {done.username}, but no link could be sent.")
 
     def set_active(self, active: bool) -> None:
         name = self.who.value
         if not name:
-            self._say("warning", "Choose a user first.")
+            self.say("warning", "Choose a user first.")
             return
         try:
             with self.ctx.database.session(self.ctx.identity,
                                            reason="user (de)activated by the farm's admin") as s:
                 views.set_active(s, self.ctx.identity, name, active)
         except ReprotechError as exc:
-            self._say("danger", f"Not changed. {exc}")
+            self.say("danger", f"Not changed. {exc}")
             return
         self.reload()
-        self._say("success", f"{name} is {'active again' if active else 'deactivated'}.")
+        self.say("success", f"{name} is {'active again' if active else 'deactivated'}.")
 
-    def _say(self, kind: str, text: str) -> None:
-        self.outcome.alert_type, self.outcome.visible = kind, True
-        self.outcome.object = md_text(text)
-        self.status = text
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

@@ -8,11 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import panel as pn
-import param
 
+from dashboards.actions import ActionPage
 from dashboards.pages import PageContext
 from dashboards.staff.common import heading, note, table
-from dashboards.text import md_text
 from reprotech_core.errors import ReprotechError
 from reprotech_core.staffviews import accounts as views
 
@@ -37,8 +36,7 @@ def _button(label: str, css: str, action: Callable[[], None], primary: bool = Fa
     return button
 
 
-class AccountsPage(pn.viewable.Viewer):
-    status = param.String(default="", doc="the last action's outcome, as shown")
+class AccountsPage(ActionPage):
 
     def __init__(self, ctx: PageContext, **params) -> None:
         super().__init__(**params)
@@ -59,8 +57,6 @@ class AccountsPage(pn.viewable.Viewer):
         self.staff_role = pn.widgets.Select(label="Role", options=list(views.STAFF_ROLES),
                                             value="veterinarian", css_classes=["rt-staff-role"])
         self.who = pn.widgets.Select(label="Staff user", options=[], css_classes=["rt-staff"])
-        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
-                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
         self.customers_box = pn.Column(sizing_mode="stretch_width")
         self.staff_box = pn.Column(sizing_mode="stretch_width")
         self.buttons = {
@@ -95,10 +91,10 @@ class AccountsPage(pn.viewable.Viewer):
         try:
             message = action()
         except ReprotechError as exc:
-            self._say("danger", f"{what}: not done. {exc}")
+            self.say("danger", f"{what}: not done. {exc}")
             return
         self.reload()
-        self._say("success", message)
+        self.say("success", message)
 
     def create_customer(self) -> None:
         def act() -> str:
@@ -152,10 +148,6 @@ class AccountsPage(pn.viewable.Viewer):
             return f"{self.who.value} is {'active again' if active else 'deactivated'}."
         self._do("Staff user", act)
 
-    def _say(self, kind: str, message: str) -> None:
-        self.outcome.alert_type, self.outcome.visible = kind, True
-        self.outcome.object = md_text(message)
-        self.status = message
 
     def __panel__(self) -> pn.viewable.Viewable:
         b = self.buttons

@@ -5,27 +5,22 @@ The rules are :mod:`reprotech_core.data_requests`."""
 from __future__ import annotations
 
 import panel as pn
-import param
 
+from dashboards.actions import ActionPage, require
 from dashboards.pages import PageContext
 from dashboards.staff.common import note, table
-from dashboards.text import md_text
 from reprotech_core import data_requests as views
-from reprotech_core.errors import PermissionDenied, ReprotechError
-from reprotech_core.roles import has_permission
+from reprotech_core.errors import ReprotechError
 
 SLUG = "data-requests"
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
-    with ctx.session() as s:
-        if not has_permission(s, "customers:manage"):
-            raise PermissionDenied("data requests are decided by administrators")
+    require(ctx, "customers:manage", "data requests are decided by administrators")
     return DataRequestsPage(ctx)
 
 
-class DataRequestsPage(pn.viewable.Viewer):
-    status = param.String(default="", doc="the last action's outcome, as shown")
+class DataRequestsPage(ActionPage):
 
     def __init__(self, ctx: PageContext, **params) -> None:
         super().__init__(**params)
@@ -39,8 +34,6 @@ class DataRequestsPage(pn.viewable.Viewer):
                                            css_classes=["rt-decline-reason"])
         self.decline_button = pn.widgets.Button(label="Decline", css_classes=["rt-decline"])
         self.decline_button.on_click(lambda _: self.decline())
-        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
-                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
         self.listing = pn.Column(sizing_mode="stretch_width")
         self.reload()
 
@@ -56,23 +49,23 @@ class DataRequestsPage(pn.viewable.Viewer):
 
     def carry_out(self) -> None:
         if self.which.value is None:
-            self._say("warning", "No pending request to carry out.")
+            self.say("warning", "No pending request to carry out.")
             return
         try:
             done = views.carry_out(self.ctx.database, self.ctx.identity, self.ctx.settings,
                                    self.which.value)
         except ReprotechError as exc:
-            self._say("danger", f"Not done. {exc}")
+            self.say("danger", f"Not done. {exc}")
             return
         self.reload()
-        self._say("success", f"Export of {done.customer} written ({done.file.name}); the "
-                             "farm's admins download it from their My data page."
-                  if done.kind == "export" else
-                  f"{done.customer}'s data erased and its accounts ended.")
+        self.say("success", f"Export of {done.customer} written ({done.file.name}); the "
+                            "farm's admins download it from their My data page."
+                 if done.kind == "export" else
+                 f"{done.customer}'s data erased and its accounts ended.")
 
     def decline(self) -> None:
         if self.which.value is None:
-            self._say("warning", "No pending request to decline.")
+            self.say("warning", "No pending request to decline.")
             return
         try:
             with self.ctx.database.session(self.ctx.identity,
@@ -80,16 +73,12 @@ class DataRequestsPage(pn.viewable.Viewer):
                 views.decline(s, self.ctx.identity, self.which.value,
                               reason=self.reason.value_input)
         except ReprotechError as exc:
-            self._say("danger", f"Not declined. {exc}")
+            self.say("danger", f"Not declined. {exc}")
             return
         self.reason.value = self.reason.value_input = ""
         self.reload()
-        self._say("success", "Declined; the farm's admins see the reason.")
+        self.say("success", "Declined; the farm's admins see the reason.")
 
-    def _say(self, kind: str, message: str) -> None:
-        self.outcome.alert_type, self.outcome.visible = kind, True
-        self.outcome.object = md_text(message)
-        self.status = message
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

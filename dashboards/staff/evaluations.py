@@ -11,8 +11,8 @@ from __future__ import annotations
 import holoviews as hv
 import pandas as pd
 import panel as pn
-import param
 
+from dashboards.actions import ActionPage
 from dashboards.app import query_param
 from dashboards.deferred import deferred
 from dashboards.pages import PageContext
@@ -76,10 +76,8 @@ def _overview(ctx: PageContext) -> pn.viewable.Viewable:
     return pn.Column(*parts, sizing_mode="stretch_width")
 
 
-class RunPage(pn.viewable.Viewer):
+class RunPage(ActionPage):
     """One run; its release section is the page's only action."""
-
-    status = param.String(default="", doc="the last action's outcome, as shown")
 
     def __init__(self, ctx: PageContext, run_id: int, **params) -> None:
         super().__init__(**params)
@@ -93,8 +91,6 @@ class RunPage(pn.viewable.Viewer):
         self.release_button = pn.widgets.Button(label="Release", color="primary",
                                                 css_classes=["rt-release"])
         self.release_button.on_click(lambda _: self.release())
-        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
-                                     sizing_mode="stretch_width")
 
     def release(self) -> None:
         """Release the run (with the typed reason when its validation holds it)."""
@@ -103,20 +99,15 @@ class RunPage(pn.viewable.Viewer):
                 n = views.release(s, self.run_id,
                                   despite_validation=self.reason.value or None)
         except ReprotechError as exc:
-            self._say("danger", f"Not released. {exc}")
+            self.say("danger", f"Not released. {exc}")
             return
         with self.ctx.session() as s:
             self.run = views.run_record(s, self.run_id)
         self.release_button.disabled = True
-        self._say("success", f"Released {n:,} results of run {self.run_id}: customers see them "
-                             "now.")
+        self.say("success", f"Released {n:,} results of run {self.run_id}: customers see them "
+                            "now.")
 
 
-    def _say(self, kind: str, text: str) -> None:
-        """Show ``text`` (plain: shown literally) and keep it as the page's status."""
-        self.outcome.alert_type, self.outcome.visible = kind, True
-        self.outcome.object = md_text(text)
-        self.status = text
 
     # Sections ------------------------------------------------------------------------------
     def _facts(self) -> pn.pane.Markdown:

@@ -8,28 +8,23 @@ from datetime import date
 
 import pandas as pd
 import panel as pn
-import param
 from sqlalchemy import text
 
+from dashboards.actions import ActionPage, require
 from dashboards.pages import PageContext
 from dashboards.staff.common import heading, note, table
-from dashboards.text import md_text
 from reprotech_core import finance
-from reprotech_core.errors import PermissionDenied, ReprotechError
-from reprotech_core.roles import has_permission
+from reprotech_core.errors import ReprotechError
 
 SLUG = "finance"
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
-    with ctx.session() as s:
-        if not has_permission(s, "financial:write"):
-            raise PermissionDenied("the finance page is for administrators")
+    require(ctx, "financial:write", "the finance page is for administrators")
     return FinancePage(ctx)
 
 
-class FinancePage(pn.viewable.Viewer):
-    status = param.String(default="", doc="the last action's outcome, as shown")
+class FinancePage(ActionPage):
 
     def __init__(self, ctx: PageContext, **params) -> None:
         super().__init__(**params)
@@ -46,8 +41,6 @@ class FinancePage(pn.viewable.Viewer):
         self.credit_button = pn.widgets.Button(label="Credit it in full",
                                                css_classes=["rt-credit"])
         self.credit_button.on_click(lambda _: self.credit())
-        self.outcome = pn.pane.Alert("", alert_type="light", visible=False,
-                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
         self.unpaid = pn.Column(sizing_mode="stretch_width")
         self.prices = pn.Column(sizing_mode="stretch_width")
         self.reload()
@@ -84,10 +77,10 @@ class FinancePage(pn.viewable.Viewer):
                                            reason="invoice payment recorded") as s:
                 finance.mark_paid(s, number or "", self.paid_on.value)
         except ReprotechError as exc:
-            self._say("danger", f"Not recorded. {exc}")
+            self.say("danger", f"Not recorded. {exc}")
             return
         self.reload()
-        self._say("success", f"{number} paid on {self.paid_on.value}.")
+        self.say("success", f"{number} paid on {self.paid_on.value}.")
 
     def credit(self) -> None:
         number = self.which.value
@@ -96,17 +89,13 @@ class FinancePage(pn.viewable.Viewer):
                 made = finance.credit_note(s, self.ctx.settings, number or "",
                                            reason=self.reason.value_input)
         except ReprotechError as exc:
-            self._say("danger", f"Not credited. {exc}")
+            self.say("danger", f"Not credited. {exc}")
             return
         self.reason.value = self.reason.value_input = ""
         self.reload()
-        self._say("success", f"Credit note {made.number} credits {number}; its "
-                             f"{made.orders} order(s) can be corrected and invoiced again.")
+        self.say("success", f"Credit note {made.number} credits {number}; its "
+                            f"{made.orders} order(s) can be corrected and invoiced again.")
 
-    def _say(self, kind: str, message: str) -> None:
-        self.outcome.alert_type, self.outcome.visible = kind, True
-        self.outcome.object = md_text(message)
-        self.status = message
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
