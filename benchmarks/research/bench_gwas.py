@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -68,7 +69,57 @@ def prepare(work: Path, n: int, m: int) -> dict:
     return {"simulate_s": t1 - t0, "write_s": t2 - t1, "grm_s": t3 - t2}
 
 
-def run(work: Path, with_reml: bool, with_loco: bool = False) -> dict:
+def bolt_fileset(work: Path) -> Path:
+    """The PLINK fileset as BOLT-LMM reads it: its chromosome codes stop at 22 autosomes (23 is
+    X), so cattle autosomes 23-29 become 1-7 placed 400 Mb past the end of those (BOLT's
+    leave-one-chromosome-out then leaves out each such pair together); a phenotype header
+    without PLINK 2's '#'."""
+    bim = pd.read_csv(work / "herd.bim", sep="\t", header=None, dtype={0: str})
+    auto = bim[0].str.isdigit()
+    number = pd.to_numeric(bim[0].where(auto), errors="coerce")
+    high = auto & (number > 22)
+    bim.loc[high, 3] = bim.loc[high, 3] + 400_000_000
+    bim.loc[high, 0] = (number[high] - 22).astype(int).astype(str)
+    bim.loc[bim[0] == "X", 0] = "23"
+    bim.to_csv(work / "bolt.bim", sep="\t", header=False, index=False)
+    for ext in ("bed", "fam"):
+        shutil.copyfile(work / f"herd.{ext}", work / f"bolt.{ext}")
+    pheno = (work / "pheno.txt").read_text().replace("#FID", "FID", 1)
+    (work / "bolt.pheno").write_text(pheno)
+    return work / "bolt"
+
+
+def run_bolt(work: Path, ours: dict[str, pd.DataFrame], threads: int = 2) -> dict:
+    """BOLT-LMM's infinitesimal mixed model (leave-one-chromosome-out, as BOLT always is) on
+    the same data: time, lambda_GC and the agreement of -log10 p with our scans."""
+    bolt = shutil.which("bolt")
+    if bolt is None:
+        return {"bolt": "not installed (Debian: apt-get install bolt-lmm)"}
+    prefix = bolt_fileset(work)
+    t0 = time.perf_counter()
+    subprocess.run([bolt, f"--bfile={prefix}", f"--phenoFile={prefix}.pheno", "--phenoCol=milk",
+                    "--lmmInfOnly", "--LDscoresUseChip", f"--numThreads={threads}",
+                    f"--statsFile={prefix}.stats"], check=True, capture_output=True)
+    out = {"bolt_lmm_inf_s": time.perf_counter() - t0}
+    stats = pd.read_csv(f"{prefix}.stats", sep="\t")
+    # BOLT prints p to two significant digits: the exact statistic is (beta / se)²
+    stat = (stats["BETA"] / stats["SE"]) ** 2
+    stats["P_BOLT_LMM_INF"] = chi2.sf(stat, 1)
+    out["lambda_gc_bolt"] = float(np.median(stat.dropna()) / chi2.ppf(0.5, 1))
+    for name, table in ours.items():
+        both = table[table["status"] == "ok"].merge(stats, left_on="snp", right_on="SNP")
+        a, b = -np.log10(both["p"]), -np.log10(both["P_BOLT_LMM_INF"])
+        out[f"bolt_vs_{name}_log10p_spearman"] = float(a.rank().corr(b.rank()))
+        out[f"bolt_vs_{name}_log10p_pearson"] = float(a.corr(b))
+        top = 100
+        ours_top = set(both.nsmallest(top, "p")["snp"])
+        bolt_top = set(both.nsmallest(top, "P_BOLT_LMM_INF")["snp"])
+        out[f"bolt_vs_{name}_top{top}_shared"] = len(ours_top & bolt_top)
+    return out
+
+
+def run(work: Path, with_reml: bool, with_loco: bool = False,
+        with_bolt: bool = False) -> dict:
     packed = np.load(work / "packed.npy")
     s = pd.read_parquet(work / "snps.parquet")
     snps = SnpMap(names=s["snp"].to_numpy(str), chrom=s["chrom"].to_numpy(str),
@@ -123,6 +174,13 @@ def run(work: Path, with_reml: bool, with_loco: bool = False) -> dict:
         both = mlm.table.merge(loco.table, on="snp", suffixes=("", "_loco"))
         both = both[(both["status"] == "ok") & (both["status_loco"] == "ok")]
         out["loco_vs_mlm_p_spearman"] = float(both["p"].rank().corr(both["p_loco"].rank()))
+    if with_bolt:
+        compared = {"mlm": mlm.table, **({"mlm_loco": loco.table} if with_loco else {})}
+        out |= run_bolt(work, compared)
+        if "bolt_lmm_inf_s" in out:
+            out["ratio_bolt_to_ours_mlm"] = out["bolt_lmm_inf_s"] / out["ours_mlm_s"]
+            if with_loco:
+                out["ratio_bolt_to_ours_loco"] = out["bolt_lmm_inf_s"] / out["ours_mlm_loco_s"]
     out["h2"] = vc.h2
     if "plink2_glm_s" in out:
         out["ratio_mlm_to_plink2_glm"] = out["ours_mlm_s"] / out["plink2_glm_s"]
@@ -139,6 +197,8 @@ def main() -> None:
     ap.add_argument("--reml", action="store_true", help="also time the REML null model")
     ap.add_argument("--loco", action="store_true",
                     help="also time the leave-one-chromosome-out mixed-model scan")
+    ap.add_argument("--bolt", action="store_true",
+                    help="also run BOLT-LMM (Debian bolt-lmm) on the same data and compare")
     ap.add_argument("--stage", choices=["all", "prepare", "run"], default="all")
     a = ap.parse_args()
     if a.stage in ("all", "prepare"):
@@ -147,10 +207,10 @@ def main() -> None:
         print(json.dumps({"stage": "prepare", **prep}), flush=True)
     if a.stage == "all":
         cmd = [sys.executable, __file__, "--work", str(a.work), "--stage", "run"]
-        subprocess.run(cmd + (["--reml"] if a.reml else []) + (["--loco"] if a.loco else []),
-                       check=True)
+        subprocess.run(cmd + (["--reml"] if a.reml else []) + (["--loco"] if a.loco else [])
+                       + (["--bolt"] if a.bolt else []), check=True)
     elif a.stage == "run":
-        print(json.dumps({"stage": "run", **run(a.work, a.reml, a.loco)}), flush=True)
+        print(json.dumps({"stage": "run", **run(a.work, a.reml, a.loco, a.bolt)}), flush=True)
 
 
 if __name__ == "__main__":
