@@ -251,9 +251,8 @@ def _reproduction(db: Database, actor: Identity, settings: Settings) -> bool:
             _embryo_work(session, customer, farm, today)
         if farms:
             set_tier(session, farms[0].code, "enterprise")
-            month = _flush_day(today).strftime("%Y-%m")
-            finance.orders_from_work(session, until=finance.period_bounds(month)[1])
-            finance.invoice_period(session, settings, month, issued_on=today)
+            finance.invoice_month(session, settings, _flush_day(today).strftime("%Y-%m"),
+                                  issued_on=today)
     return True
 
 

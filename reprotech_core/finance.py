@@ -329,6 +329,32 @@ def _issue(session: Session, settings: Settings, customer: Customer, invoice: In
     session.flush()
 
 
+def previous_month(today: date | None = None) -> str:
+    """``YYYY-MM`` of the month before ``today``'s (what the monthly run invoices)."""
+    return ((today or date.today()).replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def invoice_month(session: Session, settings: Settings, period: str, *,
+                  customer_id: int | None = None, issued_on: date | None = None
+                  ) -> tuple[WorkOrders, list[InvoiceSummary]]:
+    """The month's invoicing, as the job, the CLI and the demo run it: order the work
+    recorded up to the period's end, then issue the invoices (:func:`invoice_period`)."""
+    work = orders_from_work(session, until=period_bounds(period)[1], customer_id=customer_id)
+    return work, invoice_period(session, settings, period, customer_id=customer_id,
+                                issued_on=issued_on)
+
+
+def price_list(session: Session) -> pd.DataFrame:
+    """Every price row, by service, newest first: ``service, description, unit_price,
+    currency, valid_from`` (amounts as exact decimals)."""
+    rows = session.execute(select(ServicePrice.service, ServicePrice.description,
+                                  ServicePrice.unit_price, ServicePrice.currency,
+                                  ServicePrice.valid_from)
+                           .order_by(ServicePrice.service, ServicePrice.valid_from.desc())).all()
+    return pd.DataFrame(rows, columns=["service", "description", "unit_price", "currency",
+                                       "valid_from"])
+
+
 def credit_note(session: Session, settings: Settings, number: str, *, reason: str,
                 issued_on: date | None = None) -> InvoiceSummary:
     """Credit invoice ``number`` in full with a numbered credit note; its orders are freed to

@@ -1,7 +1,7 @@
 """Scheduled herd reports delivered: rendered as the portal's PDF, kept in the database for the
 customer's Reports page, and emailed to those who asked for it.
 
-The PDF is the one the Downloads page makes (:func:`~reprotech_core.portal.exports.herd_report_pdf`)
+The PDF is the one the Downloads page makes (:func:`~reprotech_core.portal.exports.herd_report_of`)
 from the same herd table, so a delivered report and a download on the same day agree. Each
 customer is delivered in its own transaction: the report row, its audit row and the count of
 emails sent commit together, and a failure (a mail server that refuses, say) leaves that
@@ -28,7 +28,7 @@ from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound
 from reprotech_core.hub_services import dashboards_prefix
 from reprotech_core.portal import herd
-from reprotech_core.portal.exports import herd_report_pdf
+from reprotech_core.portal.exports import herd_report_of
 from reprotech_core.portal.tenancy import parse_id
 from reprotech_core.reproduction.queries import herd_kpis
 from reprotech_core.results.released import released_results, released_run
@@ -49,9 +49,8 @@ def render(session: Session, customer: Customer, weights: Mapping[str, float], *
         "WHERE c.id = :c"), {"c": customer.id}) or []
     kpis = (herd_kpis(session, customer.id, start=today - timedelta(days=365), end=today,
                       as_of=today) if "reproduction" in modules and len(table) else None)
-    pdf = herd_report_pdf(customer=customer.name, summary=herd.herd_summary(table, run),
-                          top=herd.top_animals(table, 15), kpis=kpis, weights=weights)
-    return pdf, run
+    return herd_report_of(customer=customer.name, table=table, run=run, kpis=kpis,
+                          weights=weights), run
 
 
 def filename(code: str, created: date) -> str:

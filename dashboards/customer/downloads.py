@@ -10,8 +10,7 @@ from dashboards.customer import common
 from dashboards.customer.animals import EXPORT_TITLES, display_frame
 from dashboards.layout import widget_row
 from dashboards.pages import PageContext
-from reprotech_core.portal import herd
-from reprotech_core.portal.exports import csv_bytes, excel_bytes, herd_report_pdf
+from reprotech_core.portal.exports import csv_bytes, excel_bytes, herd_report_of
 
 
 def build(ctx: PageContext) -> pn.viewable.Viewable:
@@ -22,11 +21,9 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
     code = h.customer.code
 
     def report() -> io.BytesIO:
-        summary = herd.herd_summary(table, run)
         k = common.kpis(ctx, h, days=365) if "reproduction" in h.modules and len(table) else None
-        return io.BytesIO(herd_report_pdf(customer=h.customer.name, summary=summary,
-                                          top=herd.top_animals(table, 15), kpis=k,
-                                          weights=common.weights(ctx)))
+        return io.BytesIO(herd_report_of(customer=h.customer.name, table=table, run=run,
+                                         kpis=k, weights=common.weights(ctx)))
 
     if table.empty:
         layout.append(common.notice(common.NO_HERD + " The herd report below says so too."))

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
-import pandas as pd
 import panel as pn
-from sqlalchemy import text
 
 from dashboards.actions import ActionPage, require
 from dashboards.pages import PageContext
@@ -48,9 +46,7 @@ class FinancePage(ActionPage):
     def reload(self) -> None:
         with self.ctx.session() as s:
             owed = finance.invoices(s, self.ctx.settings, unpaid_only=True)
-            prices = s.execute(text(
-                "SELECT service, description, unit_price, currency, valid_from "
-                "FROM core.service_prices ORDER BY service, valid_from DESC")).all()
+            prices = finance.price_list(s)
         today = date.today()
         self.which.options = {f"{r.number} · {r.customer} · {r.total} {r.currency}": r.number
                               for r in owed.itertuples()}
@@ -65,10 +61,8 @@ class FinancePage(ActionPage):
                                          titles={"overdue_days": "days overdue"})]
         else:
             self.unpaid.objects = [note("Every issued invoice is paid or credited.")]
-        price_list = pd.DataFrame(prices, columns=["service", "description", "unit_price",
-                                                   "currency", "valid_from"])
-        price_list["unit_price"] = price_list["unit_price"].map("{:.2f}".format)
-        self.prices.objects = [table(price_list, name="prices")]
+        prices["unit_price"] = prices["unit_price"].map("{:.2f}".format)
+        self.prices.objects = [table(prices, name="prices")]
 
     def mark_paid(self) -> None:
         number = self.which.value

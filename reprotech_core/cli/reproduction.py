@@ -13,11 +13,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from reprotech_core.accounts import customer_by_code
 from reprotech_core import finance
+from reprotech_core.accounts import customer_by_code
 from reprotech_core.cli.context import print_table, settings, system_session
 from reprotech_core.errors import ReprotechError
-from reprotech_core.finance import customer_orders, invoice_period, period_bounds
+from reprotech_core.finance import customer_orders
 from reprotech_core.reproduction import herd_kpis, import_events, kpi_breakdown
 from reprotech_core.reproduction.kpis import BREAKDOWNS
 from reprotech_core.reproduction.queries import worklist
@@ -136,8 +136,7 @@ def invoice(
     config = settings()
     with system_session(f"invoicing {period}") as session:
         cid = customer_by_code(session, customer).id if customer else None
-        work = finance.orders_from_work(session, until=period_bounds(period)[1], customer_id=cid)
-        made = invoice_period(session, config, period, customer_id=cid)
+        work, made = finance.invoice_month(session, config, period, customer_id=cid)
     console.print(f"{work.created} order(s) from the work recorded"
                   + "".join(f"; {n} {escape(s)} left unordered (no price)"
                             for s, n in sorted(work.unpriced.items())))

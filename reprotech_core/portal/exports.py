@@ -15,7 +15,7 @@ import pandas as pd
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from reprotech_core.portal.herd import TRAIT_LABELS, HerdSummary
+from reprotech_core.portal.herd import TRAIT_LABELS, HerdSummary, herd_summary, top_animals
 from reprotech_core.reproduction.kpis import HerdKpis
 
 
@@ -139,3 +139,11 @@ def herd_report_pdf(*, customer: str, summary: HerdSummary, top: pd.DataFrame,
         _table(pdf, pd.DataFrame([(k.replace("_", " "), v) for k, v in kpis.as_dict().items()],
                                  columns=["KPI", "value"]), [90, 60])
     return bytes(pdf.output())
+
+
+def herd_report_of(*, customer: str, table: pd.DataFrame, run: int | None,
+                   kpis: HerdKpis | None, weights: Mapping[str, float]) -> bytes:
+    """The herd report PDF of a herd table (``portal.herd.herd_table``) and its released run:
+    what the Downloads page offers and the nightly job delivers, made in one place."""
+    return herd_report_pdf(customer=customer, summary=herd_summary(table, run),
+                           top=top_animals(table, 15), kpis=kpis, weights=weights)
