@@ -91,11 +91,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("invoice_lines", schema="core")  # its trigger uses the functions below
     op.execute("DROP TRIGGER invoice_immutable ON core.invoices")
     op.execute("DROP TRIGGER order_invoiced ON core.service_orders")
     op.execute("DROP FUNCTION core.refuse_invoice_change()")
     op.execute("DROP FUNCTION core.refuse_invoiced_order_change()")
-    op.drop_table("invoice_lines", schema="core")
     for name in ("ck_invoices_total_is_net_plus_vat", "ck_invoices_credit_note_credits",
                  "ck_invoices_kind", "uq_invoices_credit_for_id", "uq_invoices_year_seq",
                  "fk_invoices_credit_for_id_customer_id_invoices"):
@@ -105,5 +105,7 @@ def downgrade() -> None:
     for column in ("reason", "pdf", "paid_on", "seq", "year", "vat_percent", "vat", "net",
                    "credit_for_id", "kind"):
         op.drop_column("invoices", column, schema="core")
+    op.execute("DELETE FROM core.service_prices WHERE service = 'pregnancy_check_visit' "
+               "AND valid_from = DATE '2020-01-01'")  # the price this migration added
     op.create_unique_constraint("uq_invoices_customer_id_period_start", "invoices",
                                 ["customer_id", "period_start"], schema="core")
