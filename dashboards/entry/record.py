@@ -141,6 +141,7 @@ class RecordWork(EntryForms):
             css_classes=["rt-record-tabs"],
         )
         self.farm.param.watch(lambda _: self.refresh_stock(), "value")
+        self.pending.watch([self.farm, self.file, self.clean_only])  # read by the clicks too
         self.refresh_stock()
 
     # Forms ------------------------------------------------------------------------------------
@@ -209,6 +210,14 @@ class RecordWork(EntryForms):
 
     def upload(self) -> None:
         """Import the chosen file and show the report: counts, or every problem by line."""
+        with self._submitting:
+            if not self.pending.settled():
+                self.show("warning", "**Not imported yet**: the file is still arriving. "
+                                     "Press Import again.")
+                return
+            self._upload_file()
+
+    def _upload_file(self) -> None:
         if not self.file.value:
             self.show("warning", "Choose a .csv or .xlsx file first.")
             return
