@@ -43,7 +43,8 @@ SLUG = "reproduction"
 TITLES = {
     "cycle_start": "Cycle start", "cycle_end": "Cycle end", "eligible": "Eligible",
     "bred": "Bred", "heats": "Heat seen, not bred", "pregnant": "Pregnant",
-    "pending": "Outcome pending", "submission_rate": "Submission rate", "conception_rate": "Conception rate",
+    "pending": "Outcome pending", "submission_rate": "Submission rate",
+    "conception_rate": "Conception rate",
     "pregnancy_rate": "Pregnancy rate", "services": "Services", "conceptions": "Conceptions",
     "services_per_conception": "Services per conception", "transfers": "Embryo transfers",
     "pregnancies_per_transfer": "Pregnancies per transfer", "service_number": "Service",

@@ -89,8 +89,8 @@ def load_frames(session: Session, customer_id: int) -> ReproFrames:
 def records_version(session: Session, customer_id: int) -> tuple:
     """A cheap fingerprint of the customer's reproduction records (count and newest id of each
     table the KPIs and the to-do list read, heats seen included, and the herd's targets, whose
-    waiting period changes the KPIs): cached figures are keyed by it, so a record entered or removed, or a new waiting
-    period, shows on the next page load."""
+    waiting period changes the KPIs): cached figures are keyed by it, so a record entered or
+    removed, or a new waiting period, shows on the next page load."""
     return tuple(session.execute(text("""
         SELECT (SELECT (count(*), max(id))::text FROM core.inseminations WHERE customer_id = :c),
                (SELECT (count(*), max(id))::text FROM core.embryo_transfers

@@ -68,7 +68,8 @@ def _cycles(herd: ReproFrames, heats: bool = True):
     out = service_outcomes(herd.services, herd.diagnoses, herd.calvings)
     lact = conceptions_after_calvings(out, herd.calvings, herd.exits)
     seen = herd.heats if heats else frame(None, HEAT_COLUMNS)
-    return pregnancy_cycles(lact, as_of=pd.Timestamp(AS_OF), submitted=submission_days(herd.services, seen))
+    return pregnancy_cycles(lact, as_of=pd.Timestamp(AS_OF),
+                            submitted=submission_days(herd.services, seen))
 
 
 def test_each_cows_cycles_submitted_by_a_service_or_a_heat_seen(herd):
