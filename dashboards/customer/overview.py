@@ -1,8 +1,9 @@
 """Herd overview: the herd's recent news (releases, failed QC), the herd in figures, what
 changed since the last visit, the best animals by the latest released results, genetics over
 time (trend, inbreeding, the herd against the population: ``dashboards.customer.genetics``),
-the reproduction KPIs of the last twelve months and what the herd's reproduction to-do list
-holds today."""
+the reproduction KPIs of the last twelve months, each against the herd's target where one is
+set (``reprotech_core.reproduction.targets``: value, target and "met"/"missed" in words, not
+by colour alone), and what the herd's reproduction to-do list holds today."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from dashboards.text import md_text
 from reprotech_core import notifications
 from reprotech_core.portal import herd, visits
 from reprotech_core.portal.herd import TRAIT_LABELS
+from reprotech_core.reproduction.targets import TargetCheck, check_against_targets, herd_targets
 from reprotech_core.reproduction.worklists import ACTIONS
 
 KPI_CARDS = (  # field, label, percent?, digits
     ("conception_rate", "Conception rate", True, 0),
     ("pregnancy_rate_21d", "21-day pregnancy rate", True, 0),
+    ("heat_detection_rate", "Heat-detection rate", True, 0),
     ("services_per_conception", "Services per conception", False, 2),
     ("days_open", "Days open", False, 0),
     ("calving_interval", "Calving interval (days)", False, 0),
@@ -30,14 +33,41 @@ KPI_CARDS = (  # field, label, percent?, digits
 )
 
 
-def card(label: str, value: str, note: str = "") -> pn.viewable.Viewable:
+def card(label: str, value: str, note: str = "", target: str = "") -> pn.viewable.Viewable:
+    """A figure with its label, a note and (KPIs) a target line; sized to sit two to a row
+    on a phone (390 px) and wrap (``min-width`` 150 px, text wraps inside)."""
     return pn.pane.HTML(
         f'<div class="rt-card"><div style="font-size:1.6em;font-weight:600;color:#1f4e5f">'
         f'{value}</div><div style="font-weight:600">{label}</div>'
-        + (f'<div style="color:#667;font-size:0.85em">{note}</div>' if note else "") + "</div>",
-        styles={"border": "1px solid #d9e2e7", "border-radius": "6px", "padding": "8px 14px",
-                "background": "#f7fafb", "min-width": "170px"},
-        margin=(5, 8))
+        + (f'<div style="color:#667;font-size:0.85em">{note}</div>' if note else "")
+        + target + "</div>",
+        styles={"border": "1px solid #d9e2e7", "border-radius": "6px", "padding": "8px 12px",
+                "background": "#f7fafb", "min-width": "150px", "max-width": "100%",
+                "overflow-wrap": "anywhere"},
+        margin=(5, 6))
+
+
+MET = ("✓ met", "#1b6e3a", "#e3f4e8")  # text, colour, background: the words say it
+MISSED = ("✗ missed", "#a4262c", "#fbe7e8")
+
+
+def target_line(check: TargetCheck | None, percent: bool, digits: int) -> str:
+    """The card's target line: "Target ≥ 40% · ✓ met" (rates at or above, days at or below);
+    nothing when the herd set no target for the KPI."""
+    if check is None:
+        return ""
+    goal = common.fmt(check.target if percent else round(check.target), digits,
+                      percent=percent)
+    sign = "≥" if check.higher_is_better else "≤"
+    if check.met is None:
+        mark = '<span class="rt-target-mark">no value</span>'
+    else:
+        text, colour, back = MET if check.met else MISSED
+        mark = (f'<span class="rt-target-mark" style="color:{colour};background:{back};'
+                f'font-weight:600;padding:0 4px;border-radius:3px;white-space:nowrap">'
+                f'{text}</span>')
+    return (f'<div class="rt-target" style="font-size:0.85em;margin-top:2px">'
+            f'<span style="white-space:nowrap">Target {sign} {goal}</span> · {mark}</div>')
 
 
 def figures(summary: herd.HerdSummary) -> pn.viewable.Viewable:
@@ -115,8 +145,11 @@ def reproduction(ctx: PageContext, h: common.Herd) -> pn.viewable.Viewable:
     if _empty(k):
         return common.notice("No reproduction records for this herd yet.")
     values = k.as_dict()
+    with ctx.session() as s:
+        checks = check_against_targets(values, herd_targets(s, h.customer.id))
     cards = [card(label, common.fmt(values[f], digits, percent=pct),
-                  "no records" if values[f] is None else "")
+                  "no records" if values[f] is None else "",
+                  target_line(checks.get(f), pct, digits))
              for f, label, pct, digits in KPI_CARDS]
     note = (f"{k.services:,} services, {k.conceptions:,} conceptions, {k.flushes} flushes, "
             f"{k.ivf_sessions} OPU/IVF sessions.")
@@ -126,8 +159,11 @@ def reproduction(ctx: PageContext, h: common.Herd) -> pn.viewable.Viewable:
         f"{counts[a]} {TODO_LABELS[a]}" for a in ACTIONS if a in counts)
              if len(todo) else "**To do today:** nothing — no cow is waiting for a check, a "
              "service or drying off.")
+    set_ = ("Targets are the herd's own (set on the Reproduction page)." if checks else
+             "No targets set: the herd's admin or vet sets them on the Reproduction page.")
     return pn.Column(pn.pane.Markdown(f"#### Reproduction KPIs: {period}"),
-                     pn.FlexBox(*cards), pn.pane.Markdown(note), pn.pane.Markdown(to_do),
+                     pn.FlexBox(*cards, sizing_mode="stretch_width"),
+                     pn.pane.Markdown(f"{note} {set_}"), pn.pane.Markdown(to_do),
                      sizing_mode="stretch_width", css_classes=["rt-kpis"])
 
 

@@ -76,7 +76,7 @@ def histogram(values: pd.Series, *, xlabel: str, title: str, bins: int = 20,
         show_grid=True)
 
 
-TREND_COLOURS = ("#1f4e5f", "#e0a458", "#c8553d")
+TREND_COLOURS = ("#1f4e5f", "#e0a458", "#6a8d3a", "#c8553d")
 
 
 def monthly_trend(by_month: pd.DataFrame, columns: dict[str, str], *, ylabel: str,

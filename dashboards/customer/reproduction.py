@@ -42,14 +42,16 @@ SLUG = "reproduction"
 
 TITLES = {
     "cycle_start": "Cycle start", "cycle_end": "Cycle end", "eligible": "Eligible",
-    "bred": "Bred", "pregnant": "Pregnant", "pending": "Outcome pending",
-    "submission_rate": "Submission rate", "conception_rate": "Conception rate",
+    "bred": "Bred", "heats": "Heat seen, not bred", "pregnant": "Pregnant",
+    "pending": "Outcome pending", "submission_rate": "Submission rate",
+    "conception_rate": "Conception rate",
     "pregnancy_rate": "Pregnancy rate", "services": "Services", "conceptions": "Conceptions",
     "services_per_conception": "Services per conception", "transfers": "Embryo transfers",
     "pregnancies_per_transfer": "Pregnancies per transfer", "service_number": "Service",
     "lactation": "Lactation", "service_type": "Service type", "sire": "Sire",
     "technician": "Technician", "month": "Month", "pregnancy_rate_21d": "21-day pregnancy rate",
-    "eligible_cycles": "Eligible cycles", "days_open": "Days open",
+    "eligible_cycles": "Eligible cycles", "heat_detection_rate": "Heat-detection rate",
+    "submitted_cycles": "Cycles bred or seen in heat", "days_open": "Days open",
     "calving_interval": "Calving interval", "pregnancy_loss": "Pregnancy loss",
     "official_id": "Cow", "herd": "Herd", "days_in_milk": "Days in milk", "status": "Status",
     "last_service": "Last service", "calving": "Calving", "next_calving": "Next calving",
@@ -59,6 +61,7 @@ TITLES = {
     "ivf_sessions": "OPU/IVF sessions", "blastocyst_rate": "Blastocyst rate",
 }
 RATES = {"submission_rate", "conception_rate", "pregnancy_rate", "pregnancy_rate_21d",
+         "heat_detection_rate",
          "pregnancy_loss", "pregnancies_per_transfer", "blastocyst_rate"}
 SERVICE_TABLE = ["services", "conceptions", "conception_rate", "services_per_conception"]
 BREAKDOWNS = (  # attribute, column, heading, file
@@ -125,14 +128,16 @@ def _section(title: str, text: str, *objects: pn.viewable.Viewable) -> pn.Column
 def cycles_section(s: BreedingSummary, code: str, t: HerdTargets) -> pn.viewable.Viewable:
     totals = cycle_totals(s.cycles)
     line = (f"Last year: **{totals['eligible']:,}** eligible cow-cycles, **{totals['bred']:,}** "
-            f"bred, **{totals['pregnant']:,}** pregnant — submission rate "
+            f"bred, **{totals['heats']:,}** seen in heat and not bred, "
+            f"**{totals['pregnant']:,}** pregnant — submission (heat-detection) rate "
             f"**{common.fmt(totals['submission_rate'], percent=True)}**, conception rate "
             f"**{common.fmt(totals['conception_rate'], percent=True)}**, pregnancy rate "
             f"**{common.fmt(totals['pregnancy_rate'], percent=True)}**.")
     return _section(
         "21-day cycles (breeding summary)",
         f"Cows past the {s.vwp_days}-day voluntary waiting period, not yet pregnant, in the "
-        "herd for the cycle. Submission rate = bred / eligible; conception rate = pregnant / "
+        "herd for the cycle. Submission (heat-detection) rate = (bred + seen in heat and not "
+        "bred) / eligible; conception rate = pregnant / "
         "bred with a known outcome; pregnancy rate = pregnant / eligible (the newest cycles "
         "still have services waiting for a diagnosis: see *Outcome pending*).\n\n" + line,
         pn.pane.HoloViews(repro_plots.cycle_bars(s.cycles, {
@@ -213,9 +218,11 @@ def trends_section(s: BreedingSummary, code: str, t: HerdTargets) -> pn.viewable
         return _section("KPIs by month", "", common.notice("No records in the last year."))
     rates = repro_plots.monthly_trend(
         m, {"conception_rate": "Conception rate", "pregnancy_rate_21d": "21-day pregnancy rate",
-            "pregnancy_loss": "Pregnancy loss"}, ylabel="%", title="Rates by month",
-        percent=True, targets={"conception_rate": t.conception_rate_pct,
-                               "pregnancy_rate_21d": t.pregnancy_rate_pct})
+            "heat_detection_rate": "Heat-detection rate", "pregnancy_loss": "Pregnancy loss"},
+        ylabel="%", title="Rates by month", percent=True,
+        targets={"conception_rate": t.conception_rate_pct,
+                 "pregnancy_rate_21d": t.pregnancy_rate_pct,
+                 "heat_detection_rate": t.submission_rate_pct})
     days = repro_plots.monthly_trend(
         m, {"days_open": "Days open", "calving_interval": "Calving interval"}, ylabel="Days",
         title="Days open and calving interval by month", percent=False,

@@ -7,11 +7,21 @@ its outcome or every problem it names by rule — and :data:`EVENT_FIELDS` the f
 animal event, built fresh for every page. Which customer the record is for is the page's
 answer (:meth:`EntryForms.customer_code`): a picked, assigned customer for staff, the
 signed-in farmer's own farm for a customer. Row security judges both again when writing.
+
+**The click reads what was typed.** The service runs Panel with a thread pool (``nthreads``):
+the browser sends a typed value and then the Record click in order, and Panel receives them in
+that order on the server's event loop, but it applies each in a pool thread, so the click's
+callback could run before the value it follows was set on the widget (and record the old one).
+:class:`PendingChanges` closes that gap: when a value arrives (on the event loop, in the
+browser's order) its widget is marked pending, when Panel has applied it (in its pool thread)
+the mark goes, and the click waits until its form has no pending widget before it reads the
+values. One page (one session) holds one, and its clicks are handled one at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -96,6 +106,54 @@ EVENT_FIELDS: dict[str, tuple[str, Callable[[], Fields]]] = {
 }
 
 
+class PendingChanges:
+    """The widgets whose value the browser sent and Panel has not applied yet (see the module's
+    docstring). Hooks Panel's two steps of a browser change on each watched widget:
+    ``_server_change`` (the event loop receives it, in the browser's order) and
+    ``_process_events`` (a pool thread applies it); tested against Panel's threaded server in
+    tests/dashboards/test_farm_events_browser.py, so a Panel that renames them fails there."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._pending: set[int] = set()
+        self._watched: set[int] = set()
+
+    def watch(self, widgets: Iterable[pn.widgets.Widget]) -> None:
+        for widget in widgets:
+            if id(widget) not in self._watched:
+                self._watched.add(id(widget))
+                self._hook(widget)
+
+    def _hook(self, widget: pn.widgets.Widget) -> None:
+        received, apply = widget._server_change, widget._process_events
+
+        # the event loop, in the browser's order (Bokeh checks the (attr, old, new) signature)
+        def server_change(doc: object, ref: str, subpath: str | None, attr: str, old: object,
+                          new: object) -> None:
+            with self._changed:  # Panel queues the value under the same lock as the check
+                received(doc, ref, subpath, attr, old, new)
+                if widget._events:
+                    self._pending.add(id(widget))
+
+        def process_events(events: dict) -> None:  # a pool thread
+            try:
+                apply(events)
+            finally:
+                with self._changed:
+                    if not widget._events:  # nothing newer queued meanwhile
+                        self._pending.discard(id(widget))
+                        self._changed.notify_all()
+
+        widget._server_change = server_change
+        widget._process_events = process_events
+
+    def settled(self, timeout: float = 10.0) -> bool:
+        """Wait until every value sent before now is on its widget; False if ``timeout``
+        seconds passed first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._pending, timeout)
+
+
 class EntryForms(pn.viewable.Viewer):
     """What every entry form does; a page says for which customer and lays the forms out."""
 
@@ -106,6 +164,8 @@ class EntryForms(pn.viewable.Viewer):
         self.ctx = ctx
         self.result = pn.pane.Alert("", alert_type="light", visible=False,
                                     sizing_mode="stretch_width", css_classes=["rt-outcome"])
+        self.pending = PendingChanges()
+        self._submitting = threading.Lock()  # one record at a time per page (session)
 
     def customer_code(self) -> str:
         """The code of the customer the forms record for."""
@@ -133,14 +193,23 @@ class EntryForms(pn.viewable.Viewer):
                                    css_classes=[f"rt-record-{name}"],
                                    sizing_mode="stretch_width" if stretch else None)
         widgets = dict(fields)
+        self.pending.watch(widgets.values())
         button.on_click(lambda _: self.submit(record, widgets))
         return pn.Column(*widgets.values(), button, name=name,
                          css_classes=[f"rt-form-{name}"],
                          sizing_mode="stretch_width" if stretch else None)
 
     def submit(self, record: Record, widgets: dict[str, pn.widgets.Widget]) -> None:
-        """Record one form's widgets' values and show what happened."""
-        fields = {k: w.value for k, w in widgets.items()}
+        """Record one form's widgets' values, once what was typed before the click is on the
+        widgets, and show what happened."""
+        with self._submitting:
+            if not self.pending.settled():
+                self.show("warning", "**Not recorded yet**: your entries are still arriving. "
+                                     "Press Record again.")
+                return
+            self._submit(record, {k: w.value for k, w in widgets.items()})
+
+    def _submit(self, record: Record, fields: dict[str, object]) -> None:
         try:
             with self.ctx.session() as s:
                 outcome = record(s, self.customer_code(), fields)

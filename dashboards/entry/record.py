@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 
 __all__ = ["METHODS", "RecordWork", "build"]
 PRESERVATIONS = ["frozen", "fresh"]
+# Bokeh puts tab labels on one line that scrolls sideways: on a phone (390 px) the fourth,
+# "Left the herd", was cut at "Lef". The labels wrap onto more rows instead, and the tabs are
+# never wider than the page (Bokeh's grid column is ``1fr``, as wide as the widest tab's
+# content, e.g. the stock tables: ``minmax(0, 1fr)`` lets those scroll inside their box).
+TABS_WRAP = """
+:host(.bk-above) { grid-template-columns: minmax(0, 1fr); }
+:host(.bk-above) .bk-header { overflow: visible; min-width: 0; }
+:host(.bk-above) .bk-headers-wrapper { flex-wrap: wrap; overflow-x: visible; flex: 1 1 auto;
+                                       min-width: 0; }
+"""
 
 
 class RecordWork(EntryForms):
@@ -127,9 +137,11 @@ class RecordWork(EntryForms):
                                 pn.pane.Markdown("**Embryos in stock**"), self.embryo_stock,
                                 name="stock")),
             ("Upload a file", self._upload()),
-            dynamic=False,
+            dynamic=False, stylesheets=[TABS_WRAP], sizing_mode="stretch_width",
+            css_classes=["rt-record-tabs"],
         )
         self.farm.param.watch(lambda _: self.refresh_stock(), "value")
+        self.pending.watch([self.farm, self.file, self.clean_only])  # read by the clicks too
         self.refresh_stock()
 
     # Forms ------------------------------------------------------------------------------------
@@ -198,6 +210,14 @@ class RecordWork(EntryForms):
 
     def upload(self) -> None:
         """Import the chosen file and show the report: counts, or every problem by line."""
+        with self._submitting:
+            if not self.pending.settled():
+                self.show("warning", "**Not imported yet**: the file is still arriving. "
+                                     "Press Import again.")
+                return
+            self._upload_file()
+
+    def _upload_file(self) -> None:
         if not self.file.value:
             self.show("warning", "Choose a .csv or .xlsx file first.")
             return

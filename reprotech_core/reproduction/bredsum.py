@@ -32,7 +32,7 @@ from reprotech_core.reproduction.kpis import (
 )
 
 CYCLES_PER_YEAR = 17  # 17 x 21 = 357 days: the last year in whole cycles
-CYCLE_COLUMNS = ("cycle_start", "cycle_end", "eligible", "bred", "pregnant", "pending",
+CYCLE_COLUMNS = ("cycle_start", "cycle_end", "eligible", "bred", "heats", "pregnant", "pending",
                  "submission_rate", "conception_rate", "pregnancy_rate")
 STATUSES = ("open", "bred", "pregnant")
 STATUS_COLUMNS = ("cow", "official_id", "herd", "lactation", "days_in_milk", "status",
@@ -45,16 +45,19 @@ def _ratio(num: int, den: int) -> float | None:
 
 def cycle_table(outcomes: pd.DataFrame, lactations: pd.DataFrame, *, as_of: date,
                 vwp_days: int = VOLUNTARY_WAITING_DAYS,
-                cycles: int = CYCLES_PER_YEAR) -> pd.DataFrame:
+                cycles: int = CYCLES_PER_YEAR, heats: pd.DataFrame | None = None
+                ) -> pd.DataFrame:
     """The 21-day cycle table: ``cycles`` herd cycles, oldest first, the last ending on
     ``as_of`` (``cycle_end`` is the cycle's last day).
 
     In a cycle [k, k + 21) a lactation (``conceptions_after_calvings``) is *eligible* when the
     waiting period ended by k (calving + ``vwp_days`` <= k), she had not conceived before k,
     had not calved again by k, and — unless she conceived in the cycle — was in the herd for
-    the whole cycle. *Bred*: eligible cows served in the cycle. *Pregnant*: eligible cows whose
-    conceiving service falls in it. *Pending*: bred cows, not pregnant, whose service in the
-    cycle has no known outcome yet. Submission rate = bred / eligible; conception rate =
+    the whole cycle. *Bred*: eligible cows served in the cycle. *Heats*: eligible cows not
+    served in the cycle but seen in heat in it (``heats``: cow, date). *Pregnant*: eligible cows
+    whose conceiving service falls in it. *Pending*: bred cows, not pregnant, whose service in
+    the cycle has no known outcome yet. Submission (heat-detection) rate = (bred + heats) /
+    eligible: a cow is submitted when she was served or her heat was seen; conception rate =
     pregnant / (bred - pending), since an unknown outcome is left out of every rate as for the
     herd's conception rate; pregnancy rate = pregnant / eligible (low in the newest cycles
     while their services are pending: the ``pending`` column says how many).
@@ -64,11 +67,13 @@ def cycle_table(outcomes: pd.DataFrame, lactations: pd.DataFrame, *, as_of: date
               for cow, g in outcomes.sort_values("date").groupby("cow")}
     wait = pd.Timedelta(days=vwp_days)
     step = pd.Timedelta(days=CYCLE_DAYS)
+    seen = ({} if heats is None else
+            {cow: sorted(set(g)) for cow, g in heats.groupby("cow")["date"]})
     rows = []
     for j in range(cycles, 0, -1):
         k = end - step * j
         stop = k + step
-        eligible = bred = pregnant = pending = 0
+        eligible = bred = heat_only = pregnant = pending = 0
         for r in lactations.itertuples():
             conceived_here = not pd.isna(r.conception) and k <= r.conception < stop
             if (r.calving + wait > k or (not pd.isna(r.conception) and r.conception < k)
@@ -83,8 +88,10 @@ def cycle_table(outcomes: pd.DataFrame, lactations: pd.DataFrame, *, as_of: date
                     pregnant += 1
                 elif "unknown" in served:
                     pending += 1
-        rows.append((k, stop - pd.Timedelta(days=1), eligible, bred, pregnant, pending,
-                     _ratio(bred, eligible), _ratio(pregnant, bred - pending),
+            elif any(k <= d < stop and d > r.calving for d in seen.get(r.cow, ())):
+                heat_only += 1
+        rows.append((k, stop - pd.Timedelta(days=1), eligible, bred, heat_only, pregnant,
+                     pending, _ratio(bred + heat_only, eligible), _ratio(pregnant, bred - pending),
                      _ratio(pregnant, eligible)))
     out = pd.DataFrame(rows, columns=list(CYCLE_COLUMNS))
     return out.astype({"cycle_start": "datetime64[us]", "cycle_end": "datetime64[us]"})
@@ -92,8 +99,8 @@ def cycle_table(outcomes: pd.DataFrame, lactations: pd.DataFrame, *, as_of: date
 
 def cycle_totals(table: pd.DataFrame) -> dict[str, float | int | None]:
     """The table's bottom line: counts summed over the cycles, rates of the sums."""
-    n = {c: int(table[c].sum()) for c in ("eligible", "bred", "pregnant", "pending")}
-    return {**n, "submission_rate": _ratio(n["bred"], n["eligible"]),
+    n = {c: int(table[c].sum()) for c in ("eligible", "bred", "heats", "pregnant", "pending")}
+    return {**n, "submission_rate": _ratio(n["bred"] + n["heats"], n["eligible"]),
             "conception_rate": _ratio(n["pregnant"], n["bred"] - n["pending"]),
             "pregnancy_rate": _ratio(n["pregnant"], n["eligible"])}
 
@@ -183,7 +190,7 @@ def breeding_summary(frames: ReproFrames, females: pd.DataFrame, *, today: date,
     an exit) and the calving-interval and age-at-first-calving values over all records."""
     outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
     lact = conceptions_after_calvings(outcomes, frames.calvings, frames.exits)
-    cycles = cycle_table(outcomes, lact, as_of=today, vwp_days=vwp_days)
+    cycles = cycle_table(outcomes, lact, as_of=today, vwp_days=vwp_days, heats=frames.heats)
     first = start or cycles["cycle_start"].iloc[0].date()
 
     def by(what: str) -> pd.DataFrame:

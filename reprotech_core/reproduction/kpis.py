@@ -8,6 +8,8 @@ Inputs (:class:`ReproFrames`), one row per record, dates as datetimes:
 - ``flushes``: date, donor, sire, herd, embryos (structures recovered), transferable
 - ``ivf``: date, donor, sire, herd, oocytes, cleaved, blastocysts
 - ``exits``: cow, date (the day an animal left the herd: it is no longer eligible to conceive)
+- ``heats``: cow, date (a heat seen, served or not: with the services, what the heat-detection
+  rate counts as a cow *submitted* in a 21-day cycle)
 
 The outcome of every service is decided once (:func:`service_outcomes`) and every rate is a
 ratio of counts over the services, cycles or calvings *in the period*, so a breakdown by herd
@@ -18,6 +20,8 @@ pregnancy loss after a positive diagnosis); thresholds are keyword arguments.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date
 
@@ -35,6 +39,7 @@ CALVING_COLUMNS = ("cow", "date", "herd")
 FLUSH_COLUMNS = ("date", "donor", "sire", "herd", "embryos", "transferable")
 IVF_COLUMNS = ("date", "donor", "sire", "herd", "oocytes", "cleaved", "blastocysts")
 EXIT_COLUMNS = ("cow", "date")
+HEAT_COLUMNS = ("cow", "date")
 
 
 def frame(rows: object = None, columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -53,6 +58,7 @@ class ReproFrames:
     flushes: pd.DataFrame
     ivf: pd.DataFrame
     exits: pd.DataFrame = field(default_factory=lambda: frame(None, EXIT_COLUMNS))
+    heats: pd.DataFrame = field(default_factory=lambda: frame(None, HEAT_COLUMNS))
 
     @classmethod
     def empty(cls) -> ReproFrames:
@@ -62,14 +68,15 @@ class ReproFrames:
 
     def where(self, column: str, value: object) -> ReproFrames:
         """Only the records whose ``column`` (herd) equals ``value``; diagnoses and exits follow
-        their cows' services and calvings."""
+        their cows' services and calvings, heats too."""
         services = self.services[self.services[column] == value]
         calvings = self.calvings[self.calvings[column] == value]
         cows = set(services["cow"]) | set(calvings["cow"])
         return ReproFrames(services, self.diagnoses[self.diagnoses["cow"].isin(services["cow"])],
                            calvings, self.flushes[self.flushes[column] == value],
                            self.ivf[self.ivf[column] == value],
-                           self.exits[self.exits["cow"].isin(cows)])
+                           self.exits[self.exits["cow"].isin(cows)],
+                           self.heats[self.heats["cow"].isin(cows)])
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,8 @@ class HerdKpis:
     services_per_conception: float | None
     pregnancy_rate_21d: float | None
     eligible_cycles: int
+    heat_detection_rate: float | None
+    submitted_cycles: int
     days_open: float | None
     calving_interval: float | None
     pregnancy_loss: float | None
@@ -193,9 +202,26 @@ def conceptions_after_calvings(outcomes: pd.DataFrame, calvings: pd.DataFrame,
                        for c in ("calving", "next_calving", "conception", "exit")})
 
 
+def submission_days(services: pd.DataFrame, heats: pd.DataFrame) -> dict[object, list]:
+    """Per cow, the sorted days she was *submitted*: served (AI or ET) or seen in heat. A heat
+    seen and not served is the farmer's detection as much as a service is (docs/reproduction.md,
+    "heat-detection rate"); a heat with a service on the same day counts once."""
+    both = pd.concat([services[["cow", "date"]], heats[["cow", "date"]]])
+    return {cow: sorted(set(g)) for cow, g in both.groupby("cow")["date"]}
+
+
+def submitted_in(days: list, start: pd.Timestamp, stop: pd.Timestamp) -> bool:
+    """Whether any of the sorted ``days`` falls in [start, stop)."""
+    i = bisect_left(days, start)
+    return i < len(days) and days[i] < stop
+
+
 def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
-                     vwp_days: int = VOLUNTARY_WAITING_DAYS) -> pd.DataFrame:
-    """21-day cycles in which a cow was eligible to become pregnant, and whether she did.
+                     vwp_days: int = VOLUNTARY_WAITING_DAYS,
+                     submitted: Mapping[object, list] | None = None) -> pd.DataFrame:
+    """21-day cycles in which a cow was eligible to become pregnant, whether she did, and
+    whether she was *submitted* in it (served or seen in heat: ``submitted`` maps each cow to
+    her sorted days, :func:`submission_days`; all False without it).
 
     A cow is eligible from calving + the voluntary waiting period until she conceives (the
     date of the conceiving service) or leaves the herd (``exit``, if the frame has it); her
@@ -205,18 +231,21 @@ def pregnancy_cycles(lactations: pd.DataFrame, *, as_of: pd.Timestamp,
     before the waiting period ended gives no cycle.
     """
     rows = []
+    seen = submitted or {}
     for r in lactations.itertuples():
         start = r.calving + pd.Timedelta(days=vwp_days)
         conceived = not pd.isna(r.conception)
         until = as_of if conceived or pd.isna(r.exit) else min(as_of, r.exit)
+        days = seen.get(r.cow, [])
         k = start
         while (k <= r.conception if conceived else k < until) and (
                 k + pd.Timedelta(days=CYCLE_DAYS) <= until):
             stop = k + pd.Timedelta(days=CYCLE_DAYS)
-            rows.append((r.cow, r.herd, k, conceived and k <= r.conception < stop))
+            rows.append((r.cow, r.herd, k, conceived and k <= r.conception < stop,
+                         submitted_in(days, k, stop)))
             k = stop
-    out = pd.DataFrame(rows, columns=["cow", "herd", "cycle_start", "pregnant"])
-    return out.astype({"cycle_start": "datetime64[us]", "pregnant": bool})
+    out = pd.DataFrame(rows, columns=["cow", "herd", "cycle_start", "pregnant", "submitted"])
+    return out.astype({"cycle_start": "datetime64[us]", "pregnant": bool, "submitted": bool})
 
 
 def _in(df: pd.DataFrame, col: str, start: pd.Timestamp | None,
@@ -241,7 +270,9 @@ def herd_kpis_from(frames: ReproFrames, *, start: date | None = None, end: date 
         outcomes = service_outcomes(frames.services, frames.diagnoses, frames.calvings)
     svc = service_kpis(_in(outcomes, "date", t0, t1))
     lact = conceptions_after_calvings(outcomes, frames.calvings, frames.exits)
-    cycles = _in(pregnancy_cycles(lact, as_of=now, vwp_days=vwp_days), "cycle_start", t0, t1)
+    cycles = _in(pregnancy_cycles(lact, as_of=now, vwp_days=vwp_days,
+                                  submitted=submission_days(frames.services, frames.heats)),
+                 "cycle_start", t0, t1)
     opened = _in(lact.dropna(subset=["conception"]), "conception", t0, t1)
     intervals = _in(lact.dropna(subset=["next_calving"]), "next_calving", t0, t1)
     conf = _in(outcomes[outcomes["confirmed"]], "date", t0, t1)
@@ -254,6 +285,8 @@ def herd_kpis_from(frames: ReproFrames, *, start: date | None = None, end: date 
         services_per_conception=svc["services_per_conception"],
         pregnancy_rate_21d=_ratio(cycles["pregnant"].sum(), len(cycles)),
         eligible_cycles=len(cycles),
+        heat_detection_rate=_ratio(cycles["submitted"].sum(), len(cycles)),
+        submitted_cycles=int(cycles["submitted"].sum()),
         days_open=_mean((opened["conception"] - opened["calving"]).dt.days),
         calving_interval=_mean((intervals["next_calving"] - intervals["calving"]).dt.days),
         pregnancy_loss=_ratio(decided["lost"].astype(bool).sum(), len(decided)),

@@ -21,6 +21,7 @@ from reprotech_core.reproduction.kpis import (
     DIAGNOSIS_COLUMNS,
     EXIT_COLUMNS,
     FLUSH_COLUMNS,
+    HEAT_COLUMNS,
     IVF_COLUMNS,
     SERVICE_COLUMNS,
     VOLUNTARY_WAITING_DAYS,
@@ -70,11 +71,13 @@ _SQL = {
          WHERE v.customer_id = :c""",
     "exits": """
         SELECT animal_id, exit_date FROM core.animal_exits WHERE customer_id = :c""",
+    "heats": """
+        SELECT cow_id, heat_date FROM core.heat_observations WHERE customer_id = :c""",
 }
 # Heat or timed AI (inseminations only) rides along for the breakdown by service type.
 _COLUMNS = {"services": (*SERVICE_COLUMNS, "service_type"), "diagnoses": DIAGNOSIS_COLUMNS,
             "calvings": CALVING_COLUMNS, "flushes": FLUSH_COLUMNS, "ivf": IVF_COLUMNS,
-            "exits": EXIT_COLUMNS}
+            "exits": EXIT_COLUMNS, "heats": HEAT_COLUMNS}
 
 
 def load_frames(session: Session, customer_id: int) -> ReproFrames:
@@ -85,9 +88,9 @@ def load_frames(session: Session, customer_id: int) -> ReproFrames:
 
 def records_version(session: Session, customer_id: int) -> tuple:
     """A cheap fingerprint of the customer's reproduction records (count and newest id of each
-    table the KPIs and the to-do list read, and the herd's targets, whose waiting period changes
-    the KPIs): cached figures are keyed by it, so a record entered or removed, or a new waiting
-    period, shows on the next page load."""
+    table the KPIs and the to-do list read, heats seen included, and the herd's targets, whose
+    waiting period changes the KPIs): cached figures are keyed by it, so a record entered or
+    removed, or a new waiting period, shows on the next page load."""
     return tuple(session.execute(text("""
         SELECT (SELECT (count(*), max(id))::text FROM core.inseminations WHERE customer_id = :c),
                (SELECT (count(*), max(id))::text FROM core.embryo_transfers
@@ -98,6 +101,8 @@ def records_version(session: Session, customer_id: int) -> tuple:
                (SELECT (count(*), max(id))::text FROM core.animal_exits WHERE customer_id = :c),
                (SELECT (count(*), max(id))::text FROM core.embryo_flushes WHERE customer_id = :c),
                (SELECT (count(*), max(id))::text FROM core.ivf_sessions WHERE customer_id = :c),
+               (SELECT (count(*), max(id))::text FROM core.heat_observations
+                 WHERE customer_id = :c),
                (SELECT (vwp_days, updated_at)::text FROM core.herd_targets
                  WHERE customer_id = :c)
         """), {"c": customer_id}).one())

@@ -117,3 +117,40 @@ def save_targets(session: Session, customer_id: int, values: dict[str, object]) 
           {', '.join(f'{f} = EXCLUDED.{f}' for f in FIELDS)}, updated_at = now()"""),
         {"customer_id": customer_id, **targets.as_dict()})
     return targets
+
+
+# A KPI of ``HerdKpis`` against its target: (target field, the KPI is a rate, higher is better).
+KPI_TARGETS = {
+    "heat_detection_rate": ("submission_rate_pct", True, True),
+    "conception_rate": ("conception_rate_pct", True, True),
+    "pregnancy_rate_21d": ("pregnancy_rate_pct", True, True),
+    "days_open": ("days_open", False, False),
+    "calving_interval": ("calving_interval_days", False, False),
+}
+
+
+@dataclass(frozen=True)
+class TargetCheck:
+    """A KPI against the herd's target: ``target`` in the KPI's unit (a rate as a fraction),
+    ``met`` is ``None`` when the KPI has no value."""
+
+    target: float
+    higher_is_better: bool
+    met: bool | None
+
+
+def check_against_targets(values: dict[str, object], targets: HerdTargets
+                          ) -> dict[str, TargetCheck]:
+    """Each KPI of ``values`` (``HerdKpis.as_dict()``) that has a target set: the target and
+    whether it is met. A rate meets its target at or above it, days open and calving interval
+    at or below it (the same targets the Reproduction page draws as dashed lines)."""
+    out = {}
+    set_ = targets.as_dict()
+    for kpi, (name, rate, higher) in KPI_TARGETS.items():
+        if set_[name] is None or kpi not in values:
+            continue
+        goal = set_[name] / 100 if rate else float(set_[name])
+        value = values[kpi]
+        met = None if value is None else (value >= goal if higher else value <= goal)
+        out[kpi] = TargetCheck(goal, higher, met)
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+import re
 import pytest
 from sqlalchemy import text
 
@@ -21,6 +22,7 @@ from tests.reproduction.conftest import Farm, make_farm
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FARMER = "feb-farmer"
+HEAT_COWS = (2, 3, 4, 5, 6)
 PHONE = {"width": 390, "height": 844}
 # The page's own area (``#main``): its width, what it would scroll sideways, and anything in it
 # reaching past the screen's right edge (shadow roots included). The frame's header is the
@@ -51,7 +53,7 @@ def farm(db, system) -> Farm:
         ref = accounts.create_customer(s, code="feb-sires", name="Browser sires",
                                        tier="reference", kind="reference")
         register_animals(s, ref, [AnimalRecord("FEB-AIBULL", "Holstein", "M", date(2012, 1, 1))])
-    farm = make_farm(db, system, "FEB-AIBULL", cows=2)
+    farm = make_farm(db, system, "FEB-AIBULL", cows=6)
     with db.session(system) as s:
         accounts.create_user(s, accounts.NewUser(FARMER, "Farmer in the barn", "customer_user",
                                                  farm.code))
@@ -85,10 +87,9 @@ def test_a_farmer_records_an_insemination_on_a_phone(browser, server, farm, db, 
                 field, box, text_width)
         cow.fill(farm.cow(1))
         pg.locator(".rt-field-bull input").first.fill(farm.ref_bull)
-        pg.locator(".rt-field-bull input").first.press("Tab")
-        # the typed values reach the server as change events, handled on the server's threads:
-        # give them a moment before the button's click, as a thumb does
-        pg.wait_for_timeout(400)
+        # no pause before the click: the typed values and the click reach the server in that
+        # order, and the click waits until the values are on the widgets (Panel applies each
+        # in its own thread: event_forms.PendingChanges)
         pg.locator(".rt-record-insemination button").click()
         try:
             pg.get_by_text("The insemination is recorded").wait_for(timeout=LOAD_MS)
@@ -98,6 +99,17 @@ def test_a_farmer_records_an_insemination_on_a_phone(browser, server, farm, db, 
             screenshot(pg, "farm-events-phone")
         fits(pg)  # the outcome too
         assert "Not recorded" not in deep_text(pg)
+        # heats of five cows, each typed and recorded at once: every record is of the cow
+        # typed just before its click, never the one before (which would read "already
+        # recorded" or write the wrong cow)
+        pg.locator(".rt-event-choice select").select_option(label="Heat seen")
+        heat_cow = pg.locator(".rt-form-heat .rt-field-animal input").first
+        heat_cow.wait_for(timeout=LOAD_MS)
+        last = None
+        for n in HEAT_COWS:
+            heat_cow.fill(farm.cow(n))
+            pg.locator(".rt-record-heat button").click()
+            last = _next_record(pg, "heat", last)
     finally:
         context.close()
     with db.session(system) as s:
@@ -109,3 +121,24 @@ def test_a_farmer_records_an_insemination_on_a_phone(browser, server, farm, db, 
             {"c": farm.id}).one()
     assert row.official_id == farm.cow(1)
     assert row.actor_user_id == db.identity(FARMER).user_id
+    with db.session(system) as s:
+        heats = s.execute(text(
+            "SELECT a.official_id FROM core.heat_observations h "
+            "JOIN core.animals a ON a.id = h.cow_id WHERE h.customer_id = :c ORDER BY h.id"),
+            {"c": farm.id}).scalars().all()
+    assert heats == [farm.cow(n) for n in HEAT_COWS]
+
+
+def _next_record(pg, event: str, last: str | None) -> str:
+    """Wait for the outcome of the click just made: "The <event> is recorded (record N)" with
+    an N other than ``last``; anything else (a refusal, "already recorded") fails."""
+    pattern = re.compile(rf"The {event} is recorded \(record (\d+)\)")
+    for _ in range(LOAD_MS // 100):
+        text_now = deep_text(pg)
+        found = pattern.search(text_now)
+        if found and found.group(1) != last:
+            return found.group(1)
+        if "Not recorded" in text_now or "already recorded" in text_now:
+            break
+        pg.wait_for_timeout(100)
+    pytest.fail(f"no new {event} recorded: " + deep_text(pg)[-1500:])

@@ -19,6 +19,7 @@ from reprotech_core import accounts
 from reprotech_core.animals import AnimalRecord, register_animals
 from reprotech_core.errors import NotFound, PermissionDenied, RuleViolation
 from reprotech_core.reproduction import forms
+from reprotech_core.reproduction.queries import load_frames, records_version
 from tests.reproduction.conftest import make_farm
 
 pytestmark = [pytest.mark.db]
@@ -89,10 +90,16 @@ def test_a_farmer_records_insemination_calving_and_exit_of_their_own_cow(
     view = guarded(page.build, ctx(db, pg_settings, admin))
     assert isinstance(view, page.FarmEvents) and view.customer_code() == farm.code
     assert list(page.CHOICES.values()) == ["heat", "insemination", "calving", "exit"]
+    with db.session(db.identity(admin)) as s:
+        before = records_version(s, farm.id)
 
     status = record(view, "heat", {"Cow (official ID)": farm.cow(1), "Date": HEAT,
                                    "Seen by (optional)": "Anna"})
     assert view.result.alert_type == "success" and "heat is recorded" in status, status
+    with db.session(db.identity(admin)) as s:  # the KPIs read it, and cached KPIs refresh
+        heats = load_frames(s, farm.id).heats
+        assert records_version(s, farm.id) != before
+    assert [d.date() for d in heats["date"]] == [HEAT]
     status = record(view, "insemination", {"Cow (official ID)": farm.cow(1), "Date": SERVED,
                                            "Bull (official ID)": sire, "Service": "heat"})
     assert view.result.alert_type == "success" and "insemination is recorded" in status, status

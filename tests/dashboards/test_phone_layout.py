@@ -54,6 +54,19 @@ MEASURE = """() => {
 }"""
 
 
+# Every tab label (Bokeh's ``.bk-tab``), wherever it is: inside a tab header that scrolls
+# sideways a label past the edge is cut ("Lef…" of "Left the herd" on Record work), which the
+# scan above cannot see (a scrolling box's content is its own).
+TAB_LABELS = """() => { const out = [];
+  const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
+    for (const c of n.children || []) {
+      if (c.classList && c.classList.contains('bk-tab')) { const r = c.getBoundingClientRect();
+        out.push({text: c.textContent.trim(), left: r.left, right: r.right, width: r.width,
+                  clipped: c.scrollWidth > c.clientWidth + 1}); }
+      walk(c); } };
+  walk(document.body); return out; }"""
+
+
 def _settle(pg) -> None:
     """Wait until the deferred sections stopped loading (Panel marks them ``pn-loading``)."""
     pg.wait_for_load_state("networkidle")
@@ -78,6 +91,11 @@ def _check_page(pg, name: str) -> dict:
     assert main["shown"] and main["width"] >= vw - 2 * TOLERANCE, (name, m)  # full width
     for width, height in m["canvases"]:  # every plot drawn, none zero-wide
         assert width > 100 and height > 50, (name, m["canvases"])
+    tabs = [t for t in pg.evaluate(TAB_LABELS) if t["width"] > 0]  # shown ones
+    for tab in tabs:  # every tab label whole on the screen
+        assert tab["left"] >= -TOLERANCE and tab["right"] <= vw + TOLERANCE, (name, tab)
+        assert not tab["clipped"], (name, tab)
+    m["tabs"] = [t["text"] for t in tabs]
     return m
 
 
@@ -99,6 +117,8 @@ def _visit_all(browser, server, user: str, extra: str, prefix: str) -> list[str]
             pg.get_by_text(re.compile("^" + re.escape(title))).first.wait_for(timeout=LOAD_MS)
             assert pg.get_by_text(re.compile("^" + re.escape(title))).first.is_visible()
             m = _check_page(pg, f"{prefix}{slug}")
+            if slug == "record":  # the label once cut at "Lef"
+                assert "Left the herd" in m["tabs"], m["tabs"]
             side, main = m["sidebar"], m["main"]
             # the menu is above the page, not beside it
             assert side["shown"] and side["width"] >= PHONE["width"] - 2 * TOLERANCE, m

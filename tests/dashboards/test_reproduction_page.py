@@ -51,7 +51,10 @@ def test_page_shows_the_breeding_summary(db, pg_settings, portal, expected, monk
     totals = cycle_totals(expected.cycles)
     assert totals["eligible"] > 0 and totals["bred"] > 0  # the simulated herd breeds
     assert (f"**{totals['eligible']:,}** eligible cow-cycles, **{totals['bred']:,}** bred, "
+            f"**{totals['heats']:,}** seen in heat and not bred, "
             f"**{totals['pregnant']:,}** pregnant") in text
+    assert list(_grid(view, "cycles").value["Heat seen, not bred"]) == list(
+        expected.cycles["heats"])
     cycles = _grid(view, "cycles").value
     assert list(cycles["Eligible"]) == list(expected.cycles["eligible"])
     assert list(cycles["Pregnant"]) == list(expected.cycles["pregnant"])

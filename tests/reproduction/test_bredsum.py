@@ -105,7 +105,9 @@ def test_cycle_table(herd):
     rates = list(table["conception_rate"])  # 0/1, 1/1, 0/(1-1): no rate (NaN in the column)
     assert rates[:2] == [0.0, 1.0] and pd.isna(rates[2])
     assert list(table["pregnancy_rate"]) == [0.0, 0.5, 0.0]
-    assert cycle_totals(table) == {"eligible": 5, "bred": 3, "pregnant": 1, "pending": 1,
+    assert list(table["heats"]) == [0, 0, 0]  # no heats given: the submission rate is bred
+    assert cycle_totals(table) == {"eligible": 5, "bred": 3, "heats": 0, "pregnant": 1,
+                                   "pending": 1,
                                    "submission_rate": pytest.approx(3 / 5),
                                    "conception_rate": pytest.approx(1 / 2),
                                    "pregnancy_rate": pytest.approx(1 / 5)}

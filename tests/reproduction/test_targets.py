@@ -87,3 +87,20 @@ def test_database_holds_the_ranges_for_every_writer(db, system, reference_bull):
                            "VALUES (:c, 5)"), {"c": farm.id})
     with db.session(system) as s:
         assert herd_targets(s, farm.id) == HerdTargets()
+
+
+def test_kpis_against_targets_met_or_missed():
+    from reprotech_core.reproduction.targets import check_against_targets
+
+    t = HerdTargets(submission_rate_pct=60, conception_rate_pct=40, pregnancy_rate_pct=20,
+                    days_open=120, calving_interval_days=400)
+    values = {"heat_detection_rate": 0.6, "conception_rate": 0.35, "pregnancy_rate_21d": None,
+              "days_open": 125.4, "calving_interval": 399.0, "services": 10}
+    got = {k: (c.target, c.higher_is_better, c.met)
+           for k, c in check_against_targets(values, t).items()}
+    assert got == {"heat_detection_rate": (0.6, True, True),  # at the target: met
+                   "conception_rate": (0.4, True, False),
+                   "pregnancy_rate_21d": (0.2, True, None),  # no value: neither
+                   "days_open": (120.0, False, False),  # fewer days are better
+                   "calving_interval": (400.0, False, True)}
+    assert check_against_targets(values, HerdTargets()) == {}  # no target set: no mark
