@@ -3,7 +3,9 @@
 Each female of the farm lives a simulated life from birth until she leaves the herd or until
 ``today``: bred as a heifer at 13-15 months, then lactation after lactation — first service
 50-80 days after calving, returns to oestrus every ~21 days (a missed heat now and then, then
-an open diagnosis and a timed AI), conception with a probability that falls with parity, a
+an open diagnosis and a timed AI), heats seen and recorded without a service (the first heat
+after calving, inside the waiting period, for about half the cows; a third of the heats after a
+failed service that were not bred), conception with a probability that falls with parity, a
 pregnancy diagnosis 32-45 days after the conceiving service, a few pregnancies lost after a
 positive diagnosis, gestation 276-290 days. Cows leave the herd: culled for infertility (not
 pregnant 250 days after calving, or after 8 services), culled or sold for other reasons at a
@@ -34,6 +36,7 @@ from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
     ExitEntry,
+    HeatEntry,
     InseminationEntry,
     SemenReceipt,
     animal_of,
@@ -55,8 +58,11 @@ LEAVES_AFTER_LACTATION = (0.18, 0.22, 0.28, 0.35, 0.45, 0.6, 0.8)  # by parity 1
 DIES_PER_LACTATION = 0.03
 KEEP_HEIFER_CALF = {False: 0.5, True: 0.9}  # before / after the recorded pedigree ends
 CAUSES = ("mastitis", "lameness", "low yield", "udder", "age")
+FIRST_HEAT_AFTER_CALVING = (30, 46)  # days: inside the waiting period, not bred
+FIRST_HEAT_SEEN = 0.5
+RETURN_SEEN_NOT_BRED = 1 / 3  # of the heats after a failed service that were not bred
 
-Event = InseminationEntry | DiagnosisEntry | CalvingEntry | ExitEntry
+Event = HeatEntry | InseminationEntry | DiagnosisEntry | CalvingEntry | ExitEntry
 
 
 @dataclass
@@ -84,6 +90,9 @@ class _Simulator:
     def __init__(self, animals: pd.DataFrame, bulls: dict[str, date | None], seed: int,
                  today: date) -> None:
         self.rng = np.random.default_rng(seed)
+        # heats seen without a service draw from their own stream, so adding them left every
+        # other record of a seed as it was
+        self.seen = np.random.default_rng([seed, 1])
         # the recorded pedigree ends here: later heifer calves are the herd's replacements
         self.replacements_from = animals["birth_date"].max() if len(animals) else date.min
         self.bulls = bulls
@@ -113,6 +122,11 @@ class _Simulator:
         self.events.append(InseminationEntry(cow, bull, day, kind, self.tech(),
                                              semen_lot=self.lot(cow, bull)))
 
+    def heat_seen(self, cow: str, day: date, chance: float) -> None:
+        """A heat seen and recorded but not served, with probability ``chance``."""
+        if self.seen.random() < chance and day <= self.today:
+            self.events.append(HeatEntry(cow, day, self.tech()))
+
     def diagnose(self, cow: str, day: date, result: str, served: date | None = None) -> None:
         days = (day - served).days if result == "pregnant" and served else None
         self.events.append(DiagnosisEntry(cow, day, "ultrasound", result, days, self.tech()))
@@ -137,8 +151,10 @@ class _Simulator:
             self.inseminate(cow, day, bull, timed=n == 0 and parity > 0)
             if self.rng.random() < p:
                 return day, bull
-            if self.rng.random() < 0.25:  # heat missed: found open at a check, resynchronised
-                check = day + _days(self.uniform((28, 36)))
+            if self.rng.random() < 0.25:  # not bred at the return: found open at a check,
+                check = day + _days(self.uniform((28, 36)))  # resynchronised
+                self.heat_seen(cow, day + _days(int(self.seen.integers(19, 24))),
+                               RETURN_SEEN_NOT_BRED)
                 if check <= self.today:
                     self.diagnose(cow, check, "open")
                 day = check + _days(self.uniform((7, 11)))
@@ -181,6 +197,8 @@ class _Simulator:
         (``None``: stillborn) and its sex."""
         ease = int(self.rng.choice(5, p=[.55, .27, .12, .05, .01] if parity == 0
                                    else [.72, .2, .06, .015, .005])) + 1
+        self.heat_seen(dam, day + _days(int(self.seen.integers(*FIRST_HEAT_AFTER_CALVING))),
+                       FIRST_HEAT_SEEN)
         if calf is None:
             sex = "M" if self.rng.random() < 0.5 else "F"
             if self.rng.random() < 0.04:
@@ -320,7 +338,9 @@ def simulate_history(animals: pd.DataFrame, bulls: dict[str, date | None], *, se
             herd_of[calf] = herd_of[cow]
             queue.append((day, calf))
         queue.sort()
-    out.events = _until_exit([e for e in sim.events if day_of(e) <= today])
+    served = {(e.cow, e.service_date) for e in sim.events if isinstance(e, InseminationEntry)}
+    out.events = _until_exit([e for e in sim.events if day_of(e) <= today and not (
+        isinstance(e, HeatEntry) and (e.cow, e.heat_date) in served)])  # a service records it
     out.receipts = _receipts(out.events, herd_of, bulls, sim.rng)
     return out
 

@@ -15,6 +15,7 @@ from reprotech_core.reproduction.kpis import (
     DIAGNOSIS_COLUMNS,
     EXIT_COLUMNS,
     FLUSH_COLUMNS,
+    HEAT_COLUMNS,
     IVF_COLUMNS,
     SERVICE_COLUMNS,
     ReproFrames,
@@ -25,7 +26,10 @@ from reprotech_core.reproduction.records import (
     CalvingEntry,
     DiagnosisEntry,
     ExitEntry,
+    HeatEntry,
     InseminationEntry,
+    animal_of,
+    day_of,
 )
 from reprotech_core.reproduction.simulate import CALF_PREFIX, simulate_history
 
@@ -57,7 +61,8 @@ def frames_of(events) -> ReproFrames:
                       if isinstance(e, CalvingEntry)}), CALVING_COLUMNS),
         frame(None, FLUSH_COLUMNS), frame(None, IVF_COLUMNS),
         frame([(e.animal, e.exit_date) for e in events if isinstance(e, ExitEntry)],
-              EXIT_COLUMNS))
+              EXIT_COLUMNS),
+        frame([(e.cow, e.heat_date) for e in events if isinstance(e, HeatEntry)], HEAT_COLUMNS))
 
 
 def test_the_recorded_pedigree_is_kept(farms):
@@ -86,9 +91,7 @@ def test_nothing_after_today_or_after_an_exit_and_one_exit_each(farms):
         assert len({e.animal for e in left}) == len(left)
         gone = {e.animal: e.exit_date for e in left}
         for e in events:
-            day = getattr(e, "service_date", None) or getattr(e, "diagnosis_date", None) or \
-                getattr(e, "calving_date", None) or e.exit_date
-            who = getattr(e, "cow", None) or getattr(e, "dam", None) or e.animal
+            day, who = day_of(e), animal_of(e)
             assert day <= TODAY
             assert who not in gone or day <= gone[who], e
 
@@ -103,6 +106,27 @@ def test_kpis_are_those_of_a_commercial_dairy_herd(farms):
     assert 370 <= k.calving_interval <= 460
     assert 0.02 <= k.pregnancy_loss <= 0.15
     assert 1.8 <= k.services_per_conception <= 3.0
+    # heats seen without a service count as detected: above the services' share alone
+    services_only = herd_kpis_from(frames_of([e for e in events if not isinstance(e, HeatEntry)]),
+                                   as_of=TODAY)
+    assert services_only.heat_detection_rate < k.heat_detection_rate <= 0.85
+
+
+def test_heats_seen_without_a_service(farms):
+    """About half the cows' first heat after calving is seen, inside the waiting period; a
+    third of the unbred returns after a failed service are seen. None is on a service day."""
+    heats = calvings = after_calving = 0
+    for animals, bulls in farms:  # one farm at a time: calves' IDs repeat between farms
+        events = simulate_history(animals, bulls, seed=5, today=TODAY).events
+        seen = [e for e in events if isinstance(e, HeatEntry)]
+        calved = [e for e in events if isinstance(e, CalvingEntry)]
+        served = {(e.cow, e.service_date) for e in events if isinstance(e, InseminationEntry)}
+        assert not any((h.cow, h.heat_date) in served for h in seen)
+        heats, calvings = heats + len(seen), calvings + len(calved)
+        after_calving += sum(any(k.dam == h.cow and 30 <= (h.heat_date - k.calving_date).days < 46
+                                 for k in calved) for h in seen)
+    assert 0.35 <= after_calving / calvings <= 0.6
+    assert heats > after_calving  # and returns seen
 
 
 def test_same_seed_same_history_and_reserved_heifers_are_unrecorded(farms):
