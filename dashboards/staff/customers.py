@@ -172,14 +172,16 @@ class CustomerPage(pn.viewable.Viewer):
                         f"({period.lower()}). Choose a longer period.")
         by_herd = view.kpis_by_herd[["herd", "services", "conception_rate",
                                      "services_per_conception", "pregnancy_rate_21d",
-                                     "days_open", "calving_interval"]].copy()
-        for col in ("conception_rate", "pregnancy_rate_21d"):
+                                     "heat_detection_rate", "days_open",
+                                     "calving_interval"]].copy()
+        for col in ("conception_rate", "pregnancy_rate_21d", "heat_detection_rate"):
             by_herd[col] = (100 * by_herd[col].astype(float)).round(1)
         return wrapping_row(
             table(views.kpi_table(view.kpis), page_size=12, name="kpis"),
             table(rounded(by_herd, 2), name="kpis-by-herd",
                   titles={"conception_rate": "conception %",
-                          "pregnancy_rate_21d": "21-d pregnancy %"}))
+                          "pregnancy_rate_21d": "21-d pregnancy %",
+                          "heat_detection_rate": "heat detection %"}))
 
     def _animals(self, search: str) -> pn.viewable.Viewable:
         with self.ctx.session() as s:

@@ -145,6 +145,7 @@ KPI_LABELS = {
     "conception_rate": ("Conception rate", "percent"),
     "services_per_conception": ("Services per conception", "number"),
     "pregnancy_rate_21d": ("21-day pregnancy rate", "percent"),
+    "heat_detection_rate": ("Heat-detection rate", "percent"),
     "days_open": ("Days open", "days"),
     "calving_interval": ("Calving interval", "days"),
     "pregnancy_loss": ("Pregnancy loss", "percent"),
