@@ -63,7 +63,7 @@ from benchmarks.dashboards.bench import (  # noqa: E402
 
 TOKEN = re.compile(r'"token"\s*:\s*"([A-Za-z0-9_\-.]+)"')
 TABLE_MODEL = "DataTabulator"
-#: Users of the load, in turn: (username, farm code, role). Five in ten on the big tenant.
+#: Users of the load, in turn: (username, farm code). Five in ten on the big tenant.
 USER_CYCLE = (("bench-user", "bench"), ("bench-admin", "bench"), ("load-d-user", "load-d"),
               ("bench-user", "bench"), ("load-e-user", "load-e"), ("bench-admin", "bench"),
               ("bench-b-user", "bench-b"), ("bench-user", "bench"), ("load-d-user", "load-d"),
