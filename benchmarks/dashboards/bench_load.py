@@ -267,7 +267,7 @@ class Customer:
     farm: str
     session: TableSession
     steps: Any = None
-    answered: bool = True  # the last interaction got its rows back
+    answered: bool = True  # every interaction so far got its rows back in time
     open_s: float = 0.0
 
 
