@@ -189,10 +189,9 @@ class Navigator:
                 location.search = search if search.startswith("?") else "?" + urlencode(query)
             page = self._page(query.get("page"))
             same = kind == "push" and page is not None and page_key(page, query) == self._shown
-            self.main.loading = True
+            # No loading overlay of its own: the template's busy indicator turns while the
+            # page is built, and two more messages would only delay the page.
             try:
                 self.show(query, rebuild=same)
             except Exception:  # the page's own errors are guarded; this is the frame's
                 log.exception("navigation failed for user %s", self.ctx.identity.username)
-            finally:
-                self.main.loading = False

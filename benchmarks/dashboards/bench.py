@@ -71,6 +71,32 @@ SIGNATURE = """() => {
 }"""
 
 
+# Times of the page's websocket messages (Bokeh's protocol to the server), in the page's clock:
+# how much of an interaction is the server's answer and how much the browser's own work.
+WS_PROBE = """(() => {
+  const Native = window.WebSocket;
+  window.__rtWs = [];
+  const send = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    window.__rtWs.push(['s', performance.now()]); return send.call(this, data); };
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', () => window.__rtWs.push(['r', performance.now()]));
+    return ws; };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})()"""
+
+# After an action: from the first message sent to the last one received before the rows changed
+# (the server's part, loopback included), and the whole action, in ms of the page's clock.
+WS_SPLIT = """(start) => { const end = performance.now();
+  const seen = window.__rtWs.filter(([, t]) => t >= start && t <= end);
+  const sent = seen.filter(([k]) => k === 's'), got = seen.filter(([k]) => k === 'r');
+  window.__rtWs = [];
+  if (!sent.length || !got.length) return null;
+  return [got[got.length - 1][1] - sent[0][1], end - start]; }"""
+
+
 def cpu_seconds(match: str | int) -> float:
     """CPU seconds (user + system) used so far by a process id, or by every process whose
     command line contains ``match`` (the browser's processes): who is busy under load."""
@@ -130,12 +156,20 @@ def paint(page, url: str, selector_text: str) -> float:
     return time.perf_counter() - t0
 
 
-def timed(page, action) -> float:  # noqa: ANN001
+def timed(page, action, split: list | None = None) -> float:  # noqa: ANN001
+    """Seconds from ``action`` until the table's rows changed; with ``split``, appends the
+    server's part and the whole in the page's clock (``WS_SPLIT``)."""
     before = page.evaluate(SIGNATURE)
+    start = page.evaluate("() => performance.now()") if split is not None else None
     t0 = time.perf_counter()
     action()
     page.wait_for_function(f"(b) => ({SIGNATURE})() !== b", arg=before, timeout=TIMEOUT_MS)
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    if split is not None:
+        parts = page.evaluate(WS_SPLIT, start)
+        if parts:
+            split.append(parts)
+    return took
 
 
 SORT_FIELDS = ("milk_production", "birth_date", "official_id", "selection_index", "fertility")
@@ -146,6 +180,7 @@ def single_session(browser, server, setup: dict, rounds: int) -> dict:
     line (then the first row) shows."""
     out: dict = {}
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.add_init_script(WS_PROBE)
     page = ctx.new_page()
     herd_figure, animals_line = f"{setup['in_herd']:,}", f"{setup['recorded']:,} animals ("
     out["signin_cold_s"] = round(paint(page, server.of("bench-user"), herd_figure), 3)
@@ -167,9 +202,9 @@ def single_session(browser, server, setup: dict, rounds: int) -> dict:
         page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
         rows.append(time.perf_counter() - t0)
     out["animals_first_row_warm"] = summary(rows)
-    out["switch"] = page_switches(page, server, herd_figure, rounds)
     page.evaluate("() => { window.__rtTable = null; }")
     out["interactions"] = interactions(page, rounds)
+    out["switch"] = page_switches(page, server, herd_figure, rounds)
     ctx.close()
     return out
 
@@ -183,7 +218,7 @@ def page_switches(page, server, herd_figure: str, rounds: int) -> dict:  # noqa:
         page.evaluate("() => { window.__rtSwitch = true; }")
         t0 = time.perf_counter()
         page.locator(".rt-nav a[href^='?page=animals']").first.click()
-        page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
+        page.locator(".rt-animals .tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
         built.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         page.locator(".rt-nav a[href^='?page=overview']").first.click()
@@ -209,16 +244,23 @@ async def type_filter_async(box, text: str) -> None:  # noqa: ANN001
 
 def interactions(page, rounds: int) -> dict:
     sort, filt, paging = [], [], []
+    splits: dict[str, list] = {"sort": [], "filter": [], "page": []}
     for i in range(rounds):
         field = SORT_FIELDS[i % len(SORT_FIELDS)]
         title = page.locator(f".tabulator-col[tabulator-field='{field}'] .tabulator-col-title")
-        sort.append(timed(page, title.click))
+        sort.append(timed(page, title.click, splits["sort"]))
         box = page.locator(".tabulator-col[tabulator-field='official_id'] input")
-        filt.append(timed(page, lambda b=box, i=i: type_filter(b, f"BENCH-00{i % 9 + 1}")))
-        filt.append(timed(page, lambda b=box: type_filter(b, "")))
+        filt.append(timed(page, lambda b=box, i=i: type_filter(b, f"BENCH-00{i % 9 + 1}"),
+                          splits["filter"]))
+        filt.append(timed(page, lambda b=box: type_filter(b, ""), splits["filter"]))
         nxt = page.locator("button.tabulator-page[data-page='next']")
-        paging.append(timed(page, nxt.click))
-    return {"sort": summary(sort), "filter": summary(filt), "page": summary(paging)}
+        paging.append(timed(page, nxt.click, splits["page"]))
+    out = {"sort": summary(sort), "filter": summary(filt), "page": summary(paging)}
+    for kind, parts in splits.items():
+        if parts:  # ms in the page's clock: the websocket's part, and the whole
+            out[f"{kind}_ws_ms"] = summary([p[0] / 1000 for p in parts])
+            out[f"{kind}_page_clock_ms"] = summary([p[1] / 1000 for p in parts])
+    return out
 
 
 async def concurrent(server, n: int, sessions: int, rounds: int, *, ramp: int,
