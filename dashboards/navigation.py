@@ -17,9 +17,10 @@ session's identity, and a foreign or unknown record reads "Not found." alike. Li
 modifier key, another target or another path (sign-out, password) load as before, and a URL
 opened directly is served as before.
 
-A built page is kept for ``KEEP_SECONDS`` so that going back to it is instant; it is built
-again when its query differs (another animal, another customer), when it is older than that
-(new data shows as on a reload), or when its menu entry is clicked while it is shown.
+A built page is kept, hidden in the browser, for ``KEEP_SECONDS`` (``MAX_KEPT`` pages at most)
+so that going back to it is instant; it is built again when its query differs (another animal,
+another customer), when it is older than that (new data shows as on a reload), or when its menu
+entry is clicked while it is shown.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ from dashboards.pages import Page, PageContext
 
 log = logging.getLogger("reprotech.dashboards")
 
-#: How long a built page is shown again as it is when the user comes back to it.
+#: How long a built page is shown again as it is when the user comes back to it, and how
+#: many are kept at most (hidden in the browser meanwhile).
 KEEP_SECONDS = 120.0
+MAX_KEPT = 8
 
 
 class Menu(ReactiveHTML):
@@ -146,29 +149,36 @@ class Navigator:
         self.menu = Menu(css_classes=["rt-nav"], stylesheets=[layout.NAV_CSS],
                          sizing_mode="stretch_width")
         self.menu.param.watch(self._requested, "request")
-        self._kept: dict[tuple, tuple[float, pn.viewable.Viewable]] = {}
+        self._kept: dict[tuple, tuple[float, pn.Column]] = {}
         self._shown: tuple | None = None
         self._lock = threading.Lock()
 
     def show(self, query: dict[str, str], *, rebuild: bool = False) -> None:
-        """Show the page ``query`` names (the session's URL already says it)."""
+        """Show the page ``query`` names (the session's URL already says it).
+
+        Kept pages stay in the browser, hidden: showing one again is a change of visibility,
+        not a new set of models (plots and tables are not drawn again)."""
         asked = query.get("page")
         page = self._page(asked)
         key = page_key(page, query) if page is not None else None
         now = time.monotonic()
-        kept = self._kept.get(key) if key is not None else None
-        if kept is not None and not rebuild and now - kept[0] < KEEP_SECONDS:
-            view = kept[1]
-        else:
-            view = self.render(page, asked)
-            if key is not None:
-                self._kept = {k: v for k, v in self._kept.items()
-                              if now - v[0] < KEEP_SECONDS}
-                self._kept[key] = (now, view)
+        kept = self._kept.pop(key, None) if key is not None else None
+        if kept is None or rebuild or now - kept[0] >= KEEP_SECONDS:
+            kept = (now, pn.Column(self.render(page, asked), sizing_mode="stretch_width"))
+        fresh = [(k, v) for k, v in self._kept.items() if now - v[0] < KEEP_SECONDS]
+        self._kept = dict(fresh[-(MAX_KEPT - 1):])
+        if key is not None:
+            self._kept[key] = kept
+        shown = kept[1]
         self._shown = key
         self.menu.param.update(object=menu_html(self.pages, query.get("customer")),
                                current=page.slug if page else "")
-        self.main.objects = [view]
+        shown.visible = True
+        objects = [v for _, v in self._kept.values()]
+        self.main.objects = objects if key is not None else [*objects, shown]
+        for other in objects:
+            if other is not shown:
+                other.visible = False
 
     def _page(self, asked: str | None) -> Page | None:
         if not asked:
