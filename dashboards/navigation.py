@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from urllib.parse import parse_qsl, urlencode
 
 import panel as pn
@@ -154,31 +155,42 @@ class Navigator:
         self._lock = threading.Lock()
 
     def show(self, query: dict[str, str], *, rebuild: bool = False) -> None:
-        """Show the page ``query`` names (the session's URL already says it).
+        """Show the page ``query`` names (the session's URL already says it)."""
+        self._swap(*self._prepare(query, rebuild))
 
-        Kept pages stay in the browser, hidden: showing one again is a change of visibility,
-        not a new set of models (plots and tables are not drawn again)."""
+    def _prepare(self, query: dict[str, str], rebuild: bool
+                 ) -> tuple[list[pn.Column], pn.Column, str, str]:
+        """Build the page if it is not kept (queries run here, in the caller's thread); what
+        the main area and the menu become."""
         asked = query.get("page")
         page = self._page(asked)
         key = page_key(page, query) if page is not None else None
         now = time.monotonic()
-        kept = self._kept.pop(key, None) if key is not None else None
+        kept = self._kept.get(key) if key is not None else None
         if kept is None or rebuild or now - kept[0] >= KEEP_SECONDS:
             kept = (now, pn.Column(self.render(page, asked), sizing_mode="stretch_width"))
-        fresh = [(k, v) for k, v in self._kept.items() if now - v[0] < KEEP_SECONDS]
-        self._kept = dict(fresh[-(MAX_KEPT - 1):])
-        if key is not None:
+        fresh = [(k, v) for k, v in self._kept.items()
+                 if k != key and now - v[0] < KEEP_SECONDS][-(MAX_KEPT - 1):]
+        if key is not None:  # in place: the order of kept pages in the browser stays
+            self._kept = {k: v for k, v in self._kept.items() if k == key or (k, v) in fresh}
             self._kept[key] = kept
-        shown = kept[1]
+        else:
+            self._kept = dict(fresh)
         self._shown = key
-        self.menu.param.update(object=menu_html(self.pages, query.get("customer")),
-                               current=page.slug if page else "")
-        shown.visible = True
         objects = [v for _, v in self._kept.values()]
-        self.main.objects = objects if key is not None else [*objects, shown]
-        for other in objects:
-            if other is not shown:
-                other.visible = False
+        if key is None:
+            objects.append(kept[1])
+        return (objects, kept[1], menu_html(self.pages, query.get("customer")),
+                page.slug if page else "")
+
+    def _swap(self, objects: list[pn.Column], shown: pn.Column, menu: str, current: str
+              ) -> None:
+        """Show ``shown`` among ``objects`` (kept pages stay, hidden) and mark the menu."""
+        self.menu.param.update(object=menu, current=current)
+        if [id(o) for o in self.main.objects] != [id(o) for o in objects]:
+            self.main.objects = objects
+        for holder in objects:
+            holder.visible = holder is shown
 
     def _page(self, asked: str | None) -> Page | None:
         if not asked:
@@ -194,14 +206,19 @@ class Navigator:
         with self._lock:
             location = pn.state.location
             if location is not None:
-                # A click adds a history entry here; after back/forward the browser's URL
-                # already says it (Menu set the model quietly), so this changes nothing there.
+                # First, as the page reads its parameters from it when built. A click adds a
+                # history entry here; after back/forward the browser's URL already says it
+                # (Menu set the model quietly), so this changes nothing there.
                 location.search = search if search.startswith("?") else "?" + urlencode(query)
             page = self._page(query.get("page"))
             same = kind == "push" and page is not None and page_key(page, query) == self._shown
-            # No loading overlay of its own: the template's busy indicator turns while the
-            # page is built, and two more messages would only delay the page.
             try:
-                self.show(query, rebuild=same)
+                prepared = self._prepare(query, rebuild=same)
             except Exception:  # the page's own errors are guarded; this is the frame's
                 log.exception("navigation failed for user %s", self.ctx.identity.username)
+                return
+        # The page is built here (a thread of the pool: one user's queries never hold up
+        # another's); the switch itself runs on the server's event loop with the document's
+        # lock, so its changes go to the browser together (from a thread each change went as
+        # its own message, ~0.5 s apart on a busy server).
+        pn.state.execute(partial(self._swap, *prepared))

@@ -64,7 +64,7 @@ def test_menu_and_page_links_switch_in_place_and_back_returns(page, portal_serve
 
     # a link inside a page (the animals table's) opens the animal in place too
     page.locator(f".rt-animals a[href*='animal={cow}']").first.click()
-    shows(page, "Pedigree").wait_for(timeout=LOAD_MS)
+    shows(page, "Sire's sire's dam").wait_for(timeout=LOAD_MS)
     assert page.evaluate(MARK) == "yes"
     assert re.search(rf"\?page=animal&animal={cow}$", page.url), page.url
 
@@ -82,7 +82,7 @@ def test_menu_and_page_links_switch_in_place_and_back_returns(page, portal_serve
 
     # a URL opened directly is served as before
     page.goto(portal_server.of("pa-user", f"page=animal&animal={cow}"))
-    shows(page, "Pedigree").wait_for(timeout=LOAD_MS)
+    shows(page, "Sire's sire's dam").wait_for(timeout=LOAD_MS)
     assert page.evaluate(MARK) is None
 
 
