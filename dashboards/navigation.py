@@ -170,7 +170,8 @@ class Navigator:
         if kept is None or rebuild or now - kept[0] >= KEEP_SECONDS:
             kept = (now, pn.Column(self.render(page, asked), sizing_mode="stretch_width"))
         fresh = [(k, v) for k, v in self._kept.items()
-                 if k != key and now - v[0] < KEEP_SECONDS][-(MAX_KEPT - 1):]
+                 if k != key and now - v[0] < KEEP_SECONDS]
+        fresh = fresh[max(0, len(fresh) - (MAX_KEPT - 1)):]
         if key is not None:  # in place: the order of kept pages in the browser stays
             self._kept = {k: v for k, v in self._kept.items() if k == key or (k, v) in fresh}
             self._kept[key] = kept
