@@ -2,7 +2,8 @@
 
 A full page load costs the browser its whole start (Bokeh, Panel and Tabulator scripts, a new
 websocket, a new session) before the page's first figure; switching the main area inside the
-open session costs only the new page's models. So the menu, and every link inside a page that
+open session keeps the session, its widgets' state and the scripts. (Measured, it is not yet
+faster for a page built anew: benchmarks/dashboards/README.md.) So the menu, and every link inside a page that
 names another page of this app (``?page=animal&animal=123``), open the page in place: the
 browser reports the link's query (:class:`Menu`), the frame sets it as the session's URL
 (``pn.state.location.search``, which adds a history entry) and shows the page it names. The
@@ -18,7 +19,7 @@ modifier key, another target or another path (sign-out, password) load as before
 opened directly is served as before.
 
 A built page is kept, hidden in the browser, for ``KEEP_SECONDS`` (``MAX_KEPT`` pages at most)
-so that going back to it is instant; it is built again when its query differs (another animal,
+so that going back to it draws nothing anew; it is built again when its query differs (another animal,
 another customer), when it is older than that (new data shows as on a reload), or when its menu
 entry is clicked while it is shown.
 """
@@ -220,6 +221,6 @@ class Navigator:
                 return
         # The page is built here (a thread of the pool: one user's queries never hold up
         # another's); the switch itself runs on the server's event loop with the document's
-        # lock, so its changes go to the browser together (from a thread each change went as
-        # its own message, ~0.5 s apart on a busy server).
+        # lock (from the thread, each change waited for the loop in turn: a kept page took
+        # 1.85 s to show again against 0.72 s so, benchmarks/dashboards/README.md).
         pn.state.execute(partial(self._swap, *prepared))
