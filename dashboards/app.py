@@ -10,6 +10,9 @@ runs as the signed-in identity under row security, so an animal id from another 
 nothing and the page says "Not found." — the same words as an id that does not exist, so a
 forged URL cannot even learn that the animal exists. Any exception a page raises is logged with
 its traceback and the user sees a short apology, never the stack trace.
+
+A browser tab keeps one session: the menu and the links between pages switch the main area in
+place, with the URL and the back button kept in step (``dashboards/navigation.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import panel as pn
 from panel import theme as panel_theme
 
 from dashboards import layout
+from dashboards.navigation import Navigator, query_of
 from dashboards.pages import Page, PageContext
 from dashboards.text import html_text
 from reprotech_core.errors import NotFound, PermissionDenied
@@ -111,22 +115,17 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
             styles={"color": "white", "margin-left": "auto"},
         )
     )
+    def render(page: Page | None, asked: str | None) -> pn.viewable.Viewable:
+        if page is not None:
+            return guarded(page.build, ctx)
+        if asked:
+            return pn.pane.Markdown(NOT_FOUND, sizing_mode="stretch_width")
+        return pn.pane.Markdown("There is nothing here for your account yet.")
+
+    navigator = Navigator(ctx, visible, render)
     if visible:
-        # A staff user's chosen customer (?customer=) follows them from page to page; for a
-        # customer user the pages ignore it, and row security decides either way.
-        customer = query_param("customer")
-        keep = f"&customer={customer}" if customer and customer.isdigit() else ""
-        links = "\n".join(f"- [{p.title}](?page={p.slug}{keep})" for p in visible)
-        template.sidebar.append(pn.pane.Markdown(links, css_classes=["rt-nav"],
-                                                 stylesheets=[layout.NAV_CSS],
-                                                 sizing_mode="stretch_width"))
-    asked = query_param("page")
-    page = next((p for p in visible if p.slug == asked), None) if asked else (
-        visible[0] if visible else None)
-    if page is not None:
-        template.main.append(guarded(page.build, ctx))
-    elif asked:
-        template.main.append(pn.pane.Markdown(NOT_FOUND, sizing_mode="stretch_width"))
-    else:
-        template.main.append(pn.pane.Markdown("There is nothing here for your account yet."))
+        template.sidebar.append(navigator.menu)
+    location = pn.state.location
+    navigator.show(query_of(location.search) if location is not None else {})
+    template.main.append(navigator.main)
     return template

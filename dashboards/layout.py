@@ -41,9 +41,10 @@ COMPONENT_CSS = f"""
 }}
 """
 
-#: The menu's own rules (its links live in a Markdown pane's shadow DOM): a wrapping row of
-#: links on a phone, a list on a desktop.
+#: The menu's own rules (its links live in the menu component's shadow DOM): a wrapping row
+#: of links on a phone, a list on a desktop; the page shown in bold.
 NAV_CSS = f"""
+a[aria-current="page"] {{ font-weight: 600; }}
 @media screen and (max-width: {PHONE_WIDTH}px) {{
   ul {{ display: flex; flex-wrap: wrap; gap: 2px 14px; padding: 0; margin: 4px 0; }}
   li {{ list-style: none; margin: 0; line-height: 2em; }}

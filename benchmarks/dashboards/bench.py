@@ -6,9 +6,16 @@ history), two small farms so the population comparison has three customers. The 
 in the test server (``tests/dashboards/server.py``: the product's ``build_app`` with a fixed
 identity per route), measured from Debian's Chromium through Playwright:
 
-- first meaningful paint: navigation start until the overview's herd figures (the "Animals"
-  card showing N) / the animals page's first table row are visible; cold (first session after
-  start, caches empty) and warm (median and p95 of repeated visits)
+- first paint after sign-in: navigation start of the app's own URL (no ``?page=``: the landing
+  page, the overview for a customer) until the overview's herd figure ("In the herd") is
+  visible; the test server has a fixed identity per route instead of the hub's sign-in, so
+  this is the page load that follows a sign-in, without the hub's OAuth redirects; cold (first
+  session after start, caches empty) and warm (median and p95 of repeated loads)
+- the animals page's first table row after a full load, cold and warm
+- page switch inside one session (``dashboards/navigation.py``): a click on the menu entry
+  until the new page's first content is visible: overview -> animals (built in the session:
+  its first table row) and animals -> overview (kept from the session: its heading), each in
+  a new session per round
 - interactions on the animals page: sort (click a column header), filter (type into the ID
   header filter; clear it), page (next page) — time from the action until the table's rows
   changed in the browser
@@ -62,6 +69,32 @@ SIGNATURE = """() => {
   }
   const t = window.__rtTable; return t ? t.innerText.slice(0, 2000) : '';
 }"""
+
+
+# Times of the page's websocket messages (Bokeh's protocol to the server), in the page's clock:
+# how much of an interaction is the server's answer and how much the browser's own work.
+WS_PROBE = """(() => {
+  const Native = window.WebSocket;
+  window.__rtWs = [];
+  const send = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    window.__rtWs.push(['s', performance.now()]); return send.call(this, data); };
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', () => window.__rtWs.push(['r', performance.now()]));
+    return ws; };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})()"""
+
+# After an action: from the first message sent to the last one received before the rows changed
+# (the server's part, loopback included), and the whole action, in ms of the page's clock.
+WS_SPLIT = """(start) => { const end = performance.now();
+  const seen = window.__rtWs.filter(([, t]) => t >= start && t <= end);
+  const sent = seen.filter(([k]) => k === 's'), got = seen.filter(([k]) => k === 'r');
+  window.__rtWs = [];
+  if (!sent.length || !got.length) return null;
+  return [got[got.length - 1][1] - sent[0][1], end - start]; }"""
 
 
 def cpu_seconds(match: str | int) -> float:
@@ -123,12 +156,20 @@ def paint(page, url: str, selector_text: str) -> float:
     return time.perf_counter() - t0
 
 
-def timed(page, action) -> float:  # noqa: ANN001
+def timed(page, action, split: list | None = None) -> float:  # noqa: ANN001
+    """Seconds from ``action`` until the table's rows changed; with ``split``, appends the
+    server's part and the whole in the page's clock (``WS_SPLIT``)."""
     before = page.evaluate(SIGNATURE)
+    start = page.evaluate("() => performance.now()") if split is not None else None
     t0 = time.perf_counter()
     action()
     page.wait_for_function(f"(b) => ({SIGNATURE})() !== b", arg=before, timeout=TIMEOUT_MS)
-    return time.perf_counter() - t0
+    took = time.perf_counter() - t0
+    if split is not None:
+        parts = page.evaluate(WS_SPLIT, start)
+        if parts:
+            split.append(parts)
+    return took
 
 
 SORT_FIELDS = ("milk_production", "birth_date", "official_id", "selection_index", "fertility")
@@ -139,20 +180,20 @@ def single_session(browser, server, setup: dict, rounds: int) -> dict:
     line (then the first row) shows."""
     out: dict = {}
     ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    ctx.add_init_script(WS_PROBE)
     page = ctx.new_page()
     herd_figure, animals_line = f"{setup['in_herd']:,}", f"{setup['recorded']:,} animals ("
-    out["overview_cold_s"] = round(paint(page, server.of("bench-user", "page=overview"),
-                                         herd_figure), 3)
+    out["signin_cold_s"] = round(paint(page, server.of("bench-user"), herd_figure), 3)
     out["animals_cold_s"] = round(paint(page, server.of("bench-user", "page=animals"),
                                         animals_line), 3)
     page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
     warm_o, warm_a = [], []
     for _ in range(rounds):
-        warm_o.append(paint(page, server.of("bench-user", "page=overview"), herd_figure))
+        warm_o.append(paint(page, server.of("bench-user"), herd_figure))
         t = paint(page, server.of("bench-user", "page=animals"), animals_line)
         page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
         warm_a.append(t)
-    out["overview_warm"] = summary(warm_o)
+    out["signin_warm"] = summary(warm_o)
     # animals paint until the first row is visible (not just the heading)
     rows = []
     for _ in range(rounds):
@@ -163,8 +204,30 @@ def single_session(browser, server, setup: dict, rounds: int) -> dict:
     out["animals_first_row_warm"] = summary(rows)
     page.evaluate("() => { window.__rtTable = null; }")
     out["interactions"] = interactions(page, rounds)
+    out["switch"] = page_switches(page, server, herd_figure, rounds)
     ctx.close()
     return out
+
+
+def page_switches(page, server, herd_figure: str, rounds: int) -> dict:  # noqa: ANN001
+    """Menu click until the new page shows, in place: overview -> animals (built: until its
+    first table row) and back (kept: until the overview's heading), a new session a round."""
+    built, kept = [], []
+    for _ in range(rounds):
+        paint(page, server.of("bench-user", "page=overview"), herd_figure)
+        page.evaluate("() => { window.__rtSwitch = true; }")
+        t0 = time.perf_counter()
+        page.locator(".rt-nav a[href^='?page=animals']").first.click()
+        page.locator(".rt-animals .tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
+        built.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        page.locator(".rt-nav a[href^='?page=overview']").first.click()
+        page.get_by_text("Herd overview · Farm").first.wait_for(timeout=TIMEOUT_MS)
+        kept.append(time.perf_counter() - t0)
+        if not page.evaluate("() => window.__rtSwitch === true"):
+            raise RuntimeError("the page reloaded on a menu click")
+    return {"to_animals_built": summary(built), "to_overview_kept": summary(kept),
+            "all": summary(built + kept)}
 
 
 def type_filter(box, text: str) -> None:  # noqa: ANN001
@@ -181,16 +244,23 @@ async def type_filter_async(box, text: str) -> None:  # noqa: ANN001
 
 def interactions(page, rounds: int) -> dict:
     sort, filt, paging = [], [], []
+    splits: dict[str, list] = {"sort": [], "filter": [], "page": []}
     for i in range(rounds):
         field = SORT_FIELDS[i % len(SORT_FIELDS)]
         title = page.locator(f".tabulator-col[tabulator-field='{field}'] .tabulator-col-title")
-        sort.append(timed(page, title.click))
+        sort.append(timed(page, title.click, splits["sort"]))
         box = page.locator(".tabulator-col[tabulator-field='official_id'] input")
-        filt.append(timed(page, lambda b=box, i=i: type_filter(b, f"BENCH-00{i % 9 + 1}")))
-        filt.append(timed(page, lambda b=box: type_filter(b, "")))
+        filt.append(timed(page, lambda b=box, i=i: type_filter(b, f"BENCH-00{i % 9 + 1}"),
+                          splits["filter"]))
+        filt.append(timed(page, lambda b=box: type_filter(b, ""), splits["filter"]))
         nxt = page.locator("button.tabulator-page[data-page='next']")
-        paging.append(timed(page, nxt.click))
-    return {"sort": summary(sort), "filter": summary(filt), "page": summary(paging)}
+        paging.append(timed(page, nxt.click, splits["page"]))
+    out = {"sort": summary(sort), "filter": summary(filt), "page": summary(paging)}
+    for kind, parts in splits.items():
+        if parts:  # ms in the page's clock: the websocket's part, and the whole
+            out[f"{kind}_ws_ms"] = summary([p[0] / 1000 for p in parts])
+            out[f"{kind}_page_clock_ms"] = summary([p[1] / 1000 for p in parts])
+    return out
 
 
 async def concurrent(server, n: int, sessions: int, rounds: int, *, ramp: int,
