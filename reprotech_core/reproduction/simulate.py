@@ -125,7 +125,7 @@ class _Simulator:
     def heat_seen(self, cow: str, day: date, chance: float) -> None:
         """A heat seen and recorded but not served, with probability ``chance``."""
         if self.seen.random() < chance and day <= self.today:
-            self.events.append(HeatEntry(cow, day, self.tech()))
+            self.events.append(HeatEntry(cow, day, str(self.seen.choice(TECHNICIANS))))
 
     def diagnose(self, cow: str, day: date, result: str, served: date | None = None) -> None:
         days = (day - served).days if result == "pregnant" and served else None

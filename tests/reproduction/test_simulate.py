@@ -129,6 +129,20 @@ def test_heats_seen_without_a_service(farms):
     assert heats > after_calving  # and returns seen
 
 
+def test_heats_leave_every_other_record_as_it_was(farms, monkeypatch):
+    """The heats draw from their own random stream: without them, a seed's history is the
+    one it was before heats were simulated (test herds and the demo keep their animals)."""
+    import reprotech_core.reproduction.simulate as simulate
+
+    animals, bulls = max(farms, key=lambda f: len(f[0]))
+    with_heats = simulate_history(animals, bulls, seed=6, today=TODAY).events
+    monkeypatch.setattr(simulate, "FIRST_HEAT_SEEN", 0.0)
+    monkeypatch.setattr(simulate, "RETURN_SEEN_NOT_BRED", 0.0)
+    without = simulate_history(animals, bulls, seed=6, today=TODAY).events
+    assert not any(isinstance(e, HeatEntry) for e in without)
+    assert [e for e in with_heats if not isinstance(e, HeatEntry)] == without
+
+
 def test_same_seed_same_history_and_reserved_heifers_are_unrecorded(farms):
     animals, bulls = max(farms, key=lambda f: len(f[0]))
     day = date(2026, 8, 1)
