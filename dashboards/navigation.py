@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import panel as pn
 import param
+from panel.io.document import hold
 from panel.reactive import ReactiveHTML
 
 from dashboards import layout
@@ -187,12 +188,17 @@ class Navigator:
 
     def _swap(self, objects: list[pn.Column], shown: pn.Column, menu: str, current: str
               ) -> None:
-        """Show ``shown`` among ``objects`` (kept pages stay, hidden) and mark the menu."""
-        self.menu.param.update(object=menu, current=current)
-        if [id(o) for o in self.main.objects] != [id(o) for o in objects]:
-            self.main.objects = objects
-        for holder in objects:
-            holder.visible = holder is shown
+        """Show ``shown`` among ``objects`` (kept pages stay, hidden) and mark the menu.
+
+        One held batch: the browser gets one message, and Bokeh walks the document's model
+        graph once at the end (``freeze``) rather than after each change; the new page's
+        models would otherwise be re-walked with every kept page's visibility."""
+        with hold(freeze=True):
+            self.menu.param.update(object=menu, current=current)
+            if [id(o) for o in self.main.objects] != [id(o) for o in objects]:
+                self.main.objects = objects
+            for holder in objects:
+                holder.visible = holder is shown
 
     def _page(self, asked: str | None) -> Page | None:
         if not asked:
