@@ -47,10 +47,11 @@ def exact_peak_gib(animals: int, snps: int) -> float:
 def snpblup_peak_gib(animals: int, snps: int, traits: int) -> float:
     """Estimated peak memory (GiB) of multi-trait SNP-BLUP on the packed genotypes: the
     packed rows, per trait the solution, residual, direction and product vectors over SNPs
-    (4 x M x k float64) and over animals (4 x N x k), the 256-entry lookup tables."""
+    (4 x M x k float64) and over animals (4 x N x k), the 256-entry lookup tables of every
+    byte column (``(k + 1) x M / 4 x 256`` float64, :mod:`.packed_products`)."""
     k = max(traits, 1)
     return (animals * snps / 4 + 8.0 * 4 * k * (snps + animals)
-            + 2 * 8.0 * 64 * 256 * k) / GIB + SNPBLUP_OVERHEAD_GIB
+            + 8.0 * 256 * (k + 1) * snps / 4) / GIB + SNPBLUP_OVERHEAD_GIB
 
 
 def choose_path(animals: int, snps: int, traits: int, *, memory_gib: float,

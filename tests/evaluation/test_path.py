@@ -24,8 +24,8 @@ def test_too_big_for_memory_switches_path_and_says_so():
     assert "G (3.0 GiB) and its eigendecomposition need" in c.reason
     assert "more than the budget of 8 GiB (evaluation_memory_gib)" in c.reason
     # a small budget (the setting) switches a small herd too
-    small = choose_path(5_000, 60_000, 4, memory_gib=1.1, exact_max_animals=10_000)
-    assert small.solver == "snp-blup" and "more than the budget of 1.1 GiB" in small.reason
+    small = choose_path(8_000, 60_000, 4, memory_gib=2, exact_max_animals=10_000)
+    assert small.solver == "snp-blup" and "more than the budget of 2 GiB" in small.reason
 
 
 def test_memory_estimates_grow_as_they_should():
