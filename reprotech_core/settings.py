@@ -207,6 +207,23 @@ class Settings(BaseSettings):
         description="Selection index: economic weight per trait unit of each GEBV "
         "(kg milk, days open — fewer is better, index points, months).",
     )
+    evaluation_memory_gib: float = Field(
+        default=8.0, gt=0.0,
+        description="Memory an evaluation run may use (GiB). A herd whose exact GBLUP (G and "
+        "its eigendecomposition, ~4 x 8 N^2 bytes) would need more takes the SNP-BLUP path "
+        "and the run's record says so, instead of being killed for lack of memory.",
+    )
+    evaluation_exact_max_animals: int = Field(
+        default=10_000, ge=10,
+        description="Evaluations of more genotyped animals than this take the SNP-BLUP path "
+        "(time ~N x SNPs per iteration) instead of exact GBLUP (time ~N^3); measured in "
+        "benchmarks/evaluation/README.md, 'Scale curve'.",
+    )
+    evaluation_reml_animals: int = Field(
+        default=5000, ge=100,
+        description="SNP-BLUP path: REML variance components on a random subsample of at most "
+        "this many recorded animals (exact spectral REML; time ~n^3).",
+    )
     validation_share: float = Field(
         default=0.2, gt=0.0, lt=1.0,
         description="Forward validation of every evaluation run (Legarra & Reverter 2018): "

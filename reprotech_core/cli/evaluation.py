@@ -243,14 +243,20 @@ def run(
                                      customer_id=cid)
         console.print(f"run {summary.run_id} ({summary.method}): {summary.animals} animals "
                       f"({summary.genotyped} genotyped) x {summary.n_snps} SNPs")
+        solver = summary.solver
+        if solver:
+            console.print(f"solver: {solver['path']} — {solver['reason']}", markup=False)
+            for why in solver.get("not_done", {}).values():
+                console.print(f"  {why}", markup=False)
         for trait, info in summary.traits.items():
             console.print(f"  {trait}: h2 {info['h2']} (SE {info['se_h2']}), "
                           f"{info['records']} records")
         for trait, why in summary.skipped.items():
             console.print(f"  {trait}: not evaluated ({why})")
-        cohort = summary.validation.get("cohort", {})
-        console.print(f"validation (LR method) on {cohort.get('animals', 0)} animals born "
-                      f"{cohort.get('birth_years', [])}:")
+        cohort = summary.validation.get("cohort")
+        if cohort is not None:
+            console.print(f"validation (LR method) on {cohort.get('animals', 0)} animals born "
+                          f"{cohort.get('birth_years', [])}:")
         console.print(validation_table(summary.validation).to_string(index=False),
                       markup=False)
         if not summary.validation.get("release", {}).get("automatic", True):

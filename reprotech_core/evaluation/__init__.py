@@ -15,6 +15,9 @@ are thin layers that call these modules:
 - :mod:`.single_step` — single-step GBLUP: H-inverse (sparse A-inverse, G aligned to A22 and
   blended), GEBVs and reliabilities for genotyped and non-genotyped animals
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
+- :mod:`.snpblup_multi` — the large-herd path: all traits' SNP-BLUP in one PCG, REML on a
+  subsample, approximate reliabilities; :mod:`.packed_products` its byte-table products
+- :mod:`.path` — which path (exact GBLUP or SNP-BLUP) a run of a given size and memory takes
 - :mod:`.parentage` — opposing-homozygote sire/dam verification
 - :mod:`.sire_discovery` — the sire among genotyped bulls by LOD score (trio with the dam)
 - :mod:`.inbreeding` — F from G's diagonal, runs of homozygosity (F_ROH), trends

@@ -46,14 +46,16 @@ from reprotech_core.evaluation.contemporary import DEFAULT_MIN_SIZE, form_groups
 from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
+from reprotech_core.evaluation.path import PathChoice, choose_path
 from reprotech_core.evaluation.pedigree import inbreeding_meuwissen_luo, order_pedigree
 from reprotech_core.evaluation.single_step import DEFAULT_BLEND
+from reprotech_core.evaluation.snpblup_multi import RELIABILITY_METHOD, evaluate_traits_snpblup
 from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
 from reprotech_core.store import single_step_run
 from reprotech_core.store.imputed_genotypes import read_evaluation_genotypes
-from reprotech_core.store.run_validation import ValidationRules, validate_run
+from reprotech_core.store.run_validation import ValidationRules, _trend, validate_run
 from reprotech_core.store.sire_suggestions import suggest_sires
 
 
@@ -100,7 +102,9 @@ class EvaluationSummary:
     skipped: dict[str, str] = field(default_factory=dict)  # trait -> why it was not evaluated
     validation: dict = field(default_factory=dict)  # the run's record (run_validation)
     reused: bool = False
-    method: str = "gblup"  # or "ssgblup" (single-step: non-genotyped animals evaluated too)
+    method: str = "gblup"  # "ssgblup" (single-step: non-genotyped animals evaluated too),
+    # "snpblup" (the large-herd path, :mod:`reprotech_core.evaluation.path`)
+    solver: dict = field(default_factory=dict)  # path and reason (parameters["solver"])
     genotyped: int = 0  # of ``animals``; the others have pedigree-based values
 
 
@@ -192,15 +196,23 @@ def run_evaluation(
     customer_id: int | None = None, h2: dict[str, float] | None = None,
     parentage_min_informative: int = 500, min_records: int = 20,
     min_group_size: int = DEFAULT_MIN_SIZE, rules: ValidationRules | None = None,
-    blend: float = DEFAULT_BLEND,
+    blend: float = DEFAULT_BLEND, memory_gib: float | None = None,
+    exact_max_animals: int | None = None,
 ) -> EvaluationSummary:
     """Evaluate, validate (:mod:`reprotech_core.store.run_validation`; ``rules`` default to the
     settings ``validation_*``) and store one run; see the module.
 
-    Single-step (:mod:`reprotech_core.store.single_step_run`, ``blend`` the weight of A22 in
-    G) when the evaluated customers have non-genotyped animals, GBLUP of the genotyped
-    otherwise. A failure marks the run failed with the error, and its rule when it has one,
-    in the run's record."""
+    The solver is chosen by size (:func:`reprotech_core.evaluation.path.choose_path`;
+    ``memory_gib`` and ``exact_max_animals`` default to the settings ``evaluation_*``) and
+    recorded with its reason (``parameters["solver"]``). Exact path: single-step
+    (:mod:`reprotech_core.store.single_step_run`, ``blend`` the weight of A22 in G) when the
+    evaluated customers have non-genotyped animals, GBLUP of the genotyped otherwise.
+    SNP-BLUP path (a herd too big for G): the genotyped animals by multi-trait SNP-BLUP
+    (:mod:`reprotech_core.evaluation.snpblup_multi`); what needs G — the GCTA GRM files, the
+    forward validation, single-step — is not done, and the run's record says so (such a run
+    is released only explicitly). A failure marks the run failed with the error, and its
+    rule when it has one, in the run's record (no path fits the memory budget: rule
+    ``evaluation.memory``, before any heavy work)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with db.session(identity) as session:
@@ -219,19 +231,35 @@ def run_evaluation(
         if len(ids) < 10:
             raise RuleViolation("evaluation.too_few_animals",
                                 f"only {len(ids)} genotyped animals pass QC; need at least 10")
+        settings = get_settings()
+        try:
+            choice = choose_path(
+                len(ids), inputs.n_snps, len(TRAITS),
+                memory_gib=memory_gib or settings.evaluation_memory_gib,
+                exact_max_animals=exact_max_animals or settings.evaluation_exact_max_animals)
+        except ValueError as exc:
+            raise RuleViolation("evaluation.memory", str(exc)) from None
     except RuleViolation as exc:  # no inputs (imputation failed, too few animals): a run
         timings["gather"] = time.perf_counter() - t0  # record says so, not only the job
         _record_failure(db, identity, None if previous is None else previous.id,
                         {"job_run_id": job_run_id, "customer_id": customer_id}, timings, exc)
         raise
     timings["gather"] = time.perf_counter() - t0
-    single_step = len(inputs.others) > 0
+    large = choice.solver == "snp-blup"
+    not_done = _not_done_on_snpblup(choice, inputs) if large else {}
+    single_step = len(inputs.others) > 0 and not large
     stored = len(ids) + (int(inputs.others["stored"].sum()) if single_step else 0)
+    kind = "snpblup" if large else "ssgblup" if single_step else "gblup"
     params = {"job_run_id": job_run_id, "customer_id": customer_id, "h2": h2 or "REML",
               "animals": stored, "animals_genotyped": len(ids),
               "animals_non_genotyped": stored - len(ids),
               "n_snps": inputs.n_snps, "panel": inputs.panel,
-              "method": (single_step_run.METHOD if single_step else
+              "solver": {"path": choice.solver, "reason": choice.reason,
+                         "estimated_peak_gib": round(choice.exact_gib if not large
+                                                     else choice.snpblup_gib, 2),
+                         **({"not_done": not_done} if not_done else {})},
+              "method": (SNPBLUP_METHOD.format(n=settings.evaluation_reml_animals) if large
+                         else single_step_run.METHOD if single_step else
                          "GBLUP, VanRaden (2008) method 1 G, spectral REML"),
               "fixed_effects": "herd-year-season contemporary group + birth year",
               "min_group_size": min_group_size, "contemporary_groups": inputs.contemporary,
@@ -244,14 +272,35 @@ def run_evaluation(
             run = session.get(EvaluationRun, previous.id)
             run.status, run.started_at = "running", datetime.now(UTC)
         else:
-            run = EvaluationRun(method="ssgblup" if single_step else "gblup",
-                                status="running", parameters=params, software=software)
+            run = EvaluationRun(method=kind, status="running", parameters=params,
+                                software=software)
             session.add(run)
         run.data_snapshot = inputs.digest()
         session.flush()
         run_id = run.id
-    summary = EvaluationSummary(run_id, stored, inputs.n_snps)
+    summary = EvaluationSummary(run_id, stored, inputs.n_snps, solver=params["solver"])
     try:
+        genotyped_records = inputs.records[inputs.records["animal"].isin(ids)]
+        counts = {tr: int(genotyped_records[tr].notna().sum()) for tr in TRAITS}
+        traits = [tr for tr, n in counts.items() if n >= min_records]
+        summary.skipped = {tr: f"{n} phenotyped "
+                               f"{'genotyped ' if single_step or large else ''}animals, "
+                               f"fewer than {min_records}"
+                           for tr, n in counts.items() if n < min_records}
+        if large:
+            t = time.perf_counter()
+            done = evaluate_traits_snpblup(inputs.genotypes, genotyped_records, traits=traits,
+                                           h2=h2, min_records=min_records,
+                                           reml_animals=settings.evaluation_reml_animals)
+            timings["snpblup"] = time.perf_counter() - t
+            params["snpblup"] = done.record
+            summary.validation = _not_validated(done.results, inputs, not_done["validation"])
+            parentage = _finish_after_solve(db, identity, run_id, inputs, ids, done.results,
+                                            done.g_diag, parentage_min_informative, timings)
+            summary.parentage = (parentage["status"].value_counts().to_dict()
+                                 if len(parentage) else {})
+            return _succeeded(db, identity, run_id, params, summary, timings, t0,
+                              done.results, summary.validation, kind, len(ids))
         t = time.perf_counter()
         grm = vanraden_grm(inputs.genotypes)
         timings["grm"] = time.perf_counter() - t
@@ -260,12 +309,6 @@ def run_evaluation(
         summary.grm_files = [str(p) for p in write_gcta_grm(
             out / "grm", grm.matrix, [(i, i) for i in ids], n_nonmissing=float(grm.n_snps_used))]
         t = time.perf_counter()
-        genotyped_records = inputs.records[inputs.records["animal"].isin(ids)]
-        counts = {tr: int(genotyped_records[tr].notna().sum()) for tr in TRAITS}
-        traits = [tr for tr, n in counts.items() if n >= min_records]
-        summary.skipped = {tr: f"{n} phenotyped {'genotyped ' if single_step else ''}animals, "
-                               f"fewer than {min_records}"
-                           for tr, n in counts.items() if n < min_records}
         results = evaluate_traits(grm.matrix, ids, genotyped_records, traits=traits, h2=h2,
                                   min_records=min_records) if traits else []
         timings["gblup"] = time.perf_counter() - t
@@ -290,23 +333,72 @@ def run_evaluation(
                                   rules=rules or ValidationRules.from_settings(get_settings()),
                                   min_records=min_records, h_inv=hinv, born=born)
         timings["validation"] = time.perf_counter() - t
-        t = time.perf_counter()
-        f_ped = _pedigree_inbreeding(inputs.pedigree)
-        timings["pedigree"] = time.perf_counter() - t
-        t = time.perf_counter()
-        parentage = _parentage(inputs, ids, parentage_min_informative)
-        timings["parentage"] = time.perf_counter() - t
-        t = time.perf_counter()
-        with db.session(identity) as session:
-            suggestions = suggest_sires(session, inputs.genotypes, parentage,
-                                        min_informative=parentage_min_informative)
-        parentage = parentage.merge(suggestions.assign(role="sire"), how="left",
-                                    on=["animal", "role"])
-        timings["sire_discovery"] = time.perf_counter() - t
-        _store(db, identity, run_id, inputs, results, grm.matrix, f_ped, parentage)
+        g_diag = np.diag(grm.matrix).copy()
+        del grm
+        parentage = _finish_after_solve(db, identity, run_id, inputs, ids, results, g_diag,
+                                        parentage_min_informative, timings)
     except Exception as exc:
         _record_failure(db, identity, run_id, params, timings, exc)
         raise
+    summary.parentage = parentage["status"].value_counts().to_dict() if len(parentage) else {}
+    return _succeeded(db, identity, run_id, params, summary, timings, t0, results, validation,
+                      kind, len(ids))
+
+
+SNPBLUP_METHOD = ("SNP-BLUP (Stranden & Garrick 2009: equals GBLUP with VanRaden (2008) "
+                  "method 1 G), all traits in one Jacobi-PCG pass over the packed genotypes; "
+                  "variance components by spectral REML on a random subsample of at most {n:,} "
+                  "recorded animals (or h2 given); reliabilities " + RELIABILITY_METHOD)
+
+
+def _not_done_on_snpblup(choice: PathChoice, inputs: EvaluationInputs) -> dict[str, str]:
+    """What a run on the SNP-BLUP path does not do because it needs G, each with why."""
+    why = f"needs G ({len(inputs.genotypes.samples):,}^2), not formed on the SNP-BLUP path"
+    out = {"grm_files": f"GCTA GRM files not written: {why}",
+           "validation": f"forward validation (LR method) not run: it {why} (the accuracy "
+                         "of the validation animals needs their block of G)"}
+    if len(inputs.others):
+        out["single_step"] = (f"single-step not run: H^-1 {why}; the {len(inputs.others):,} "
+                              "non-genotyped animals are not evaluated (APY single-step "
+                              "would be needed), the genotyped are evaluated on their own")
+    return out
+
+
+def _not_validated(results, inputs: EvaluationInputs, why: str) -> dict:
+    """The validation record of a run that could not validate itself: every trait says why,
+    and the release waits for a person (as for 'validation not possible')."""
+    born = pd.Series(inputs.animals["birth_year"].to_numpy(),
+                     index=inputs.animals["id"].astype(str))
+    return {"method": why, "traits": {r.trait: {"n": 0, "not_possible": why} for r in results},
+            "trend": _trend(results, born),
+            "release": {"automatic": False, "reasons": [
+                f"{r.trait}: validation.not_possible: {why}" for r in results]}}
+
+
+def _finish_after_solve(db: Database, identity: Identity, run_id: int,
+                        inputs: EvaluationInputs, ids: list[str], results, g_diag: np.ndarray,
+                        parentage_min_informative: int, timings: dict) -> pd.DataFrame:
+    """Pedigree inbreeding, parentage, sire discovery and storing: the same on both paths."""
+    t = time.perf_counter()
+    f_ped = _pedigree_inbreeding(inputs.pedigree)
+    timings["pedigree"] = time.perf_counter() - t
+    t = time.perf_counter()
+    parentage = _parentage(inputs, ids, parentage_min_informative)
+    timings["parentage"] = time.perf_counter() - t
+    t = time.perf_counter()
+    with db.session(identity) as session:
+        suggestions = suggest_sires(session, inputs.genotypes, parentage,
+                                    min_informative=parentage_min_informative)
+    parentage = parentage.merge(suggestions.assign(role="sire"), how="left",
+                                on=["animal", "role"])
+    timings["sire_discovery"] = time.perf_counter() - t
+    _store(db, identity, run_id, inputs, results, g_diag, f_ped, parentage)
+    return parentage
+
+
+def _succeeded(db: Database, identity: Identity, run_id: int, params: dict,
+               summary: EvaluationSummary, timings: dict, t0: float, results, validation: dict,
+               kind: str, genotyped: int) -> EvaluationSummary:
     timings["total"] = time.perf_counter() - t0
     with db.session(identity, reason="evaluation run finished") as session:
         done = session.get(EvaluationRun, run_id)
@@ -319,11 +411,10 @@ def run_evaluation(
     summary.traits = {r.trait: {"h2": round(r.variances.h2, 3),
                                 "se_h2": _num(r.variances.se_h2),
                                 "records": int(r.animals["has_record"].sum())} for r in results}
-    summary.parentage = parentage["status"].value_counts().to_dict() if len(parentage) else {}
     summary.seconds = timings
     summary.validation = validation
-    summary.method = "ssgblup" if single_step else "gblup"
-    summary.genotyped = len(ids)
+    summary.method = kind
+    summary.genotyped = genotyped
     return summary
 
 
@@ -366,7 +457,7 @@ def _parentage(inputs: EvaluationInputs, ids: list[str], min_informative: int) -
 
 
 def _store(db: Database, identity: Identity, run_id: int, inputs: EvaluationInputs, results,
-           g: np.ndarray, f_ped: pd.Series, parentage: pd.DataFrame) -> None:
+           diag: np.ndarray, f_ped: pd.Series, parentage: pd.DataFrame) -> None:
     """Results of the genotyped (basis ``genomic``) and of the evaluated customers'
     non-genotyped animals (basis ``pedigree``); an ancestor of another customer, in the
     single-step model only, is not stored. Inbreeding and parentage: the genotyped."""
@@ -383,7 +474,6 @@ def _store(db: Database, identity: Identity, run_id: int, inputs: EvaluationInpu
                 for res in results for r in res.animals.itertuples() if r.animal in owner]
         if rows:
             session.execute(insert(EvaluationResult), rows)
-        diag = np.diag(g)
         session.execute(insert(Inbreeding), [
             {"run_id": run_id, "customer_id": int(customer[a]), "animal_id": int(a),
              "f_genomic": float(diag[i] - 1.0),

@@ -284,3 +284,52 @@ def test_too_few_validation_animals_say_so_and_block_the_automatic_release(
         with pytest.raises(RuleViolation, match="validation not possible"):
             with db.session(system) as s:
                 release_run(s, summary.run_id)
+
+
+def test_a_herd_above_the_exact_path_takes_snp_blup_and_says_so(db, system, evaluated_world,
+                                                                 tmp_path):
+    """Above ``evaluation_exact_max_animals`` the job takes the SNP-BLUP path itself: the
+    run records the path and why, says what it did not do because that needs G (GRM files,
+    the forward validation), waits for a person to release it, and its GEBVs are those of
+    the exact run (variances from REML on the recorded animals: here all of them)."""
+    _, exact, _ = evaluated_world
+    summary = run_evaluation(db, system, folder=tmp_path, job_run_id=987657,
+                             parentage_min_informative=100, exact_max_animals=100)
+    assert summary.method == "snpblup" and summary.solver["path"] == "snp-blup"
+    assert "more than 100 (evaluation_exact_max_animals)" in summary.solver["reason"]
+    assert summary.grm_files == [] and not any(tmp_path.iterdir())
+    assert "GCTA GRM files not written" in summary.solver["not_done"]["grm_files"]
+    assert summary.validation["release"]["automatic"] is False
+    assert all("forward validation (LR method) not run" in r
+               for r in summary.validation["release"]["reasons"])
+    with db.session(system) as s:
+        run = s.execute(text("SELECT method, parameters FROM core.evaluation_runs "
+                             "WHERE id = :r"), {"r": summary.run_id}).one()
+        pairs = s.execute(text(
+            "SELECT a.gebv, b.gebv, a.reliability, b.reliability FROM "
+            "core.evaluation_results a JOIN core.evaluation_results b USING (animal_id, trait) "
+            "WHERE a.run_id = :e AND b.run_id = :s AND a.trait = 'milk_production'"),
+            {"e": exact.run_id, "s": summary.run_id}).all()
+        f = s.scalar(text("SELECT count(*) FROM core.inbreeding WHERE run_id = :r "
+                          "AND f_genomic IS NOT NULL"), {"r": summary.run_id})
+    assert run.method == "snpblup" and run.parameters["solver"] == summary.solver
+    assert run.parameters["method"].startswith("SNP-BLUP")
+    assert "REML on a random subsample" in run.parameters["snpblup"]["variances"][
+        "milk_production"]
+    v = np.array(pairs, dtype=float)
+    assert len(v) == summary.animals and f == summary.animals
+    assert np.corrcoef(v[:, 0], v[:, 1])[0, 1] > 0.99
+    assert summary.traits["milk_production"]["h2"] == pytest.approx(
+        exact.traits["milk_production"]["h2"], abs=0.02)
+
+
+def test_no_path_within_the_memory_budget_is_refused_by_rule(db, system, evaluated_world,
+                                                             tmp_path):
+    with pytest.raises(RuleViolation, match="even SNP-BLUP needs") as refused:
+        run_evaluation(db, system, folder=tmp_path, job_run_id=987658, memory_gib=0.01)
+    assert refused.value.rule == "evaluation.memory"
+    with db.session(system) as s:
+        failed = s.execute(text("SELECT status, parameters FROM core.evaluation_runs WHERE "
+                                "parameters->>'job_run_id' = '987658'")).one()
+    assert failed.status == "failed"
+    assert failed.parameters["error"]["rule"] == "evaluation.memory"

@@ -1,0 +1,188 @@
+"""Scale curve of the genomic evaluation (issue 22 item 3): time and peak memory by herd size.
+
+Each step runs in its own process (``ru_maxrss`` is that process's peak). Usage (README.md):
+
+    python benchmarks/evaluation/bench_scale.py prepare  --n 20000 --workdir DIR
+    python benchmarks/evaluation/bench_scale.py evaluate --n 20000 --workdir DIR [--solver exact]
+    python benchmarks/evaluation/bench_scale.py compare  --n 20000 --workdir DIR
+
+``prepare`` simulates the herd of ``bench.py`` (founders N/2 then 2 generations of N/4, 50 sires
+per generation, 20 herds, 60,000 unlinked SNPs, 0.5 % missing calls, 4 traits, ~20 % of the
+youngest generation unrecorded) with the project's simulator
+(:mod:`reprotech_core.evaluation.simulate`: its gametes and phenotypes; founders drawn as its
+``founder_dosages`` draws them — Beta(0.5, 0.5) frequencies clipped to [0.02, 0.98], two
+Bernoulli alleles — from float32 uniforms, 10x faster), in blocks of animals written into the
+packed store, so 100,000 animals need the 1.5 GB of packed genotypes rather than 6 GB of
+dosages (TBVs come from the calls before missing ones are made). ``evaluate`` runs the full
+evaluation of the four traits (variances, GEBV, reliability of every animal) on the path
+:func:`~reprotech_core.evaluation.path.choose_path` picks with the default settings, or on the
+one given by ``--solver``, and keeps the GEBVs; ``compare`` correlates the two paths' GEBVs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
+from reprotech_core.evaluation.grm import vanraden_grm
+from reprotech_core.evaluation.path import choose_path
+from reprotech_core.evaluation.simulate import gametes, phenotypes
+from reprotech_core.evaluation.snpblup_multi import evaluate_traits_snpblup
+from reprotech_core.genomics.packing import MISSING, pack, packed_width, unpack
+from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
+from reprotech_core.settings import get_settings
+
+H2 = {"milk_production": 0.35, "fertility": 0.05, "disease_resistance": 0.10, "longevity": 0.15}
+BLOCK = 2000  # animals simulated at a time
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
+
+
+def prepare(n: int, m: int, work: Path) -> dict:
+    """The herd of ``bench.prepare``, simulated block-wise into the packed store."""
+    rng = np.random.default_rng(2026)
+    n_f, n_g = n // 2, n // 4
+    sizes = [n_f, n_g, n_g]
+    total = sum(sizes)
+    packed = np.empty((total, packed_width(m)), np.uint8)
+    qtl = {t: rng.choice(m, size=1000, replace=False) for t in H2}
+    effects = {t: rng.normal(size=1000) for t in H2}
+    tbv = {t: np.empty(total) for t in H2}
+    sex = rng.choice(["M", "F"], size=total)
+    sire = np.full(total, -1)
+    dam = np.full(total, -1)
+    p_founders = np.clip(rng.beta(0.5, 0.5, size=m), 0.02, 0.98)
+
+    def store(i0: int, x: np.ndarray) -> None:
+        for t in H2:
+            tbv[t][i0:i0 + len(x)] = x[:, qtl[t]].astype(np.float64) @ effects[t]
+        x = x.copy()
+        x[rng.random(x.shape, dtype=np.float32) < 0.005] = MISSING
+        packed[i0:i0 + len(x)] = pack(x)
+
+    truth = np.empty_like(packed)  # calls before masking, for the next generation's gametes
+    start = 0
+    for i0 in range(0, n_f, BLOCK):
+        x = (rng.random((min(BLOCK, n_f - i0), m), dtype=np.float32) < p_founders).astype(
+            np.int8) + (rng.random((min(BLOCK, n_f - i0), m), dtype=np.float32) < p_founders)
+        truth[i0:i0 + len(x)] = pack(x)
+        store(i0, x)
+    prev = np.arange(0, n_f)
+    start = n_f
+    for size in sizes[1:]:
+        males, females = prev[sex[prev] == "M"], prev[sex[prev] == "F"]
+        bulls = rng.choice(males, size=50, replace=False)
+        sire[start:start + size] = rng.choice(bulls, size=size)
+        dam[start:start + size] = rng.choice(females, size=size)
+        for i0 in range(start, start + size, BLOCK):
+            i1 = min(i0 + BLOCK, start + size)
+            x = (gametes(unpack(truth[sire[i0:i1]], m), rng=rng)
+                 + gametes(unpack(truth[dam[i0:i1]], m), rng=rng)).astype(np.int8)
+            truth[i0:i1] = pack(x)
+            store(i0, x)
+        prev = np.arange(start, start + size)
+        start += size
+    del truth
+    np.save(work / "packed.npy", packed)
+    gen = np.repeat([0, 1, 2], sizes)
+    rec = pd.DataFrame({"animal": [f"A{i:06d}" for i in range(total)],
+                        "herd": [f"H{h}" for h in rng.integers(0, 20, size=total)],
+                        "birth_year": 2015 + gen})
+    for t, h2 in H2.items():
+        v = tbv[t] - tbv[t].mean()
+        v *= np.sqrt(h2 / v.var())
+        rec[t] = phenotypes(v, rec["herd"].to_numpy(), h2=h2, rng=rng)
+    young = (gen == 2) & (rng.random(total) < 0.8)
+    rec.loc[young, list(TRAITS)] = np.nan
+    rec.to_csv(work / "records.csv", index=False)
+    return {"animals": total, "n_records": int((~young).sum())}
+
+
+def load(work: Path, m: int) -> tuple[GenotypeSet, pd.DataFrame]:
+    rec = pd.read_csv(work / "records.csv")
+    geno = GenotypeSet(packed=np.load(work / "packed.npy"), samples=rec["animal"].astype(str)
+                       .to_numpy(), snps=SnpMap.from_columns([f"snp{j}" for j in range(m)]))
+    return geno, rec
+
+
+def evaluate(n: int, m: int, work: Path, solver: str | None) -> dict:
+    geno, rec = load(work, m)
+    settings = get_settings()
+    choice = choose_path(len(geno.samples), m, len(TRAITS),
+                         memory_gib=settings.evaluation_memory_gib,
+                         exact_max_animals=settings.evaluation_exact_max_animals)
+    solver = solver or choice.solver
+    out: dict = {"chosen": choice.solver, "reason": choice.reason,
+                 "estimated_peak_gib": round(choice.exact_gib if solver == "exact"
+                                             else choice.snpblup_gib, 2)}
+    t0 = time.perf_counter()
+    if solver == "exact":
+        g = vanraden_grm(geno).matrix
+        out["grm_s"] = round(time.perf_counter() - t0, 2)
+        results = evaluate_traits(g, geno.samples.tolist(), rec, traits=list(TRAITS))
+        del g
+    else:
+        run = evaluate_traits_snpblup(geno, rec, traits=list(TRAITS),
+                                      reml_animals=settings.evaluation_reml_animals)
+        results = run.results
+        out["iterations"] = run.record["iterations"]
+        out["reml_subsample"] = run.record["reml_subsample"]
+        out["stage_s"] = {k: round(v, 1) for k, v in results[0].seconds.items()}
+    seconds = time.perf_counter() - t0
+    np.savez(work / f"gebv-{solver}.npz",
+             **{r.trait: r.animals["gebv"].to_numpy() for r in results},
+             **{f"rel_{r.trait}": r.animals["reliability"].to_numpy() for r in results})
+    out["h2"] = {r.trait: round(r.variances.h2, 3) for r in results}
+    return {"step": "evaluate", "n": n, "snps": m, "solver": solver,
+            "seconds": round(seconds, 1), "peak_gib": round(peak_gib(), 2),
+            "load_average": os.getloadavg(), **out}
+
+
+def compare(n: int, work: Path) -> dict:
+    """Correlation of the large-N GEBVs with the exact ones (each path with its own variance
+    components, as the job would run it), and how the approximate reliabilities compare."""
+    ex, sb = np.load(work / "gebv-exact.npz"), np.load(work / "gebv-snp-blup.npz")
+    out = {}
+    for t in TRAITS:
+        out[t] = {"r_gebv": round(float(np.corrcoef(ex[t], sb[t])[0, 1]), 5),
+                  "max_abs_diff_sd": round(float(np.abs(ex[t] - sb[t]).max() / ex[t].std()), 4),
+                  "r_reliability": round(float(np.corrcoef(ex[f"rel_{t}"],
+                                                           sb[f"rel_{t}"])[0, 1]), 3),
+                  "mean_reliability_exact": round(float(ex[f"rel_{t}"].mean()), 3),
+                  "mean_reliability_approx": round(float(sb[f"rel_{t}"].mean()), 3)}
+    return {"step": "compare", "n": n, **out}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("step", choices=["prepare", "evaluate", "compare"])
+    ap.add_argument("--n", type=int, required=True)
+    ap.add_argument("--snps", type=int, default=60_000)
+    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--solver", choices=["exact", "snp-blup"], default=None,
+                    help="evaluate: force a path (default: the one the job would choose)")
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if args.step == "prepare":
+        row = {"step": "prepare", "n": args.n, **prepare(args.n, args.snps, args.workdir),
+               "seconds": round(time.perf_counter() - t0, 1), "peak_gib": round(peak_gib(), 2)}
+    elif args.step == "evaluate":
+        row = evaluate(args.n, args.snps, args.workdir, args.solver)
+    else:
+        row = compare(args.n, args.workdir)
+    print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

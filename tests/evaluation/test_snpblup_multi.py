@@ -1,0 +1,98 @@
+"""The large-herd path (multi-trait SNP-BLUP on packed genotypes) against exact GBLUP."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reprotech_core.evaluation.gblup import evaluate_traits
+from reprotech_core.evaluation.grm import vanraden_grm
+from reprotech_core.evaluation.packed_products import z_times, zt_times
+from reprotech_core.evaluation.simulate import phenotypes, true_breeding_values
+from reprotech_core.evaluation.snpblup_multi import evaluate_traits_snpblup
+from reprotech_core.genomics.packing import pack
+from reprotech_core.genomics.snpmap import GenotypeSet
+
+from .conftest import with_missing
+
+H2 = {"milk_production": 0.35, "fertility": 0.1}
+
+
+@pytest.fixture(scope="module")
+def data(herd):
+    rng = np.random.default_rng(5)
+    n = 500
+    x = with_missing(herd.dosages[:n, :1200], 0.01)
+    rec = herd.animals.iloc[:n][["animal", "herd", "birth_year"]].copy()
+    for trait, h2 in H2.items():
+        tbv = true_breeding_values(np.where(x < 0, 1, x), n_qtl=100, h2=h2, rng=rng)
+        rec[trait] = phenotypes(tbv, rec["herd"].to_numpy(), h2=h2, rng=rng)
+    rec.loc[rec.index[-100:], list(H2)] = np.nan  # young animals without records
+    rec.loc[rec.index[:40], "fertility"] = np.nan  # traits recorded on different animals
+    return GenotypeSet.from_dosages(x, samples=list(rec["animal"])), rec
+
+
+def test_products_equal_dense_algebra():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 3, (70, 203)).astype(np.int8)
+    x[rng.random(x.shape) < 0.05] = -1
+    p = rng.random(203)
+    z = np.where(x < 0, 0.0, x - 2 * p)
+    rows = np.array([3, 0, 69, 12, 12])
+    a, r = rng.standard_normal((203, 3)), rng.standard_normal((5, 3))
+    packed = pack(x)
+    np.testing.assert_allclose(z_times(packed, rows, p, a), z[rows] @ a, atol=1e-12)
+    np.testing.assert_allclose(zt_times(packed, rows, p, r), z[rows].T @ r, atol=1e-12)
+    np.testing.assert_allclose(z_times(packed, rows, p, a[:, 0], power=2),
+                               (z[rows] ** 2) @ a[:, 0], atol=1e-12)
+    with pytest.raises(ValueError, match="row index"):
+        z_times(packed, np.array([70]), p, a)
+
+
+def test_equals_exact_gblup_for_the_same_variances(data):
+    geno, rec = data
+    g = vanraden_grm(geno, dtype=np.float64).matrix
+    exact = evaluate_traits(g, geno.samples.tolist(), rec, traits=list(H2))
+    large = evaluate_traits_snpblup(geno, rec, traits=list(H2),
+                                    variances={r.trait: r.variances for r in exact}, tol=1e-10)
+    for e, s in zip(exact, large.results, strict=True):
+        assert np.corrcoef(e.animals["gebv"], s.animals["gebv"])[0, 1] > 0.9999
+        np.testing.assert_allclose(s.animals["gebv"], e.animals["gebv"], atol=1e-6)
+        np.testing.assert_allclose(s.fixed.to_numpy(), e.fixed.to_numpy(), atol=1e-6)
+        assert (s.animals["has_record"] == e.animals["has_record"]).all()
+        # approximate reliabilities: ranked like the exact ones, in (0, 1)
+        rel_e, rel_s = e.animals["reliability"], s.animals["reliability"]
+        assert rel_s.between(0, 1).all()
+        assert np.corrcoef(rel_e, rel_s)[0, 1] > 0.7
+        assert abs(rel_s.mean() - rel_e.mean()) < 0.15
+    np.testing.assert_allclose(large.g_diag, np.diag(g), rtol=1e-10)
+    assert set(large.record["iterations"]) == set(H2)
+
+
+def test_reml_on_subsample_close_to_full_reml(data):
+    geno, rec = data
+    g = vanraden_grm(geno, dtype=np.float64).matrix
+    exact = evaluate_traits(g, geno.samples.tolist(), rec, traits=["milk_production"])
+    whole = evaluate_traits_snpblup(geno, rec, traits=["milk_production"], reml_animals=10_000)
+    # the "subsample" holds every recorded animal: the same REML but for G's allele
+    # frequencies (of the 400 recorded, not of all 500) -> nearly the same h2
+    assert whole.results[0].variances.h2 == pytest.approx(exact[0].variances.h2, abs=1e-3)
+    assert "REML on a random subsample of 400" in whole.record["variances"]["milk_production"]
+    part = evaluate_traits_snpblup(geno, rec, traits=["milk_production"], reml_animals=250)
+    assert part.record["reml_subsample"] == 250
+    r = np.corrcoef(part.results[0].animals["gebv"], exact[0].animals["gebv"])[0, 1]
+    assert r > 0.95  # other variances, nearly the same ranking
+
+
+def test_given_h2_skips_reml_and_bad_input(data):
+    geno, rec = data
+    run = evaluate_traits_snpblup(geno, rec, traits=["fertility"], h2={"fertility": 0.1})
+    assert run.record["reml_subsample"] == 0
+    assert run.results[0].variances.h2 == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="without genotypes"):
+        evaluate_traits_snpblup(geno, pd.concat([rec, rec.iloc[:1].assign(animal="x")]),
+                                traits=["fertility"], h2={"fertility": 0.1})
+    with pytest.raises(ValueError, match="did not converge"):
+        evaluate_traits_snpblup(geno, rec, traits=["fertility"], h2={"fertility": 0.1},
+                                max_iter=2)
+    with pytest.raises(ValueError, match="need 1000"):
+        evaluate_traits_snpblup(geno, rec, traits=["fertility"], min_records=1000)
