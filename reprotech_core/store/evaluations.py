@@ -55,7 +55,7 @@ from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
 from reprotech_core.store import single_step_run
 from reprotech_core.store.imputed_genotypes import read_evaluation_genotypes
-from reprotech_core.store.run_validation import ValidationRules, _trend, validate_run
+from reprotech_core.store.run_validation import ValidationRules, run_trend, validate_run
 from reprotech_core.store.sire_suggestions import suggest_sires
 
 
@@ -370,7 +370,7 @@ def _not_validated(results, inputs: EvaluationInputs, why: str) -> dict:
     born = pd.Series(inputs.animals["birth_year"].to_numpy(),
                      index=inputs.animals["id"].astype(str))
     return {"method": why, "traits": {r.trait: {"n": 0, "not_possible": why} for r in results},
-            "trend": _trend(results, born),
+            "trend": run_trend(results, born),
             "release": {"automatic": False, "reasons": [
                 f"{r.trait}: validation.not_possible: {why}" for r in results]}}
 

@@ -138,7 +138,7 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
         "cohort": {"birth_years": sorted({int(y) for y in birth_years[cohort]}),
                    "animals": len(cohort)},
         "traits": {t: traits[t] for t in (r.trait for r in results)},
-        "trend": _trend(results, born),
+        "trend": run_trend(results, born),
         "release": {"automatic": not reasons, "reasons": reasons},
     }
 
@@ -166,7 +166,10 @@ def _partial_gebvs(g: np.ndarray, ids: Sequence[str], partial: pd.DataFrame,
     return out
 
 
-def _trend(results: Sequence[TraitResult | SingleStepResult], birth_years: pd.Series) -> list[dict]:
+def run_trend(results: Sequence[TraitResult | SingleStepResult],
+              birth_years: pd.Series) -> list[dict]:
+    """The mean GEBV per trait and birth year, as the run's record stores it (validated or
+    not: a large-herd run that cannot be validated keeps its trend)."""
     if not results:
         return []
     long = pd.concat([r.animals[["animal", "trait", "gebv"]] for r in results])
