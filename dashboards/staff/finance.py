@@ -39,6 +39,7 @@ class FinancePage(ActionPage):
         self.credit_button = pn.widgets.Button(label="Credit it in full",
                                                css_classes=["rt-credit"])
         self.credit_button.on_click(lambda _: self.credit())
+        self.inputs(self.which, self.paid_on, self.reason)
         self.unpaid = pn.Column(sizing_mode="stretch_width")
         self.prices = pn.Column(sizing_mode="stretch_width")
         self.reload()
@@ -65,6 +66,8 @@ class FinancePage(ActionPage):
         self.prices.objects = [table(prices, name="prices")]
 
     def mark_paid(self) -> None:
+        if not self.ready():
+            return
         number = self.which.value
         try:
             with self.ctx.database.session(self.ctx.identity,
@@ -77,6 +80,8 @@ class FinancePage(ActionPage):
         self.say("success", f"{number} paid on {self.paid_on.value}.")
 
     def credit(self) -> None:
+        if not self.ready():
+            return
         number = self.which.value
         try:
             with self.ctx.database.session(self.ctx.identity, reason="credit note issued") as s:

@@ -6,6 +6,7 @@ real work as Bokeh and Panel change."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient
@@ -39,7 +40,11 @@ async def interact(server, users: tuple[str, ...]) -> dict[str, list]:
 
 
 def test_light_client_sessions_get_new_rows_for_each_interaction(portal_server, portal):
-    seen = asyncio.run(interact(portal_server, ("pa-user", "pa-admin", "pb-user")))
+    # a loop of its own in a thread: Playwright's sync API, used by the browser tests of the
+    # same session, leaves an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        seen = pool.submit(asyncio.run, interact(
+            portal_server, ("pa-user", "pa-admin", "pb-user"))).result()
     for user, (first, sort_changed, by_id, prefix, filt_changed, filtered, cleared_changed,
                cleared) in seen.items():
         assert first and len(first) <= 25, user  # the first page of the herd, as shipped
