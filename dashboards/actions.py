@@ -10,7 +10,7 @@ import panel as pn
 import param
 
 from dashboards.pages import PageContext
-from dashboards.pending import PendingChanges
+from dashboards.pending import STILL_ARRIVING, PendingChanges
 from dashboards.text import md_text
 from reprotech_core.errors import PermissionDenied
 from reprotech_core.roles import has_permission
@@ -44,7 +44,7 @@ class ActionPage(pn.viewable.Viewer):
         so and nothing is done (the person presses again)."""
         if self.pending.settled():
             return True
-        self.say("warning", "Not done yet: your entries are still arriving. Press again.")
+        self.say("warning", STILL_ARRIVING)
         return False
 
     def say(self, kind: str, message: str) -> None:

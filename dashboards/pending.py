@@ -15,6 +15,9 @@ from collections.abc import Iterable
 
 import panel as pn
 
+STILL_ARRIVING = "Not done yet: your entries are still arriving. Press again."
+"""What a click says when the values sent before it did not arrive in time (nothing done)."""
+
 
 class PendingChanges:
     """The widgets whose value the browser sent and Panel has not applied yet (see the module's

@@ -14,6 +14,7 @@ import panel as pn
 import param
 
 from dashboards.pages import PageContext
+from dashboards.pending import STILL_ARRIVING, PendingChanges
 from dashboards.staff.common import note, table
 from dashboards.text import md_text
 from reprotech_core import audit_trail as views
@@ -61,7 +62,10 @@ class AuditPage(pn.viewable.Viewer):
         self.until = pn.widgets.DatePicker(label="To (inclusive)")
         self.search = pn.widgets.Button(label="Show", color="primary",
                                         css_classes=["rt-audit-search"])
-        self.search.on_click(lambda _: self.refresh())
+        self.search.on_click(lambda _: self.show_clicked())
+        self.pending = PendingChanges()
+        self.pending.watch([self.animal, self.user, self.table_choice, self.since,
+                            self.until])
         # A choice, a date, or Enter in a text field searches at once, as Show does.
         for field in (self.animal, self.user):
             field.param.watch(self._entered, "value")
@@ -86,6 +90,13 @@ class AuditPage(pn.viewable.Viewer):
     def _entered(self, event: param.parameterized.Event) -> None:
         event.obj.value_input = event.new  # what the search reads: the field as it is now
         self.refresh()
+
+    def show_clicked(self) -> None:
+        """Show: the search once what was typed before the click is on the fields."""
+        if self.pending.settled():
+            self.refresh()
+        else:
+            self._show(STILL_ARRIVING)
 
     def refresh(self) -> None:
         """Run the search the filters describe; a refused filter says why and shows nothing."""

@@ -24,6 +24,7 @@ import param
 
 from dashboards.layout import widget_row
 from dashboards.pages import PageContext
+from dashboards.pending import STILL_ARRIVING, PendingChanges
 from dashboards.text import md_text
 from reprotech_core.errors import NotFound, ReprotechError
 from reprotech_core.herd import web_upload as views
@@ -77,10 +78,16 @@ class HerdFiles(pn.viewable.Viewer):
         for widget in (self.farm, self.kind, self.create_parents, self.create_herds, self.file):
             widget.param.watch(self._stale, "value")
         self.kind.param.watch(self._kind_changed, "value")
+        self.pending = PendingChanges()
+        self.pending.watch([self.farm, self.kind, self.create_parents, self.create_herds,
+                            self.file])
 
     # Actions -------------------------------------------------------------------------------
     def check(self) -> None:
         """Judge the chosen file (a dry run: nothing is written) and show its report."""
+        if not self.pending.settled():
+            self._show("warning", STILL_ARRIVING)
+            return
         if not self.file.value:
             self._show("warning", "Choose a file (.csv, .txt or .xlsx) first.")
             return

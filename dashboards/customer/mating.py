@@ -19,6 +19,7 @@ import param
 from dashboards.customer import common
 from dashboards.layout import widget_row
 from dashboards.pages import PageContext
+from dashboards.pending import STILL_ARRIVING, PendingChanges
 from dashboards.text import html_text, md_text
 from reprotech_core.portal import mating, rankings
 from reprotech_core.portal.exports import csv_bytes
@@ -72,30 +73,34 @@ class MatingPlanner(pn.viewable.Viewer):
         go.on_click(self.make_plan)
         self.result = pn.Column(pn.pane.Markdown("Choose cows and bulls, then **Plan matings**."),
                                 sizing_mode="stretch_width", css_classes=["rt-plan"])
-        self._layout = pn.Column(
-            pn.pane.Markdown("Each cow gets one bull. The plan maximises the total expected "
-                             "progeny index (the parents' mean) while keeping every calf's "
-                             "expected inbreeding (half the parents' relationship) under the "
-                             "limit."),
+        inputs = [
             pn.widgets.MultiChoice.from_param(
                 self.param.chosen_cows, name=f"Cows (best {min(20, len(cows))} preselected)",
                 options=cow_options, sizing_mode="stretch_width", max_items=mating.MAX_COWS),
             pn.widgets.MultiChoice.from_param(
                 self.param.chosen_bulls, name="Bulls", options=bull_options,
                 sizing_mode="stretch_width", max_items=mating.MAX_BULLS),
-            widget_row(pn.widgets.FloatSlider.from_param(self.param.max_inbreeding, start=0.0,
-                                                         end=0.25, step=0.0025,
-                                                         format="0.00%", width=300),
-                       pn.widgets.IntInput.from_param(self.param.max_per_bull, start=1, end=300,
-                                                      width=180),
-                       go),
-            self.result, sizing_mode="stretch_width")
+            pn.widgets.FloatSlider.from_param(self.param.max_inbreeding, start=0.0, end=0.25,
+                                              step=0.0025, format="0.00%", width=300),
+            pn.widgets.IntInput.from_param(self.param.max_per_bull, start=1, end=300,
+                                           width=180)]
+        self._layout = pn.Column(
+            pn.pane.Markdown("Each cow gets one bull. The plan maximises the total expected "
+                             "progeny index (the parents' mean) while keeping every calf's "
+                             "expected inbreeding (half the parents' relationship) under the "
+                             "limit."),
+            *inputs[:2], widget_row(*inputs[2:], go), self.result, sizing_mode="stretch_width")
+        self.pending = PendingChanges()
+        self.pending.watch(inputs)
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
 
     def make_plan(self, _event: object = None) -> None:
         """Plan the chosen matings; an infeasible limit or too many animals is said in words."""
+        if not self.pending.settled():
+            self.result.objects = [common.notice(STILL_ARRIVING, "warning")]
+            return
         self.result.loading = True
         try:
             picked_cows = self.cows[self.cows["id"].isin(self.chosen_cows)]

@@ -44,6 +44,7 @@ class MyDataPage(ActionPage):
                                                 color="primary", css_classes=["rt-export-file"])
         self.exports.param.watch(lambda _: self._offer(), "value")
         self.listing = pn.Column(sizing_mode="stretch_width")
+        self.inputs(self.export_reason, self.erase_reason, self.erase_code)
         self.reload()
 
     def reload(self) -> None:
@@ -80,6 +81,8 @@ class MyDataPage(ActionPage):
         self.download.file, self.download.filename = str(path), path.name
 
     def ask(self, kind: str) -> None:
+        if not self.ready():
+            return
         reason = (self.export_reason if kind == "export" else self.erase_reason).value_input
         try:
             with self.ctx.database.session(self.ctx.identity,
@@ -94,7 +97,6 @@ class MyDataPage(ActionPage):
         self.reload()
         self.say("success", f"Request no. {rid} ({kind}) went to Reprotech: an administrator "
                             "carries it out or tells you why not.")
-
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

@@ -24,6 +24,7 @@ from dashboards.customer import common, repro_plots
 from dashboards.deferred import deferred
 from dashboards.layout import widget_row
 from dashboards.pages import PageContext
+from dashboards.pending import STILL_ARRIVING, PendingChanges
 from dashboards.text import md_text
 from reprotech_core.portal.exports import csv_bytes
 from reprotech_core.reproduction.bredsum import BreedingSummary, cycle_totals
@@ -255,6 +256,8 @@ class TargetsForm(pn.viewable.Viewer):
             box.param.watch(lambda e, box=box: setattr(box, "value", e.new), "value_input")
         self.button = pn.widgets.Button(name="Save targets", button_type="primary")
         self.button.on_click(self.save)
+        self.pending = PendingChanges()
+        self.pending.watch(self.inputs.values())
         self.message = pn.pane.Markdown("", css_classes=["rt-targets-message"])
         self._layout = pn.Card(
             pn.pane.Markdown("The waiting period changes which cows are eligible (cycle "
@@ -269,6 +272,9 @@ class TargetsForm(pn.viewable.Viewer):
 
     def save(self, _event: object = None) -> None:
         """Store the typed values; a refusal names every problem and nothing is written."""
+        if not self.pending.settled():
+            self.message.object = STILL_ARRIVING
+            return
         values = {f: w.value for f, w in self.inputs.items()}
         try:
             with self.ctx.session() as s:

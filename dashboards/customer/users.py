@@ -48,6 +48,7 @@ class UsersPage(ActionPage):
                                                    css_classes=["rt-reactivate"])
         self.reactivate_button.on_click(lambda _: self.set_active(True))
         self.listing = pn.Column(sizing_mode="stretch_width")
+        self.inputs(self.username, self.display_name, self.email, self.role, self.who)
         self.reload()
 
     def reload(self) -> None:
@@ -66,6 +67,8 @@ class UsersPage(ActionPage):
             table(shown, name="farm-users", titles={"display_name": "name"})]
 
     def invite(self) -> None:
+        if not self.ready():
+            return
         try:
             done = views.invite(  # value_input: what is typed now, Enter pressed or not
                 self.ctx.database, self.ctx.identity, self.ctx.settings,
@@ -82,6 +85,8 @@ class UsersPage(ActionPage):
                  f"Created {done.username}, but no link could be sent.")
 
     def set_active(self, active: bool) -> None:
+        if not self.ready():
+            return
         name = self.who.value
         if not name:
             self.say("warning", "Choose a user first.")
@@ -95,7 +100,6 @@ class UsersPage(ActionPage):
             return
         self.reload()
         self.say("success", f"{name} is {'active again' if active else 'deactivated'}.")
-
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

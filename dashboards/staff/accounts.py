@@ -70,6 +70,10 @@ class AccountsPage(ActionPage):
             "off": _button("Deactivate", "rt-staff-off", lambda: self.set_active(False)),
             "on": _button("Reactivate", "rt-staff-on", lambda: self.set_active(True)),
         }
+        self.inputs(self.code, self.farm_name, self.tier, self.admin_username,
+                    self.admin_name, self.admin_email, self.farm, self.new_tier, self.field,
+                    self.staff_username, self.staff_name, self.staff_email, self.staff_role,
+                    self.who)
         self.reload()
 
     def reload(self) -> None:
@@ -88,6 +92,8 @@ class AccountsPage(ActionPage):
             page_size=12)]
 
     def _do(self, what: str, action: Callable[[], str]) -> None:
+        if not self.ready():
+            return
         try:
             message = action()
         except ReprotechError as exc:
@@ -147,7 +153,6 @@ class AccountsPage(ActionPage):
                 views.set_staff_active(s, self.ctx.identity, self.who.value or "", active)
             return f"{self.who.value} is {'active again' if active else 'deactivated'}."
         self._do("Staff user", act)
-
 
     def __panel__(self) -> pn.viewable.Viewable:
         b = self.buttons

@@ -35,6 +35,7 @@ class DataRequestsPage(ActionPage):
         self.decline_button = pn.widgets.Button(label="Decline", css_classes=["rt-decline"])
         self.decline_button.on_click(lambda _: self.decline())
         self.listing = pn.Column(sizing_mode="stretch_width")
+        self.inputs(self.which, self.reason)
         self.reload()
 
     def reload(self) -> None:
@@ -48,6 +49,8 @@ class DataRequestsPage(ActionPage):
                                 if len(requests) else note("No data request yet.")]
 
     def carry_out(self) -> None:
+        if not self.ready():
+            return
         if self.which.value is None:
             self.say("warning", "No pending request to carry out.")
             return
@@ -64,6 +67,8 @@ class DataRequestsPage(ActionPage):
                  f"{done.customer}'s data erased and its accounts ended.")
 
     def decline(self) -> None:
+        if not self.ready():
+            return
         if self.which.value is None:
             self.say("warning", "No pending request to decline.")
             return
@@ -78,7 +83,6 @@ class DataRequestsPage(ActionPage):
         self.reason.value = self.reason.value_input = ""
         self.reload()
         self.say("success", "Declined; the farm's admins see the reason.")
-
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(

@@ -91,9 +91,12 @@ class RunPage(ActionPage):
         self.release_button = pn.widgets.Button(label="Release", color="primary",
                                                 css_classes=["rt-release"])
         self.release_button.on_click(lambda _: self.release())
+        self.inputs(self.reason)
 
     def release(self) -> None:
         """Release the run (with the typed reason when its validation holds it)."""
+        if not self.ready():
+            return
         try:
             with self.ctx.session() as s:
                 n = views.release(s, self.run_id,
@@ -106,8 +109,6 @@ class RunPage(ActionPage):
         self.release_button.disabled = True
         self.say("success", f"Released {n:,} results of run {self.run_id}: customers see them "
                             "now.")
-
-
 
     # Sections ------------------------------------------------------------------------------
     def _facts(self) -> pn.pane.Markdown:

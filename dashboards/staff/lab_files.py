@@ -19,6 +19,7 @@ import panel as pn
 import param
 
 from dashboards.pages import PageContext
+from dashboards.pending import STILL_ARRIVING, PendingChanges
 from dashboards.staff.common import heading, note
 from dashboards.text import md_text
 from reprotech_core.errors import ReprotechError
@@ -64,10 +65,16 @@ class LabFiles(pn.viewable.Viewer):
             pd.DataFrame(columns=RESULT_COLUMNS), disabled=True, show_index=False,
             visible=False, layout="fit_data_table", sizing_mode="stretch_width",
             css_classes=["rt-table-ingest-results"])
+        self.pending = PendingChanges()
+        self.pending.watch([self.farm, self.sheet, self.typed, self.reports, self.map_file,
+                            self.panel, self.batch, self.allow_unknown])
 
     # Samples -------------------------------------------------------------------------------
     def register_sheet(self) -> None:
         """Register the chosen sheet's samples (all or none)."""
+        if not self.pending.settled():
+            self._samples("warning", STILL_ARRIVING)
+            return
         if not self.sheet.value:
             self._samples("warning", "Choose a sample sheet (.csv, .txt or .xlsx) first.")
             return
@@ -77,6 +84,9 @@ class LabFiles(pn.viewable.Viewer):
 
     def register_typed(self) -> None:
         """Register the typed (or scanned) rows (all or none)."""
+        if not self.pending.settled():
+            self._samples("warning", STILL_ARRIVING)
+            return
         self._register(lambda s: views.register_typed_samples(s, self.farm.value or "",
                                                               self.typed.value or ""),
                        "the typed rows")
@@ -100,6 +110,9 @@ class LabFiles(pn.viewable.Viewer):
     # FinalReports --------------------------------------------------------------------------
     def ingest(self) -> None:
         """Ingest the chosen export into the named batch; add its result row."""
+        if not self.pending.settled():
+            self._step(STILL_ARRIVING)
+            return
         reports = [views.Upload(n, c) for n, c in zip(
             _as_list(self.reports.filename), _as_list(self.reports.value), strict=True)]
         map_file = (views.Upload(self.map_file.filename or "", self.map_file.value)
