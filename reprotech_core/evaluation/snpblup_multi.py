@@ -216,20 +216,26 @@ def _pcg(packed: np.ndarray, union: np.ndarray, p: np.ndarray, specs: Sequence[_
          lam: np.ndarray, *, tol: float, max_iter: int
          ) -> tuple[np.ndarray, list[np.ndarray], dict[str, int], dict[str, float]]:
     """Jacobi-PCG (Hestenes & Stiefel 1952) on every trait's SNP-BLUP equations together:
-    one ``Z A`` and one ``Z' R`` pass over the packed rows per iteration."""
+    one ``Z A`` and one ``Z' R`` pass over the packed rows per iteration, carrying only the
+    traits not yet converged (a pass costs about its number of traits; at 100,000 animals
+    milk needed 96 iterations, fertility 27)."""
     k, m = len(specs), p.size
     if k == 0:
         return np.zeros((m, 0)), [], {}, {}
 
-    def apply(b: list[np.ndarray], a: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    def apply(active: np.ndarray, b: list[np.ndarray], a: np.ndarray
+              ) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        """The coefficient matrix times the directions of the ``active`` traits (``a``:
+        their SNP parts, ``m x len(active)``)."""
         za = z_times(packed, union, p, a)
-        resid = np.zeros((union.size, k))
-        out_b = []
-        for i, s in enumerate(specs):
-            e = s.x @ b[i] + za[s.pos, i]
-            resid[s.pos, i] = e
-            out_b.append(s.x.T @ e)
-        return out_b, zt_times(packed, union, p, resid) + lam * a
+        resid = np.zeros((union.size, active.size))
+        out_b = {}
+        for j, i in enumerate(active):
+            s = specs[i]
+            e = s.x @ b[i] + za[s.pos, j]
+            resid[s.pos, j] = e
+            out_b[i] = s.x.T @ e
+        return out_b, zt_times(packed, union, p, resid) + lam[active] * a
 
     y = np.zeros((union.size, k))
     for i, s in enumerate(specs):
@@ -249,19 +255,18 @@ def _pcg(packed: np.ndarray, union: np.ndarray, p: np.ndarray, specs: Sequence[_
     iterations = dict.fromkeys((s.name for s in specs), 0)
     rel = np.ones(k)
     for it in range(1, max_iter + 1):
-        q_b, q_a = apply(d_b, d_a)
-        for i in np.flatnonzero(~done):
-            alpha = rs[i] / (d_b[i] @ q_b[i] + d_a[:, i] @ q_a[:, i])
+        active = np.flatnonzero(~done)
+        q_b, q_a = apply(active, d_b, d_a[:, active])
+        for j, i in enumerate(active):
+            alpha = rs[i] / (d_b[i] @ q_b[i] + d_a[:, i] @ q_a[:, j])
             sol_b[i] += alpha * d_b[i]
             sol_a[:, i] += alpha * d_a[:, i]
             r_b[i] -= alpha * q_b[i]
-            r_a[:, i] -= alpha * q_a[:, i]
+            r_a[:, i] -= alpha * q_a[:, j]
             rel[i] = np.sqrt(r_b[i] @ r_b[i] + r_a[:, i] @ r_a[:, i]) / norm[i]
             iterations[specs[i].name] = it
             if rel[i] < tol:
                 done[i] = True
-                d_b[i] = np.zeros_like(d_b[i])
-                d_a[:, i] = 0.0
                 continue
             s_b, s_a = r_b[i] / diag_b[i], r_a[:, i] / diag_a[:, i]
             rs_new = r_b[i] @ s_b + r_a[:, i] @ s_a

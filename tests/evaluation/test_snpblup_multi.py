@@ -96,3 +96,24 @@ def test_given_h2_skips_reml_and_bad_input(data):
                                 max_iter=2)
     with pytest.raises(ValueError, match="need 1000"):
         evaluate_traits_snpblup(geno, rec, traits=["fertility"], min_records=1000)
+
+
+def test_a_converged_trait_leaves_the_passes(data, monkeypatch):
+    """Each PCG pass carries only the traits still iterating: its cost is about its width."""
+    from reprotech_core.evaluation import snpblup_multi
+
+    geno, rec = data
+    widths: list[int] = []
+
+    def counting(packed, rows, p, a, **kw):
+        if kw.get("power", 1) == 1 and rows.size < len(geno.samples):  # a PCG pass
+            widths.append(a.shape[1])
+        return z_times(packed, rows, p, a, **kw)
+
+    monkeypatch.setattr(snpblup_multi, "z_times", counting)
+    run = evaluate_traits_snpblup(geno, rec, traits=list(H2), h2=H2, tol=1e-8)
+    its = run.record["iterations"]
+    assert its["milk_production"] != its["fertility"]  # else nothing to drop
+    assert len(widths) == max(its.values())
+    assert sum(widths) == sum(its.values())  # one column per trait per iteration it ran
+    assert widths[0] == 2 and widths[-1] == 1
