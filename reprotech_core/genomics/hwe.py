@@ -18,15 +18,24 @@ has p < 1e-300 and is reported as 0.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy.special import gammaln
 
 _DROP_LOG = 37.0  # terms below exp(-37) x the observed one do not change a float64 sum
 _UNDERFLOW_LOG = -700.0  # below this relative to the mode, exp() leaves float64's range
 _TIE = 1e-7  # relative tolerance treating two near-equal probabilities as equal (as PLINK)
 _CHUNK = 512  # SNPs per padded 2-D window block: a few MB, stays in cache
+_LN2 = math.log(2.0)
+
+
+def log_factorials(top: int) -> np.ndarray:
+    """``ln k!`` for k = 0..top, each from :func:`math.lgamma` (to double precision, where a
+    cumulative sum of logs would drift); the counts' arguments are whole numbers, so a table
+    replaces SciPy's ``gammaln`` (and its 0.17 s import in the ``geno qc`` command)."""
+    return np.fromiter((math.lgamma(k + 1.0) for k in range(top + 1)), dtype=np.float64,
+                       count=top + 1)
 
 
 def hwe_exact_p(
@@ -55,15 +64,17 @@ def hwe_exact_p(
     rare, common, het, n = rare[todo], common[todo], het[todo], n[todo]
     parity = rare % 2
     k_max = (rare - parity) // 2
+    ln_fact = log_factorials(int(max(rare.max(), common.max() // 2)))
 
     def logf(k: np.ndarray, at: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """log P(het index k) up to a constant, for the SNPs ``at``."""
+        """log P(het index k) up to a constant, for the SNPs ``at``: with h hets, the
+        homozygote counts are (rare - h) / 2 and (common - h) / 2, all whole numbers."""
         h = parity[at] + 2 * k
         return (
-            h * np.log(2.0)
-            - gammaln(h + 1.0)
-            - gammaln((rare[at] - h) / 2 + 1.0)
-            - gammaln((common[at] - h) / 2 + 1.0)
+            h * _LN2
+            - ln_fact[h]
+            - ln_fact[(rare[at] - h) // 2]
+            - ln_fact[(common[at] - h) // 2]
         )
 
     k_obs = (het - parity) // 2
