@@ -8,8 +8,9 @@ Jacobi-PCG iteration makes one pass for ``Z A`` and one for ``Z' R`` over the pa
 the traits as columns (:mod:`.packed_products`), so the bytes are read once per iteration
 whatever the traits. A pass still costs about its number of columns (one table addition per
 byte and trait dominates), so each trait has its own CG scalars, stops on its own residual and
-then leaves the passes (at 100,000 animals: 226 trait-passes instead of 4 x 96). Memory is the packed genotypes plus a few ``(animals + SNPs) x traits``
-vectors (:func:`.path.snpblup_peak_gib`); G is never formed.
+then leaves the passes (at 100,000 animals: 226 trait-passes instead of 4 x 96). Memory is
+the packed genotypes plus a few ``(animals + SNPs) x traits`` vectors
+(:func:`.path.snpblup_peak_gib`); G is never formed.
 
 Variance components: a trait with a heritability in the settings splits its residual
 phenotypic variance by it (as GBLUP does); every other trait gets exact spectral REML
