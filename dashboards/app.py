@@ -54,6 +54,18 @@ def registered_pages(registries: Iterable[str] = REGISTRIES) -> list[Page]:
     return pages
 
 
+def warm_up() -> list[Page]:
+    """Import every page module before the server takes its first session.
+
+    A page module is imported the first time a session needs it; the first sign-in after a
+    start then paid for the imports of every registry (HoloViews and Bokeh's plotting, the
+    domain package; ~3 s of the 4-6 s cold first paint measured in
+    benchmarks/dashboards/README.md). Called by the service before it listens, so the health
+    check answers only once a session costs what a warm one does; with several processes the
+    imports happen once, before the fork, and their memory is shared."""
+    return registered_pages()
+
+
 def pages_for(ctx: PageContext, pages: Iterable[Page]) -> list[Page]:
     """The pages this identity may open, in registry order."""
     with ctx.session() as s:

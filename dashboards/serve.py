@@ -27,6 +27,7 @@ from tornado import httputil
 from tornado.web import OutputTransform
 
 from dashboards import metrics
+from dashboards.app import build_app, warm_up
 from dashboards.pages import PageContext
 from dashboards.session import (
     HubLogoutHandler,
@@ -91,8 +92,6 @@ def security_headers(policy: str) -> type[OutputTransform]:
 def session_view(database: Database, settings: Settings, sessions: HubSessions,
                  logout_path: str) -> pn.viewable.Viewable:
     """The page tree for the user of the current browser session."""
-    from dashboards.app import build_app
-
     if settings.dashboards_session_check_seconds:
         end_with_the_hub_session(sessions, logout_path, settings.dashboards_session_check_seconds)
     username = pn.state.user
@@ -159,6 +158,7 @@ def main() -> None:
     provider = hub_session_provider(settings, dict(os.environ))
     logout = f"{options['prefix']}/logout"
     pn.extension("tabulator", notifications=True, design="bootstrap")
+    warm_up()
     server = pn.serve(
         {"/": lambda: session_view(database, settings, provider.sessions, logout)},
         address=settings.dashboards_bind,

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from reprotech_core.db.frames import rows_frame
 from reprotech_core.evaluation.gblup import TRAITS
 from reprotech_core.results.index import index_values
 from reprotech_core.results.released import BASIS_LABELS, released_run
@@ -82,7 +83,7 @@ def herd_animals(session: Session, customer_id: int) -> pd.DataFrame:
          WHERE a.customer_id = :c
          ORDER BY a.official_id
         """), {"c": customer_id, "r": run}).all()
-    frame = pd.DataFrame(rows, columns=ANIMAL_COLUMNS)
+    frame = rows_frame(rows, ANIMAL_COLUMNS)
     frame["birth_year"] = frame["birth_year"].astype("Int64")
     return frame
 

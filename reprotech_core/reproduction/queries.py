@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from reprotech_core.db.frames import rows_frame
 from reprotech_core.reproduction.bredsum import BreedingSummary
 from reprotech_core.reproduction.bredsum import breeding_summary as breeding_summary_from
 from reprotech_core.reproduction.kpis import (
@@ -116,7 +117,7 @@ def females_in_herd(session: Session, customer_id: int) -> pd.DataFrame:
          WHERE a.customer_id = :c AND a.sex = 'F'
            AND NOT EXISTS (SELECT 1 FROM core.animal_exits x WHERE x.animal_id = a.id)
          ORDER BY a.official_id"""), {"c": customer_id}).all()
-    return pd.DataFrame(rows, columns=list(FEMALE_COLUMNS))
+    return rows_frame(rows, FEMALE_COLUMNS)
 
 
 def females(session: Session, customer_id: int) -> pd.DataFrame:
@@ -127,7 +128,7 @@ def females(session: Session, customer_id: int) -> pd.DataFrame:
           LEFT JOIN core.herds h ON h.id = a.herd_id
          WHERE a.customer_id = :c AND a.sex = 'F' ORDER BY a.official_id"""),
         {"c": customer_id}).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=list(FEMALE_COLUMNS))
+    return rows_frame(rows, FEMALE_COLUMNS)
 
 
 def breeding_summary(session: Session, customer_id: int, *, today: date | None = None,
@@ -186,10 +187,10 @@ def semen_stock(session: Session, customer_id: int) -> pd.DataFrame:
     """The customer's semen lots with straws in stock, one row per herd, bull, lot, tank and
     canister (``lot_id`` is what ``entry.move_straws`` takes)."""
     rows = session.execute(text(_SEMEN_STOCK), {"c": customer_id}).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=SEMEN_STOCK_COLUMNS)
+    return rows_frame(rows, SEMEN_STOCK_COLUMNS)
 
 
 def embryo_stock(session: Session, customer_id: int) -> pd.DataFrame:
     """The customer's embryos in stock; ``grade`` is IETS ``stage/quality``."""
     rows = session.execute(text(_EMBRYO_STOCK), {"c": customer_id}).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=EMBRYO_STOCK_COLUMNS)
+    return rows_frame(rows, EMBRYO_STOCK_COLUMNS)

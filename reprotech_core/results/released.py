@@ -17,6 +17,8 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from reprotech_core.db.frames import rows_frame
+
 #: Columns of :func:`released_results` (long: one row per animal and trait).
 RESULT_COLUMNS = ["animal", "official_id", "trait", "gebv", "reliability", "basis"]
 
@@ -56,4 +58,4 @@ def released_results(session: Session, customers: int | Iterable[int], *,
          WHERE CAST(:a AS bigint) IS NULL OR r.animal_id = :a
          ORDER BY a.official_id, r.trait
         """), {"c": ids, "a": animal_id}).all()
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    return rows_frame(rows, RESULT_COLUMNS)

@@ -21,7 +21,7 @@ from pathlib import Path
 import panel as pn
 import requests
 
-from dashboards.app import build_app
+from dashboards.app import build_app, warm_up
 from dashboards.pages import PageContext
 from reprotech_core.db.scratch import free_port
 from reprotech_core.db.session import get_database
@@ -45,6 +45,7 @@ def main(argv: list[str]) -> None:
     port, users = int(argv[0]), argv[1:]
     pn.config.nthreads = 4
     pn.extension("tabulator", notifications=True, design="bootstrap")
+    warm_up()  # as the service does
     pn.serve({f"/{u}": view_of(u) for u in users}, address="127.0.0.1", port=port,
              show=False, title="Reprotech Analytics (test)", liveness="health",
              websocket_origin=[f"127.0.0.1:{port}"])

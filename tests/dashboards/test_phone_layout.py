@@ -67,15 +67,37 @@ TAB_LABELS = """() => { const out = [];
   walk(document.body); return out; }"""
 
 
+# The page's layout as the checks read it: every plot's size, the main area's and the
+# document's extent. Bokeh sizes a plot after its section lands (a frame or a round trip
+# later), so the checks wait until this has not changed for STABLE_POLLS polls in a row.
+LAYOUT = """() => { const out = [];
+  const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
+    for (const c of n.children || []) { if (c.tagName === 'CANVAS') {
+      const r = c.getBoundingClientRect(); out.push(Math.round(r.width), Math.round(r.height)); }
+      walk(c); } };
+  walk(document.body);
+  const main = document.getElementById('main');
+  out.push(document.documentElement.scrollWidth, main ? main.scrollWidth : -1,
+           main ? main.scrollHeight : -1);
+  return out.join(','); }"""
+STABLE_POLLS, POLL_MS = 4, 100
+STABLE = f"""() => {{ const sig = ({LAYOUT})();
+  const s = window.__rtLayout || (window.__rtLayout = {{sig: null, n: 0}});
+  if (s.sig === sig) s.n += 1; else {{ s.sig = sig; s.n = 0; }}
+  return s.n >= {STABLE_POLLS}; }}"""
+NOT_LOADING = """() => { let busy = false;
+  const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
+    for (const c of n.children || []) { if (c.classList &&
+        c.classList.contains('pn-loading')) busy = true; walk(c); } };
+  walk(document.body); return !busy; }"""
+
+
 def _settle(pg) -> None:
-    """Wait until the deferred sections stopped loading (Panel marks them ``pn-loading``)."""
-    pg.wait_for_load_state("networkidle")
-    pg.wait_for_function("""() => { let busy = false;
-      const walk = (n) => { if (n.shadowRoot) walk(n.shadowRoot);
-        for (const c of n.children || []) { if (c.classList &&
-            c.classList.contains('pn-loading')) busy = true; walk(c); } };
-      walk(document.body); return !busy; }""", timeout=LOAD_MS)
-    pg.wait_for_timeout(700)  # Bokeh sizes plots after the section lands
+    """Wait until the deferred sections stopped loading (Panel marks them ``pn-loading``; they
+    carry the mark from the page's first paint) and the layout stopped moving (``STABLE``)."""
+    pg.wait_for_function(NOT_LOADING, timeout=LOAD_MS)
+    pg.evaluate("() => { window.__rtLayout = null; }")
+    pg.wait_for_function(STABLE, timeout=LOAD_MS, polling=POLL_MS)
 
 
 def _check_page(pg, name: str) -> dict:
@@ -126,7 +148,8 @@ def _visit_all(browser, server, user: str, extra: str, prefix: str) -> list[str]
             seen.append(slug)
         # the menu button folds the menu away: the page starts at the top
         pg.locator("#sidebar-button").click()
-        pg.wait_for_timeout(400)
+        pg.locator("#sidebar").wait_for(state="hidden", timeout=LOAD_MS)
+        _settle(pg)
         folded = pg.evaluate(MEASURE)
         assert not folded["sidebar"]["shown"], folded
         assert folded["main"]["y"] <= m["sidebar"]["y"] + TOLERANCE, (folded, m)

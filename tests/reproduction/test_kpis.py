@@ -63,6 +63,28 @@ def test_service_outcomes(herd):
     }
 
 
+@pytest.mark.parametrize(("table", "record"), [("services", "service"),
+                                               ("diagnoses", "diagnosis"),
+                                               ("calvings", "calving")])
+def test_a_record_without_a_date_is_refused_by_name(herd, table, record):
+    """The schema never stores one (``NOT NULL``); a frame built elsewhere is told, not
+    counted as an open cow."""
+    frames = {"services": herd.services.copy(), "diagnoses": herd.diagnoses.copy(),
+              "calvings": herd.calvings.copy()}
+    frames[table].loc[1, "date"] = pd.NaT
+    with pytest.raises(ValueError, match=f"a {record} without a date \\(1 rows\\)"):
+        service_outcomes(frames["services"], frames["diagnoses"], frames["calvings"])
+
+
+def test_cows_are_grouped_whatever_the_row_order(herd):
+    """Outcomes are decided per cow over her records in date order: shuffling the rows of
+    every table changes nothing."""
+    want = service_outcomes(herd.services, herd.diagnoses, herd.calvings)
+    shuffled = [t.sample(frac=1, random_state=3) for t in
+                (herd.services, herd.diagnoses, herd.calvings)]
+    pd.testing.assert_frame_equal(service_outcomes(*shuffled), want)
+
+
 def test_herd_kpis(herd):
     k = herd_kpis_from(herd, as_of=AS_OF)
     assert (k.services, k.conceptions) == (6, 3)
