@@ -217,8 +217,9 @@ def submission_days(services: pd.DataFrame, heats: pd.DataFrame) -> dict[object,
     return {cow: sorted(set(days[cow])) for cow in sorted(days)}
 
 
-def submitted_in(days: list, start: pd.Timestamp, stop: pd.Timestamp) -> bool:
-    """Whether any of the sorted ``days`` falls in [start, stop)."""
+def submitted_in(days: list, start: object, stop: object) -> bool:
+    """Whether any of the sorted ``days`` falls in [start, stop) (days, start and stop of one
+    kind: Timestamps, or whole days as :func:`pregnancy_cycles` counts them)."""
     i = bisect_left(days, start)
     return i < len(days) and days[i] < stop
 
