@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Iterable
+from urllib.parse import urlencode
 
 import panel as pn
 from panel import theme as panel_theme
@@ -83,6 +84,37 @@ def query_param(name: str) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def session_query() -> dict[str, str]:
+    """The query of the URL this browser session was opened with (``{}`` outside a server).
+
+    Panel takes the session's URL from the request that created the session. With several
+    serving processes (``dashboards_processes``) the page's GET and its websocket may reach
+    different processes, and the second creates the session anew from the websocket's request,
+    whose URL has no query: a link to ``?page=animal&animal=123`` would open the landing page.
+    Bokeh carries the GET's arguments in the session token, so when the URL has no query they
+    are taken from there and the session's URL is set to them (the browser's URL says the same).
+    Only *what* to show comes from it; whose data is still the identity's, under row security.
+    """
+    location = pn.state.location
+    if location is None:
+        return {}
+    if not location.search:
+        arguments = _token_arguments()
+        if arguments:
+            location.search = "?" + urlencode(arguments)
+    return query_of(location.search)
+
+
+def _token_arguments() -> dict[str, str]:
+    request = getattr(getattr(pn.state.curdoc, "session_context", None), "request", None)
+    out = {}
+    for name, values in (getattr(request, "arguments", None) or {}).items():
+        if values:
+            value = values[-1]
+            out[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return out
+
+
 def guarded(build, ctx: PageContext) -> pn.viewable.Viewable:
     """Build a page; a missing/foreign record reads as not found and errors never leak."""
     try:
@@ -137,7 +169,6 @@ def build_app(ctx: PageContext, pages: Iterable[Page] | None = None) -> pn.viewa
     navigator = Navigator(ctx, visible, render)
     if visible:
         template.sidebar.append(navigator.menu)
-    location = pn.state.location
-    navigator.show(query_of(location.search) if location is not None else {})
+    navigator.show(session_query())
     template.main.append(navigator.main)
     return template

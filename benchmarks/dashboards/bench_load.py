@@ -279,11 +279,43 @@ class Tally:
     errors: list[str] = field(default_factory=list)
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no VmRSS for {pid}")
+def tree(pid: int) -> list[int]:
+    """The process and its descendants: with ``--processes`` the server's forked children
+    serve the sessions, the parent only watches them."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        out.append(todo.pop())
+        todo.extend(children.get(out[-1], []))
+    return out
+
+
+def _kib(path: str, key: str) -> int:
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {key} in {path}")
+
+
+def memory_mib(pid: int) -> dict[str, float]:
+    """RSS and PSS of the server's processes, summed. Forked processes share the pages of
+    what the parent imported before the fork, so their RSS counts those pages once per
+    process; PSS divides each shared page among its sharers, so its sum is the real use."""
+    pids = tree(pid)
+    return {"rss": round(sum(_kib(f"/proc/{p}/status", "VmRSS:") for p in pids) / 1024, 1),
+            "pss": round(sum(_kib(f"/proc/{p}/smaps_rollup", "Pss:") for p in pids) / 1024, 1)}
+
+
+def server_cpu_seconds(pid: int) -> float:
+    return sum(cpu_seconds(p) for p in tree(pid))
 
 
 async def open_customer(http: AsyncHTTPClient, server, k: int, timeout: float) -> Customer:
@@ -374,12 +406,12 @@ async def load(server, levels: list[int], *, duration: float, ramp: int, browser
             await page.locator(".tabulator-row").first.wait_for(timeout=TIMEOUT_MS)
             pages.append(page)
         await asyncio.sleep(2)
-        baseline = rss_mib(server.pid)
+        baseline = memory_mib(server.pid)
         customers: list[Customer] = []
         open_errors: list[str] = []
         gate = asyncio.Semaphore(ramp)
         for level in levels:
-            rss0, opened0 = rss_mib(server.pid), len(customers)
+            mem0, opened0 = memory_mib(server.pid), len(customers)
 
             async def open_one(k: int) -> None:
                 async with gate:
@@ -395,9 +427,10 @@ async def load(server, levels: list[int], *, duration: float, ramp: int, browser
             ramp_s = time.perf_counter() - t0
             opens = [c.open_s for c in customers[opened0:]]
             await asyncio.sleep(2)
-            rss1 = rss_mib(server.pid)
+            mem1 = memory_mib(server.pid)
             tally, browser_lat, browser_err = Tally(), [], []
-            cpu0, me0, wall0 = cpu_seconds(server.pid), cpu_seconds(os.getpid()), time.monotonic()
+            cpu0, me0, wall0 = (server_cpu_seconds(server.pid), cpu_seconds(os.getpid()),
+                                time.monotonic())
             load_avg0 = os.getloadavg()[0]
             until = time.monotonic() + duration
             live = [c for c in customers if c.answered]
@@ -405,8 +438,8 @@ async def load(server, levels: list[int], *, duration: float, ramp: int, browser
                                  browsers_sort(pages, until, think, rng, browser_lat,
                                                browser_err))
             wall = time.monotonic() - wall0
-            cpu1, me1 = cpu_seconds(server.pid), cpu_seconds(os.getpid())
-            rss2 = rss_mib(server.pid)
+            cpu1, me1 = server_cpu_seconds(server.pid), cpu_seconds(os.getpid())
+            mem2 = memory_mib(server.pid)
             held = sum(c.answered and not c.session.closed for c in customers)
             done = sum(len(v) for v in tally.latency.values())
             every = [x for v in tally.latency.values() for x in v]
@@ -420,9 +453,11 @@ async def load(server, levels: list[int], *, duration: float, ramp: int, browser
                 "latency": stats(every), **{k: stats(v) for k, v in tally.latency.items()},
                 "browsers": {"n": len(pages), "sort": stats(browser_lat),
                              "errors": browser_err},
-                "server_rss_mib": {"idle": baseline, "level_start": rss0,
-                                   "after_ramp": rss1, "after_hold": rss2},
-                "server_mib_per_session": round((rss2 - baseline) / max(len(customers), 1), 2),
+                **{f"server_{k}_mib": {"idle": baseline[k], "level_start": mem0[k],
+                                       "after_ramp": mem1[k], "after_hold": mem2[k]}
+                   for k in ("rss", "pss")},
+                "server_mib_per_session": round((mem2["pss"] - baseline["pss"])
+                                                / max(len(customers), 1), 2),
                 "server_cpu_cores": round((cpu1 - cpu0) / wall, 2),
                 "load_client_cpu_cores": round((me1 - me0) / wall, 2),
                 "load_avg_1min": [round(load_avg0, 1), round(os.getloadavg()[0], 1)],
@@ -477,6 +512,8 @@ def main() -> None:
     ap.add_argument("--think", type=float, nargs=2, default=(3.0, 8.0),
                     help="think time before each action, uniform, seconds")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds an answer may take")
+    ap.add_argument("--processes", type=int, default=1,
+                    help="serving processes (the service's dashboards_processes)")
     ap.add_argument("--no-reproduction", action="store_true")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out" / "dashboards")
     args = ap.parse_args()
@@ -499,7 +536,8 @@ def main() -> None:
                         "args": {k: (str(v) if isinstance(v, Path) else v)
                                  for k, v in vars(args).items()}}
         log(result["setup"])
-        with running_server(settings, users, args.out / "server-load.log") as server:
+        with running_server(settings, users, args.out / "server-load.log",
+                            processes=args.processes) as server:
             result["levels"] = asyncio.run(load(
                 server, levels, duration=args.duration, ramp=args.ramp, browsers=args.browsers,
                 think=tuple(args.think), timeout=args.timeout, log=log))

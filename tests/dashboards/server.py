@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -47,6 +48,7 @@ def main(argv: list[str]) -> None:
     pn.extension("tabulator", notifications=True, design="bootstrap")
     warm_up()  # as the service does
     pn.serve({f"/{u}": view_of(u) for u in users}, address="127.0.0.1", port=port,
+             num_procs=get_settings().dashboards_processes,  # as the service, dashboards/serve.py
              show=False, title="Reprotech Analytics (test)", liveness="health",
              websocket_origin=[f"127.0.0.1:{port}"])
 
@@ -62,21 +64,24 @@ class PortalServer:
         return f"{self.url}/{user}" + (f"?{query}" if query else "")
 
 
-def server_env(settings: Settings) -> dict[str, str]:
+def server_env(settings: Settings, processes: int = 1) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECH_")}
     env.update(REPROTECH_HOME=str(settings.home), REPROTECH_DATA_DIR=str(settings.var_dir),
-               REPROTECH_DB_PORT=str(settings.db_port))
+               REPROTECH_DB_PORT=str(settings.db_port),
+               REPROTECH_DASHBOARDS_PROCESSES=str(processes))
     return env
 
 
 @contextmanager
-def running_server(settings: Settings, users: tuple[str, ...], log: Path
-                   ) -> Iterator[PortalServer]:
+def running_server(settings: Settings, users: tuple[str, ...], log: Path, *,
+                   processes: int = 1) -> Iterator[PortalServer]:
+    """The test server for ``users``; ``processes`` > 1 forks that many serving processes
+    (Bokeh's ``num_procs``, the service's ``dashboards_processes``) behind one port."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "tests.dashboards.server", str(port),
-                                 *users], cwd=PROJECT_HOME, env=server_env(settings),
+                                 *users], cwd=PROJECT_HOME, env=server_env(settings, processes),
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -94,11 +99,19 @@ def running_server(settings: Settings, users: tuple[str, ...], log: Path
             time.sleep(0.3)
         yield PortalServer(url, log, proc.pid)
     finally:
-        proc.terminate()
+        _signal_group(proc, signal.SIGTERM)  # the forked serving processes too
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(10)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)  # its own session (start_new_session): only the server's
+    except ProcessLookupError:
+        pass
 
 
 if __name__ == "__main__":

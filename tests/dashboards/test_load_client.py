@@ -11,7 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from benchmarks.dashboards.bench_load import TableSession
+from benchmarks.dashboards.bench_load import TableSession, tree
+from tests.dashboards.conftest import ARTIFACTS
+from tests.dashboards.server import running_server
 
 pytestmark = [pytest.mark.slow]
 
@@ -57,3 +59,41 @@ def test_light_client_sessions_get_new_rows_for_each_interaction(portal_server, 
     for user in ("pa-user", "pa-admin"):
         assert not any(i.startswith("PB-") for i in seen[user][0])
         assert any(i.startswith("PA-") for i in seen[user][2]), user
+
+
+
+async def sort_each(server, users: tuple[str, ...], per_user: int) -> list[tuple]:
+    http = AsyncHTTPClient()
+    sessions = [(u, TableSession(server.of(u, "page=animals"), timeout=60))
+                for u in users for _ in range(per_user)]
+    await asyncio.gather(*(s.open(http) for _, s in sessions))
+    out = []
+    try:
+        for user, s in sessions:
+            first = list(s.rows)
+            _, changed = await s.change("sorters", [{"field": "official_id", "dir": "desc"}])
+            out.append((user, first, changed, list(s.rows)))
+    finally:
+        await asyncio.gather(*(s.close() for _, s in sessions))
+    return out
+
+
+def test_several_serving_processes_answer_each_customer_with_their_own_herd(pg_settings,
+                                                                            portal):
+    """``dashboards_processes`` > 1 (Bokeh's ``num_procs``): the kernel hands each connection
+    to one of the processes, so a page's GET and its websocket may reach different ones (the
+    second then builds the session again from its token). Every session still opens, answers
+    and shows its own customer's animals only."""
+    users = ("pa-user", "pb-user")
+    with running_server(pg_settings, users, ARTIFACTS / "server-2proc.log",
+                        processes=2) as server:
+        assert len(tree(server.pid)) == 3  # the parent watching two serving processes
+        with ThreadPoolExecutor(1) as pool:
+            seen = pool.submit(asyncio.run, sort_each(server, users, 4)).result()
+    assert len(seen) == 8
+    for user, first, changed, by_id in seen:
+        assert first and changed and by_id == sorted(by_id, reverse=True), user
+        if user == "pb-user":
+            assert all(i.startswith("PB-") for i in first + by_id)
+        else:
+            assert not any(i.startswith("PB-") for i in first + by_id)
