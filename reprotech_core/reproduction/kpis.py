@@ -136,9 +136,8 @@ def service_outcomes(services: pd.DataFrame, diagnoses: pd.DataFrame,
     calv = {cow: sorted(set(d)) for cow, d in
             _by_cow(calvings["cow"], _day_numbers(calvings["date"], "calving")).items()}
     outcome, calved, confirmed, lost = [], [], [], []
-    cows, all_days = s["cow"].tolist(), _day_numbers(s["date"], "service")
-    for lo, hi in _runs(cows):  # s is sorted by cow: each cow's services, in date order
-        cow, days = cows[lo], all_days[lo:hi]
+    # s is sorted by cow and date: each cow's services in date order, cows in s's order
+    for cow, days in _by_cow(s["cow"], _day_numbers(s["date"], "service")).items():
         n = len(days)
         calf = [False] * n
         for c in calv.get(cow, ()):
@@ -296,12 +295,6 @@ def _by_cow(cows: pd.Series, values: object) -> dict[object, list]:
         out.setdefault(cow, []).append(value)
     return out
 
-
-def _runs(keys: list) -> list[tuple[int, int]]:
-    """``[lo, hi)`` of each run of equal consecutive ``keys`` (a sorted column's groups)."""
-    bounds = [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
-    edges = [0, *bounds, len(keys)] if keys else []
-    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def _in(df: pd.DataFrame, col: str, start: pd.Timestamp | None,
