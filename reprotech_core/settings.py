@@ -224,6 +224,13 @@ class Settings(BaseSettings):
         description="SNP-BLUP path: REML variance components on a random subsample of at most "
         "this many recorded animals (exact spectral REML; time ~n^3).",
     )
+    evaluation_reliability_core: int = Field(
+        default=2000, ge=10,
+        description="SNP-BLUP path: reliabilities through a core of this many genotyped "
+        "animals, parents with the most offspring first (Nyström/APY; exact when the core is "
+        "the whole herd). Cost ~2 N c M flops and N x c x 4 bytes; agreement with the exact "
+        "reliabilities by core size in benchmarks/evaluation/README.md.",
+    )
     validation_share: float = Field(
         default=0.2, gt=0.0, lt=1.0,
         description="Forward validation of every evaluation run (Legarra & Reverter 2018): "

@@ -5,6 +5,7 @@ Each step runs in its own process (``ru_maxrss`` is that process's peak). Usage 
     python benchmarks/evaluation/bench_scale.py prepare  --n 20000 --workdir DIR
     python benchmarks/evaluation/bench_scale.py evaluate --n 20000 --workdir DIR [--solver exact]
     python benchmarks/evaluation/bench_scale.py compare  --n 20000 --workdir DIR
+    python benchmarks/evaluation/bench_scale.py reliability --n 10000 --workdir DIR [--cores 200]
 
 ``prepare`` simulates the herd of ``bench.py`` (founders N/2 then 2 generations of N/4, 50 sires
 per generation, 20 herds, 60,000 unlinked SNPs, 0.5 % missing calls, 4 traits, ~20 % of the
@@ -13,10 +14,12 @@ youngest generation unrecorded) with the project's simulator
 ``founder_dosages`` draws them — Beta(0.5, 0.5) frequencies clipped to [0.02, 0.98], two
 Bernoulli alleles — from float32 uniforms, 10x faster), in blocks of animals written into the
 packed store, so 100,000 animals need the 1.5 GB of packed genotypes rather than 6 GB of
-dosages (TBVs come from the calls before missing ones are made). ``evaluate`` runs the full
+dosages (TBVs come from the calls before missing ones are made), and the pedigree.
+``evaluate`` runs the full
 evaluation of the four traits (variances, GEBV, reliability of every animal) on the path
 :func:`~reprotech_core.evaluation.path.choose_path` picks with the default settings, or on the
-one given by ``--solver``, and keeps the GEBVs; ``compare`` correlates the two paths' GEBVs.
+one given by ``--solver``, and keeps the GEBVs; ``compare`` correlates the two paths' GEBVs;
+``reliability`` sets the large-N path's reliabilities against the exact ones by core size.
 """
 
 from __future__ import annotations
@@ -31,7 +34,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
+from reprotech_core.evaluation.core_reliability import (
+    choose_core, core_factor, core_reliabilities,
+)
+from reprotech_core.evaluation.gblup import (
+    TRAITS, evaluate_traits, fixed_effects_design, trait_records,
+)
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.path import choose_path
 from reprotech_core.evaluation.simulate import gametes, phenotypes
@@ -105,6 +113,10 @@ def prepare(n: int, m: int, work: Path) -> dict:
     young = (gen == 2) & (rng.random(total) < 0.8)
     rec.loc[young, list(TRAITS)] = np.nan
     rec.to_csv(work / "records.csv", index=False)
+    pd.DataFrame({"animal": rec["animal"],
+                  "sire": [rec["animal"][s] if s >= 0 else "" for s in sire],
+                  "dam": [rec["animal"][d] if d >= 0 else "" for d in dam]}).to_csv(
+        work / "pedigree.csv", index=False)
     return {"animals": total, "n_records": int((~young).sum())}
 
 
@@ -115,12 +127,21 @@ def load(work: Path, m: int) -> tuple[GenotypeSet, pd.DataFrame]:
     return geno, rec
 
 
+def parent_rows(work: Path, samples: np.ndarray) -> np.ndarray:
+    """Sire and dam rows of every animal (-1 for founders), as the job passes them."""
+    row = {a: i for i, a in enumerate(samples)}
+    ped = pd.read_csv(work / "pedigree.csv", dtype=str).fillna("")
+    return np.array([[row.get(s, -1), row.get(d, -1)]
+                     for s, d in zip(ped["sire"], ped["dam"], strict=True)], dtype=np.int64)
+
+
 def evaluate(n: int, m: int, work: Path, solver: str | None) -> dict:
     geno, rec = load(work, m)
     settings = get_settings()
     choice = choose_path(len(geno.samples), m, len(TRAITS),
                          memory_gib=settings.evaluation_memory_gib,
-                         exact_max_animals=settings.evaluation_exact_max_animals)
+                         exact_max_animals=settings.evaluation_exact_max_animals,
+                         core_animals=settings.evaluation_reliability_core)
     solver = solver or choice.solver
     out: dict = {"chosen": choice.solver, "reason": choice.reason,
                  "estimated_peak_gib": round(choice.exact_gib if solver == "exact"
@@ -133,9 +154,12 @@ def evaluate(n: int, m: int, work: Path, solver: str | None) -> dict:
         del g
     else:
         run = evaluate_traits_snpblup(geno, rec, traits=list(TRAITS),
-                                      reml_animals=settings.evaluation_reml_animals)
+                                      reml_animals=settings.evaluation_reml_animals,
+                                      reliability_core=settings.evaluation_reliability_core,
+                                      parents=parent_rows(work, geno.samples))
         results = run.results
         out["iterations"] = run.record["iterations"]
+        out["reliability_core"] = run.record["reliability_core"]
         out["reml_subsample"] = run.record["reml_subsample"]
         out["stage_s"] = {k: round(v, 1) for k, v in results[0].seconds.items()}
     seconds = time.perf_counter() - t0
@@ -163,14 +187,59 @@ def compare(n: int, work: Path) -> dict:
     return {"step": "compare", "n": n, **out}
 
 
+def reliability(n: int, m: int, work: Path, cores: list[int]) -> dict:
+    """The large-N path's reliabilities (:mod:`~reprotech_core.evaluation.core_reliability`)
+    against the exact ones for the same variances (h2 of the simulation), by core size,
+    with the core of parents first (as the job) and at random; the time of each core's
+    factor and of the four traits' reliabilities."""
+    geno, rec = load(work, m)
+    ids = [str(a) for a in geno.samples]
+    index = {a: i for i, a in enumerate(ids)}
+    grm = vanraden_grm(geno)
+    exact = evaluate_traits(grm.matrix, ids, rec, traits=list(TRAITS), h2=H2)
+    g_diag = np.diag(grm.matrix).astype(np.float64)
+    p = np.nan_to_num(grm.p)
+    designs = []
+    for e in exact:
+        obs, r = trait_records(index, rec, e.trait, min_records=20)
+        designs.append((obs, fixed_effects_design(r)[0]))
+    parents = parent_rows(work, geno.samples)
+    out: dict = {}
+    for c in cores:
+        for how, given in (("parents", parents), ("random", None)):
+            t0 = time.perf_counter()
+            factor = core_factor(geno.packed, m, p, grm.scale,
+                                 choose_core(len(ids), c, parents=given), g_diag)
+            t1 = time.perf_counter()
+            rels = [core_reliabilities(factor, g_diag, obs, x, e.variances)
+                    for e, (obs, x) in zip(exact, designs, strict=True)]
+            row = {"factor_s": round(t1 - t0, 1),
+                   "traits_s": round(time.perf_counter() - t1, 1)}
+            for e, rel in zip(exact, rels, strict=True):
+                rel_e = e.animals["reliability"].to_numpy()
+                young = ~e.animals["has_record"].to_numpy()  # the genomic candidates
+                row[e.trait] = {"r": round(float(np.corrcoef(rel_e, rel)[0, 1]), 3),
+                                "mean_exact": round(float(rel_e.mean()), 3),
+                                "mean_core": round(float(rel.mean()), 3),
+                                "max_abs_diff": round(float(np.abs(rel_e - rel).max()), 3),
+                                "unrecorded_r": round(float(np.corrcoef(
+                                    rel_e[young], rel[young])[0, 1]), 3),
+                                "unrecorded_mean_exact": round(float(rel_e[young].mean()), 3),
+                                "unrecorded_mean_core": round(float(rel[young].mean()), 3)}
+            out[f"{how} {c}"] = row
+    return {"step": "reliability", "n": n, **out}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("step", choices=["prepare", "evaluate", "compare"])
+    ap.add_argument("step", choices=["prepare", "evaluate", "compare", "reliability"])
     ap.add_argument("--n", type=int, required=True)
     ap.add_argument("--snps", type=int, default=60_000)
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--solver", choices=["exact", "snp-blup"], default=None,
                     help="evaluate: force a path (default: the one the job would choose)")
+    ap.add_argument("--cores", default="200,1000,2000",
+                    help="reliability: core sizes to compare with the exact reliabilities")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -179,6 +248,9 @@ def main() -> None:
                "seconds": round(time.perf_counter() - t0, 1), "peak_gib": round(peak_gib(), 2)}
     elif args.step == "evaluate":
         row = evaluate(args.n, args.snps, args.workdir, args.solver)
+    elif args.step == "reliability":
+        row = reliability(args.n, args.snps, args.workdir,
+                          [int(c) for c in args.cores.split(",")])
     else:
         row = compare(args.n, args.workdir)
     print(json.dumps(row), flush=True)

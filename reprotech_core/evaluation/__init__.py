@@ -16,7 +16,8 @@ are thin layers that call these modules:
   blended), GEBVs and reliabilities for genotyped and non-genotyped animals
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
 - :mod:`.snpblup_multi` — the large-herd path: all traits' SNP-BLUP in one PCG, REML on a
-  subsample, approximate reliabilities; :mod:`.packed_products` its byte-table products
+  subsample; :mod:`.packed_products` its byte-table products; :mod:`.core_reliability` its
+  reliabilities through a core of animals (Nyström / APY, parents first)
 - :mod:`.path` — which path (exact GBLUP or SNP-BLUP) a run of a given size and memory takes
 - :mod:`.parentage` — opposing-homozygote sire/dam verification
 - :mod:`.sire_discovery` — the sire among genotyped bulls by LOD score (trio with the dam)

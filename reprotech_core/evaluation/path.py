@@ -19,14 +19,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .core_reliability import ROW_BLOCK
+
 GIB = 1024**3
 EXACT_SQUARES = 4.0
 """float64 ``N x N`` arrays alive at the exact path's peak (G, the decomposed block, its
 eigenvectors, ``U * U``); 10,000 animals: 4 x 0.8 GB = 3.2 GB against 2.85 GiB measured
 (the phenotyped block is ~80 % of N there)."""
-SNPBLUP_OVERHEAD_GIB = 1.3
-"""Interpreter, numba, pandas tables and the REML subsample's G (5,000^2 float64: 0.2 GB,
-its decomposition twice that) on the SNP-BLUP path; 20,000 x 60,000 measured 1.68 GiB."""
+SNPBLUP_OVERHEAD_GIB = 0.7
+"""Interpreter, numba and pandas tables on the SNP-BLUP path."""
+REML_SUBSAMPLE_GIB = 0.6
+"""The REML subsample's G (5,000^2 float64: 0.2 GB, its decomposition twice that), alive
+before the solve; with the overhead 1.3 GiB, against 1.68 GiB measured at 20,000 x 60,000."""
 
 
 @dataclass(frozen=True)
@@ -44,18 +48,26 @@ def exact_peak_gib(animals: int, snps: int) -> float:
     return (EXACT_SQUARES * 8.0 * animals**2 + animals * snps / 4) / GIB + 0.3
 
 
-def snpblup_peak_gib(animals: int, snps: int, traits: int) -> float:
+def snpblup_peak_gib(animals: int, snps: int, traits: int, *,
+                     core_animals: int) -> float:
     """Estimated peak memory (GiB) of multi-trait SNP-BLUP on the packed genotypes: the
-    packed rows, per trait the solution, residual, direction and product vectors over SNPs
+    packed rows plus the larger of its two stages. The solve (after REML on the
+    subsample): per trait the solution, residual, direction and product vectors over SNPs
     (4 x M x k float64) and over animals (4 x N x k), the 256-entry lookup tables of every
-    byte column (``(k + 1) x M / 4 x 256`` float64, :mod:`.packed_products`)."""
+    byte column (``(k + 1) x M / 4 x 256`` float64, :mod:`.packed_products`). The
+    reliabilities (:mod:`.core_reliability`): the animals' float32 products with the core
+    (``N x c``), the core's centred genotypes (``c x M``) and one unpacked block of
+    animals."""
     k = max(traits, 1)
-    return (animals * snps / 4 + 8.0 * 4 * k * (snps + animals)
-            + 8.0 * 256 * (k + 1) * snps / 4) / GIB + SNPBLUP_OVERHEAD_GIB
+    c = min(core_animals, animals)
+    solve = (8.0 * 4 * k * (snps + animals) + 8.0 * 256 * (k + 1) * snps / 4) / GIB \
+        + REML_SUBSAMPLE_GIB
+    reliability = (4.0 * c * (animals + snps) + 6.0 * ROW_BLOCK * snps) / GIB
+    return animals * snps / 4 / GIB + max(solve, reliability) + SNPBLUP_OVERHEAD_GIB
 
 
 def choose_path(animals: int, snps: int, traits: int, *, memory_gib: float,
-                exact_max_animals: int) -> PathChoice:
+                exact_max_animals: int, core_animals: int) -> PathChoice:
     """Exact GBLUP when the herd is at most ``exact_max_animals`` genotyped animals and the
     exact path's estimated peak fits ``memory_gib``; SNP-BLUP otherwise.
 
@@ -69,7 +81,8 @@ def choose_path(animals: int, snps: int, traits: int, *, memory_gib: float,
         raise ValueError(f"need animals and SNPs, got {animals} x {snps}")
     if memory_gib <= 0:
         raise ValueError(f"memory budget must be positive, got {memory_gib} GiB")
-    exact, snp = exact_peak_gib(animals, snps), snpblup_peak_gib(animals, snps, traits)
+    exact = exact_peak_gib(animals, snps)
+    snp = snpblup_peak_gib(animals, snps, traits, core_animals=core_animals)
     size = f"{animals:,} genotyped animals x {snps:,} SNPs"
     if snp > memory_gib:
         raise ValueError(f"{size}: even SNP-BLUP needs ~{snp:.1f} GiB (packed genotypes "

@@ -80,6 +80,16 @@ class EvaluationInputs:
     def n_snps(self) -> int:
         return len(self.genotypes.snps)
 
+    def parent_rows(self) -> np.ndarray:
+        """Each genotyped animal's sire and dam as rows of the genotypes (``N x 2``, -1
+        when unknown or not genotyped): the large-herd path's reliability core."""
+        row = {str(a): i for i, a in enumerate(self.genotypes.samples)}
+        by_id = self.animals.set_index(self.animals["id"].astype(str))
+        ids = [str(a) for a in self.genotypes.samples]
+        return np.array([[row.get(str(int(v)), -1) if pd.notna(v) else -1
+                          for v in by_id.loc[ids, parent]]
+                         for parent in ("sire_id", "dam_id")], dtype=np.int64).reshape(2, -1).T
+
     def digest(self) -> str:
         h = hashlib.sha256()
         h.update(self.animals["id"].to_numpy(np.int64).tobytes())
@@ -236,7 +246,8 @@ def run_evaluation(
             choice = choose_path(
                 len(ids), inputs.n_snps, len(TRAITS),
                 memory_gib=memory_gib or settings.evaluation_memory_gib,
-                exact_max_animals=exact_max_animals or settings.evaluation_exact_max_animals)
+                exact_max_animals=exact_max_animals or settings.evaluation_exact_max_animals,
+                core_animals=settings.evaluation_reliability_core)
         except ValueError as exc:
             raise RuleViolation("evaluation.memory", str(exc)) from None
     except RuleViolation as exc:  # no inputs (imputation failed, too few animals): a run
@@ -291,7 +302,10 @@ def run_evaluation(
             t = time.perf_counter()
             done = evaluate_traits_snpblup(inputs.genotypes, genotyped_records, traits=traits,
                                            h2=h2, min_records=min_records,
-                                           reml_animals=settings.evaluation_reml_animals)
+                                           reml_animals=settings.evaluation_reml_animals,
+                                           reliability_core=settings
+                                           .evaluation_reliability_core,
+                                           parents=inputs.parent_rows())
             timings["snpblup"] = time.perf_counter() - t
             params["snpblup"] = done.record
             summary.validation = _not_validated(done.results, inputs, not_done["validation"])

@@ -59,13 +59,21 @@ def test_equals_exact_gblup_for_the_same_variances(data):
         np.testing.assert_allclose(s.animals["gebv"], e.animals["gebv"], atol=1e-6)
         np.testing.assert_allclose(s.fixed.to_numpy(), e.fixed.to_numpy(), atol=1e-6)
         assert (s.animals["has_record"] == e.animals["has_record"]).all()
-        # approximate reliabilities: ranked like the exact ones, in (0, 1)
-        rel_e, rel_s = e.animals["reliability"], s.animals["reliability"]
-        assert rel_s.between(0, 1).all()
-        assert np.corrcoef(rel_e, rel_s)[0, 1] > 0.7
-        assert abs(rel_s.mean() - rel_e.mean()) < 0.15
+        # the reliabilities' core holds all 500 animals (default 2,000): exact reliabilities
+        np.testing.assert_allclose(s.animals["reliability"], e.animals["reliability"],
+                                   atol=2e-4)
+        np.testing.assert_allclose(s.animals["pev"], e.animals["pev"], rtol=1e-3, atol=1e-6)
     np.testing.assert_allclose(large.g_diag, np.diag(g), rtol=1e-10)
     assert set(large.record["iterations"]) == set(H2)
+    assert large.record["reliability_core"]["animals"] == 500
+    small = evaluate_traits_snpblup(geno, rec, traits=["milk_production"], tol=1e-10,
+                                    variances={"milk_production": exact[0].variances},
+                                    reliability_core=100)
+    rel_s = small.results[0].animals["reliability"]
+    assert rel_s.between(0, 1).all()
+    assert np.corrcoef(rel_s, exact[0].animals["reliability"])[0, 1] > 0.7  # random core
+    assert small.record["reliability_core"] == {"animals": 100, "parents": 0,
+                                                "rank": 100}
 
 
 def test_reml_on_subsample_close_to_full_reml(data):

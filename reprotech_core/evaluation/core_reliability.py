@@ -1,0 +1,180 @@
+"""Reliabilities on the large-herd path through a core of animals (Nyström / APY).
+
+The exact reliabilities need the whole G (``N x N``) or the inverse of the SNP-BLUP
+coefficient matrix (``M x M``); neither fits a herd of 100,000. The SNP-BLUP path instead
+writes G as what a *core* of ``c`` animals explains plus an animal's own remainder
+(the Nyström approximation; the APY assumption of Misztal et al. 2014, J. Dairy Sci.
+97:3943, that animals outside the core are independent given the core)::
+
+    G ~ F F' + D,   F = G_{.,core} U L^-1/2   (G_core = U L U', tiny eigenvalues dropped),
+                    D = diag(G_ii - |f_i|^2) >= 0
+
+which keeps every ``G_ii`` exact and is exact for the core's rows and columns. Under that
+covariance the GBLUP reliabilities of :mod:`.gblup` (``Var(u_hat) = s_u^4 G_.o P G_o.``,
+fixed effects absorbed through ``P``) only need ``c x c`` and ``c x p`` algebra: with
+``B = F_o`` (recorded rows) and ``W = diag(1 / (s_u^2 d_o + s_e^2))``, Woodbury gives
+``V^-1 = W - W B A^-1 B' W`` with ``A = I / s_u^2 + B' W B``. The cost is one product of
+the genotypes with the core's (``2 N c M`` flops, float32 BLAS) and ``O(N c^2)`` per trait;
+memory is ``F`` (``N x c`` float32) and the core's centred genotypes.
+
+With ``c = N`` the result is the exact one (tested). Which animals form the core decides
+how much is lost: an animal reaches the others' records through relatives, so the core
+takes the genotyped parents with the most genotyped offspring first (a sire links his
+daughters; a random core splits his family), then random animals. How close this comes to
+the exact reliabilities, by core size and herd size, is in ``benchmarks/evaluation/README.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+from reprotech_core.genomics.packing import MISSING, unpack
+
+from .reml import VarianceComponents
+
+ROW_BLOCK = 512  # animals per unpacked block: 0.18 GB (float32, int8, mask) at 60,000 SNPs
+
+
+@dataclass(frozen=True)
+class CoreFactor:
+    """``G ~ F F' + diag(residual)``, built once and shared by every trait."""
+
+    f: np.ndarray  # N x rank, float32
+    residual: np.ndarray  # N, float64: G_ii - |f_i|^2, clipped at 0
+    core: np.ndarray  # the core's rows, sorted
+
+    @property
+    def rank(self) -> int:
+        return self.f.shape[1]
+
+
+def choose_core(n_animals: int, size: int, *, parents: np.ndarray | None = None,
+                seed: int = 2026) -> np.ndarray:
+    """Rows of the core: genotyped parents by number of genotyped offspring (most first,
+    ties at random), then random animals, ``min(size, n_animals)`` in all, sorted.
+
+    ``parents`` holds each animal's sire and dam rows (``N x 2``, -1 where the parent is
+    unknown or not genotyped).
+    """
+    if size < 1:
+        raise ValueError(f"core size must be positive, got {size}")
+    rng = np.random.default_rng(seed)
+    size = min(size, n_animals)
+    order = rng.permutation(n_animals)
+    if parents is not None:
+        parents = np.asarray(parents)
+        if parents.shape != (n_animals, 2):
+            raise ValueError(f"parents must be {n_animals} x 2 rows, got {parents.shape}")
+        known = parents[parents >= 0]
+        if known.size and known.max() >= n_animals:
+            raise ValueError(f"a parent row {int(known.max())} is outside the "
+                             f"{n_animals} animals")
+        offspring = np.bincount(known, minlength=n_animals)
+        order = order[np.argsort(-offspring[order], kind="stable")]
+    return np.sort(order[:size])
+
+
+def core_factor(packed: np.ndarray, n_snps: int, p: np.ndarray, scale: float,
+                core: np.ndarray, g_diag: np.ndarray, *, block: int = ROW_BLOCK,
+                tol: float = 1e-8) -> CoreFactor:
+    """``F`` and the remainders from the packed genotypes (VanRaden method 1 with mean
+    imputation, as :func:`.grm.vanraden_grm`; ``p`` the allele frequencies, NaN-free, and
+    ``scale = 2 sum p q``); ``g_diag`` is G's diagonal. Eigenvalues of ``G_core`` below
+    ``tol`` times the largest are dropped (duplicated or collinear core animals)."""
+    core = np.asarray(core)
+    n = packed.shape[0]
+    if core.size == 0 or core.min() < 0 or core.max() >= n:
+        raise ValueError(f"core rows must be within the {n} animals")
+    two_p = (2.0 * p).astype(np.float32)
+    z_core = _centred(packed[core], n_snps, two_p)
+    cross = np.empty((n, core.size), np.float32)
+    for i0 in range(0, n, block):
+        cross[i0:i0 + block] = _centred(packed[i0:i0 + block], n_snps, two_p) @ z_core.T
+    del z_core
+    cross /= np.float32(scale)
+    values, vectors = np.linalg.eigh(cross[core].astype(np.float64))
+    keep = values > tol * max(values[-1], 0.0)
+    if not keep.any():
+        raise ValueError("the core's genomic relationships are all zero")
+    project = (vectors[:, keep] / np.sqrt(values[keep])).astype(np.float32)
+    rank = project.shape[1]
+    for i0 in range(0, n, block):  # F overwrites the cross-products it is made of
+        cross[i0:i0 + block, :rank] = cross[i0:i0 + block] @ project
+    f = cross[:, :rank]
+    explained = np.einsum("ij,ij->i", f, f, dtype=np.float64)
+    return CoreFactor(f, np.maximum(np.asarray(g_diag, np.float64) - explained, 0.0), core)
+
+
+def core_reliabilities(factor: CoreFactor, g_diag: np.ndarray, obs: np.ndarray,
+                       x: np.ndarray, vc: VarianceComponents, *,
+                       block: int = 16 * ROW_BLOCK) -> np.ndarray:
+    """GBLUP reliabilities ``Var(u_hat_i) / (s_u^2 G_ii)`` of every animal under
+    ``G ~ F F' + D`` for one trait recorded on rows ``obs`` (sorted) with fixed-effect
+    design ``x`` (rows in ``obs`` order)."""
+    s2u, s2e = vc.sigma_u2, vc.sigma_e2
+    f, d = factor.f, factor.residual
+    c = factor.rank
+    w = 1.0 / (s2u * d[obs] + s2e)
+    s = np.zeros((c, c))
+    k = np.zeros((c, x.shape[1]))
+    for j0 in range(0, obs.size, block):
+        b = f[obs[j0:j0 + block]]
+        wj = w[j0:j0 + block, None]
+        s += b.T @ (b * wj.astype(np.float32))
+        k += b.T.astype(np.float64) @ (wj * x[j0:j0 + block])
+    a_inv = _spd_inverse(np.eye(c) / s2u + s)
+    # V^-1 B = W B A^-1 / s_u^2, so B'V^-1 B = S A^-1 / s_u^2 and X'V^-1 B = K'A^-1 / s_u^2
+    # (A and S commute: A = I / s_u^2 + S), and V^-1 X = W X - W B A^-1 K.
+    ka = a_inv @ k / s2u  # c x p: (X'V^-1 B)'
+    vx_rows = []
+    h = np.empty(obs.size)  # b_i' A^-1 b_i
+    a_inv32 = a_inv.astype(np.float32)
+    for j0 in range(0, obs.size, block):
+        b = f[obs[j0:j0 + block]]
+        ba = b @ a_inv32
+        h[j0:j0 + block] = np.einsum("ij,ij->i", ba, b, dtype=np.float64)
+        vx_rows.append(w[j0:j0 + block, None] * (x[j0:j0 + block] - ba @ k))
+    vx = np.concatenate(vx_rows) if vx_rows else np.zeros((0, x.shape[1]))
+    q_inv = np.linalg.pinv(x.T @ vx)
+    t = (s @ a_inv) / s2u - ka @ q_inv @ ka.T
+    t = (t + t.T) / 2
+    t32 = t.astype(np.float32)
+    quad = np.empty(f.shape[0])
+    for i0 in range(0, f.shape[0], block):
+        fi = f[i0:i0 + block]
+        quad[i0:i0 + block] = np.einsum("ij,ij->i", fi @ t32, fi, dtype=np.float64)
+    # Recorded animals also reach their own record through their remainder d_i:
+    # 2 d_i (P B)_i . b_i + d_i^2 P_ii.
+    vxq = vx @ q_inv
+    b_obs = f[obs].astype(np.float64) if obs.size <= block else None
+    pb_b = w * h / s2u - np.einsum("ij,ij->i", vxq, _rows_times(f, obs, ka, b_obs, block))
+    p_ii = w - w**2 * h - np.einsum("ij,ij->i", vxq, vx)
+    do = d[obs]
+    quad[obs] += 2.0 * do * pb_b + do**2 * p_ii
+    return np.clip(s2u * quad / np.asarray(g_diag, np.float64), 0.0, 1.0)
+
+
+def _rows_times(f: np.ndarray, obs: np.ndarray, m: np.ndarray, b: np.ndarray | None,
+                block: int) -> np.ndarray:
+    """``F[obs] @ m`` block by block (``b``: ``F[obs]`` already in float64, if small)."""
+    if b is not None:
+        return b @ m
+    return np.concatenate([f[obs[j0:j0 + block]].astype(np.float64) @ m
+                           for j0 in range(0, obs.size, block)])
+
+
+def _spd_inverse(a: np.ndarray) -> np.ndarray:
+    factor = linalg.cho_factor(a)
+    return linalg.cho_solve(factor, np.eye(a.shape[0]))
+
+
+def _centred(packed_rows: np.ndarray, n_snps: int, two_p: np.ndarray) -> np.ndarray:
+    """float32 ``x - 2p`` of some rows, missing calls 0 (mean imputation)."""
+    x = unpack(packed_rows, n_snps)
+    z = x.astype(np.float32)
+    z -= two_p
+    z[x == MISSING] = 0.0
+    return z
