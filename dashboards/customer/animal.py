@@ -147,7 +147,7 @@ class AnimalLookup(pn.viewable.Viewer):
     def __init__(self, h: common.Herd, table: pd.DataFrame, **params) -> None:
         super().__init__(**params)
         self.herd, self.table = h, table
-        box = pn.widgets.TextInput(name="Official ID or name", placeholder="e.g. DE0123…",
+        box = pn.widgets.TextInput(label="Official ID or name", placeholder="e.g. DE0123…",
                                    width=320)
         box.param.watch(lambda event: setattr(self, "text", event.new or ""), "value_input")
         self._layout = pn.Column(box, self.matches, sizing_mode="stretch_width")

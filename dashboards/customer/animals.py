@@ -112,17 +112,17 @@ class HerdAnimals(pn.viewable.Viewer):
         self.grid.add_filter(pn.bind(search, text=self.param.search_text))
         self.grid.add_filter(pn.bind(in_herd_only, only=self.param.in_herd_only))
         box = pn.widgets.TextInput(placeholder="Search animal, name, sire or dam…", width=320,
-                                   name="Search")
+                                   label="Search")
         box.param.watch(lambda event: setattr(self, "search_text", event.new or ""),
                         "value_input")
         herd_only = pn.widgets.Checkbox.from_param(self.param.in_herd_only, align="center")
         downloads = widget_row(
             pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(self.on_screen())),
                                     filename="animals.csv", label="CSV of this view",
-                                    button_type="light"),
+                                    color="light"),
             pn.widgets.FileDownload(callback=lambda: io.BytesIO(excel_bytes(self.on_screen())),
                                     filename="animals.xlsx", label="Excel of this view",
-                                    button_type="light"))
+                                    color="light"))
         present = int((frame["status"] == "in herd").sum())
         count = pn.pane.Markdown(
             f"{len(frame):,} animals ({present:,} in the herd) · index weights: " + ", ".join(

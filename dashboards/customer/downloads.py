@@ -92,13 +92,13 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
         widget_row(
             pn.widgets.FileDownload(callback=lambda: io.BytesIO(csv_bytes(frame)),
                                     filename=f"{code}-animals.csv", label="Herd table (CSV)",
-                                    button_type="primary"),
+                                    color="primary"),
             pn.widgets.FileDownload(callback=excel, filename=f"{code}-animals.xlsx",
-                                    label="Herd table (Excel)", button_type="primary")),
+                                    label="Herd table (Excel)", color="primary")),
         pn.pane.Markdown("#### Herd report (PDF)\nHerd figures, index weights, the best animals "
                          "and the reproduction KPIs of the last twelve months."),
         pn.widgets.FileDownload(callback=report, filename=f"{code}-herd-report.pdf",
-                                label="Herd report (PDF)", button_type="primary"),
+                                label="Herd report (PDF)", color="primary"),
         progress.bar, progress.status,
     ])
     return layout

@@ -54,12 +54,12 @@ def table(frame: pd.DataFrame, filename: str, *, name: str, page_size: int = 10,
                                 sizing_mode="stretch_width", css_classes=[f"rt-{name}"])
     download = pn.widgets.FileDownload(
         callback=lambda: io.BytesIO(csv_bytes(shown)), filename=filename, label="CSV",
-        button_type="light", width=90)
+        color="light", width=90)
     return pn.Column(grid, download, sizing_mode="stretch_width")
 
 
 def trend_part(trend: pd.DataFrame, gain: pd.DataFrame, code: str) -> pn.viewable.Viewable:
-    choice = pn.widgets.Select(name="Trait", options={plots.label(t): t
+    choice = pn.widgets.Select(label="Trait", options={plots.label(t): t
                                                       for t in (*TRAITS, "index")},
                                value="index", width=240, css_classes=["rt-genetics-trait"])
 

@@ -69,16 +69,16 @@ class MatingPlanner(pn.viewable.Viewer):
                         f"(index {r.index:,.1f})": r.id for r in bulls.itertuples()}
         self.chosen_cows = list(cow_options.values())[:20]
         self.chosen_bulls = list(bull_options.values())[:5]
-        go = pn.widgets.Button(name="Plan matings", button_type="primary", width=160)
+        go = pn.widgets.Button(label="Plan matings", color="primary", width=160)
         go.on_click(self.make_plan)
         self.result = pn.Column(pn.pane.Markdown("Choose cows and bulls, then **Plan matings**."),
                                 sizing_mode="stretch_width", css_classes=["rt-plan"])
         inputs = [
             pn.widgets.MultiChoice.from_param(
-                self.param.chosen_cows, name=f"Cows (best {min(20, len(cows))} preselected)",
+                self.param.chosen_cows, label=f"Cows (best {min(20, len(cows))} preselected)",
                 options=cow_options, sizing_mode="stretch_width", max_items=mating.MAX_COWS),
             pn.widgets.MultiChoice.from_param(
-                self.param.chosen_bulls, name="Bulls", options=bull_options,
+                self.param.chosen_bulls, label="Bulls", options=bull_options,
                 sizing_mode="stretch_width", max_items=mating.MAX_BULLS),
             pn.widgets.FloatSlider.from_param(self.param.max_inbreeding, start=0.0, end=0.25,
                                               step=0.0025, format="0.00%", width=300),
@@ -131,5 +131,5 @@ class MatingPlanner(pn.viewable.Viewer):
                             TITLES["progeny_inbreeding"]: common.number(4)}),
             pn.widgets.FileDownload(
                 callback=lambda: io.BytesIO(csv_bytes(self.plan.rename(columns=TITLES))),
-                filename="mating-plan.csv", label="CSV of this plan", button_type="light"),
+                filename="mating-plan.csv", label="CSV of this plan", color="light"),
         ]

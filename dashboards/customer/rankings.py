@@ -53,12 +53,12 @@ class Rankings(pn.viewable.Viewer):
                  **params) -> None:
         super().__init__(weights={t: float(defaults.get(t, 0) or 0) for t in TRAITS}, **params)
         self.table, self.defaults = table, defaults
-        self._inputs = {t: pn.widgets.FloatInput(name=f"{TRAIT_LABELS[t]} weight",
+        self._inputs = {t: pn.widgets.FloatInput(label=f"{TRAIT_LABELS[t]} weight",
                                                  value=defaults.get(t, 0), step=0.01, width=170)
                         for t in TRAITS}
         for box in self._inputs.values():
             box.param.watch(self._read_weights, "value")
-        reset = pn.widgets.Button(name="Reset to Reprotech's weights", button_type="light")
+        reset = pn.widgets.Button(label="Reset to Reprotech's weights", color="light")
         reset.on_click(self.reset_weights)
         self.status = pn.pane.Markdown("")
         prefix = common.link("animal", h) + "&animal="
@@ -77,14 +77,14 @@ class Rankings(pn.viewable.Viewer):
         download = pn.widgets.FileDownload(
             callback=lambda: io.BytesIO(csv_bytes(self.grid.current_view.drop(columns=["id"])
                                                   .rename(columns=EXPORT_TITLES))),
-            filename="rankings.csv", label="CSV of this ranking", button_type="light")
+            filename="rankings.csv", label="CSV of this ranking", color="light")
         self._layout = pn.Column(
             pn.pane.Markdown("Index = Σ weight × GEBV. Reprotech's weights are economic values "
                              "per trait unit; a negative weight prefers lower values. "
                              f"**Values** — {BASIS_HELP}", css_classes=["rt-basis-help"]),
             widget_row(*self._inputs.values()),
-            widget_row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, name="",
-                                                              button_type="light"),
+            widget_row(pn.widgets.RadioButtonGroup.from_param(self.param.sex, label="",
+                                                              color="light"),
                        pn.widgets.Checkbox.from_param(self.param.in_herd), reset, download),
             self.status, self.grid, sizing_mode="stretch_width")
         self.rerank()
@@ -130,7 +130,7 @@ def build(ctx: PageContext) -> pn.viewable.Viewable:
 
 
 def trend_and_distribution(ctx: PageContext, h: common.Herd, table) -> pn.viewable.Viewable:
-    trait = pn.widgets.Select(name="Trait", options={plots.label(t): t for t in (*TRAITS,
+    trait = pn.widgets.Select(label="Trait", options={plots.label(t): t for t in (*TRAITS,
                                                                                   "index")},
                               value="milk_production", width=240)
     trend = rankings.herd_trend(table)

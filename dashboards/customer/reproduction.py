@@ -117,7 +117,7 @@ def table(frame: pd.DataFrame, filename: str, *, page_size: int = 10,
                                 sizing_mode="stretch_width", css_classes=[f"rt-{name}"])
     download = pn.widgets.FileDownload(
         callback=lambda: io.BytesIO(csv_bytes(frame.rename(columns=TITLES))),
-        filename=filename, label="CSV", button_type="light", width=90)
+        filename=filename, label="CSV", color="light", width=90)
     return pn.Column(grid, download, sizing_mode="stretch_width")
 
 
@@ -249,12 +249,12 @@ class TargetsForm(pn.viewable.Viewer):
         self.ctx, self.herd = ctx, h
         values = targets.as_dict()
         self.inputs = {f: pn.widgets.TextInput(
-            name=LABELS[f][0].upper() + LABELS[f][1:], width=230,
+            label=LABELS[f][0].upper() + LABELS[f][1:], width=230,
             value="" if values[f] is None else str(values[f]),
             placeholder="required" if f == "vwp_days" else "not set") for f in FIELDS}
         for box in self.inputs.values():  # typing is the value, no Enter needed
             box.param.watch(lambda e, box=box: setattr(box, "value", e.new), "value_input")
-        self.button = pn.widgets.Button(name="Save targets", button_type="primary")
+        self.button = pn.widgets.Button(label="Save targets", color="primary")
         self.button.on_click(self.save)
         self.pending = PendingChanges()
         self.pending.watch(self.inputs.values())

@@ -134,7 +134,7 @@ class CustomerPage(pn.viewable.Viewer):
         sheet = shown.drop(columns=["cow", "animal"])
         download = pn.widgets.FileDownload(
             callback=lambda: io.BytesIO(csv_bytes(sheet)), filename="to-do.csv",
-            label="CSV for the herd visit", button_type="light")
+            label="CSV for the herd visit", color="light")
         send = pn.widgets.Button(label="Email it to me", css_classes=["rt-email-todo"])
         send.on_click(lambda _: self.email_todo())
         return pn.Column(
