@@ -113,57 +113,47 @@ def core_reliabilities(factor: CoreFactor, g_diag: np.ndarray, obs: np.ndarray,
                        block: int = 16 * ROW_BLOCK) -> np.ndarray:
     """GBLUP reliabilities ``Var(u_hat_i) / (s_u^2 G_ii)`` of every animal under
     ``G ~ F F' + D`` for one trait recorded on rows ``obs`` (sorted) with fixed-effect
-    design ``x`` (rows in ``obs`` order)."""
+    design ``x`` (rows in ``obs`` order). Recorded rows are read in blocks, twice; nothing
+    of ``n_recorded x p`` or ``N x N`` is formed."""
     s2u, s2e = vc.sigma_u2, vc.sigma_e2
     f, d = factor.f, factor.residual
     c = factor.rank
     w = 1.0 / (s2u * d[obs] + s2e)
-    s = np.zeros((c, c))
-    k = np.zeros((c, x.shape[1]))
+    s = np.zeros((c, c))  # B'W B
+    k = np.zeros((c, x.shape[1]))  # B'W X
+    xwx = np.zeros((x.shape[1], x.shape[1]))
     for j0 in range(0, obs.size, block):
-        b = f[obs[j0:j0 + block]]
+        b, xj = f[obs[j0:j0 + block]], x[j0:j0 + block]
         wj = w[j0:j0 + block, None]
         s += b.T @ (b * wj.astype(np.float32))
-        k += b.T.astype(np.float64) @ (wj * x[j0:j0 + block])
+        k += b.T.astype(np.float64) @ (wj * xj)
+        xwx += xj.T @ (wj * xj)
     a_inv = _spd_inverse(np.eye(c) / s2u + s)
-    # V^-1 B = W B A^-1 / s_u^2, so B'V^-1 B = S A^-1 / s_u^2 and X'V^-1 B = K'A^-1 / s_u^2
-    # (A and S commute: A = I / s_u^2 + S), and V^-1 X = W X - W B A^-1 K.
-    ka = a_inv @ k / s2u  # c x p: (X'V^-1 B)'
-    vx_rows = []
-    h = np.empty(obs.size)  # b_i' A^-1 b_i
-    a_inv32 = a_inv.astype(np.float32)
-    for j0 in range(0, obs.size, block):
-        b = f[obs[j0:j0 + block]]
-        ba = b @ a_inv32
-        h[j0:j0 + block] = np.einsum("ij,ij->i", ba, b, dtype=np.float64)
-        vx_rows.append(w[j0:j0 + block, None] * (x[j0:j0 + block] - ba @ k))
-    vx = np.concatenate(vx_rows) if vx_rows else np.zeros((0, x.shape[1]))
-    q_inv = np.linalg.pinv(x.T @ vx)
-    t = (s @ a_inv) / s2u - ka @ q_inv @ ka.T
-    t = (t + t.T) / 2
-    t32 = t.astype(np.float32)
+    # Woodbury: V^-1 = W - W B A^-1 B'W with A = I / s_u^2 + S (A and S commute), so
+    # B'V^-1 B = S A^-1 / s_u^2, X'V^-1 B = K'A^-1 / s_u^2, X'V^-1 X = X'WX - K'A^-1 K
+    # and V^-1 X = W (X - B A^-1 K).
+    q_inv = np.linalg.pinv(xwx - k.T @ a_inv @ k)
+    ka = a_inv @ k / s2u  # (X'V^-1 B)'
+    t = (s @ a_inv) / s2u - ka @ q_inv @ ka.T  # B'P B
+    t32 = ((t + t.T) / 2).astype(np.float32)
     quad = np.empty(f.shape[0])
     for i0 in range(0, f.shape[0], block):
         fi = f[i0:i0 + block]
         quad[i0:i0 + block] = np.einsum("ij,ij->i", fi @ t32, fi, dtype=np.float64)
     # Recorded animals also reach their own record through their remainder d_i:
-    # 2 d_i (P B)_i . b_i + d_i^2 P_ii.
-    vxq = vx @ q_inv
-    b_obs = f[obs].astype(np.float64) if obs.size <= block else None
-    pb_b = w * h / s2u - np.einsum("ij,ij->i", vxq, _rows_times(f, obs, ka, b_obs, block))
-    p_ii = w - w**2 * h - np.einsum("ij,ij->i", vxq, vx)
-    do = d[obs]
-    quad[obs] += 2.0 * do * pb_b + do**2 * p_ii
+    # + 2 d_i (P B)_i . b_i + d_i^2 P_ii.
+    a_inv32 = a_inv.astype(np.float32)
+    for j0 in range(0, obs.size, block):
+        rows, b = obs[j0:j0 + block], f[obs[j0:j0 + block]]
+        wj = w[j0:j0 + block]
+        ba = b @ a_inv32
+        h = np.einsum("ij,ij->i", ba, b, dtype=np.float64)  # b_i' A^-1 b_i
+        vx = wj[:, None] * (x[j0:j0 + block] - ba @ k)  # rows of V^-1 X
+        vxq = vx @ q_inv
+        pb_b = wj * h / s2u - np.einsum("ij,ij->i", vxq, b @ ka)
+        p_ii = wj - wj**2 * h - np.einsum("ij,ij->i", vxq, vx)
+        quad[rows] += 2.0 * d[rows] * pb_b + d[rows] ** 2 * p_ii
     return np.clip(s2u * quad / np.asarray(g_diag, np.float64), 0.0, 1.0)
-
-
-def _rows_times(f: np.ndarray, obs: np.ndarray, m: np.ndarray, b: np.ndarray | None,
-                block: int) -> np.ndarray:
-    """``F[obs] @ m`` block by block (``b``: ``F[obs]`` already in float64, if small)."""
-    if b is not None:
-        return b @ m
-    return np.concatenate([f[obs[j0:j0 + block]].astype(np.float64) @ m
-                           for j0 in range(0, obs.size, block)])
 
 
 def _spd_inverse(a: np.ndarray) -> np.ndarray:
