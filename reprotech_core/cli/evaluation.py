@@ -246,6 +246,8 @@ def run(
         solver = summary.solver
         if solver:
             console.print(f"solver: {solver['path']} — {solver['reason']}", markup=False)
+            if "reliability" in solver:
+                console.print(f"  reliabilities {solver['reliability']}", markup=False)
             for why in solver.get("not_done", {}).values():
                 console.print(f"  {why}", markup=False)
         for trait, info in summary.traits.items():

@@ -308,6 +308,10 @@ def run_evaluation(
                                            parents=inputs.parent_rows())
             timings["snpblup"] = time.perf_counter() - t
             params["snpblup"] = done.record
+            core = done.record["reliability_core"]
+            params["solver"]["reliability"] = (
+                f"approximate, through a core of {core['animals']:,} genotyped animals "
+                f"({core['parents']:,} of them parents; setting evaluation_reliability_core)")
             summary.validation = _not_validated(done.results, inputs, not_done["validation"])
             parentage = _finish_after_solve(db, identity, run_id, inputs, ids, done.results,
                                             done.g_diag, parentage_min_informative, timings)

@@ -323,6 +323,8 @@ def test_a_herd_above_the_exact_path_takes_snp_blup_and_says_so(db, system, eval
     # the variances (REML with the recorded animals' allele frequencies)
     core = run.parameters["snpblup"]["reliability_core"]
     assert core["animals"] == summary.animals and core["parents"] > 0, core
+    assert summary.solver["reliability"].startswith(
+        f"approximate, through a core of {summary.animals:,} genotyped animals")
     assert np.corrcoef(v[:, 2], v[:, 3])[0, 1] > 0.99
     assert summary.traits["milk_production"]["h2"] == pytest.approx(
         exact.traits["milk_production"]["h2"], abs=0.02)
