@@ -221,8 +221,9 @@ def reliability(n: int, m: int, work: Path, cores: list[int], against: str) -> d
     out: dict = {"against": against}
     for how, c in runs:
         t0 = time.perf_counter()
-        factor = core_factor(geno.packed, m, p, scale, choose_core(
-            len(ids), c, parents=parents if how == "parents" else None), g_diag)
+        core = choose_core(len(ids), c, parents=parents, unrecorded=young) \
+            if how == "parents" else choose_core(len(ids), c)  # as the job chooses, or not
+        factor = core_factor(geno.packed, m, p, scale, core, g_diag)
         t1 = time.perf_counter()
         rels = {t: core_reliabilities(factor, g_diag, obs, x, vc)
                 for t, (obs, x, vc) in designs.items()}

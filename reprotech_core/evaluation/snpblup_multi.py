@@ -23,7 +23,8 @@ They are the GBLUP reliabilities under G written as what a core of at most
 :mod:`.core_reliability`): exact when the core is the whole herd, and ranked like the exact
 ones at r 0.93–0.997 with a core of 2–20 % of a 10,000-animal herd
 (``benchmarks/evaluation/README.md``). The core takes the genotyped parents with the most
-genotyped offspring first (``parents``), then random animals. ``G_ii = sum_s z_is^2 /
+genotyped offspring first (``parents``; among equals, those of unrecorded animals), then
+random animals. ``G_ii = sum_s z_is^2 /
 (2 sum pq)`` (the exact diagonal, genomic inbreeding) comes from one more pass.
 """
 
@@ -152,7 +153,10 @@ def evaluate_traits_snpblup(
     all_rows = np.arange(len(ids))
     gebv = z_times(geno.packed, all_rows, p, effects) if specs else np.zeros((len(ids), 0))
     g_diag = z_times(geno.packed, all_rows, p, np.ones(p.size), power=2) / scale
-    core = choose_core(len(ids), reliability_core, parents=parents, seed=seed)
+    unrecorded = np.ones(len(ids), dtype=bool)
+    unrecorded[union] = False
+    core = choose_core(len(ids), reliability_core, parents=parents, unrecorded=unrecorded,
+                       seed=seed)
     factor = core_factor(geno.packed, len(geno.snps), p, scale, core, g_diag) if specs \
         else None
     rels = [core_reliabilities(factor, g_diag, s.obs, s.x, variances[s.name]) for s in specs]

@@ -89,6 +89,15 @@ def test_choose_core_takes_parents_with_most_offspring_first():
     assert choose_core(10, 2, parents=parents).tolist() == [1, 7]
     assert set(choose_core(10, 3, parents=parents)) == {0, 1, 7}
     assert choose_core(10, 50).tolist() == list(range(10))  # at most the herd
+    # among parents of as many offspring, those of an unrecorded (young) animal first
+    parents[6, 1], parents[8, 1] = 9, 0  # 9 and 0 now have one offspring each, as 1 has two
+    parents[[2, 3], 1] = -1
+    parents[3, 1] = 1  # 1: one offspring (3); 0: two (4, 8); 9: one (6)
+    unrecorded = np.zeros(10, dtype=bool)
+    unrecorded[6] = True  # 9's offspring is young
+    assert choose_core(10, 3, parents=parents, unrecorded=unrecorded).tolist() == [0, 7, 9]
+    for seed in range(5):  # without the young, 1 or 9 by chance
+        assert set(choose_core(10, 3, parents=parents, seed=seed)) - {0, 7} <= {1, 9}
     assert choose_core(10, 4, seed=1).tolist() == choose_core(10, 4, seed=1).tolist()
 
 
@@ -99,6 +108,8 @@ def test_choose_core_refuses_bad_input():
         choose_core(10, 3, parents=np.zeros((9, 2), int))
     with pytest.raises(ValueError, match="outside the 10 animals"):
         choose_core(10, 3, parents=np.full((10, 2), 10))
+    with pytest.raises(ValueError, match="unrecorded must mark 10 animals"):
+        choose_core(10, 3, parents=np.full((10, 2), -1), unrecorded=np.ones(9, bool))
 
 
 def test_duplicated_and_degenerate_core_animals():
