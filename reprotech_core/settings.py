@@ -221,8 +221,9 @@ class Settings(BaseSettings):
     )
     evaluation_reml_animals: int = Field(
         default=5000, ge=100,
-        description="SNP-BLUP path: REML variance components on a random subsample of at most "
-        "this many recorded animals (exact spectral REML; time ~n^3).",
+        description="SNP-BLUP path: REML variance components of each trait on at most this "
+        "many of its recorded animals, drawn by whole fixed-effect groups (a record alone in "
+        "its contemporary group tells REML nothing; exact spectral REML, time ~n^3).",
     )
     evaluation_reliability_core: int = Field(
         default=2000, ge=10,

@@ -7,6 +7,10 @@ Each step runs in its own process (``ru_maxrss`` is that process's peak). Usage 
     python benchmarks/evaluation/bench_scale.py compare  --n 20000 --workdir DIR
     python benchmarks/evaluation/bench_scale.py reliability --n 10000 --workdir DIR [--cores 200]
 
+``--cg-size 8`` (evaluate, reliability, compare) fits contemporary groups of about 8 records
+within herd and birth year, each with its own effect, instead of the herd: a real herd's
+thousands of herd-year-seasons (12,500 groups at 100,000 animals).
+
 ``prepare`` simulates the herd of ``bench.py`` (founders N/2 then 2 generations of N/4, 50 sires
 per generation, 20 herds, 60,000 unlinked SNPs, 0.5 % missing calls, 4 traits, ~20 % of the
 youngest generation unrecorded) with the project's simulator
@@ -16,7 +20,8 @@ Bernoulli alleles — from float32 uniforms, 10x faster), in blocks of animals w
 packed store, so 100,000 animals need the 1.5 GB of packed genotypes rather than 6 GB of
 dosages (TBVs come from the calls before missing ones are made), and the pedigree.
 ``evaluate`` runs the full
-evaluation of the four traits (variances, GEBV, reliability of every animal) on the path
+evaluation of the four traits (variances, GEBV, reliability of every animal, forward
+validation by the LR method as the job runs it) on the path
 :func:`~reprotech_core.evaluation.path.choose_path` picks with the default settings, or on the
 one given by ``--solver``, and keeps the GEBVs; ``compare`` correlates the two paths' GEBVs;
 ``reliability`` sets the large-N path's reliabilities against the exact ones by core size.
@@ -37,8 +42,9 @@ import pandas as pd
 from reprotech_core.evaluation.core_reliability import (
     choose_core, core_factor, core_reliabilities,
 )
+from reprotech_core.evaluation.design import class_design
 from reprotech_core.evaluation.gblup import (
-    TRAITS, evaluate_traits, fixed_effects_design, given_variances, trait_records,
+    DEFAULT_FACTORS, TRAITS, evaluate_traits, given_variances, trait_records,
 )
 from reprotech_core.evaluation.grm import allele_frequencies, vanraden_grm
 from reprotech_core.evaluation.packed_products import z_times
@@ -48,6 +54,9 @@ from reprotech_core.evaluation.snpblup_multi import evaluate_traits_snpblup
 from reprotech_core.genomics.packing import MISSING, pack, packed_width, unpack
 from reprotech_core.genomics.snpmap import GenotypeSet, SnpMap
 from reprotech_core.settings import get_settings
+from reprotech_core.store.run_validation import (
+    ValidationRules, validate_large_run, validate_run,
+)
 
 H2 = {"milk_production": 0.35, "fertility": 0.05, "disease_resistance": 0.10, "longevity": 0.15}
 BLOCK = 2000  # animals simulated at a time
@@ -136,22 +145,56 @@ def parent_rows(work: Path, samples: np.ndarray) -> np.ndarray:
                      for s, d in zip(ped["sire"], ped["dam"], strict=True)], dtype=np.int64)
 
 
-def evaluate(n: int, m: int, work: Path, solver: str | None) -> dict:
+def with_groups(rec: pd.DataFrame, size: int, seed: int = 7) -> pd.DataFrame:
+    """The records in contemporary groups of about ``size`` within herd and birth year (a
+    real herd's herd-year-seasons: thousands of small groups), each group with its own
+    effect (SD half the trait's), fitted as ``cg`` with the herd dropped, as the job fits
+    them. ``size`` 0: the records as simulated (herd and birth year)."""
+    if size == 0:
+        return rec
+    rng = np.random.default_rng(seed)
+    cell = rec["herd"] + ":" + rec["birth_year"].astype(str)
+    per_cell = cell.map(np.ceil(cell.value_counts() / size).astype(int))
+    out = rec.drop(columns=["herd"]).assign(
+        cg=cell + ":" + np.floor(rng.random(len(rec)) * per_cell).astype(int).astype(str))
+    code = pd.factorize(out["cg"])[0]
+    for t in TRAITS:
+        effect = rng.normal(0.0, 0.5 * np.nanstd(out[t]), code.max() + 1)
+        out[t] = out[t] + effect[code]
+    return out
+
+
+def fixed_levels(rec: pd.DataFrame) -> int:
+    """The most fixed-effect levels of a trait (as the job counts them)."""
+    return max(sum(rec.loc[rec[t].notna(), f].nunique() for f in DEFAULT_FACTORS
+                   if f in rec.columns) for t in TRAITS)
+
+
+def evaluate(n: int, m: int, work: Path, solver: str | None, cg_size: int) -> dict:
     geno, rec = load(work, m)
+    rec = with_groups(rec, cg_size)
     settings = get_settings()
+    levels = fixed_levels(rec)
     choice = choose_path(len(geno.samples), m, len(TRAITS),
                          memory_gib=settings.evaluation_memory_gib,
                          exact_max_animals=settings.evaluation_exact_max_animals,
-                         core_animals=settings.evaluation_reliability_core)
+                         core_animals=settings.evaluation_reliability_core,
+                         fixed_levels=levels)
     solver = solver or choice.solver
-    out: dict = {"chosen": choice.solver, "reason": choice.reason,
+    out: dict = {"chosen": choice.solver, "reason": choice.reason, "fixed_levels": levels,
                  "estimated_peak_gib": round(choice.exact_gib if solver == "exact"
                                              else choice.snpblup_gib, 2)}
+    ids = geno.samples.tolist()
+    born = pd.Series(rec["birth_year"].to_numpy(), index=rec["animal"].astype(str))
+    rules = ValidationRules.from_settings(settings)
     t0 = time.perf_counter()
     if solver == "exact":
         g = vanraden_grm(geno).matrix
         out["grm_s"] = round(time.perf_counter() - t0, 2)
-        results = evaluate_traits(g, geno.samples.tolist(), rec, traits=list(TRAITS))
+        results = evaluate_traits(g, ids, rec, traits=list(TRAITS))
+        t1 = time.perf_counter()
+        validation = validate_run(g, ids, rec, born, results, rules=rules, min_records=20)
+        out["validation_s"] = round(time.perf_counter() - t1, 1)
         del g
     else:
         run = evaluate_traits_snpblup(geno, rec, traits=list(TRAITS),
@@ -163,20 +206,28 @@ def evaluate(n: int, m: int, work: Path, solver: str | None) -> dict:
         out["reliability_core"] = run.record["reliability_core"]
         out["reml_subsample"] = run.record["reml_subsample"]
         out["stage_s"] = {k: round(v, 1) for k, v in results[0].seconds.items()}
+        t1 = time.perf_counter()
+        validation = validate_large_run(geno, rec, born, run, rules=rules, min_records=20)
+        out["validation_s"] = round(time.perf_counter() - t1, 1)
+        out["partial_iterations"] = validation["partial_iterations"]
     seconds = time.perf_counter() - t0
-    np.savez(work / f"gebv-{solver}.npz",
+    out["validation"] = {t: {k: v[k] for k in ("n", "bias_sd", "dispersion",
+                                                "ratio_of_accuracies", "accuracy_partial")}
+                         if "dispersion" in v else v for t, v in validation["traits"].items()}
+    np.savez(work / f"gebv-{solver}{f'-cg{cg_size}' if cg_size else ''}.npz",
              **{r.trait: r.animals["gebv"].to_numpy() for r in results},
              **{f"rel_{r.trait}": r.animals["reliability"].to_numpy() for r in results})
     out["h2"] = {r.trait: round(r.variances.h2, 3) for r in results}
-    return {"step": "evaluate", "n": n, "snps": m, "solver": solver,
+    return {"step": "evaluate", "n": n, "snps": m, "solver": solver, "cg_size": cg_size,
             "seconds": round(seconds, 1), "peak_gib": round(peak_gib(), 2),
             "load_average": os.getloadavg(), **out}
 
 
-def compare(n: int, work: Path) -> dict:
+def compare(n: int, work: Path, cg_size: int) -> dict:
     """Correlation of the large-N GEBVs with the exact ones (each path with its own variance
     components, as the job would run it), and how the approximate reliabilities compare."""
-    ex, sb = np.load(work / "gebv-exact.npz"), np.load(work / "gebv-snp-blup.npz")
+    tag = f"-cg{cg_size}" if cg_size else ""
+    ex, sb = np.load(work / f"gebv-exact{tag}.npz"), np.load(work / f"gebv-snp-blup{tag}.npz")
     out = {}
     for t in TRAITS:
         out[t] = {"r_gebv": round(float(np.corrcoef(ex[t], sb[t])[0, 1]), 5),
@@ -185,22 +236,24 @@ def compare(n: int, work: Path) -> dict:
                                                            sb[f"rel_{t}"])[0, 1]), 3),
                   "mean_reliability_exact": round(float(ex[f"rel_{t}"].mean()), 3),
                   "mean_reliability_approx": round(float(sb[f"rel_{t}"].mean()), 3)}
-    return {"step": "compare", "n": n, **out}
+    return {"step": "compare", "n": n, "cg_size": cg_size, **out}
 
 
-def reliability(n: int, m: int, work: Path, cores: list[int], against: str) -> dict:
+def reliability(n: int, m: int, work: Path, cores: list[int], against: str,
+                cg_size: int) -> dict:
     """The large-N path's reliabilities (:mod:`~reprotech_core.evaluation.core_reliability`)
     for the same variances (h2 of the simulation) by core size, against the exact ones (G
     formed: up to ~10,000 animals), with the core of parents first (as the job) and at
     random; or, where G cannot be formed, against the largest core's (parents first: how
     much the smaller cores move). The time of each core's factor and of the four traits."""
     geno, rec = load(work, m)
+    rec = with_groups(rec, cg_size)
     ids = [str(a) for a in geno.samples]
     index = {a: i for i, a in enumerate(ids)}
     designs = {}
     for t in TRAITS:
         obs, r = trait_records(index, rec, t, min_records=20)
-        x = fixed_effects_design(r)[0]
+        x = class_design(r, factors=DEFAULT_FACTORS)
         designs[t] = (obs, x, given_variances(r[t].to_numpy(dtype=np.float64), x, H2[t]))
     if against == "exact":
         grm = vanraden_grm(geno)
@@ -218,7 +271,7 @@ def reliability(n: int, m: int, work: Path, cores: list[int], against: str) -> d
     young = np.ones(len(ids), dtype=bool)
     young[np.unique(np.concatenate([obs for obs, _, _ in designs.values()]))] = False
     parents = parent_rows(work, geno.samples)
-    out: dict = {"against": against}
+    out: dict = {"against": against, "cg_size": cg_size}
     for how, c in runs:
         t0 = time.perf_counter()
         core = choose_core(len(ids), c, parents=parents, unrecorded=young) \
@@ -258,6 +311,9 @@ def main() -> None:
                     help="reliability: core sizes to compare")
     ap.add_argument("--against", choices=["exact", "largest"], default="exact",
                     help="reliability: the exact reliabilities (G formed) or the largest core's")
+    ap.add_argument("--cg-size", type=int, default=0,
+                    help="evaluate, reliability, compare: contemporary groups of about this "
+                         "many records (0: herd and birth year, as simulated)")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -265,12 +321,12 @@ def main() -> None:
         row = {"step": "prepare", "n": args.n, **prepare(args.n, args.snps, args.workdir),
                "seconds": round(time.perf_counter() - t0, 1), "peak_gib": round(peak_gib(), 2)}
     elif args.step == "evaluate":
-        row = evaluate(args.n, args.snps, args.workdir, args.solver)
+        row = evaluate(args.n, args.snps, args.workdir, args.solver, args.cg_size)
     elif args.step == "reliability":
         row = reliability(args.n, args.snps, args.workdir,
-                          [int(c) for c in args.cores.split(",")], args.against)
+                          [int(c) for c in args.cores.split(",")], args.against, args.cg_size)
     else:
-        row = compare(args.n, args.workdir)
+        row = compare(args.n, args.workdir, args.cg_size)
     print(json.dumps(row), flush=True)
 
 

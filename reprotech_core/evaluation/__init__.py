@@ -12,11 +12,12 @@ are thin layers that call these modules:
   over them is :mod:`reprotech_core.results.index`)
 - :mod:`.contemporary` — herd-year-season contemporary groups from the record dates, with the
   minimum-group-size merges and the exclusions counted by rule (the fixed effects of GBLUP)
+- :mod:`.design` — the fixed effects' design, sparse, the factor with most levels absorbed
 - :mod:`.single_step` — single-step GBLUP: H-inverse (sparse A-inverse, G aligned to A22 and
   blended), GEBVs and reliabilities for genotyped and non-genotyped animals
 - :mod:`.snpblup` — SNP effects by Jacobi-PCG over packed genotypes, prediction of new animals
 - :mod:`.snpblup_multi` — the large-herd path: all traits' SNP-BLUP in one PCG, REML on a
-  subsample; :mod:`.packed_products` its byte-table products; :mod:`.core_reliability` its
+  subsample of whole groups, the partial run of its validation; :mod:`.packed_products` its byte-table products; :mod:`.core_reliability` its
   reliabilities through a core of animals (Nyström / APY, parents first)
 - :mod:`.path` — which path (exact GBLUP or SNP-BLUP) a run of a given size and memory takes
 - :mod:`.parentage` — opposing-homozygote sire/dam verification

@@ -11,11 +11,14 @@ writes G as what a *core* of ``c`` animals explains plus an animal's own remaind
 
 which keeps every ``G_ii`` exact and is exact for the core's rows and columns. Under that
 covariance the GBLUP reliabilities of :mod:`.gblup` (``Var(u_hat) = s_u^4 G_.o P G_o.``,
-fixed effects absorbed through ``P``) only need ``c x c`` and ``c x p`` algebra: with
-``B = F_o`` (recorded rows) and ``W = diag(1 / (s_u^2 d_o + s_e^2))``, Woodbury gives
-``V^-1 = W - W B A^-1 B' W`` with ``A = I / s_u^2 + B' W B``. The cost is one product of
-the genotypes with the core's (``2 N c M`` flops, float32 BLAS) and ``O(N c^2)`` per trait;
-memory is ``F`` (``N x c`` float32) and the core's centred genotypes.
+fixed effects absorbed through ``P``) only need ``c x c`` and ``p x c`` algebra: with
+``B = F_o`` (recorded rows) and ``W = diag(1 / (s_u^2 d_o + s_e^2))``, ``V = W^-1 +
+s_u^2 B B'`` and the projection ``P`` of :mod:`.gblup` follows from that of ``W^-1`` alone
+(``P_W = W - W X (X'WX)^-1 X'W``, the fixed effects absorbed through their sparse design,
+:mod:`.design`) by the low-rank update ``P = P_W - P_W B R B' P_W`` with ``R = (I / s_u^2 +
+B' P_W B)^-1``. The cost is one product of the genotypes with the core's (``2 N c M``
+flops, float32 BLAS) and ``O(N c^2)`` per trait; memory is ``F`` (``N x c`` float32), the
+core's centred genotypes and ``X'WB`` (``p x c``, ``p`` the fixed-effect levels).
 
 With ``c = N`` the result is the exact one (tested). Which animals form the core decides
 how much is lost: an animal reaches the others' records through relatives, so the core
@@ -34,6 +37,7 @@ from scipy import linalg
 
 from reprotech_core.genomics.packing import MISSING, unpack
 
+from .design import ClassDesign
 from .reml import VarianceComponents
 
 ROW_BLOCK = 512  # animals per unpacked block: 0.18 GB (float32, int8, mask) at 60,000 SNPs
@@ -122,49 +126,49 @@ def core_factor(packed: np.ndarray, n_snps: int, p: np.ndarray, scale: float,
 
 
 def core_reliabilities(factor: CoreFactor, g_diag: np.ndarray, obs: np.ndarray,
-                       x: np.ndarray, vc: VarianceComponents, *,
+                       design: ClassDesign, vc: VarianceComponents, *,
                        block: int = 16 * ROW_BLOCK) -> np.ndarray:
     """GBLUP reliabilities ``Var(u_hat_i) / (s_u^2 G_ii)`` of every animal under
     ``G ~ F F' + D`` for one trait recorded on rows ``obs`` (sorted) with fixed-effect
-    design ``x`` (rows in ``obs`` order). Recorded rows are read in blocks, twice; nothing
-    of ``n_recorded x p`` or ``N x N`` is formed."""
+    design ``design`` (rows in ``obs`` order). Recorded rows are read in blocks, twice;
+    nothing of ``n_recorded x p`` or ``N x N`` is formed, and the fixed effects are absorbed
+    through their sparse design (:class:`.design.WeightedDesign`), so thousands of
+    contemporary groups cost ``groups x c``."""
     s2u, s2e = vc.sigma_u2, vc.sigma_e2
     f, d = factor.f, factor.residual
     c = factor.rank
     w = 1.0 / (s2u * d[obs] + s2e)
-    s = np.zeros((c, c))  # B'W B
-    k = np.zeros((c, x.shape[1]))  # B'W X
-    xwx = np.zeros((x.shape[1], x.shape[1]))
+    fit = design.weighted(w)
+    bwb = np.zeros((c, c))  # B'W B
+    k = np.zeros((design.n_columns, c))  # X'W B
     for j0 in range(0, obs.size, block):
-        b, xj = f[obs[j0:j0 + block]], x[j0:j0 + block]
-        wj = w[j0:j0 + block, None]
-        s += b.T @ (b * wj.astype(np.float32))
-        k += b.T.astype(np.float64) @ (wj * xj)
-        xwx += xj.T @ (wj * xj)
-    a_inv = _spd_inverse(np.eye(c) / s2u + s)
-    # Woodbury: V^-1 = W - W B A^-1 B'W with A = I / s_u^2 + S (A and S commute), so
-    # B'V^-1 B = S A^-1 / s_u^2, X'V^-1 B = K'A^-1 / s_u^2, X'V^-1 X = X'WX - K'A^-1 K
-    # and V^-1 X = W (X - B A^-1 K).
-    q_inv = np.linalg.pinv(xwx - k.T @ a_inv @ k)
-    ka = a_inv @ k / s2u  # (X'V^-1 B)'
-    t = (s @ a_inv) / s2u - ka @ q_inv @ ka.T  # B'P B
-    t32 = ((t + t.T) / 2).astype(np.float32)
+        j1 = min(j0 + block, obs.size)
+        b = f[obs[j0:j1]]
+        wb = b * w[j0:j1, None].astype(np.float32)
+        bwb += b.T @ wb
+        k += design.rows(j0, j1).T @ wb.astype(np.float64)
+    coef = fit.solve(k)  # S^-1 X'W B
+    h = bwb - k.T @ coef  # B' P_W B
+    r = _spd_inverse(np.eye(c) / s2u + (h + h.T) / 2)
+    t32 = ((h @ r + r @ h) / (2 * s2u)).astype(np.float32)  # B'P B = H R / s_u^2
     quad = np.empty(f.shape[0])
     for i0 in range(0, f.shape[0], block):
         fi = f[i0:i0 + block]
         quad[i0:i0 + block] = np.einsum("ij,ij->i", fi @ t32, fi, dtype=np.float64)
     # Recorded animals also reach their own record through their remainder d_i:
-    # + 2 d_i (P B)_i . b_i + d_i^2 P_ii.
-    a_inv32 = a_inv.astype(np.float32)
+    # + 2 d_i (P B)_i . b_i + d_i^2 P_ii, with P B = P_W B R / s_u^2 and
+    # P_ii = (P_W)_ii - (P_W B)_i R (P_W B)_i'.
+    r32 = r.astype(np.float32)
+    coef32 = coef.astype(np.float32)
     for j0 in range(0, obs.size, block):
-        rows, b = obs[j0:j0 + block], f[obs[j0:j0 + block]]
-        wj = w[j0:j0 + block]
-        ba = b @ a_inv32
-        h = np.einsum("ij,ij->i", ba, b, dtype=np.float64)  # b_i' A^-1 b_i
-        vx = wj[:, None] * (x[j0:j0 + block] - ba @ k)  # rows of V^-1 X
-        vxq = vx @ q_inv
-        pb_b = wj * h / s2u - np.einsum("ij,ij->i", vxq, b @ ka)
-        p_ii = wj - wj**2 * h - np.einsum("ij,ij->i", vxq, vx)
+        j1 = min(j0 + block, obs.size)
+        rows, b = obs[j0:j1], f[obs[j0:j1]]
+        wj = w[j0:j1]
+        pwb = wj[:, None].astype(np.float32) * (b - design.rows(j0, j1) @ coef32)
+        pwb_r = pwb @ r32
+        pb_b = np.einsum("ij,ij->i", pwb_r, b, dtype=np.float64) / s2u
+        p_ii = wj - wj**2 * fit.leverages(j0, j1) \
+            - np.einsum("ij,ij->i", pwb_r, pwb, dtype=np.float64)
         quad[rows] += 2.0 * d[rows] * pb_b + d[rows] ** 2 * p_ii
     return np.clip(s2u * quad / np.asarray(g_diag, np.float64), 0.0, 1.0)
 

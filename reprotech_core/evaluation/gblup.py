@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg
 
+from .design import ClassDesign, class_design
 from .reml import Rotated, Spectral, VarianceComponents, reml, spectral_decomposition
 
 log = logging.getLogger(__name__)
@@ -37,41 +38,6 @@ TRAITS = ("milk_production", "fertility", "disease_resistance", "longevity")
 # birth year within the group is the age class of the record (cows recorded side by side
 # but born in different years differ in age and parity). Absent factors are skipped.
 DEFAULT_FACTORS = ("cg", "herd", "birth_year")
-
-
-def fixed_effects_design(
-    table: pd.DataFrame, *, factors: Sequence[str] = DEFAULT_FACTORS
-) -> tuple[np.ndarray, list[str]]:
-    """Intercept plus treatment-coded class effects for ``factors`` present in ``table``.
-
-    Factors absent from the table are skipped (they were not recorded). A factor with a
-    missing value is an error. Columns that are linear combinations of others (e.g. a herd
-    whose animals are all born in one year) are dropped by pivoted QR and logged, so
-    ``X'V^-1 X`` is invertible.
-    """
-    cols = [np.ones(len(table))]
-    names = ["intercept"]
-    for f in factors:
-        if f not in table.columns:
-            continue
-        values = table[f]
-        if values.isna().any():
-            n_missing = int(values.isna().sum())
-            raise ValueError(f"fixed effect {f!r} is missing for {n_missing} records")
-        levels = sorted(values.astype(str).unique())
-        for level in levels[1:]:
-            cols.append((values.astype(str) == level).to_numpy(dtype=np.float64))
-            names.append(f"{f}={level}")
-    x = np.column_stack(cols)
-    _, r, piv = linalg.qr(x, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    rank = int(np.sum(diag > 1e-10 * diag[0]))
-    if rank < x.shape[1]:
-        keep = np.sort(piv[:rank])
-        dropped = [names[i] for i in sorted(piv[rank:])]
-        log.warning("gblup.confounded_fixed_effects_dropped", extra={"columns": dropped})
-        x, names = x[:, keep], [names[i] for i in keep]
-    return x, names
 
 
 @dataclass(frozen=True)
@@ -249,9 +215,11 @@ def evaluate_traits(
             del sets[key]
         t1 = time.perf_counter()
         y = rec[trait].to_numpy(dtype=np.float64)
-        x, names = fixed_effects_design(rec, factors=factors)
+        design = class_design(rec, factors=factors)
+        x, names = design.dense(), design.names
         try:
-            vc = given_variances(y, x, h2[trait]) if trait in h2 else reml(y, x, ps.spectral)
+            vc = given_variances(y, design, h2[trait]) if trait in h2 \
+                else reml(y, x, ps.spectral)
         except ValueError as exc:
             raise ValueError(f"trait {trait!r}: {exc}") from exc
         t2 = time.perf_counter()
@@ -274,10 +242,10 @@ def evaluate_traits(
     return results
 
 
-def given_variances(y: np.ndarray, x: np.ndarray, h2: float) -> VarianceComponents:
+def given_variances(y: np.ndarray, design: ClassDesign, h2: float) -> VarianceComponents:
     """Split the residual phenotypic variance (after fixed effects) by a given h2."""
-    resid = y - x @ np.linalg.lstsq(x, y, rcond=None)[0]
-    var = float(resid @ resid) / (len(y) - x.shape[1])
+    resid = design.residuals(y)
+    var = float(resid @ resid) / (len(y) - design.n_columns)
     if var <= 0:
         raise ValueError("phenotypes have no variance after fixed effects")
     return VarianceComponents(sigma_u2=h2 * var, sigma_e2=(1 - h2) * var, h2=h2,

@@ -49,7 +49,7 @@ def exact_peak_gib(animals: int, snps: int) -> float:
 
 
 def snpblup_peak_gib(animals: int, snps: int, traits: int, *,
-                     core_animals: int) -> float:
+                     core_animals: int, fixed_levels: int) -> float:
     """Estimated peak memory (GiB) of multi-trait SNP-BLUP on the packed genotypes: the
     packed rows plus the larger of its two stages. The solve (after REML on the
     subsample): per trait the solution, residual, direction and product vectors over SNPs
@@ -62,12 +62,13 @@ def snpblup_peak_gib(animals: int, snps: int, traits: int, *,
     c = min(core_animals, animals)
     solve = (8.0 * 4 * k * (snps + animals) + 8.0 * 256 * (k + 1) * snps / 4) / GIB \
         + REML_SUBSAMPLE_GIB
-    reliability = (4.0 * c * (animals + snps) + 6.0 * ROW_BLOCK * snps) / GIB
+    reliability = (4.0 * c * (animals + snps) + 6.0 * ROW_BLOCK * snps
+                   + 20.0 * fixed_levels * c) / GIB
     return animals * snps / 4 / GIB + max(solve, reliability) + SNPBLUP_OVERHEAD_GIB
 
 
 def choose_path(animals: int, snps: int, traits: int, *, memory_gib: float,
-                exact_max_animals: int, core_animals: int) -> PathChoice:
+                exact_max_animals: int, core_animals: int, fixed_levels: int) -> PathChoice:
     """Exact GBLUP when the herd is at most ``exact_max_animals`` genotyped animals and the
     exact path's estimated peak fits ``memory_gib``; SNP-BLUP otherwise.
 
@@ -82,7 +83,8 @@ def choose_path(animals: int, snps: int, traits: int, *, memory_gib: float,
     if memory_gib <= 0:
         raise ValueError(f"memory budget must be positive, got {memory_gib} GiB")
     exact = exact_peak_gib(animals, snps)
-    snp = snpblup_peak_gib(animals, snps, traits, core_animals=core_animals)
+    snp = snpblup_peak_gib(animals, snps, traits, core_animals=core_animals,
+                           fixed_levels=fixed_levels)
     size = f"{animals:,} genotyped animals x {snps:,} SNPs"
     if snp > memory_gib:
         raise ValueError(f"{size}: even SNP-BLUP needs ~{snp:.1f} GiB (packed genotypes "

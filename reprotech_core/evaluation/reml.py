@@ -136,8 +136,8 @@ def reml(y: np.ndarray, x: np.ndarray, spectral: Spectral, *, grid: int = 41) ->
     y
         Phenotypes of the animals in ``spectral``'s order (no missing values).
     x
-        Full-column-rank fixed-effect design (``n x p``), e.g. from
-        :func:`reprotech_core.evaluation.gblup.fixed_effects_design`.
+        Full-column-rank fixed-effect design (``n x p``), e.g. the dense form of
+        :func:`reprotech_core.evaluation.design.class_design`.
     spectral
         :func:`spectral_decomposition` of G restricted to the phenotyped animals.
     grid

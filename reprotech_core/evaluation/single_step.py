@@ -56,7 +56,8 @@ from scipy import sparse
 from scipy.linalg import lapack
 from scipy.sparse import linalg as splinalg
 
-from .gblup import DEFAULT_FACTORS, fixed_effects_design, given_variances
+from .design import class_design
+from .gblup import DEFAULT_FACTORS, given_variances
 from .pedigree import OrderedPedigree, inbreeding_meuwissen_luo, order_pedigree
 from .reml import VarianceComponents
 
@@ -354,11 +355,12 @@ def single_step_gblup(
     n = len(ids)
     obs, rec = _records(ids, records, trait, min_records)
     y = rec[trait].to_numpy(dtype=np.float64)
-    x, names = fixed_effects_design(rec, factors=factors)
+    design = class_design(rec, factors=factors)
+    x, names = design.dense(), design.names
     if h2 is not None:
         if not 0.0 < h2 < 1.0:
             raise SingleStepError("variances_given", f"h2 must be in (0, 1), got {h2}")
-        variances = given_variances(y, x, h2)
+        variances = given_variances(y, design, h2)
     assert variances is not None
     lam = variances.sigma_e2 / variances.sigma_u2
     p = x.shape[1]

@@ -25,9 +25,8 @@ import pandas as pd
 from reprotech_core.genomics.packing import unpack
 from reprotech_core.genomics.snpmap import GenotypeSet
 
-from .gblup import (
-    DEFAULT_FACTORS, check_records, fixed_effects_design, given_variances, trait_records,
-)
+from .design import class_design
+from .gblup import DEFAULT_FACTORS, check_records, given_variances, trait_records
 from .grm import allele_frequencies, centred_block
 from .reml import VarianceComponents
 
@@ -120,8 +119,9 @@ def snp_blup(
     check_records(index, records)
     obs, rec = trait_records(index, records, trait, min_records=min_records)
     y = rec[trait].to_numpy(dtype=np.float64)
-    x, names = fixed_effects_design(rec, factors=factors)
-    vc = variances if variances is not None else given_variances(y, x, h2)
+    design = class_design(rec, factors=factors)
+    x, names = design.dense(), design.names
+    vc = variances if variances is not None else given_variances(y, design, h2)
     freqs = allele_frequencies(geno)
     p = np.where(np.isnan(freqs.p), 0.0, freqs.p)
     scale = float(2.0 * np.sum(p * (1.0 - p)))

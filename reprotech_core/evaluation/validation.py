@@ -19,7 +19,8 @@ animals, with ``u_hat_w`` and ``u_hat_p`` their GEBVs from the two runs:
   With a genomic relationship matrix ``G_vv`` of the validation animals, ``1 + F - 2 f`` is
   ``mean(diag G_vv) - mean(G_vv)`` — the expected variance of true breeding values *within*
   the validation set; this is the "population accuracy" of the paper. It needs ``sigma_u^2``
-  and ``G``, so it is given only when both are.
+  and that spread (from ``G_vv``, or on the large-herd path from the genotypes without
+  forming ``G_vv``), so it is given only when both are.
 
 The statistics are unbiased only when the two runs use the same model and variance
 components (the paper's assumption), so the partial run reuses the whole run's.
@@ -53,12 +54,21 @@ class LRStatistics:
                 for k, v in asdict(self).items()}
 
 
+def spread_of(g_vv: np.ndarray) -> float:
+    """``1 + F - 2f`` of the validation animals from their genomic relationships:
+    ``mean(diag G_vv) - mean(G_vv)``."""
+    g_vv = np.asarray(g_vv, dtype=np.float64)
+    if g_vv.ndim != 2 or g_vv.shape[0] != g_vv.shape[1]:
+        raise ValueError(f"G of the validation animals must be square, got {g_vv.shape}")
+    return float(np.mean(np.diag(g_vv)) - np.mean(g_vv))
+
+
 def lr_statistics(whole: np.ndarray, partial: np.ndarray, *, sigma_u2: float | None = None,
-                  g_vv: np.ndarray | None = None) -> LRStatistics:
+                  spread: float | None = None) -> LRStatistics:
     """LR statistics (Legarra & Reverter 2018) for validation animals' GEBVs from the whole
     and the partial data, in the same animal order. ``sigma_u2`` (the additive genetic
-    variance of the evaluation) gives the bias in genetic SDs; with ``g_vv`` (their genomic
-    relationships) too, the accuracy of the partial GEBVs.
+    variance of the evaluation) gives the bias in genetic SDs; with ``spread`` (their
+    ``1 + F - 2f``, :func:`spread_of` their G) too, the accuracy of the partial GEBVs.
 
     Raises ``ValueError`` for mismatched or non-finite vectors, fewer than 3 animals, or
     partial GEBVs without variance (the slope is then undefined)."""
@@ -82,14 +92,8 @@ def lr_statistics(whole: np.ndarray, partial: np.ndarray, *, sigma_u2: float | N
         if not sigma_u2 > 0:
             raise ValueError(f"sigma_u2 must be > 0, got {sigma_u2}")
         bias_sd = bias / float(np.sqrt(sigma_u2))
-        if g_vv is not None:
-            g_vv = np.asarray(g_vv, dtype=np.float64)
-            if g_vv.shape != (w.size, w.size):
-                raise ValueError(f"G of the validation animals must be {w.size} x {w.size}, "
-                                 f"got {g_vv.shape}")
-            spread = float(np.mean(np.diag(g_vv)) - np.mean(g_vv))  # 1 + F - 2f
-            if spread > 0 and cov > 0:
-                accuracy = float(np.sqrt(cov / (spread * sigma_u2)))
+        if spread is not None and spread > 0 and cov > 0:
+            accuracy = float(np.sqrt(cov / (spread * sigma_u2)))
     return LRStatistics(n=int(w.size), bias=bias, bias_sd=bias_sd, dispersion=cov / var_p,
                         ratio_of_accuracies=cov / float(np.sqrt(var_p * var_w)),
                         accuracy_partial=accuracy)

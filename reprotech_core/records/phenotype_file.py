@@ -8,7 +8,7 @@ things, decided by its name:
 
 - ``animal``: the animal's ID (text);
 - a fixed effect (:data:`FIXED_EFFECTS`, the class effects
-  :func:`~reprotech_core.evaluation.gblup.fixed_effects_design` fits): ``cg`` (text, a
+  :func:`~reprotech_core.evaluation.design.class_design` fits): ``cg`` (text, a
   contemporary group formed elsewhere), ``herd`` (text),
   ``birth_year`` (a year), or ``birth_date`` (YYYY-MM-DD or an Excel date, the one date rule
   of :mod:`reprotech_core.cell_dates`, used as its year: the

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from reprotech_core.evaluation.gblup import fixed_effects_design
+from reprotech_core.evaluation.design import class_design
 from reprotech_core.evaluation.grm import GRM, centred_block, unpack_snp_block
 from reprotech_core.evaluation.reml import VarianceComponents, reml, spectral_decomposition
 from reprotech_core.genomics.packing import MISSING
@@ -114,7 +114,8 @@ def _design(cohort: Cohort, records: pd.DataFrame, trait: str, factors: Sequence
         raise ValueError(f"trait {trait!r}: records contain infinite values")
     if np.var(y) == 0:
         raise ValueError(f"trait {trait!r}: all {len(y)} records are equal; nothing to test")
-    x, names = fixed_effects_design(table, factors=[f for f in factors if f in table])
+    design = class_design(table, factors=factors)
+    x, names = design.dense(), design.names
     for c in covariates:
         if c not in table.columns or table[c].isna().any():
             raise ValueError(f"covariate {c!r} is missing for some records")

@@ -42,7 +42,7 @@ from data_models.evaluation import (
 )
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import NotFound, RuleViolation
-from reprotech_core.evaluation.contemporary import DEFAULT_MIN_SIZE, form_groups
+from reprotech_core.evaluation.contemporary import DEFAULT_MIN_SIZE, form_groups, group_column
 from reprotech_core.evaluation.gblup import TRAITS, evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm, write_gcta_grm
 from reprotech_core.evaluation.parentage import verify_parents
@@ -55,7 +55,9 @@ from reprotech_core.roles import has_permission
 from reprotech_core.settings import get_settings
 from reprotech_core.store import single_step_run
 from reprotech_core.store.imputed_genotypes import read_evaluation_genotypes
-from reprotech_core.store.run_validation import ValidationRules, run_trend, validate_run
+from reprotech_core.store.run_validation import (
+    ValidationRules, validate_large_run, validate_run,
+)
 from reprotech_core.store.sire_suggestions import suggest_sires
 
 
@@ -89,6 +91,17 @@ class EvaluationInputs:
         return np.array([[row.get(str(int(v)), -1) if pd.notna(v) else -1
                           for v in by_id.loc[ids, parent]]
                          for parent in ("sire_id", "dam_id")], dtype=np.int64).reshape(2, -1).T
+
+    def fixed_levels(self) -> int:
+        """The most fixed-effect levels any trait's records have (its contemporary groups
+        and birth years): the large-herd path's reliabilities hold a row per level
+        (:func:`reprotech_core.evaluation.path.snpblup_peak_gib`)."""
+        most = 0
+        for trait in TRAITS:
+            rec = self.records[self.records[trait].notna()]
+            most = max(most, sum(rec[c].nunique() for c in (group_column(trait), "birth_year")
+                                 if c in rec.columns))
+        return most
 
     def digest(self) -> str:
         h = hashlib.sha256()
@@ -247,7 +260,8 @@ def run_evaluation(
                 len(ids), inputs.n_snps, len(TRAITS),
                 memory_gib=memory_gib or settings.evaluation_memory_gib,
                 exact_max_animals=exact_max_animals or settings.evaluation_exact_max_animals,
-                core_animals=settings.evaluation_reliability_core)
+                core_animals=settings.evaluation_reliability_core,
+                fixed_levels=inputs.fixed_levels())
         except ValueError as exc:
             raise RuleViolation("evaluation.memory", str(exc)) from None
     except RuleViolation as exc:  # no inputs (imputation failed, too few animals): a run
@@ -312,7 +326,11 @@ def run_evaluation(
             params["solver"]["reliability"] = (
                 f"approximate, through a core of {core['animals']:,} genotyped animals "
                 f"({core['parents']:,} of them parents; setting evaluation_reliability_core)")
-            summary.validation = _not_validated(done.results, inputs, not_done["validation"])
+            t = time.perf_counter()
+            summary.validation = validate_large_run(
+                inputs.genotypes, genotyped_records, _birth_years(inputs.animals), done,
+                rules=rules or ValidationRules.from_settings(settings), min_records=min_records)
+            timings["validation"] = time.perf_counter() - t
             parentage = _finish_after_solve(db, identity, run_id, inputs, ids, done.results,
                                             done.g_diag, parentage_min_informative, timings)
             summary.parentage = (parentage["status"].value_counts().to_dict()
@@ -343,10 +361,9 @@ def run_evaluation(
             results = solved
             timings["single_step"] = time.perf_counter() - t
         t = time.perf_counter()
-        birth_years = pd.Series(inputs.animals["birth_year"].to_numpy(),
-                                index=inputs.animals["id"].astype(str))
-        born = birth_years if hinv is None else pd.concat([birth_years, pd.Series(
-            inputs.others["birth_year"].to_numpy(), index=inputs.others["id"].astype(str))])
+        birth_years = _birth_years(inputs.animals)
+        born = birth_years if hinv is None else pd.concat([birth_years,
+                                                           _birth_years(inputs.others)])
         validation = validate_run(grm.matrix, ids, inputs.records, birth_years, results,
                                   rules=rules or ValidationRules.from_settings(get_settings()),
                                   min_records=min_records, h_inv=hinv, born=born)
@@ -365,16 +382,15 @@ def run_evaluation(
 
 SNPBLUP_METHOD = ("SNP-BLUP (Stranden & Garrick 2009: equals GBLUP with VanRaden (2008) "
                   "method 1 G), all traits in one Jacobi-PCG pass over the packed genotypes; "
-                  "variance components by spectral REML on a random subsample of at most {n:,} "
-                  "recorded animals (or h2 given); reliabilities " + RELIABILITY_METHOD)
+                  "variance components by spectral REML per trait on at most {n:,} recorded "
+                  "animals in whole fixed-effect groups drawn at random (or h2 given); "
+                  "reliabilities " + RELIABILITY_METHOD)
 
 
 def _not_done_on_snpblup(choice: PathChoice, inputs: EvaluationInputs) -> dict[str, str]:
     """What a run on the SNP-BLUP path does not do because it needs G, each with why."""
     why = f"needs G ({len(inputs.genotypes.samples):,}^2), not formed on the SNP-BLUP path"
-    out = {"grm_files": f"GCTA GRM files not written: {why}",
-           "validation": f"forward validation (LR method) not run: it {why} (the accuracy "
-                         "of the validation animals needs their block of G)"}
+    out = {"grm_files": f"GCTA GRM files not written: {why}"}
     if len(inputs.others):
         out["single_step"] = (f"single-step not run: H^-1 {why}; the {len(inputs.others):,} "
                               "non-genotyped animals are not evaluated (APY single-step "
@@ -382,15 +398,9 @@ def _not_done_on_snpblup(choice: PathChoice, inputs: EvaluationInputs) -> dict[s
     return out
 
 
-def _not_validated(results, inputs: EvaluationInputs, why: str) -> dict:
-    """The validation record of a run that could not validate itself: every trait says why,
-    and the release waits for a person (as for 'validation not possible')."""
-    born = pd.Series(inputs.animals["birth_year"].to_numpy(),
-                     index=inputs.animals["id"].astype(str))
-    return {"method": why, "traits": {r.trait: {"n": 0, "not_possible": why} for r in results},
-            "trend": run_trend(results, born),
-            "release": {"automatic": False, "reasons": [
-                f"{r.trait}: validation.not_possible: {why}" for r in results]}}
+def _birth_years(animals: pd.DataFrame) -> pd.Series:
+    """Birth years by animal ID (text), as validation reads them."""
+    return pd.Series(animals["birth_year"].to_numpy(), index=animals["id"].astype(str))
 
 
 def _finish_after_solve(db: Database, identity: Identity, run_id: int,

@@ -2,7 +2,8 @@
 
 :func:`validate_run` evaluates the partial data (the whole run's records with the phenotypes
 of the youngest birth years removed,
-:func:`~reprotech_core.evaluation.validation.validation_cohort`) over the same G, and compares the validation animals' GEBVs from both runs by the LR method
+:func:`~reprotech_core.evaluation.validation.validation_cohort`) over the same G, and compares
+the validation animals' GEBVs from both runs by the LR method
 (:mod:`reprotech_core.evaluation.validation`, Legarra & Reverter 2018). The partial run
 reuses each trait's heritability from the whole run instead of a second REML: GBLUP depends on
 the variances only through ``sigma_e^2 / sigma_u^2``, which a given h2 fixes, so the partial
@@ -15,6 +16,12 @@ with the whole run's variance components, every record of the cohort's birth yea
 genotyped, recorded animals — the genomic part, where G gives the accuracy of the partial
 values. Non-genotyped animals' values are not validated on their own; the record says so.
 
+A run of the large-herd path (:func:`validate_large_run`, no G) is validated the same way:
+the partial run is SNP-BLUP with the whole run's variances, started at its solution (the
+records left change it little: at 100,000 animals it re-converges in a fraction of the whole
+solve's iterations, ``benchmarks/evaluation/README.md``), and the validation animals'
+``1 + F - 2f`` comes from one pass over their genotypes instead of their block of G.
+
 The record also carries the genetic trend per birth year (THE trend,
 :func:`reprotech_core.results.index.genetic_trend`) and the release verdict: each trait whose
 statistics are beyond the settings, or whose validation was not possible, adds a named reason,
@@ -24,7 +31,7 @@ person with ``results:release`` releases it explicitly, with a reason of their o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,16 +39,21 @@ import pandas as pd
 
 from reprotech_core.evaluation.gblup import TraitResult, evaluate_traits
 from reprotech_core.evaluation.single_step import HInverse, SingleStepResult
+from reprotech_core.evaluation.snpblup_multi import LargeRun, genomic_spread, partial_gebvs
 from reprotech_core.evaluation.validation import (
     lr_statistics,
     release_blockers,
+    spread_of,
     validation_cohort,
 )
+from reprotech_core.genomics.snpmap import GenotypeSet
 from reprotech_core.results.index import genetic_trend
 from reprotech_core.settings import Settings
 from reprotech_core.store.single_step_run import partial_solves
 
 METHOD = "LR method (Legarra & Reverter 2018), partial data without the youngest birth years"
+LARGE = (f"{METHOD}; partial SNP-BLUP with the whole run's variances, started at its "
+         "solution; the validation animals' spread (1 + F - 2f) from their genotypes")
 SINGLE_STEP = ("partial single-step solve with the whole run's variance components; "
                "validation animals: the genotyped (the genomic part)")
 
@@ -79,6 +91,53 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
     records): the partial run is then single-step too, every record of the cohort's birth
     years is masked (genotyped or not), and the validation animals are the cohort's
     genotyped, recorded animals — the genomic part, whose G gives the accuracy."""
+    def partial_run(partial: pd.DataFrame, runnable: dict[str, TraitResult]) -> dict:
+        if h_inv is None:
+            done = _partial_gebvs(g, ids, partial, runnable, min_records=min_records)
+        else:
+            done = partial_solves(h_inv, partial,
+                                  {t: r.variances for t, r in runnable.items()},
+                                  min_records=min_records)
+        return {t: r if isinstance(r, str) else r.animals["gebv"].to_numpy()
+                for t, r in done.items()}
+
+    return _validate(ids, records, birth_years, results, rules=rules, min_records=min_records,
+                     partial_run=partial_run,
+                     spread=lambda rows: spread_of(g[np.ix_(rows, rows)]),
+                     method=METHOD if h_inv is None else f"{METHOD}; {SINGLE_STEP}",
+                     born=born)
+
+
+def validate_large_run(geno: GenotypeSet, records: pd.DataFrame, birth_years: pd.Series,
+                       run: LargeRun, *, rules: ValidationRules, min_records: int) -> dict:
+    """:func:`validate_run` for a run of the large-herd path (no G): the partial run is
+    SNP-BLUP started at the whole run's solution (:func:`.snpblup_multi.partial_gebvs`) and
+    the validation animals' ``1 + F - 2f`` comes from their genotypes
+    (:func:`.snpblup_multi.genomic_spread`). The record says how many iterations the
+    partial run took."""
+    ids = [str(a) for a in geno.samples]
+    iterations: dict[str, int] = {}
+
+    def partial_run(partial: pd.DataFrame, runnable: dict[str, TraitResult]) -> dict:
+        done, its = partial_gebvs(geno, partial, run, list(runnable), min_records=min_records)
+        iterations.update(its)
+        return done
+
+    out = _validate(ids, records, birth_years, run.results, rules=rules,
+                    min_records=min_records, partial_run=partial_run,
+                    spread=lambda rows: genomic_spread(geno, run, rows), method=LARGE)
+    out["partial_iterations"] = iterations
+    return out
+
+
+def _validate(ids: Sequence[str], records: pd.DataFrame, birth_years: pd.Series,
+              results: Sequence[TraitResult | SingleStepResult], *, rules: ValidationRules,
+              min_records: int, partial_run: Callable[[pd.DataFrame, dict], dict],
+              spread: Callable[[np.ndarray], float], method: str,
+              born: pd.Series | None = None) -> dict:
+    """What every path's validation shares: the cohort, the masking, the statistics of each
+    runnable trait and the verdict. ``partial_run`` gives each trait's partial GEBVs in
+    ``ids`` order (or why not, a ``str``); ``spread`` the ``1 + F - 2f`` of rows of ``ids``."""
     cohort = validation_cohort(birth_years, share=rules.share)
     young = set(cohort.astype(str))
     years = {int(y) for y in birth_years[cohort]}
@@ -105,11 +164,7 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
     partial.loc[masked, list(runnable)] = np.nan
     index = {a: i for i, a in enumerate(ids)}
     reasons: list[str] = []
-    if h_inv is None:
-        parts = _partial_gebvs(g, ids, partial, runnable, min_records=min_records)
-    else:
-        parts = partial_solves(h_inv, partial, {t: r.variances for t, r in runnable.items()},
-                               min_records=min_records)
+    parts = partial_run(partial, runnable) if runnable else {}
     for trait, res in runnable.items():
         whole = res.animals
         valid = (whole["has_record"] & whole["animal"].isin(young)).to_numpy()
@@ -117,9 +172,8 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
         try:
             if isinstance(parts[trait], str):  # the partial evaluation refused this trait
                 raise ValueError(parts[trait])
-            stats = lr_statistics(whole["gebv"].to_numpy()[valid],
-                                  parts[trait].animals["gebv"].to_numpy()[valid],
-                                  sigma_u2=res.variances.sigma_u2, g_vv=g[np.ix_(rows, rows)])
+            stats = lr_statistics(whole["gebv"].to_numpy()[valid], parts[trait][valid],
+                                  sigma_u2=res.variances.sigma_u2, spread=spread(rows))
         except ValueError as exc:  # named in the record, never a failed or silent run
             traits[trait] = {"n": int(valid.sum()),
                              "not_possible": f"{not_possible(int(valid.sum()))}; {exc}"}
@@ -131,7 +185,7 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
     reasons += [f"{t}: validation.not_possible: {v['not_possible']}"
                 for t, v in traits.items() if "not_possible" in v]
     return {
-        "method": METHOD if h_inv is None else f"{METHOD}; {SINGLE_STEP}",
+        "method": method,
         "settings": {"share": rules.share, "min_animals": rules.min_animals,
                      "max_bias_sd": rules.max_bias_sd,
                      "dispersion_range": list(rules.dispersion_range)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -14,7 +15,7 @@ from reprotech_core.genomics.manifest import PanelManifest
 from reprotech_core.genomics.simulate import simulate_herd
 from reprotech_core.reports import ranking_table
 from reprotech_core.results.released import released_results
-from reprotech_core.store.evaluations import release_run, run_evaluation
+from reprotech_core.store.evaluations import EvaluationInputs, release_run, run_evaluation
 from reprotech_core.store.ingest import ingest_genotypes
 from reprotech_core.store.run_validation import ValidationRules
 from reprotech_core.store.simulated import as_lab_file, place_herd
@@ -299,9 +300,17 @@ def test_a_herd_above_the_exact_path_takes_snp_blup_and_says_so(db, system, eval
     assert "more than 100 (evaluation_exact_max_animals)" in summary.solver["reason"]
     assert summary.grm_files == [] and not any(tmp_path.iterdir())
     assert "GCTA GRM files not written" in summary.solver["not_done"]["grm_files"]
-    assert summary.validation["release"]["automatic"] is False
-    assert all("forward validation (LR method) not run" in r
-               for r in summary.validation["release"]["reasons"])
+    # validated as the exact run is: the same cohort, nearly the same statistics (the
+    # variances differ a little), the partial run started at the whole run's solution
+    mine, theirs = summary.validation, exact.validation
+    assert "partial SNP-BLUP" in mine["method"] and mine["cohort"] == theirs["cohort"]
+    assert mine["partial_iterations"]
+    for trait, ref in theirs["traits"].items():
+        got = mine["traits"][trait]
+        assert ("not_possible" in got) == ("not_possible" in ref), (got, ref)
+        for key in ("dispersion", "ratio_of_accuracies", "accuracy_partial", "bias_sd"):
+            if key in ref and ref[key] is not None:
+                assert got[key] == pytest.approx(ref[key], abs=0.01), (trait, key)
     with db.session(system) as s:
         run = s.execute(text("SELECT method, parameters FROM core.evaluation_runs "
                              "WHERE id = :r"), {"r": summary.run_id}).one()
@@ -314,7 +323,7 @@ def test_a_herd_above_the_exact_path_takes_snp_blup_and_says_so(db, system, eval
                           "AND f_genomic IS NOT NULL"), {"r": summary.run_id})
     assert run.method == "snpblup" and run.parameters["solver"] == summary.solver
     assert run.parameters["method"].startswith("SNP-BLUP")
-    assert "REML on a random subsample" in run.parameters["snpblup"]["variances"][
+    assert "fixed-effect groups drawn at random" in run.parameters["snpblup"]["variances"][
         "milk_production"]
     v = np.array(pairs, dtype=float)
     assert len(v) == summary.animals and f == summary.animals
@@ -328,6 +337,17 @@ def test_a_herd_above_the_exact_path_takes_snp_blup_and_says_so(db, system, eval
     assert np.corrcoef(v[:, 2], v[:, 3])[0, 1] > 0.99
     assert summary.traits["milk_production"]["h2"] == pytest.approx(
         exact.traits["milk_production"]["h2"], abs=0.02)
+
+
+def test_the_memory_estimate_counts_each_traits_groups_and_birth_years():
+    records = pd.DataFrame({
+        "animal": ["a", "b", "c", "d"], "birth_year": [2020, 2021, 2021, 2022],
+        "milk_production": [1.0, 2.0, np.nan, 3.0], "cg:milk_production": ["g1", "g2", None, "g2"],
+        "fertility": [1.0, np.nan, np.nan, np.nan], "cg:fertility": ["f1", None, None, None],
+        "disease_resistance": np.nan, "longevity": np.nan})
+    inputs = EvaluationInputs(animals=None, genotypes=None, panel="", records=records,
+                              pedigree=None)
+    assert inputs.fixed_levels() == 2 + 3  # milk: groups g1, g2; years 2020, 2021, 2022
 
 
 def test_no_path_within_the_memory_budget_is_refused_by_rule(db, system, evaluated_world,

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from reprotech_core.evaluation.contemporary import (
     EXCLUSION_RULES, by_trait, check_seasons, describe, form_groups, group_column, season_of,
 )
-from reprotech_core.evaluation.gblup import evaluate_traits, fixed_effects_design, trait_records
+from reprotech_core.evaluation.design import class_design
+from reprotech_core.evaluation.gblup import DEFAULT_FACTORS, evaluate_traits, trait_records
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.simulate import true_breeding_values
 from reprotech_core.genomics.snpmap import GenotypeSet
@@ -176,14 +177,16 @@ def test_design_has_one_column_per_group_and_birth_year_and_full_rank():
     applied = groups.apply(wide, ["milk_production"])
     index = {a: i for i, a in enumerate(applied["animal"])}
     _, rec = trait_records(index, applied, "milk_production", min_records=1)
-    x, names = fixed_effects_design(rec)
-    assert names == ["intercept", "cg=A:2024:winter+spring", "cg=B:2024:spring",
+    design = class_design(rec, factors=DEFAULT_FACTORS)
+    x, names = design.dense(), design.names
+    assert names == ["cg=A:2024:summer", "cg=A:2024:winter+spring", "cg=B:2024:spring",
                      "birth_year=2022"]
     assert np.linalg.matrix_rank(x) == x.shape[1] == 4
     # birth year confounded with the groups: dropped, the design stays full rank
     applied["birth_year"] = applied[group_column("milk_production")]
     _, rec = trait_records(index, applied, "milk_production", min_records=1)
-    x, names = fixed_effects_design(rec)
+    design = class_design(rec, factors=DEFAULT_FACTORS)
+    x, names = design.dense(), design.names
     assert np.linalg.matrix_rank(x) == x.shape[1] == 3
 
 

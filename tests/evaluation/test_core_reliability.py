@@ -7,9 +7,8 @@ import pytest
 from reprotech_core.evaluation.core_reliability import (
     choose_core, core_factor, core_reliabilities,
 )
-from reprotech_core.evaluation.gblup import (
-    evaluate_traits, fixed_effects_design, trait_records,
-)
+from reprotech_core.evaluation.design import class_design
+from reprotech_core.evaluation.gblup import DEFAULT_FACTORS, evaluate_traits, trait_records
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.simulate import phenotypes, true_breeding_values
 from reprotech_core.genomics.snpmap import GenotypeSet
@@ -50,8 +49,8 @@ def _approximate(data, core, **kw):
     out = []
     for e in exact:
         obs, r = trait_records(index, rec, e.trait, min_records=20)
-        x, _ = fixed_effects_design(r)
-        out.append(core_reliabilities(factor, g_diag, obs, x, e.variances, **kw))
+        design = class_design(r, factors=DEFAULT_FACTORS)
+        out.append(core_reliabilities(factor, g_diag, obs, design, e.variances, **kw))
     return factor, out
 
 
@@ -65,6 +64,27 @@ def test_a_core_of_every_animal_gives_the_exact_reliabilities(data):
     # rows are read in blocks: blocks smaller than the herd give the same
     for rel, small in zip(rels, _approximate(data, np.arange(600), block=64)[1], strict=True):
         np.testing.assert_allclose(small, rel, atol=1e-6)
+
+
+def test_many_contemporary_groups_are_absorbed_exactly(data):
+    """Groups of about four records (a real herd's herd-year-seasons) plus birth year: with
+    every animal in the core the reliabilities are still the exact ones."""
+    geno, rec, _, grm, _ = data
+    rng = np.random.default_rng(5)
+    rec = rec.assign(cg=rec["herd"] + ":" + rng.integers(0, 25, len(rec)).astype(str))
+    factors = ("cg", "birth_year")
+    exact = evaluate_traits(grm.matrix, list(rec["animal"]), rec, traits=list(H2), h2=H2,
+                            factors=factors)
+    g_diag = np.diag(grm.matrix)
+    factor = core_factor(geno.packed, len(geno.snps), np.nan_to_num(grm.p), grm.scale,
+                         np.arange(600), g_diag)
+    index = {a: i for i, a in enumerate(rec["animal"])}
+    for e in exact:
+        obs, r = trait_records(index, rec, e.trait, min_records=20)
+        design = class_design(r, factors=factors)
+        assert design.n_groups > 80  # most groups hold a handful of records
+        rel = core_reliabilities(factor, g_diag, obs, design, e.variances, block=50)
+        np.testing.assert_allclose(rel, e.animals["reliability"], atol=2e-4)
 
 
 def test_a_small_core_of_parents_ranks_like_the_exact_reliabilities(data):
@@ -129,8 +149,8 @@ def test_duplicated_and_degenerate_core_animals():
     rec = pd.DataFrame({"animal": geno.samples, "herd": "H0"})
     exact = evaluate_traits(grm.matrix, list(geno.samples),
                             rec.assign(y=rng.normal(size=40)), traits=["y"], h2={"y": 0.4})
-    x_design = np.ones((40, 1))
-    rel = core_reliabilities(factor, g_diag, np.arange(40), x_design, exact[0].variances)
+    design = class_design(rec, factors=DEFAULT_FACTORS)
+    rel = core_reliabilities(factor, g_diag, np.arange(40), design, exact[0].variances)
     np.testing.assert_allclose(rel, exact[0].animals["reliability"], atol=2e-4)
     with pytest.raises(ValueError, match="within the 40 animals"):
         core_factor(geno.packed, 200, p, grm.scale, np.array([40]), g_diag)

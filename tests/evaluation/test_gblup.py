@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reprotech_core.evaluation.design import class_design
 from reprotech_core.evaluation.gblup import (
-    TRAITS, evaluate_traits, fixed_effects_design, gebv_table,
+    DEFAULT_FACTORS, TRAITS, evaluate_traits, gebv_table,
 )
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.reml import (
@@ -31,7 +32,7 @@ def small():
 
 def mme(g, ids, rec, trait, su2, se2):
     """Henderson's mixed model equations, solved densely: the reference."""
-    x, _ = fixed_effects_design(rec)
+    x = class_design(rec, factors=DEFAULT_FACTORS).dense()
     z = np.zeros((len(rec), len(ids)))
     z[np.arange(len(rec)), [ids.index(a) for a in rec["animal"]]] = 1
     y = rec[trait].to_numpy()
@@ -58,7 +59,7 @@ def test_reml_loglik_and_information_match_dense_formulas(small):
     g, ids, rec = small
     idx = [ids.index(a) for a in rec["animal"]]
     gs = g[np.ix_(idx, idx)]
-    x, _ = fixed_effects_design(rec)
+    x = class_design(rec, factors=DEFAULT_FACTORS).dense()
     y = rec["milk_production"].to_numpy()
     rot = Rotated.from_data(y, x, spectral_decomposition(gs))
     ll, s2 = profile_loglik(0.3, rot)

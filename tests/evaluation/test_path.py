@@ -4,7 +4,8 @@ import pytest
 
 from reprotech_core.evaluation.path import choose_path, exact_peak_gib, snpblup_peak_gib
 
-CORE = {"core_animals": 2000}  # the reliabilities' core (setting evaluation_reliability_core)
+# the reliabilities' core (setting evaluation_reliability_core) and the fixed-effect levels
+CORE = {"core_animals": 2000, "fixed_levels": 30}
 
 
 def test_small_herd_takes_the_exact_path():
@@ -36,9 +37,13 @@ def test_memory_estimates_grow_as_they_should():
     c = choose_path(100_000, 60_000, 4, memory_gib=8, exact_max_animals=10_000, **CORE)
     assert c.solver == "snp-blup" and c.snpblup_gib < 8
     # the reliabilities' products with the core (N x c float32) count once they dominate
-    assert snpblup_peak_gib(100_000, 60_000, 4, core_animals=20_000) > 8 > c.snpblup_gib
-    assert snpblup_peak_gib(500, 60_000, 4, core_animals=20_000) == pytest.approx(
-        snpblup_peak_gib(500, 60_000, 4, core_animals=500))  # a core is at most the herd
+    assert snpblup_peak_gib(100_000, 60_000, 4, core_animals=20_000,
+                            fixed_levels=30) > 8 > c.snpblup_gib
+    assert snpblup_peak_gib(500, 60_000, 4, core_animals=20_000, fixed_levels=30) == \
+        pytest.approx(snpblup_peak_gib(500, 60_000, 4, core_animals=500, fixed_levels=30))
+    # 12,000 herd-year-seasons: a row per group and core animal, 0.45 GiB more
+    hys = snpblup_peak_gib(100_000, 60_000, 4, core_animals=2000, fixed_levels=12_000)
+    assert hys - c.snpblup_gib == pytest.approx(20 * 11_970 * 2000 / 1024**3, rel=1e-6)
 
 
 def test_no_path_fits_is_refused():

@@ -8,7 +8,10 @@ from reprotech_core.evaluation.gblup import evaluate_traits
 from reprotech_core.evaluation.grm import vanraden_grm
 from reprotech_core.evaluation.packed_products import z_times, zt_times
 from reprotech_core.evaluation.simulate import phenotypes, true_breeding_values
-from reprotech_core.evaluation.snpblup_multi import evaluate_traits_snpblup
+from reprotech_core.evaluation.snpblup_multi import (
+    evaluate_traits_snpblup, genomic_spread, group_sample, partial_gebvs,
+)
+from reprotech_core.evaluation.validation import spread_of
 from reprotech_core.genomics.packing import pack
 from reprotech_core.genomics.snpmap import GenotypeSet
 
@@ -84,17 +87,56 @@ def test_reml_on_subsample_close_to_full_reml(data):
     # the "subsample" holds every recorded animal: the same REML but for G's allele
     # frequencies (of the 400 recorded, not of all 500) -> nearly the same h2
     assert whole.results[0].variances.h2 == pytest.approx(exact[0].variances.h2, abs=1e-3)
-    assert "REML on a random subsample of 400" in whole.record["variances"]["milk_production"]
+    assert whole.record["variances"]["milk_production"].startswith("REML on 400 recorded")
     part = evaluate_traits_snpblup(geno, rec, traits=["milk_production"], reml_animals=250)
-    assert part.record["reml_subsample"] == 250
+    assert part.record["reml_subsample"]["milk_production"]["animals"] == 250
     r = np.corrcoef(part.results[0].animals["gebv"], exact[0].animals["gebv"])[0, 1]
     assert r > 0.95  # other variances, nearly the same ranking
+
+
+def test_reml_subsample_takes_whole_small_groups_and_shares_large_ones():
+    rng = np.random.default_rng(0)
+    hys = rng.integers(0, 10_000, 60_000)  # herd-year-seasons of about six records
+    pick = group_sample(hys, 5000, rng)
+    assert pick.size == 5000 and np.unique(pick).size == 5000
+    taken, whole = np.bincount(hys[pick], minlength=10_000), np.bincount(hys)
+    cut = (taken > 0) & (taken < whole)
+    assert cut.sum() <= 1  # every group whole but perhaps the last
+    assert (taken[taken > 0] == 1).sum() < 200  # random rows: ~3,000 records alone
+    herds = rng.integers(0, 20, 100_000)  # 20 herds of 5,000: 250 of each
+    assert (np.bincount(herds[group_sample(herds, 5000, rng)]) == 250).all()
+    assert group_sample(np.zeros(30, np.int64), 100, rng).tolist() == list(range(30))
+    again = group_sample(hys, 5000, np.random.default_rng(7))
+    assert again.tolist() == group_sample(hys, 5000, np.random.default_rng(7)).tolist()
+
+
+def test_partial_run_starts_at_the_whole_solution_and_equals_a_cold_solve(data):
+    """Forward validation on the large path: records of 60 animals removed, the partial
+    GEBVs equal those of a run from scratch with the whole run's variances, in fewer
+    iterations; a trait left with too few records says so."""
+    geno, rec = data
+    whole = evaluate_traits_snpblup(geno, rec, traits=list(H2), h2=H2)
+    partial = rec.copy()
+    partial.loc[partial.index[300:360], list(H2)] = np.nan
+    warm, iterations = partial_gebvs(geno, partial, whole, list(H2), tol=1e-8)
+    cold = evaluate_traits_snpblup(geno, partial, traits=list(H2), tol=1e-8,
+                                   variances={r.trait: r.variances for r in whole.results})
+    for r in cold.results:
+        np.testing.assert_allclose(warm[r.trait], r.animals["gebv"], atol=1e-5)
+        assert iterations[r.trait] < cold.record["iterations"][r.trait]
+    few, _ = partial_gebvs(geno, partial.assign(fertility=np.nan), whole, list(H2))
+    assert "0 phenotyped animals" in few["fertility"] and few["milk_production"].size == 500
+    # the validation animals' spread from their genotypes, as from their block of G
+    rows = np.arange(300, 360)
+    g = vanraden_grm(geno, dtype=np.float64)
+    assert genomic_spread(geno, whole, rows) == pytest.approx(
+        spread_of(g.matrix[np.ix_(rows, rows)]), rel=1e-6)
 
 
 def test_given_h2_skips_reml_and_bad_input(data):
     geno, rec = data
     run = evaluate_traits_snpblup(geno, rec, traits=["fertility"], h2={"fertility": 0.1})
-    assert run.record["reml_subsample"] == 0
+    assert run.record["reml_subsample"] == {}
     assert run.results[0].variances.h2 == pytest.approx(0.1)
     with pytest.raises(ValueError, match="without genotypes"):
         evaluate_traits_snpblup(geno, pd.concat([rec, rec.iloc[:1].assign(animal="x")]),
