@@ -2,7 +2,8 @@
 
 Kept in its own process group so the worker can stop it, kernel included, on cancel or
 timeout; the result (status, error, failing cell) is written as JSON for the worker to record.
-The output notebook is saved after every cell, so a killed attempt still leaves what ran.
+The output notebook is saved after every cell, and every ``AUTOSAVE_S`` seconds while a long
+cell prints, so a killed attempt still leaves what ran and the worker can read the stage.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from pathlib import Path
 
 import papermill
 from papermill.exceptions import PapermillExecutionError
+
+AUTOSAVE_S = 10
+"""Seconds between saves of the output notebook while a cell runs (papermill's default is
+30): the worker reads the running cell's last ``progress:`` line from it."""
 
 
 def html_of(notebook: Path) -> Path | None:
@@ -47,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         papermill.execute_notebook(
             args.notebook, args.output, parameters=parameters,
             kernel_name="python3", progress_bar=False, cwd=args.cwd,
-            request_save_on_cell_execute=True)
+            request_save_on_cell_execute=True,
+            # a long cell's output (its "progress:" lines) reaches the run's record
+            autosave_cell_every=AUTOSAVE_S)
     except PapermillExecutionError as exc:
         result = {"status": "failed", "error": f"{exc.ename}: {exc.evalue}",
                   "cell": exc.exec_count}

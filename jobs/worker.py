@@ -26,6 +26,7 @@ from jobs import queue
 from jobs.queue import Claimed
 from reprotech_core.db.session import Database, Identity
 from reprotech_core.errors import DatabaseError
+from reprotech_core.job_progress import last_stage
 from reprotech_core.settings import PROJECT_HOME
 
 log = logging.getLogger(__name__)
@@ -41,15 +42,18 @@ def _die_with_parent() -> None:
 
 
 def progress_of(notebook: Path) -> str | None:
-    """"cell i of n" from papermill's per-cell status in the autosaved output notebook."""
+    """"cell i of n" from papermill's per-cell status in the autosaved output notebook, and
+    the running cell's last reported stage (:mod:`reprotech_core.job_progress`)."""
     try:
         cells = json.loads(notebook.read_text())["cells"]
     except (OSError, ValueError, KeyError):
         return None
     code = [c for c in cells if c.get("cell_type") == "code"]
-    done = sum(1 for c in code if c.get("metadata", {}).get("papermill", {}).get("status")
-               == "completed")
-    return f"cell {done} of {len(code)}"
+    status = [c.get("metadata", {}).get("papermill", {}).get("status") for c in code]
+    done = status.count("completed")
+    running = [c for c, st in zip(code, status, strict=True) if st == "running"]
+    stage = last_stage(running[0].get("outputs", [])) if running else None
+    return f"cell {done} of {len(code)}" + (f": {stage}" if stage else "")
 
 
 @dataclass

@@ -8,8 +8,8 @@ Each step runs in its own process (``ru_maxrss`` is that process's peak). Usage 
     python benchmarks/evaluation/bench_scale.py reliability --n 10000 --workdir DIR [--cores 200]
 
 ``--cg-size 8`` (evaluate, reliability, compare) fits contemporary groups of about 8 records
-within herd and birth year, each with its own effect, instead of the herd: a real herd's
-thousands of herd-year-seasons (12,500 groups at 100,000 animals).
+within herd and birth year, each trait its own, each group with its own effect, instead of the
+herd: a real herd's thousands of herd-year-seasons (about 12,000 per trait at 100,000 animals).
 
 ``prepare`` simulates the herd of ``bench.py`` (founders N/2 then 2 generations of N/4, 50 sires
 per generation, 20 herds, 60,000 unlinked SNPs, 0.5 % missing calls, 4 traits, ~20 % of the
@@ -147,27 +147,31 @@ def parent_rows(work: Path, samples: np.ndarray) -> np.ndarray:
 
 def with_groups(rec: pd.DataFrame, size: int, seed: int = 7) -> pd.DataFrame:
     """The records in contemporary groups of about ``size`` within herd and birth year (a
-    real herd's herd-year-seasons: thousands of small groups), each group with its own
-    effect (SD half the trait's), fitted as ``cg`` with the herd dropped, as the job fits
-    them. ``size`` 0: the records as simulated (herd and birth year)."""
+    real herd's herd-year-seasons: thousands of small groups), each trait with its own
+    groups (``cg:<trait>``: its records' own dates) and each group with its own effect (SD
+    half the trait's), fitted as ``cg`` with the herd dropped, as the job fits them.
+    ``size`` 0: the records as simulated (herd and birth year)."""
     if size == 0:
         return rec
     rng = np.random.default_rng(seed)
     cell = rec["herd"] + ":" + rec["birth_year"].astype(str)
     per_cell = cell.map(np.ceil(cell.value_counts() / size).astype(int))
-    out = rec.drop(columns=["herd"]).assign(
-        cg=cell + ":" + np.floor(rng.random(len(rec)) * per_cell).astype(int).astype(str))
-    code = pd.factorize(out["cg"])[0]
+    out = rec.drop(columns=["herd"])
     for t in TRAITS:
+        group = cell + ":" + np.floor(rng.random(len(rec)) * per_cell).astype(int).astype(str)
+        code = pd.factorize(group)[0]
         effect = rng.normal(0.0, 0.5 * np.nanstd(out[t]), code.max() + 1)
+        out[f"cg:{t}"] = group
         out[t] = out[t] + effect[code]
     return out
 
 
 def fixed_levels(rec: pd.DataFrame) -> int:
     """The most fixed-effect levels of a trait (as the job counts them)."""
-    return max(sum(rec.loc[rec[t].notna(), f].nunique() for f in DEFAULT_FACTORS
-                   if f in rec.columns) for t in TRAITS)
+    def levels(t: str, f: str) -> int:
+        column = f"{f}:{t}" if f"{f}:{t}" in rec.columns else f
+        return rec.loc[rec[t].notna(), column].nunique() if column in rec.columns else 0
+    return max(sum(levels(t, f) for f in DEFAULT_FACTORS) for t in TRAITS)
 
 
 def evaluate(n: int, m: int, work: Path, solver: str | None, cg_size: int) -> dict:

@@ -238,9 +238,11 @@ def run(
         if customer:
             with db.session(system) as s:
                 cid = s.scalar(select(Customer.id).where(Customer.code == customer))
-        with console.status("evaluating…"):
+        with console.status("evaluating…") as status:
             summary = run_evaluation(db, system, folder=settings().var_dir / "evaluations",
-                                     customer_id=cid)
+                                     customer_id=cid,
+                                     progress=lambda stage: status.update(
+                                         f"evaluating: {stage}"))
         console.print(f"run {summary.run_id} ({summary.method}): {summary.animals} animals "
                       f"({summary.genotyped} genotyped) x {summary.n_snps} SNPs")
         solver = summary.solver

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,6 +104,7 @@ def evaluate_traits_snpblup(
     seed: int = 2026,
     tol: float = 1e-6,
     max_iter: int = 1000,
+    progress: Callable[[str], None] | None = None,
 ) -> LargeRun:
     """GEBVs, approximate reliabilities and PEVs of every animal of ``geno`` for ``traits``.
 
@@ -111,7 +112,8 @@ def evaluate_traits_snpblup(
     neither gets REML on the subsample. Records and refusals are those of
     :func:`.gblup.evaluate_traits`. ``parents`` (each animal's sire and dam rows, ``N x 2``,
     -1 unknown or not genotyped) choose the reliabilities' core of ``reliability_core``
-    animals (:func:`.core_reliability.choose_core`).
+    animals (:func:`.core_reliability.choose_core`). ``progress`` hears each stage and each
+    PCG iteration (:mod:`reprotech_core.job_progress`).
 
     Raises
     ------
@@ -153,14 +155,16 @@ def evaluate_traits_snpblup(
             sources[s.name] = (f"REML on {pick.size:,} recorded animals in "
                                f"{subsamples[s.name]['groups']:,} fixed-effect groups drawn "
                                f"at random (seed {seed})")
+    say = progress or _quiet
     for rows, names in picks.items():
+        say(f"variance components: REML of {', '.join(names)} on {len(rows):,} records")
         variances.update(reml_on_subsample(geno, records, np.array(rows), names,
                                            factors=factors, min_records=min_records))
     t1 = time.perf_counter()
     lam = np.array([variances[s.name].sigma_e2 / (variances[s.name].sigma_u2 / scale)
                     for s in specs])
     effects, fixed, iterations, residuals = _pcg(geno.packed, union, p, specs, lam,
-                                                 tol=tol, max_iter=max_iter)
+                                                 tol=tol, max_iter=max_iter, progress=say)
     t2 = time.perf_counter()
     all_rows = np.arange(len(ids))
     gebv = z_times(geno.packed, all_rows, p, effects) if specs else np.zeros((len(ids), 0))
@@ -169,10 +173,13 @@ def evaluate_traits_snpblup(
     unrecorded[union] = False
     core = choose_core(len(ids), reliability_core, parents=parents, unrecorded=unrecorded,
                        seed=seed)
+    say(f"reliabilities: products with a core of {core.size:,} animals")
     factor = core_factor(geno.packed, len(geno.snps), p, scale, core, g_diag) if specs \
         else None
-    rels = [core_reliabilities(factor, g_diag, s.obs, s.design, variances[s.name])
-            for s in specs]
+    rels = []
+    for s in specs:
+        say(f"reliabilities: {s.name}")
+        rels.append(core_reliabilities(factor, g_diag, s.obs, s.design, variances[s.name]))
     t3 = time.perf_counter()
     results = []
     for i, (s, rel) in enumerate(zip(specs, rels, strict=True)):
@@ -197,7 +204,8 @@ def evaluate_traits_snpblup(
 
 def partial_gebvs(geno: GenotypeSet, records: pd.DataFrame, whole: LargeRun,
                   traits: Sequence[str], *, factors: Sequence[str] = DEFAULT_FACTORS,
-                  min_records: int = 20, tol: float = 1e-4, max_iter: int = 1000
+                  min_records: int = 20, tol: float = 1e-4, max_iter: int = 1000,
+                  progress: Callable[[str], None] | None = None
                   ) -> tuple[dict[str, np.ndarray | str], dict[str, int]]:
     """GEBVs of every animal (genotype order) from ``records`` — the whole run's with some
     phenotypes removed, as forward validation needs — under the whole run's variances and
@@ -228,7 +236,9 @@ def partial_gebvs(geno: GenotypeSet, records: pd.DataFrame, whole: LargeRun,
     start_b = [whole.results[whole_by[s.name]].fixed.reindex(s.design.names, fill_value=0.0)
                .to_numpy() for s in specs]
     effects, _, iterations, _ = _pcg(geno.packed, union, whole.p, specs, lam, tol=tol,
-                                     max_iter=max_iter, start=(start_a, start_b))
+                                     max_iter=max_iter, start=(start_a, start_b),
+                                     progress=progress or _quiet,
+                                     label="validation: partial SNP-BLUP")
     gebv = z_times(geno.packed, np.arange(len(ids)), whole.p, effects)
     out.update({s.name: gebv[:, i] for i, s in enumerate(specs)})
     return out, iterations
@@ -308,6 +318,10 @@ def _recorded_sums(packed: np.ndarray, union: np.ndarray, p: np.ndarray,
     return zt_times(packed, union, p, ind, power=2)
 
 
+def _quiet(_: str) -> None:
+    """No one listens."""
+
+
 def _parents_in(core: np.ndarray, parents: np.ndarray | None) -> int:
     """How many of the core's animals are a genotyped parent of another."""
     if parents is None:
@@ -318,7 +332,8 @@ def _parents_in(core: np.ndarray, parents: np.ndarray | None) -> int:
 
 def _pcg(packed: np.ndarray, union: np.ndarray, p: np.ndarray, specs: Sequence[_Trait],
          lam: np.ndarray, *, tol: float, max_iter: int,
-         start: tuple[np.ndarray, list[np.ndarray]] | None = None
+         start: tuple[np.ndarray, list[np.ndarray]] | None = None,
+         progress: Callable[[str], None], label: str = "solving SNP-BLUP"
          ) -> tuple[np.ndarray, list[np.ndarray], dict[str, int], dict[str, float]]:
     """Jacobi-PCG (Hestenes & Stiefel 1952) on every trait's SNP-BLUP equations together:
     one ``Z A`` and one ``Z' R`` pass over the packed rows per iteration, carrying only the
@@ -368,6 +383,8 @@ def _pcg(packed: np.ndarray, union: np.ndarray, p: np.ndarray, specs: Sequence[_
         if done.all():
             break
         active = np.flatnonzero(~done)
+        progress(f"{label}: iteration {it}, {active.size} of {k} traits left, relative "
+                 f"residual {rel[active].max():.1e} (to {tol:.0e})")
         q_b, q_a = apply(active, d_b, d_a[:, active])
         for j, i in enumerate(active):
             alpha = rs[i] / (d_b[i] @ q_b[i] + d_a[:, i] @ q_a[:, j])

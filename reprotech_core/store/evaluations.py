@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -220,7 +221,7 @@ def run_evaluation(
     parentage_min_informative: int = 500, min_records: int = 20,
     min_group_size: int = DEFAULT_MIN_SIZE, rules: ValidationRules | None = None,
     blend: float = DEFAULT_BLEND, memory_gib: float | None = None,
-    exact_max_animals: int | None = None,
+    exact_max_animals: int | None = None, progress: Callable[[str], None] | None = None,
 ) -> EvaluationSummary:
     """Evaluate, validate (:mod:`reprotech_core.store.run_validation`; ``rules`` default to the
     settings ``validation_*``) and store one run; see the module.
@@ -231,11 +232,13 @@ def run_evaluation(
     (:mod:`reprotech_core.store.single_step_run`, ``blend`` the weight of A22 in G) when the
     evaluated customers have non-genotyped animals, GBLUP of the genotyped otherwise.
     SNP-BLUP path (a herd too big for G): the genotyped animals by multi-trait SNP-BLUP
-    (:mod:`reprotech_core.evaluation.snpblup_multi`); what needs G — the GCTA GRM files, the
-    forward validation, single-step — is not done, and the run's record says so (such a run
-    is released only explicitly). A failure marks the run failed with the error, and its
-    rule when it has one, in the run's record (no path fits the memory budget: rule
-    ``evaluation.memory``, before any heavy work)."""
+    (:mod:`reprotech_core.evaluation.snpblup_multi`), validated by a partial SNP-BLUP; what
+    needs G — the GCTA GRM files, single-step — is not done, and the run's record says so.
+    A failure marks the run failed with the error, and its rule when it has one, in the
+    run's record (no path fits the memory budget: rule ``evaluation.memory``, before any
+    heavy work). ``progress`` hears each stage (:mod:`reprotech_core.job_progress`)."""
+    say = progress or (lambda _: None)
+    say("inputs: reading genotypes, records and pedigree")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     with db.session(identity) as session:
@@ -271,6 +274,7 @@ def run_evaluation(
         raise
     timings["gather"] = time.perf_counter() - t0
     large = choice.solver == "snp-blup"
+    say(f"path: {choice.solver}, {len(ids):,} genotyped animals")
     not_done = _not_done_on_snpblup(choice, inputs) if large else {}
     single_step = len(inputs.others) > 0 and not large
     stored = len(ids) + (int(inputs.others["stored"].sum()) if single_step else 0)
@@ -319,7 +323,7 @@ def run_evaluation(
                                            reml_animals=settings.evaluation_reml_animals,
                                            reliability_core=settings
                                            .evaluation_reliability_core,
-                                           parents=inputs.parent_rows())
+                                           parents=inputs.parent_rows(), progress=say)
             timings["snpblup"] = time.perf_counter() - t
             params["snpblup"] = done.record
             core = done.record["reliability_core"]
@@ -329,8 +333,10 @@ def run_evaluation(
             t = time.perf_counter()
             summary.validation = validate_large_run(
                 inputs.genotypes, genotyped_records, _birth_years(inputs.animals), done,
-                rules=rules or ValidationRules.from_settings(settings), min_records=min_records)
+                rules=rules or ValidationRules.from_settings(settings), min_records=min_records,
+                progress=say)
             timings["validation"] = time.perf_counter() - t
+            say("storing: inbreeding, parentage and the results")
             parentage = _finish_after_solve(db, identity, run_id, inputs, ids, done.results,
                                             done.g_diag, parentage_min_informative, timings)
             summary.parentage = (parentage["status"].value_counts().to_dict()
@@ -338,6 +344,7 @@ def run_evaluation(
             return _succeeded(db, identity, run_id, params, summary, timings, t0,
                               done.results, summary.validation, kind, len(ids))
         t = time.perf_counter()
+        say(f"relationships: G of {len(ids):,} animals")
         grm = vanraden_grm(inputs.genotypes)
         timings["grm"] = time.perf_counter() - t
         out = folder / f"run-{run_id}"
@@ -345,12 +352,14 @@ def run_evaluation(
         summary.grm_files = [str(p) for p in write_gcta_grm(
             out / "grm", grm.matrix, [(i, i) for i in ids], n_nonmissing=float(grm.n_snps_used))]
         t = time.perf_counter()
+        say(f"GBLUP: variance components and solutions of {len(traits)} traits")
         results = evaluate_traits(grm.matrix, ids, genotyped_records, traits=traits, h2=h2,
                                   min_records=min_records) if traits else []
         timings["gblup"] = time.perf_counter() - t
         hinv = None
         if single_step:
             t = time.perf_counter()
+            say(f"single-step: {len(inputs.others):,} animals without genotypes")
             pedigree = single_step_run.run_pedigree(inputs.animals, inputs.others)
             hinv = single_step_run.build_h_inverse(pedigree, grm.matrix, ids, blend=blend)
             solved, excluded = single_step_run.solve_traits(hinv, inputs.records, results,
@@ -364,12 +373,14 @@ def run_evaluation(
         birth_years = _birth_years(inputs.animals)
         born = birth_years if hinv is None else pd.concat([birth_years,
                                                            _birth_years(inputs.others)])
+        say("validation: partial evaluation without the youngest birth years")
         validation = validate_run(grm.matrix, ids, inputs.records, birth_years, results,
                                   rules=rules or ValidationRules.from_settings(get_settings()),
                                   min_records=min_records, h_inv=hinv, born=born)
         timings["validation"] = time.perf_counter() - t
         g_diag = np.diag(grm.matrix).copy()
         del grm
+        say("storing: inbreeding, parentage and the results")
         parentage = _finish_after_solve(db, identity, run_id, inputs, ids, results, g_diag,
                                         parentage_min_informative, timings)
     except Exception as exc:

@@ -109,7 +109,8 @@ def validate_run(g: np.ndarray, ids: Sequence[str], records: pd.DataFrame,
 
 
 def validate_large_run(geno: GenotypeSet, records: pd.DataFrame, birth_years: pd.Series,
-                       run: LargeRun, *, rules: ValidationRules, min_records: int) -> dict:
+                       run: LargeRun, *, rules: ValidationRules, min_records: int,
+                       progress: Callable[[str], None] | None = None) -> dict:
     """:func:`validate_run` for a run of the large-herd path (no G): the partial run is
     SNP-BLUP started at the whole run's solution (:func:`.snpblup_multi.partial_gebvs`) and
     the validation animals' ``1 + F - 2f`` comes from their genotypes
@@ -119,7 +120,8 @@ def validate_large_run(geno: GenotypeSet, records: pd.DataFrame, birth_years: pd
     iterations: dict[str, int] = {}
 
     def partial_run(partial: pd.DataFrame, runnable: dict[str, TraitResult]) -> dict:
-        done, its = partial_gebvs(geno, partial, run, list(runnable), min_records=min_records)
+        done, its = partial_gebvs(geno, partial, run, list(runnable), min_records=min_records,
+                                  progress=progress)
         iterations.update(its)
         return done
 

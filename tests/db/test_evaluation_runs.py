@@ -294,8 +294,14 @@ def test_a_herd_above_the_exact_path_takes_snp_blup_and_says_so(db, system, eval
     the forward validation), waits for a person to release it, and its GEBVs are those of
     the exact run (variances from REML on the recorded animals: here all of them)."""
     _, exact, _ = evaluated_world
+    stages: list[str] = []
     summary = run_evaluation(db, system, folder=tmp_path, job_run_id=987657,
-                             parentage_min_informative=100, exact_max_animals=100)
+                             parentage_min_informative=100, exact_max_animals=100,
+                             progress=stages.append)
+    kinds = list(dict.fromkeys(stage.split(":")[0] for stage in stages))
+    assert kinds == ["inputs", "path", "variance components", "solving SNP-BLUP",
+                     "reliabilities", "validation", "storing"], stages
+    assert "solving SNP-BLUP: iteration 1, 4 of 4 traits left" in "\n".join(stages)
     assert summary.method == "snpblup" and summary.solver["path"] == "snp-blup"
     assert "more than 100 (evaluation_exact_max_animals)" in summary.solver["reason"]
     assert summary.grm_files == [] and not any(tmp_path.iterdir())
