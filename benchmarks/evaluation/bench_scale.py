@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from reprotech_core.evaluation.core_reliability import (
-    choose_core, core_factor, core_reliabilities,
+    choose_core, core_factor, core_reliabilities, parent_links,
 )
 from reprotech_core.evaluation.design import class_design
 from reprotech_core.evaluation.gblup import (
@@ -282,10 +282,16 @@ def reliability(n: int, m: int, work: Path, cores: list[int], against: str,
             if how == "parents" else choose_core(len(ids), c)  # as the job chooses, or not
         factor = core_factor(geno.packed, m, p, scale, core, g_diag)
         t1 = time.perf_counter()
-        rels = {t: core_reliabilities(factor, g_diag, obs, x, vc)
+        links = parent_links(geno.packed, m, p, scale, factor, parents, np.flatnonzero(young))
+        t2 = time.perf_counter()
+        rels = {t: core_reliabilities(factor, g_diag, obs, x, vc, links=links)
                 for t, (obs, x, vc) in designs.items()}
+        t3 = time.perf_counter()
+        plain = {t: core_reliabilities(factor, g_diag, obs, x, vc)  # as before the links
+                 for t, (obs, x, vc) in designs.items()}
         del factor
-        row = {"factor_s": round(t1 - t0, 1), "traits_s": round(time.perf_counter() - t1, 1)}
+        row = {"factor_s": round(t1 - t0, 1), "links_s": round(t2 - t1, 1),
+               "links": int(links.child.size), "traits_s": round(t3 - t2, 1)}
         if reference is None:  # the first (largest) core is the reference of the others
             reference = rels
             out[f"{how} {c} (reference)"] = row
@@ -298,7 +304,12 @@ def reliability(n: int, m: int, work: Path, cores: list[int], against: str,
                       "max_abs_diff": round(float(np.abs(ref - rel).max()), 3),
                       "unrecorded_r": round(float(np.corrcoef(ref[young], rel[young])[0, 1]), 3),
                       "unrecorded_mean_reference": round(float(ref[young].mean()), 3),
-                      "unrecorded_mean_core": round(float(rel[young].mean()), 3)}
+                      "unrecorded_mean_core": round(float(rel[young].mean()), 3),
+                      "without_links": {
+                          "r": round(float(np.corrcoef(ref, plain[t])[0, 1]), 3),
+                          "unrecorded_r": round(float(np.corrcoef(
+                              ref[young], plain[t][young])[0, 1]), 3),
+                          "unrecorded_mean_core": round(float(plain[t][young].mean()), 3)}}
         out[f"{how} {c}"] = row
     return {"step": "reliability", "n": n, **out}
 

@@ -24,8 +24,12 @@ With ``c = N`` the result is the exact one (tested). Which animals form the core
 how much is lost: an animal reaches the others' records through relatives, so the core
 takes the genotyped parents with the most genotyped offspring first (a sire links his
 daughters; a random core splits his family) and, among equals, the parents of unrecorded
-animals (whose reliability comes from relatives alone), then random animals. How close this comes to
-the exact reliabilities, by core size and herd size, is in ``benchmarks/evaluation/README.md``.
+animals (whose reliability comes from relatives alone), then random animals. A core too small
+for every dam (2 % of a 100,000 herd) leaves a calf reaching its dam's record only through
+the core; :func:`parent_links` gives the calf back what ``F F'`` misses of that relationship
+(``G_ij - f_i . f_j``, one dot product per pair), used for animals without a record. How close
+this comes to the exact reliabilities, by core size and herd size, is in
+``benchmarks/evaluation/README.md``.
 """
 
 from __future__ import annotations
@@ -125,15 +129,58 @@ def core_factor(packed: np.ndarray, n_snps: int, p: np.ndarray, scale: float,
     return CoreFactor(f, np.maximum(np.asarray(g_diag, np.float64) - explained, 0.0), core)
 
 
+@dataclass(frozen=True)
+class ParentLinks:
+    """What the core misses of animals' relationships with their parents outside it:
+    ``G_ij - f_i . f_j`` for each listed offspring ``i`` and parent ``j``."""
+
+    child: np.ndarray  # rows
+    parent: np.ndarray  # rows, none in the core
+    residual: np.ndarray
+
+
+def parent_links(packed: np.ndarray, n_snps: int, p: np.ndarray, scale: float,
+                 factor: CoreFactor, parents: np.ndarray, children: np.ndarray, *,
+                 block: int = ROW_BLOCK) -> ParentLinks:
+    """:class:`ParentLinks` of ``children`` (rows) with their genotyped parents outside the
+    core (``parents``: sire and dam rows, ``N x 2``, -1 unknown). A core parent needs none:
+    ``F F'`` is exact in the core's columns. One dot product of centred genotypes per
+    pair."""
+    parents = np.asarray(parents)
+    in_core = np.zeros(parents.shape[0], dtype=bool)
+    in_core[factor.core] = True
+    children = np.asarray(children, dtype=np.int64)
+    child, parent = np.repeat(children, 2), parents[children].ravel()
+    keep = parent >= 0
+    keep[keep] = ~in_core[parent[keep]]
+    child, parent = child[keep], parent[keep]
+    two_p = (2.0 * p).astype(np.float32)
+    residual = np.empty(child.size)
+    for i0 in range(0, child.size, block):
+        c, q = child[i0:i0 + block], parent[i0:i0 + block]
+        zc, zp = _centred(packed[c], n_snps, two_p), _centred(packed[q], n_snps, two_p)
+        residual[i0:i0 + block] = (
+            np.einsum("ij,ij->i", zc, zp, dtype=np.float64) / scale
+            - np.einsum("ij,ij->i", factor.f[c], factor.f[q], dtype=np.float64))
+    return ParentLinks(child, parent, residual)
+
+
 def core_reliabilities(factor: CoreFactor, g_diag: np.ndarray, obs: np.ndarray,
                        design: ClassDesign, vc: VarianceComponents, *,
+                       links: ParentLinks | None = None,
                        block: int = 16 * ROW_BLOCK) -> np.ndarray:
     """GBLUP reliabilities ``Var(u_hat_i) / (s_u^2 G_ii)`` of every animal under
     ``G ~ F F' + D`` for one trait recorded on rows ``obs`` (sorted) with fixed-effect
     design ``design`` (rows in ``obs`` order). Recorded rows are read in blocks, twice;
     nothing of ``n_recorded x p`` or ``N x N`` is formed, and the fixed effects are absorbed
     through their sparse design (:class:`.design.WeightedDesign`), so thousands of
-    contemporary groups cost ``groups x c``."""
+    contemporary groups cost ``groups x c``.
+
+    ``links`` (:func:`parent_links`) put back, for an animal without a record of this trait,
+    its covariance with recorded parents outside the core, which ``F F'`` only partly holds:
+    with ``c_i = F_o f_i + r_i`` (``r_i`` its links) ``Var(u_hat_i) / s_u^4 = f_i'B'PBf_i +
+    2 r_i'P B f_i + r_i'P r_i``, which needs ``P B`` and ``P`` at those parents only. The
+    records' own covariance stays that of the core."""
     s2u, s2e = vc.sigma_u2, vc.sigma_e2
     f, d = factor.f, factor.residual
     c = factor.rank
@@ -160,6 +207,12 @@ def core_reliabilities(factor: CoreFactor, g_diag: np.ndarray, obs: np.ndarray,
     # P_ii = (P_W)_ii - (P_W B)_i R (P_W B)_i'.
     r32 = r.astype(np.float32)
     coef32 = coef.astype(np.float32)
+    # links sorted by the parent's record, so each block meets its parents' links in one run;
+    # the rows of P_W B are kept only for parents that share a calf (both outside the core)
+    child, pos, res = _links_of(links, obs, f.shape[0])
+    first, second = _pairs(child)
+    shared = np.unique(np.r_[pos[first], pos[second]])
+    pwb_shared = np.empty((shared.size, c), np.float32)
     for j0 in range(0, obs.size, block):
         j1 = min(j0 + block, obs.size)
         rows, b = obs[j0:j1], f[obs[j0:j1]]
@@ -170,7 +223,40 @@ def core_reliabilities(factor: CoreFactor, g_diag: np.ndarray, obs: np.ndarray,
         p_ii = wj - wj**2 * fit.leverages(j0, j1) \
             - np.einsum("ij,ij->i", pwb_r, pwb, dtype=np.float64)
         quad[rows] += 2.0 * d[rows] * pb_b + d[rows] ** 2 * p_ii
+        lo, hi = np.searchsorted(pos, [j0, j1])
+        if hi > lo:  # + 2 r_ij f_i'(P B)_j + r_ij^2 P_jj of the calves of this block's parents
+            at, calves = pos[lo:hi] - j0, child[lo:hi]
+            fpb = np.einsum("ij,ij->i", f[calves], pwb_r[at], dtype=np.float64) / s2u
+            np.add.at(quad, calves, 2.0 * res[lo:hi] * fpb + res[lo:hi] ** 2 * p_ii[at])
+        lo, hi = np.searchsorted(shared, [j0, j1])
+        pwb_shared[lo:hi] = pwb[shared[lo:hi] - j0]
+    if first.size:  # + 2 r_ij r_ik P_jk for a calf of two recorded parents outside the core
+        a, b = pos[first], pos[second]
+        ka, kb = np.searchsorted(shared, a), np.searchsorted(shared, b)
+        p_ab = -w[a] * w[b] * fit.cross_leverages(a, b) - np.einsum(
+            "ij,ij->i", pwb_shared[ka] @ r32, pwb_shared[kb], dtype=np.float64)
+        np.add.at(quad, child[first], 2.0 * res[first] * res[second] * p_ab)
     return np.clip(s2u * quad / np.asarray(g_diag, np.float64), 0.0, 1.0)
+
+
+def _links_of(links: ParentLinks | None, obs: np.ndarray, n: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The links of this trait, sorted by the parent's position among the records
+    (``obs``): unrecorded child, that position, the residual relationship."""
+    if links is None:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    pos = np.full(n, -1)
+    pos[obs] = np.arange(obs.size)
+    use = np.flatnonzero((pos[links.child] < 0) & (pos[links.parent] >= 0))
+    use = use[np.argsort(pos[links.parent[use]], kind="stable")]
+    return links.child[use], pos[links.parent[use]], links.residual[use]
+
+
+def _pairs(child: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the entries of children listed twice (their two parents)."""
+    order = np.argsort(child, kind="stable")
+    same = np.flatnonzero(child[order][1:] == child[order][:-1])
+    return order[same], order[same + 1]
 
 
 def _spd_inverse(a: np.ndarray) -> np.ndarray:

@@ -127,14 +127,19 @@ class WeightedDesign:
         return np.concatenate([k1 / scale - self.e @ b2, b2])
 
     def leverages(self, start: int, stop: int) -> np.ndarray:
-        """``x_i S^-1 x_i'`` of records ``start:stop``: ``1 / d1[g_i] + u_i S_c^-1 u_i'`` with
-        ``u_i = x2_i - E[g_i]`` (the record's other columns less its level's weighted
-        mean)."""
-        group = self.design.group[start:stop]
-        out = 1.0 / self.d1[group]
+        """``x_i S^-1 x_i'`` of records ``start:stop``."""
+        rows = np.arange(start, stop)
+        return self.cross_leverages(rows, rows)
+
+    def cross_leverages(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``x_a S^-1 x_b'`` of record pairs: ``[g_a = g_b] / d1[g_a] + u_a S_c^-1 u_b'`` with
+        ``u = x2 - E[g]`` (a record's other columns less its level's weighted mean)."""
+        ga, gb = self.design.group[a], self.design.group[b]
+        out = np.where(ga == gb, 1.0 / self.d1[ga], 0.0)
         if self.chol is not None:
-            u = self.design.other[start:stop].toarray() - self.e[group].toarray()
-            out += np.einsum("ij,ji->i", u, linalg.cho_solve(self.chol, u.T))
+            ua = self.design.other[a].toarray() - self.e[ga].toarray()
+            ub = self.design.other[b].toarray() - self.e[gb].toarray()
+            out += np.einsum("ij,ji->i", ua, linalg.cho_solve(self.chol, ub.T))
         return out
 
 

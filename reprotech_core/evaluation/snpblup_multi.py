@@ -28,7 +28,8 @@ They are the GBLUP reliabilities under G written as what a core of at most
 ones at r 0.93–0.997 with a core of 2–20 % of a 10,000-animal herd
 (``benchmarks/evaluation/README.md``). The core takes the genotyped parents with the most
 genotyped offspring first (``parents``; among equals, those of unrecorded animals), then
-random animals. ``G_ii = sum_s z_is^2 /
+random animals; an animal without a record keeps its exact relationship to its parents outside
+the core (:func:`.core_reliability.parent_links`). ``G_ii = sum_s z_is^2 /
 (2 sum pq)`` (the exact diagonal, genomic inbreeding) comes from one more pass.
 """
 
@@ -44,7 +45,7 @@ import pandas as pd
 
 from reprotech_core.genomics.snpmap import GenotypeSet
 
-from .core_reliability import choose_core, core_factor, core_reliabilities
+from .core_reliability import choose_core, core_factor, core_reliabilities, parent_links
 from .design import ClassDesign, class_design
 from .gblup import (
     DEFAULT_FACTORS, TraitResult, check_records, evaluate_traits, given_variances,
@@ -61,7 +62,8 @@ GROUP_SAMPLE_MIN = 20
 a group one of its records' worth of information, at most 1/20)."""
 RELIABILITY_METHOD = ("approximate: GBLUP reliabilities with G through a core of genotyped "
                       "animals, parents with the most offspring first (Nyström; APY, "
-                      "Misztal et al. 2014)")
+                      "Misztal et al. 2014), and the links of animals without a record to "
+                      "their parents outside the core")
 
 
 @dataclass(frozen=True)
@@ -176,10 +178,19 @@ def evaluate_traits_snpblup(
     say(f"reliabilities: products with a core of {core.size:,} animals")
     factor = core_factor(geno.packed, len(geno.snps), p, scale, core, g_diag) if specs \
         else None
+    links = None
+    if factor is not None and parents is not None:
+        recorded = np.zeros((len(ids), len(specs)), dtype=bool)
+        for i, s in enumerate(specs):
+            recorded[s.obs, i] = True
+        say("reliabilities: links of animals without a record to their parents")
+        links = parent_links(geno.packed, len(geno.snps), p, scale, factor, parents,
+                             np.flatnonzero(~recorded.all(axis=1)))
     rels = []
     for s in specs:
         say(f"reliabilities: {s.name}")
-        rels.append(core_reliabilities(factor, g_diag, s.obs, s.design, variances[s.name]))
+        rels.append(core_reliabilities(factor, g_diag, s.obs, s.design, variances[s.name],
+                                       links=links))
     t3 = time.perf_counter()
     results = []
     for i, (s, rel) in enumerate(zip(specs, rels, strict=True)):
@@ -197,7 +208,8 @@ def evaluate_traits_snpblup(
               "reliability": RELIABILITY_METHOD,
               "reliability_core": {"animals": int(core.size),
                                    "parents": _parents_in(core, parents),
-                                   "rank": factor.rank if factor else 0}}
+                                   "rank": factor.rank if factor else 0,
+                                   "parent_links": 0 if links is None else int(links.child.size)}}
     log.info("snpblup_multi.done", extra={"traits": list(traits), "iterations": iterations})
     return LargeRun(results, g_diag, record, effects, p)
 

@@ -98,7 +98,7 @@ class EvaluationInputs:
         and birth years): the large-herd path's reliabilities hold a row per level
         (:func:`reprotech_core.evaluation.path.snpblup_peak_gib`)."""
         most = 0
-        for trait in TRAITS:
+        for trait in (t for t in TRAITS if t in self.records.columns):
             rec = self.records[self.records[trait].notna()]
             most = max(most, sum(rec[c].nunique() for c in (group_column(trait), "birth_year")
                                  if c in rec.columns))
@@ -329,7 +329,9 @@ def run_evaluation(
             core = done.record["reliability_core"]
             params["solver"]["reliability"] = (
                 f"approximate, through a core of {core['animals']:,} genotyped animals "
-                f"({core['parents']:,} of them parents; setting evaluation_reliability_core)")
+                f"({core['parents']:,} of them parents; setting evaluation_reliability_core)"
+                + (f" and {core['parent_links']:,} links of animals without a record to "
+                   "their parents outside it" if core["parent_links"] else ""))
             t = time.perf_counter()
             summary.validation = validate_large_run(
                 inputs.genotypes, genotyped_records, _birth_years(inputs.animals), done,

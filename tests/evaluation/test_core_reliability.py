@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from reprotech_core.evaluation.core_reliability import (
-    choose_core, core_factor, core_reliabilities,
+    choose_core, core_factor, core_reliabilities, parent_links,
 )
 from reprotech_core.evaluation.design import class_design
 from reprotech_core.evaluation.gblup import DEFAULT_FACTORS, evaluate_traits, trait_records
@@ -40,12 +40,15 @@ def data(herd):
     return geno, rec, parents, grm, exact
 
 
-def _approximate(data, core, **kw):
-    geno, rec, _, grm, exact = data
+def _approximate(data, core, *, links=False, **kw):
+    geno, rec, parents, grm, exact = data
     index = {a: i for i, a in enumerate(rec["animal"])}
     g_diag = np.diag(grm.matrix)
     factor = core_factor(geno.packed, len(geno.snps), np.nan_to_num(grm.p), grm.scale, core,
                          g_diag)
+    if links:
+        kw["links"] = parent_links(geno.packed, len(geno.snps), np.nan_to_num(grm.p),
+                                   grm.scale, factor, parents, np.arange(600))
     out = []
     for e in exact:
         obs, r = trait_records(index, rec, e.trait, min_records=20)
@@ -99,6 +102,35 @@ def test_a_small_core_of_parents_ranks_like_the_exact_reliabilities(data):
         assert r_parents > r_random  # a family's links run through its parents
         # what the core misses is information: never more reliable than exact, on average
         assert rel.mean() <= rel_e.mean() + 1e-3
+
+
+def test_links_to_parents_outside_the_core_lift_the_young(data):
+    """A small core leaves most dams out; an unrecorded calf then reaches its dam's record
+    only through the core. With the links (its residual relationship to parents outside the
+    core) its reliability ranks and averages closer to the exact one; recorded animals are
+    untouched. Measured here: milk's young r 0.58 -> 0.87 (core of 60 parents), 0.15 -> 0.40
+    (60 at random, where both parents are often outside)."""
+    geno, rec, parents, grm, exact = data
+    for core, most in ((choose_core(600, 60, parents=parents), 1), (choose_core(600, 60), 2)):
+        without = _approximate(data, core)[1]
+        factor, linked = _approximate(data, core, links=True)
+        links = parent_links(geno.packed, len(geno.snps), np.nan_to_num(grm.p), grm.scale,
+                             factor, parents, np.arange(600))
+        assert not np.isin(links.parent, core).any()
+        assert np.bincount(links.child).max() >= most  # at random: both parents outside
+        for e, a, b in zip(exact, without, linked, strict=True):
+            ref = e.animals["reliability"].to_numpy()
+            young = ~e.animals["has_record"].to_numpy()
+            np.testing.assert_array_equal(a[~young], b[~young])
+            r_a, r_b = (np.corrcoef(ref[young], x[young])[0, 1] for x in (a, b))
+            assert r_b > r_a + 0.02, (e.trait, r_a, r_b)
+            assert abs(b[young].mean() - ref[young].mean()) < abs(a[young].mean()
+                                                                  - ref[young].mean())
+            assert b[young].mean() <= ref[young].mean() + 1e-3
+    # every parent in the core: nothing to link, the exact reliabilities as before
+    factor, rels = _approximate(data, np.arange(600), links=True)
+    for e, rel in zip(exact, rels, strict=True):
+        np.testing.assert_allclose(rel, e.animals["reliability"], atol=2e-4)
 
 
 def test_choose_core_takes_parents_with_most_offspring_first():

@@ -76,7 +76,7 @@ def test_equals_exact_gblup_for_the_same_variances(data):
     assert rel_s.between(0, 1).all()
     assert np.corrcoef(rel_s, exact[0].animals["reliability"])[0, 1] > 0.7  # random core
     assert small.record["reliability_core"] == {"animals": 100, "parents": 0,
-                                                "rank": 100}
+                                                "rank": 100, "parent_links": 0}
 
 
 def test_reml_on_subsample_close_to_full_reml(data):
