@@ -108,11 +108,7 @@ class WeightedDesign:
     def __init__(self, design: ClassDesign, w: np.ndarray):
         self.design = design
         self.w = w
-        self.d1 = np.bincount(design.group, weights=w, minlength=design.n_groups)
-        x2 = design.other
-        x1wx2 = _group_sums(design.group, design.n_groups, x2.multiply(w[:, None]).tocsr())
-        self.e = sparse.csr_array(x1wx2.multiply(1.0 / self.d1[:, None]))  # n_groups x q
-        schur = (x2.T @ x2.multiply(w[:, None])).toarray() - (x1wx2.T @ self.e).toarray()
+        self.d1, self.e, schur = _absorbed(design, w)
         self.chol = linalg.cho_factor(schur, lower=True) if schur.size else None
 
     def solve(self, k: np.ndarray) -> np.ndarray:
@@ -196,10 +192,7 @@ def _independent_columns(design: ClassDesign) -> np.ndarray:
     q = len(design.other_names)
     if q == 0:
         return np.arange(0)
-    x2 = design.other
-    x1x2 = _group_sums(design.group, design.n_groups, x2)
-    counts = np.bincount(design.group, minlength=design.n_groups).astype(np.float64)
-    schur = (x2.T @ x2).toarray() - (x1x2.T @ x1x2.multiply(1.0 / counts[:, None])).toarray()
+    schur = _absorbed(design, np.ones(design.n_rows))[2]
     top = float(np.max(np.diag(schur)))
     if top <= 0:
         return np.arange(0)
@@ -207,6 +200,18 @@ def _independent_columns(design: ClassDesign) -> np.ndarray:
     if info < 0:
         raise RuntimeError(f"dpstrf: argument {-info} is invalid (report a bug)")
     return np.sort(piv[:rank] - 1)
+
+
+def _absorbed(design: ClassDesign, w: np.ndarray
+              ) -> tuple[np.ndarray, sparse.csr_array, np.ndarray]:
+    """X1 absorbed from ``S = X'WX``: the level sums ``d1``, ``E = d1^-1 X1'WX2`` (sparse,
+    ``n_groups x q``) and the Schur complement ``X2'WX2 - X2'WX1 E`` (dense ``q x q``)."""
+    x2 = design.other
+    d1 = np.bincount(design.group, weights=w, minlength=design.n_groups)
+    x1wx2 = _group_sums(design.group, design.n_groups, x2.multiply(w[:, None]).tocsr())
+    e = sparse.csr_array(x1wx2.multiply(1.0 / d1[:, None]))
+    schur = (x2.T @ x2.multiply(w[:, None])).toarray() - (x1wx2.T @ e).toarray()
+    return d1, e, schur
 
 
 def _group_sums(group: np.ndarray, n_groups: int, m: sparse.csr_array) -> sparse.csr_array:
